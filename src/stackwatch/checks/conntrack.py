@@ -1,0 +1,234 @@
+"""conntrack: the connection-tracking table of this host and of its network namespaces.
+
+A full table drops new connections ("nf_conntrack: table full, dropping packet") while every
+service still looks up. Each network namespace (OpenStack qrouter-/qdhcp-) counts its own entries
+against the one global limit, so the fullest namespace matters as much as the host.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from stackwatch.core.host import Host, HostError, NamespaceAccessDenied
+from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+
+COUNT_PATH = "/proc/sys/net/netfilter/nf_conntrack_count"
+MAX_PATH = "/proc/sys/net/netfilter/nf_conntrack_max"
+STAT_PATH = "/proc/net/stat/nf_conntrack"
+DROP_COUNTERS = ("insert_failed", "drop", "early_drop")
+
+HINT = (
+    "raise both net.netfilter.nf_conntrack_max and net.nf_conntrack_max to the sum of "
+    "connections expected from the guests (stackwatch conntrack plan --connections N writes the "
+    "sysctl.d file), or find what opens so many connections"
+)
+
+
+class ConntrackParseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NamespaceCount:
+    name: str
+    entries: int
+
+
+@dataclass(frozen=True)
+class ConntrackFacts:
+    entries: int
+    limit: int
+    drops: dict[str, int] | None  # summed over CPUs; None where the kernel lacks the stat file
+    drop_rates: dict[str, float] = field(default_factory=dict)
+    drop_resets: tuple[str, ...] = ()
+    first_run: bool = True
+    namespaces: tuple[NamespaceCount, ...] = ()
+    namespace_problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConntrackOptions:
+    warning: Range | None = field(default_factory=lambda: parse_range("75"))  # percent of limit
+    critical: Range | None = field(default_factory=lambda: parse_range("90"))
+    drop_rate_warning: Range | None = field(default_factory=lambda: parse_range("0"))  # per second
+    drop_rate_critical: Range | None = None
+    namespaces: bool = True
+    top_namespaces: int = 5
+
+
+def parse_count(text: str, what: str) -> int:
+    """A number from a /proc/sys file."""
+    value = text.strip()
+    if not value.isdigit():
+        raise ConntrackParseError(f"{what}: expected a non-negative integer, found {value[:40]!r}")
+    return int(value)
+
+
+def parse_nf_conntrack_stat(text: str) -> dict[str, int]:
+    """Sum /proc/net/stat/nf_conntrack over its per-CPU rows.
+
+    The file is a header of column names, then one row of hexadecimal counters per CPU. Every
+    column is summed except ``entries``, which is the global table size repeated on each row.
+    """
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ConntrackParseError("nf_conntrack stat: empty")
+    header = lines[0]
+    if not header or not all(name.replace("_", "").isalnum() for name in header):
+        raise ConntrackParseError("nf_conntrack stat: no header of column names")
+    if len(lines) < 2:
+        raise ConntrackParseError("nf_conntrack stat: no CPU rows")
+    totals = dict.fromkeys(header, 0)
+    for number, row in enumerate(lines[1:], start=2):
+        if len(row) != len(header):
+            raise ConntrackParseError(
+                f"nf_conntrack stat: line {number} has {len(row)} fields, header {len(header)}"
+            )
+        for name, cell in zip(header, row, strict=True):
+            try:
+                value = int(cell, 16)
+            except ValueError:
+                raise ConntrackParseError(
+                    f"nf_conntrack stat: line {number}: {cell[:20]!r} is not hexadecimal"
+                ) from None
+            if name == "entries":
+                totals[name] = value
+            else:
+                totals[name] += value
+    return totals
+
+
+def _read_count(host: Host) -> int:
+    return parse_count(host.read_text(COUNT_PATH), COUNT_PATH)
+
+
+def collect(ctx: CheckContext[ConntrackOptions]) -> ConntrackFacts:
+    host = ctx.host
+    count_text = host.read_optional(COUNT_PATH)
+    max_text = host.read_optional(MAX_PATH)
+    if count_text is None or max_text is None:
+        raise NotApplicable("no connection tracking here (nf_conntrack module not loaded)")
+    entries = parse_count(count_text, COUNT_PATH)
+    limit = parse_count(max_text, MAX_PATH)
+
+    drops = None
+    stat_text = host.read_optional(STAT_PATH)
+    if stat_text is not None:
+        totals = parse_nf_conntrack_stat(stat_text)
+        drops = {name: totals[name] for name in DROP_COUNTERS if name in totals}
+
+    rates = None
+    if drops is not None:
+        rates = counter_rates(ctx.state.load().get("drops"), drops, ctx.now)
+        ctx.state.save({"drops": counter_sample(drops, ctx.now)})
+
+    namespaces: list[NamespaceCount] = []
+    problems: list[str] = []
+    if ctx.options.namespaces:
+        for name in host.netns_names():
+            try:
+                namespaces.append(NamespaceCount(name, host.in_netns(name, _read_count)))
+            except NamespaceAccessDenied as exc:
+                problems.append(f"namespaces not counted: {exc}")
+                break
+            except (HostError, ConntrackParseError) as exc:
+                problems.append(f"namespace {name}: {exc}")
+
+    return ConntrackFacts(
+        entries=entries,
+        limit=limit,
+        drops=drops,
+        drop_rates=rates.rates if rates else {},
+        drop_resets=rates.resets if rates else (),
+        first_run=rates.first_run if rates else True,
+        namespaces=tuple(namespaces),
+        namespace_problems=tuple(problems),
+    )
+
+
+def _percent(entries: int, limit: int) -> float:
+    return 100.0 * entries / limit if limit > 0 else math.inf if entries else 0.0
+
+
+def judge(facts: ConntrackFacts, options: ConntrackOptions) -> Result:
+    limit = facts.limit
+    host_pct = _percent(facts.entries, limit)
+    fullest = max(facts.namespaces, key=lambda n: n.entries, default=None)
+    worst_pct = max(host_pct, _percent(fullest.entries, limit) if fullest else 0.0)
+
+    table_status = judge_value(worst_pct, options.warning, options.critical)
+    to_entries = limit / 100.0
+    metrics = [
+        Metric(
+            "entries",
+            facts.entries,
+            warn=options.warning.scaled(to_entries, whole=True) if options.warning else None,
+            crit=options.critical.scaled(to_entries, whole=True) if options.critical else None,
+            min=0,
+            max=limit,
+        ),
+        Metric(
+            "used",
+            round(host_pct, 2),
+            "%",
+            warn=options.warning,
+            crit=options.critical,
+            min=0,
+            max=100,
+        ),
+    ]
+
+    summary = f"{facts.entries} of {limit} entries ({host_pct:.1f}%)"
+    details: list[str] = []
+    if fullest is not None:
+        ns_pct = _percent(fullest.entries, limit)
+        if ns_pct > host_pct:
+            summary += f"; fullest namespace {fullest.name} {fullest.entries} ({ns_pct:.1f}%)"
+        ranked = sorted(facts.namespaces, key=lambda n: (-n.entries, n.name))
+        details.append(f"{len(facts.namespaces)} network namespaces counted")
+        for ns in ranked[: options.top_namespaces]:
+            details.append(
+                f"namespace {ns.name}: {ns.entries} entries ({_percent(ns.entries, limit):.1f}%)"
+            )
+        for ns in ranked:
+            metrics.append(Metric("entries", ns.entries, min=0, max=limit, labels={"netns": ns.name}))
+        metrics.append(Metric("namespaces", len(facts.namespaces)))
+    details.extend(facts.namespace_problems)
+
+    drop_status = Status.OK
+    if facts.drops is None:
+        details.append("drop counters: this kernel has no /proc/net/stat/nf_conntrack")
+    else:
+        for name, value in facts.drops.items():
+            metrics.append(Metric(f"{name}_total", value, "c", min=0))
+        if facts.first_run:
+            details.append("drop rates: first run, rates are reported from the next run on")
+        for name, rate in facts.drop_rates.items():
+            metrics.append(Metric(f"{name}_rate", round(rate, 4), "/s", min=0))
+        lost = sum(facts.drop_rates.get(n, 0.0) for n in ("drop", "early_drop"))
+        if facts.drop_rates:
+            drop_status = judge_value(lost, options.drop_rate_warning, options.drop_rate_critical)
+            if drop_status != Status.OK:
+                summary += f"; dropping {lost:.2f} connections/s"
+        if facts.drop_resets:
+            details.append(
+                "counters reset since the last run (reboot or module reload): "
+                + ", ".join(facts.drop_resets)
+            )
+
+    status = worst([table_status, drop_status])
+    hint = HINT if status != Status.OK else None
+    return Result("conntrack", status, summary, tuple(metrics), tuple(details), hint)
+
+
+CHECK = Check(
+    "conntrack",
+    "connection-tracking table use, drops and the fullest network namespaces",
+    collect,
+    judge,
+    ConntrackOptions,
+)

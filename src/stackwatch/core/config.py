@@ -1,0 +1,196 @@
+"""The TOML configuration: loaded once, validated against dataclasses, errors that name the key.
+
+Layout of the file (every section optional)::
+
+    [checks.conntrack]          # options of one check: the fields of its Options dataclass
+    warning = "75"
+    critical = "90"
+
+    [ovs] / [weblog] / [backup.*]   # sections owned by the capabilities, validated by them
+
+Each capability describes its options as a (frozen) dataclass; ``build(cls, table, where)`` turns a
+TOML table into it, refusing unknown keys and wrong types with the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stackwatch.core.ranges import Range, RangeError, parse_range
+
+DEFAULT_CONFIG = "/etc/stackwatch/stackwatch.toml"
+SECTIONS = ("checks", "ovs", "weblog", "backup")
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A configuration the user must fix; the message names the file and the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    path: Path | None
+    data: Mapping[str, Any]
+
+    def where(self, *keys: str) -> str:
+        name = str(self.path) if self.path else "configuration"
+        return f"{name}: {'.'.join(keys)}" if keys else name
+
+    def section(self, *keys: str) -> Mapping[str, Any]:
+        """A nested table, {} where absent; an error where the key holds something else."""
+        node: Any = self.data
+        for i, key in enumerate(keys):
+            node = node.get(key, {}) if isinstance(node, Mapping) else {}
+            if not isinstance(node, Mapping):
+                raise ConfigError(f"{self.where(*keys[: i + 1])}: expected a table")
+        return node
+
+    def check_options(self, check: str, cls: type[T]) -> T:
+        """The options of one check from ``[checks.NAME]``, defaults where unset."""
+        return build(cls, self.section("checks", check), self.where("checks", check))
+
+
+def load_config(path: str | os.PathLike[str] | None, *, required: bool) -> Config:
+    """Read and parse the TOML file. A missing default file means defaults; a missing file the
+    user named is an error."""
+    if path is None:
+        return Config(None, {})
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{file}: configuration file not found") from None
+        return Config(None, {})
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read configuration: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(
+                f"{file}: {key}: unknown section (expected one of {', '.join(SECTIONS)})"
+            )
+    return Config(file, data)
+
+
+def build(cls: type[T], table: Mapping[str, Any], where: str) -> T:
+    """Build dataclass ``cls`` from a TOML table; unknown keys and wrong types name the key."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    toml_names = {name.replace("_", "-"): name for name in fields}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key if key in fields else toml_names.get(key)
+        if name is None:
+            known = ", ".join(sorted(fields)) or "none"
+            raise ConfigError(f"{where}.{key}: unknown key (known keys: {known})")
+        values[name] = convert(value, hints[name], f"{where}.{key}")
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where}.{missing[0]}: required key missing")
+    return cls(**values)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is Range:
+        return "a range such as 10, 10:, ~:10, 10:20 or @10:20"
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        return f"a list of {_type_name(inner)}"
+    if origin in (dict, Mapping):
+        return "a table"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def convert(value: Any, tp: Any, where: str) -> Any:
+    """Check and convert one TOML value to the annotated type."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return convert(value, option, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        names = " or ".join(_type_name(o) for o in options if o is not type(None))
+        raise ConfigError(f"{where}: expected {names}, got {value!r}")
+    if tp is Any:
+        return value
+    if tp is Range:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        try:
+            return parse_range(value)
+        except RangeError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    if origin is typing.Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        args = typing.get_args(tp)
+        inner = args[0] if args else Any
+        items = [convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin in (dict, Mapping):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        args = typing.get_args(tp)
+        inner = args[1] if len(args) == 2 else Any
+        return {str(k): convert(v, inner, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return build(tp, value, where)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")

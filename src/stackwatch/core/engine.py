@@ -1,0 +1,123 @@
+"""Runs checks: options from the configuration and the command line, a time limit, and every
+failure inside a check turned into UNKNOWN with its reason so that the other checks still run."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from stackwatch.core.config import Config
+from stackwatch.core.host import Host, HostError
+from stackwatch.core.ranges import Range
+from stackwatch.core.registry import Check, CheckContext, CheckState, NotApplicable
+from stackwatch.core.result import Result, Status
+from stackwatch.core.state import StateStore
+
+
+class CheckTimeout(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """-w/-c from the command line, applied to the main figure of a single check."""
+
+    warning: Range | None = None
+    critical: Range | None = None
+    # Other command-line settings (such as --db) given to every check whose options have that
+    # field; checks without it ignore them.
+    fields: tuple[tuple[str, Any], ...] = ()
+
+
+def options_for(check: Check[Any, Any], config: Config, overrides: Overrides) -> Any:
+    """The check's options: defaults, then ``[checks.NAME]``, then the command line."""
+    options = config.check_options(check.name, check.options)
+    known = {f.name for f in dataclasses.fields(options)}
+    changes: dict[str, Any] = {k: v for k, v in overrides.fields if k in known and v is not None}
+    if overrides.warning is not None:
+        changes["warning"] = overrides.warning
+    if overrides.critical is not None:
+        changes["critical"] = overrides.critical
+    return dataclasses.replace(options, **changes) if changes else options
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """SIGALRM-based limit for the main thread (commands carry their own timeouts too)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CheckTimeout(f"no answer within {seconds:g} s")
+
+    try:
+        previous = signal.signal(signal.SIGALRM, expire)
+    except ValueError:  # not the main thread
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_check(
+    check: Check[Any, Any],
+    host: Host,
+    config: Config,
+    store: StateStore,
+    overrides: Overrides = Overrides(),
+    timeout: float = 0,
+) -> Result:
+    """Collect and judge one check; never raises for a failure inside the check."""
+    try:
+        options = options_for(check, config, overrides)
+    except Exception as exc:  # a ConfigError names the key; shown as the check's UNKNOWN
+        return Result.unknown(check.name, str(exc))
+    context = CheckContext(host, options, CheckState(store, check.name), config)
+    try:
+        with _time_limit(timeout):
+            facts = check.collect(context)
+            result = check.judge(facts, options)
+    except NotApplicable as exc:
+        return Result.skip(check.name, str(exc))
+    except CheckTimeout as exc:
+        return Result.unknown(check.name, f"timed out: {exc}")
+    except HostError as exc:
+        return Result.unknown(check.name, str(exc))
+    except Exception as exc:
+        return Result.unknown(check.name, f"internal error: {type(exc).__name__}: {exc}")
+    if context.notes:
+        result = dataclasses.replace(result, details=(*result.details, *context.notes))
+    return result
+
+
+def run_checks(
+    checks: Sequence[Check[Any, Any]],
+    host: Host,
+    config: Config,
+    store: StateStore,
+    overrides: Overrides = Overrides(),
+    timeout: float = 0,
+) -> list[Result]:
+    """Run every check within one overall time budget (each gets what is left of it)."""
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    results = []
+    for check in checks:
+        left = 0.0
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                results.append(
+                    Result(check.name, Status.UNKNOWN, f"not run: the {timeout:g} s limit ran out")
+                )
+                continue
+        results.append(run_check(check, host, config, store, overrides, left))
+    return results

@@ -1,0 +1,120 @@
+"""The named checks: what a check is, and where each one lives.
+
+A check module defines ``CHECK = Check(name, description, collect, judge, Options)``:
+- ``collect(ctx) -> facts`` reads through ``ctx.host`` (and ``ctx.state`` for rates). It raises
+  ``NotApplicable(reason)`` where the check does not apply to this machine.
+- ``judge(facts, options) -> Result`` does no I/O.
+- ``Options`` is a dataclass of the check's settings (``[checks.NAME]`` in the configuration).
+  Fields named ``warning`` and ``critical`` (``Range | None``) are the main figure's thresholds,
+  which ``-w`` and ``-c`` override.
+
+Modules are imported only when their check is asked for, so one check stays fast to run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from stackwatch.core.config import Config
+from stackwatch.core.host import Host
+from stackwatch.core.result import Result
+from stackwatch.core.state import StateStore
+
+# name -> module holding CHECK; the order is the order of `stackwatch checks` and of a full run.
+CHECK_MODULES: dict[str, str] = {
+    "conntrack": "stackwatch.checks.conntrack",
+    # host checks (links, processes, tcp-retransmits, memory-ecc, disk-smart, temperature)
+    # open vswitch (ovs-managers, ovs-controllers, ovs-kmod, ovs-bridges)
+    # web log defence (weblog-flood)
+    # backups (backup-age)
+}
+
+F = TypeVar("F")
+O = TypeVar("O")
+
+
+class NotApplicable(Exception):
+    """The check does not apply to this machine (no such hardware, driver or service)."""
+
+
+class UnknownCheck(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """For checks without settings."""
+
+
+@dataclass
+class CheckState:
+    """The state file of one check: what it saved on its previous run."""
+
+    store: StateStore
+    name: str
+    _cache: dict[str, Any] | None = None
+
+    def load(self) -> dict[str, Any]:
+        if self._cache is None:
+            self._cache = self.store.load(self.name)
+        return self._cache
+
+    def save(self, data: dict[str, Any]) -> bool:
+        self._cache = data
+        return self.store.save(self.name, data)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.store.warnings
+
+
+@dataclass
+class CheckContext(Generic[O]):
+    """Everything a collect step may use."""
+
+    host: Host
+    options: O
+    state: CheckState
+    config: Config
+    now: float = field(default_factory=time.time)
+    notes: list[str] = field(default_factory=list)  # facts about the collection, for details
+
+
+@dataclass(frozen=True)
+class Check(Generic[F, O]):
+    name: str
+    description: str
+    collect: Callable[[CheckContext[O]], F]
+    judge: Callable[[F, O], Result]
+    options: type[O] = NoOptions  # type: ignore[assignment]
+
+    @property
+    def has_main_figure(self) -> bool:
+        names = {f.name for f in dataclasses.fields(self.options)}  # type: ignore[arg-type]
+        return {"warning", "critical"} <= names
+
+
+def check_names() -> list[str]:
+    return list(CHECK_MODULES)
+
+
+def get_check(name: str) -> Check[Any, Any]:
+    try:
+        module_name = CHECK_MODULES[name]
+    except KeyError:
+        raise UnknownCheck(name) from None
+    module = importlib.import_module(module_name)
+    checks = getattr(module, "CHECKS", None) or [module.CHECK]
+    for check in checks:
+        if check.name == name:
+            return check  # type: ignore[no-any-return]
+    raise UnknownCheck(name)
+
+
+def all_checks() -> list[Check[Any, Any]]:
+    return [get_check(name) for name in CHECK_MODULES]
