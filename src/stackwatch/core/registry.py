@@ -28,10 +28,10 @@ from stackwatch.core.state import StateStore
 # name -> module holding CHECK; the order is the order of `stackwatch checks` and of a full run.
 CHECK_MODULES: dict[str, str] = {
     "conntrack": "stackwatch.checks.conntrack",
-    # host checks (links, processes, tcp-retransmits, memory-ecc, disk-smart, temperature)
-    # open vswitch (ovs-managers, ovs-controllers, ovs-kmod, ovs-bridges)
-    # web log defence (weblog-flood)
-    # backups (backup-age)
+    # -- host checks --
+    # -- open vswitch --
+    # -- web log defence --
+    # -- backups --
 }
 
 F = TypeVar("F")

@@ -1,0 +1,1 @@
+"""MySQL/MariaDB backups: dump jobs, destinations, retention, catalog, verification."""

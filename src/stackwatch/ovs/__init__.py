@@ -1,0 +1,1 @@
+"""Open vSwitch: reading OVSDB, manager/controller and kernel-module checks, bridge layouts."""

@@ -1,0 +1,1 @@
+"""Web log defence: parsing access logs, growth, Referer-flood detection, block rules, following."""
