@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_stackwatch(*args: str, timeout: float = 120, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run_stackwatch(
+    *args: str, timeout: float = 120, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a child process, as a user or Nagios would."""
     env = dict(os.environ)
     env.pop("COLUMNS", None)

@@ -195,7 +195,9 @@ def judge(facts: ConntrackFacts, options: ConntrackOptions) -> Result:
                 f"namespace {ns.name}: {ns.entries} entries ({_percent(ns.entries, limit):.1f}%)"
             )
         for ns in ranked:
-            metrics.append(Metric("entries", ns.entries, min=0, max=limit, labels={"netns": ns.name}))
+            metrics.append(
+                Metric("entries", ns.entries, min=0, max=limit, labels={"netns": ns.name})
+            )
         metrics.append(Metric("namespaces", len(facts.namespaces)))
     details.extend(facts.namespace_problems)
 

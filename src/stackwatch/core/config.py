@@ -46,11 +46,12 @@ class Config:
 
     def section(self, *keys: str) -> Mapping[str, Any]:
         """A nested table, {} where absent; an error where the key holds something else."""
-        node: Any = self.data
+        node: Mapping[str, Any] = self.data
         for i, key in enumerate(keys):
-            node = node.get(key, {}) if isinstance(node, Mapping) else {}
-            if not isinstance(node, Mapping):
+            child = node.get(key, {})
+            if not isinstance(child, Mapping):
                 raise ConfigError(f"{self.where(*keys[: i + 1])}: expected a table")
+            node = child
         return node
 
     def check_options(self, check: str, cls: type[T]) -> T:

@@ -174,7 +174,9 @@ class Host:
             raise CommandNotFound(argv[0]) from None
         except PermissionError as exc:
             raise HostError(f"cannot run {argv[0]}: {exc.strerror}") from exc
-        result = CommandResult(tuple(argv), completed.returncode, completed.stdout, completed.stderr)
+        result = CommandResult(
+            tuple(argv), completed.returncode, completed.stdout, completed.stderr
+        )
         if check and completed.returncode != 0:
             raise CommandFailed(argv, completed.returncode, completed.stderr)
         return result

@@ -35,7 +35,7 @@ CHECK_MODULES: dict[str, str] = {
 }
 
 F = TypeVar("F")
-O = TypeVar("O")
+Opt = TypeVar("Opt")
 
 
 class NotApplicable(Exception):
@@ -74,11 +74,11 @@ class CheckState:
 
 
 @dataclass
-class CheckContext(Generic[O]):
+class CheckContext(Generic[Opt]):
     """Everything a collect step may use."""
 
     host: Host
-    options: O
+    options: Opt
     state: CheckState
     config: Config
     now: float = field(default_factory=time.time)
@@ -86,12 +86,12 @@ class CheckContext(Generic[O]):
 
 
 @dataclass(frozen=True)
-class Check(Generic[F, O]):
+class Check(Generic[F, Opt]):
     name: str
     description: str
-    collect: Callable[[CheckContext[O]], F]
-    judge: Callable[[F, O], Result]
-    options: type[O] = NoOptions  # type: ignore[assignment]
+    collect: Callable[[CheckContext[Opt]], F]
+    judge: Callable[[F, Opt], Result]
+    options: type[Opt] = NoOptions  # type: ignore[assignment]
 
     @property
     def has_main_figure(self) -> bool:

@@ -51,7 +51,7 @@ class StateStore:
         return data
 
     def save(self, name: str, data: dict[str, Any]) -> bool:
-        """Write the state atomically; False (with a warning) where the directory is not writable."""
+        """Write the state atomically; False, with a warning, where it cannot be written."""
         path = self._file(name)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ def _labels(pairs: dict[str, str]) -> str:
 
 def render_prometheus(results: Sequence[Result]) -> str:
     lines = [
-        "# HELP stackwatch_check_status Status of each check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+        "# HELP stackwatch_check_status Status of each check: "
+        "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
         "# TYPE stackwatch_check_status gauge",
     ]
     lines += [
