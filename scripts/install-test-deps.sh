@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(
-  iproute2 kmod procps conntrack
+  iproute2 kmod procps conntrack nftables
   openvswitch-switch openvswitch-testcontroller
   apache2 nginx goaccess
   mariadb-server mariadb-client

@@ -5,8 +5,8 @@ with argparse and imports only the checks asked for: Typer and Rich (about 60 ms
 off that path. The other commands (``conntrack plan``, ``ovs``, ``weblog``, ``backup``) use Typer.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": Typer reads the annotations of the commands defined
+# inside _typer_app, where the typer module is only a local name.
 import argparse
 import importlib
 import socket

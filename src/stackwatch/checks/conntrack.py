@@ -63,7 +63,7 @@ class ConntrackOptions:
 def parse_count(text: str, what: str) -> int:
     """A number from a /proc/sys file."""
     value = text.strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise ConntrackParseError(f"{what}: expected a non-negative integer, found {value[:40]!r}")
     return int(value)
 

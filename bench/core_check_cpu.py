@@ -1,0 +1,88 @@
+"""Figures of the check engine (issue: "The check engine, its outputs, and the conntrack check").
+
+- ``stackwatch check conntrack --format nagios``: median CPU time, beside a C plugin
+  (monitoring-plugins' check_procs), a bare ``python3 -c pass`` and ``python3 -c "import typer"``.
+  Target: at most 100 ms.
+- The engine's overhead for ten checks against one: ten checks registered under distinct names,
+  each doing the conntrack check's real work, run through the same command line. Target: at most
+  50 ms more than one check (this includes the work of nine more checks, so it bounds the
+  engine's own cost from above).
+
+Run: python3 bench/core_check_cpu.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cpu import environment, median_cpu_ms
+
+MANY_CHECKS = """
+import sys
+from stackwatch import cli
+from stackwatch.core import registry
+count = int(sys.argv[1])
+names = [f"conntrack{i}" for i in range(count)]
+import stackwatch.checks.conntrack as module
+from dataclasses import replace
+registry.CHECK_MODULES.update({n: "stackwatch.checks.conntrack" for n in names})
+module.CHECKS = [replace(module.CHECK, name=n) for n in names]
+raise SystemExit(cli.run_check_command([*names, "--format", "nagios", "--state-dir", sys.argv[2]]))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    env = environment()
+    # The console script beside this interpreter (a pyenv shim on PATH would add a bash start-up).
+    beside = Path(sys.executable).parent / "stackwatch"
+    stackwatch = str(beside) if beside.exists() else shutil.which("stackwatch")
+    if stackwatch is None:
+        sys.exit("stackwatch is not installed")
+    state = tempfile.mkdtemp(prefix="stackwatch-bench-")
+    rows: list[tuple[str, float]] = []
+
+    ours = median_cpu_ms(
+        [stackwatch, "check", "conntrack", "--format", "nagios", "--state-dir", state],
+        args.runs,
+        env,
+    )
+    rows.append(("stackwatch check conntrack --format nagios", ours))
+    check_procs = "/usr/lib/nagios/plugins/check_procs"
+    peer = None
+    if Path(check_procs).exists():
+        peer = median_cpu_ms([check_procs, "-w", "1000", "-c", "2000"], args.runs, env)
+        rows.append(("check_procs -w 1000 -c 2000 (C plugin)", peer))
+    rows.append(("python3 -c pass", median_cpu_ms([sys.executable, "-c", "pass"], args.runs, env)))
+    typer = median_cpu_ms([sys.executable, "-c", "import typer"], args.runs, env)
+    rows.append(('python3 -c "import typer"', typer))
+    one = median_cpu_ms([sys.executable, "-c", MANY_CHECKS, "1", state], args.runs, env)
+    ten = median_cpu_ms([sys.executable, "-c", MANY_CHECKS, "10", state], args.runs, env)
+    rows.append(("engine, 1 check", one))
+    rows.append(("engine, 10 checks", ten))
+
+    width = max(len(name) for name, _ in rows)
+    print(f"median CPU (user+system) over {args.runs} runs")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value:7.1f} ms")
+    print()
+    verdict = "OK" if ours <= 100 else "OVER"
+    print(f"check conntrack: {ours:.1f} ms (target <= 100 ms: {verdict})")
+    if peer:
+        print(f"  ratio to check_procs: {ours / peer:.1f}x")
+    print(f"  ratio to import typer alone: {ours / typer:.2f}x")
+    extra = ten - one
+    verdict = "OK" if extra <= 50 else "OVER"
+    print(f"engine overhead, 10 checks vs 1: +{extra:.1f} ms (target <= 50 ms: {verdict})")
+    shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
