@@ -29,6 +29,12 @@ from stackwatch.core.state import StateStore
 CHECK_MODULES: dict[str, str] = {
     "conntrack": "stackwatch.checks.conntrack",
     # -- host checks --
+    "links": "stackwatch.checks.links",
+    "processes": "stackwatch.checks.processes",
+    "tcp-retransmits": "stackwatch.checks.tcp_retransmits",
+    "memory-ecc": "stackwatch.checks.memory_ecc",
+    "disk-smart": "stackwatch.checks.disk_smart",
+    "temperature": "stackwatch.checks.temperature",
     # -- open vswitch --
     # -- web log defence --
     # -- backups --

@@ -1,0 +1,528 @@
+"""links: the state of physical NICs and bonds, their error and drop rates, and their bandwidth.
+
+A bond keeps a server online after a member dies, so nobody notices until the second one goes.
+A rising error rate (a bad cable or optic, a duplex mismatch) comes before the outage. Virtual
+devices (tap, vnet, veth, OVS internal ports, bridges) report "unknown" even when they work, so
+they are left out unless the configuration names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stackwatch.checks.sysfs import matches_any, parse_int, read_attr, read_int_attr
+from stackwatch.core.host import Host
+from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+
+NET = "/sys/class/net"
+PROC_NET_DEV = "/proc/net/dev"
+IFF_UP = 0x1
+
+# The counters of /proc/net/dev, in its column order (receive then transmit).
+DEV_COLUMNS = (
+    "rx_bytes",
+    "rx_packets",
+    "rx_errors",
+    "rx_dropped",
+    "rx_fifo_errors",
+    "rx_frame_errors",
+    "rx_compressed",
+    "multicast",
+    "tx_bytes",
+    "tx_packets",
+    "tx_errors",
+    "tx_dropped",
+    "tx_fifo_errors",
+    "collisions",
+    "tx_carrier_errors",
+    "tx_compressed",
+)
+WATCHED_COUNTERS = (
+    "rx_bytes",
+    "tx_bytes",
+    "rx_packets",
+    "tx_packets",
+    "rx_errors",
+    "tx_errors",
+    "rx_dropped",
+    "tx_dropped",
+    "rx_frame_errors",
+    "tx_carrier_errors",
+)
+ERROR_COUNTERS = ("rx_errors", "tx_errors")  # frame and carrier errors are counted in these
+DROP_COUNTERS = ("rx_dropped", "tx_dropped")
+
+HINT_DOWN = (
+    "check the cable, the optic and the switch port of each link named above (ip link; "
+    "ethtool IFACE; the switch's interface log); set an unused port down (ip link set IFACE "
+    "down) or list it in [checks.links] ignore"
+)
+HINT_BOND = (
+    "a bond with a dead member has no redundancy left: check that member's cable and switch port "
+    "now, and for 802.3ad that the switch has the port in the same LACP channel"
+)
+HINT_ERRORS = (
+    "rising errors mean a bad cable or optic, a duplex or speed mismatch, or a failing NIC: "
+    "compare ethtool -S IFACE with the switch port's counters; replace the cable or optic first"
+)
+HINT_DROPS = (
+    "drops mean the host cannot keep up: look at ring buffers (ethtool -g), interrupts and CPU "
+    "load, and at the traffic that fills the link"
+)
+HINT_BANDWIDTH = (
+    "the link is nearly full: find the top talkers (iftop, nload), spread the traffic over a bond "
+    "or move to a faster link"
+)
+
+
+class LinksParseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BondMember:
+    name: str
+    mii_status: str  # "up", "down", "going down", ... or "missing" where the device is gone
+    speed_mbps: int | None = None
+    link_failures: int | None = None
+    aggregator_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BondStatus:
+    name: str
+    mode: str = ""
+    mii_status: str = ""
+    active_member: str | None = None
+    active_aggregator: str | None = None
+    members: tuple[BondMember, ...] = ()
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    kind: str  # "physical", "bond" or "virtual"
+    operstate: str
+    carrier: int | None
+    admin_up: bool
+    speed_mbps: int | None
+    master: str | None = None
+    bond: BondStatus | None = None
+
+
+@dataclass(frozen=True)
+class LinksFacts:
+    interfaces: tuple[Interface, ...]
+    counters: dict[str, dict[str, int]]  # interface -> counter -> value
+    rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    deltas: dict[str, dict[str, int]] = field(default_factory=dict)
+    resets: tuple[str, ...] = ()  # "eth0:rx_bytes"
+    first_run: bool = True
+    left_out: tuple[str, ...] = ()  # virtual or ignored devices, for the details
+
+
+@dataclass(frozen=True)
+class LinksOptions:
+    # Main figure: errors as a share (%) of the packets since the last run.
+    warning: Range | None = field(default_factory=lambda: parse_range("0.01"))
+    critical: Range | None = field(default_factory=lambda: parse_range("1"))
+    drop_warning: Range | None = field(default_factory=lambda: parse_range("1"))  # % of packets
+    drop_critical: Range | None = None
+    error_rate_warning: Range | None = None  # errors per second, where a share is not wanted
+    bandwidth_warning: Range | None = field(default_factory=lambda: parse_range("80"))  # % speed
+    bandwidth_critical: Range | None = field(default_factory=lambda: parse_range("95"))
+    watch: list[str] = field(default_factory=list)  # name patterns; empty: physical NICs and bonds
+    ignore: list[str] = field(default_factory=list)  # name patterns never watched
+    min_packets: int = 1000  # fewer packets since the last run: shares are not judged
+
+
+def parse_proc_net_dev(text: str) -> dict[str, dict[str, int]]:
+    """Counters per interface from /proc/net/dev; lines that cannot be read are skipped."""
+    result: dict[str, dict[str, int]] = {}
+    for line in text.splitlines():
+        name, sep, rest = line.partition(":")
+        name = name.strip()
+        if not sep or not name or "|" in line:
+            continue
+        cells = rest.split()
+        if len(cells) != len(DEV_COLUMNS) or not all(c.isdigit() for c in cells):
+            continue
+        result[name] = {col: int(cell) for col, cell in zip(DEV_COLUMNS, cells, strict=True)}
+    return result
+
+
+def parse_proc_bonding(name: str, text: str) -> BondStatus:
+    """The bond and its members from /proc/net/bonding/NAME."""
+    mode = mii = ""
+    active: str | None = None
+    active_agg: str | None = None
+    members: list[dict[str, str]] = []
+    section = "bond"
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            if line.lower().startswith("active aggregator info"):
+                section = "active-aggregator"
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "Slave Interface":
+            members.append({"name": value})
+            section = "member"
+            continue
+        if key == "Active Aggregator Info":
+            section = "active-aggregator"
+            continue
+        if section == "member":
+            members[-1].setdefault(key, value)
+        elif section == "active-aggregator":
+            if key == "Aggregator ID":
+                active_agg = value
+        elif key == "Bonding Mode":
+            mode = value
+        elif key == "MII Status":
+            mii = value
+        elif key == "Currently Active Slave":
+            active = value if value and value != "None" else None
+    if not mode and not members and not mii:
+        raise LinksParseError(f"/proc/net/bonding/{name}: not a bonding status file")
+    return BondStatus(
+        name=name,
+        mode=mode,
+        mii_status=mii,
+        active_member=active,
+        active_aggregator=active_agg,
+        members=tuple(
+            BondMember(
+                name=m["name"],
+                mii_status=m.get("MII Status", "unknown"),
+                speed_mbps=parse_int(m.get("Speed", "").split(" ")[0]),
+                link_failures=parse_int(m.get("Link Failure Count")),
+                aggregator_id=m.get("Aggregator ID"),
+            )
+            for m in members
+        ),
+    )
+
+
+def _kind(host: Host, name: str) -> str:
+    base = f"{NET}/{name}"
+    if host.is_dir(f"{base}/bonding"):
+        return "bond"
+    if host.is_dir(f"{base}/bridge"):
+        return "virtual"
+    target = host.readlink(base)
+    if target is not None:
+        return "virtual" if "/virtual/" in target else "physical"
+    return "physical" if host.exists(f"{base}/device") else "virtual"
+
+
+def _bond_from_sysfs(host: Host, name: str) -> BondStatus:
+    """Where /proc/net/bonding is absent: the members listed by sysfs and their own state."""
+    members = []
+    for member in (read_attr(host, f"{NET}/{name}/bonding/slaves") or "").split():
+        if not host.exists(f"{NET}/{member}"):
+            members.append(BondMember(member, "missing"))
+            continue
+        state = read_attr(host, f"{NET}/{member}/bonding_slave/mii_status")
+        if state is None:
+            carrier = read_int_attr(host, f"{NET}/{member}/carrier")
+            state = "up" if carrier == 1 else "down"
+        members.append(BondMember(member, state, read_int_attr(host, f"{NET}/{member}/speed")))
+    mode = (read_attr(host, f"{NET}/{name}/bonding/mode") or "").split(" ")[0]
+    return BondStatus(
+        name, mode, read_attr(host, f"{NET}/{name}/operstate") or "", None, None, tuple(members)
+    )
+
+
+def _read_interface(host: Host, name: str, kind: str) -> Interface:
+    base = f"{NET}/{name}"
+    flags = read_int_attr(host, f"{base}/flags")
+    speed = read_int_attr(host, f"{base}/speed")
+    master = host.readlink(f"{base}/master")
+    bond = None
+    if kind == "bond":
+        text = read_attr(host, f"/proc/net/bonding/{name}")
+        try:
+            bond = parse_proc_bonding(name, text) if text else _bond_from_sysfs(host, name)
+        except LinksParseError:
+            bond = _bond_from_sysfs(host, name)
+    return Interface(
+        name=name,
+        kind=kind,
+        operstate=read_attr(host, f"{base}/operstate") or "unknown",
+        carrier=read_int_attr(host, f"{base}/carrier"),
+        admin_up=True if flags is None else bool(flags & IFF_UP),
+        speed_mbps=speed if speed is not None and speed > 0 else None,
+        master=master.rstrip("/").rsplit("/", 1)[-1] if master else None,
+        bond=bond,
+    )
+
+
+def _counters_from_sysfs(host: Host, name: str) -> dict[str, int]:
+    values = {}
+    for counter in WATCHED_COUNTERS:
+        value = read_int_attr(host, f"{NET}/{name}/statistics/{counter}")
+        if value is not None:
+            values[counter] = value
+    return values
+
+
+def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
+    host, options = ctx.host, ctx.options
+    names = [n for n in host.listdir(NET) if host.is_dir(f"{NET}/{n}")]
+    if not names:
+        raise NotApplicable(f"no network interfaces under {NET}")
+    watched: list[Interface] = []
+    left_out: list[str] = []
+    for name in names:
+        if matches_any(name, options.ignore) or name == "lo":
+            left_out.append(name)
+            continue
+        kind = _kind(host, name)
+        default = kind in ("physical", "bond")
+        chosen = matches_any(name, options.watch) if options.watch else default
+        if not chosen:
+            left_out.append(name)
+            continue
+        watched.append(_read_interface(host, name, kind))
+    if not watched:
+        raise NotApplicable(
+            "no physical NICs or bonds here (virtual devices are left out unless "
+            "[checks.links] watch names them)"
+        )
+
+    dev_text = host.read_optional(PROC_NET_DEV)
+    dev = parse_proc_net_dev(dev_text) if dev_text else {}
+    counters: dict[str, dict[str, int]] = {}
+    for iface in watched:
+        row = dev.get(iface.name)
+        if row is None:
+            row = _counters_from_sysfs(host, iface.name)
+        counters[iface.name] = {c: row[c] for c in WATCHED_COUNTERS if c in row}
+
+    flat = {f"{n}:{c}": v for n, row in counters.items() for c, v in row.items()}
+    rates = counter_rates(ctx.state.load().get("counters"), flat, ctx.now)
+    ctx.state.save({"counters": counter_sample(flat, ctx.now)})
+    per_rate: dict[str, dict[str, float]] = {}
+    per_delta: dict[str, dict[str, int]] = {}
+    for key, rate in rates.rates.items():
+        iface_name, _, counter = key.rpartition(":")
+        per_rate.setdefault(iface_name, {})[counter] = rate
+        per_delta.setdefault(iface_name, {})[counter] = rates.deltas[key]
+    return LinksFacts(
+        interfaces=tuple(watched),
+        counters=counters,
+        rates=per_rate,
+        deltas=per_delta,
+        resets=rates.resets,
+        first_run=rates.first_run,
+        left_out=tuple(left_out),
+    )
+
+
+def _live(member: BondMember, bond: BondStatus) -> tuple[bool, str]:
+    if member.mii_status != "up":
+        return False, f"member {member.name} is {member.mii_status}"
+    if (
+        "802.3ad" in bond.mode
+        and bond.active_aggregator is not None
+        and member.aggregator_id is not None
+        and member.aggregator_id != bond.active_aggregator
+    ):
+        return False, (
+            f"member {member.name} is up but outside the active LACP aggregator "
+            f"({member.aggregator_id} vs {bond.active_aggregator}): the switch did not join it"
+        )
+    return True, ""
+
+
+def _judge_bond(bond: BondStatus) -> tuple[Status, str | None, list[str]]:
+    details = []
+    dead = []
+    for member in bond.members:
+        live, why = _live(member, bond)
+        failures = f", {member.link_failures} link failures" if member.link_failures else ""
+        speed = f", {member.speed_mbps} Mb/s" if member.speed_mbps else ""
+        details.append(
+            f"bond {bond.name}: member {member.name} {member.mii_status}{speed}{failures}"
+        )
+        if not live:
+            dead.append(why)
+    if not bond.members:
+        return Status.CRITICAL, f"bond {bond.name} has no members", details
+    if len(dead) == len(bond.members):
+        return Status.CRITICAL, f"bond {bond.name}: no live member ({'; '.join(dead)})", details
+    if dead:
+        return Status.WARNING, f"bond {bond.name}: {'; '.join(dead)}", details
+    return Status.OK, None, details
+
+
+def _share(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole > 0 else 0.0
+
+
+def _bits(rate: float) -> str:
+    for unit, size in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3)):
+        if rate >= size:
+            return f"{rate / size:.1f} {unit}"
+    return f"{rate:.0f} b/s"
+
+
+def judge(facts: LinksFacts, options: LinksOptions) -> Result:
+    statuses: list[Status] = []
+    problems: list[str] = []
+    hints: list[str] = []
+    details: list[str] = []
+    metrics: list[Metric] = []
+    members_of_bonds = {m.name for i in facts.interfaces if i.bond for m in i.bond.members}
+
+    for iface in facts.interfaces:
+        labels = {"interface": iface.name}
+        up = iface.operstate == "up" or (iface.operstate == "unknown" and iface.carrier == 1)
+        metrics.append(Metric("up", 1 if up else 0, min=0, max=1, labels=labels))
+        speed = f", {iface.speed_mbps} Mb/s" if iface.speed_mbps else ""
+        details.append(f"{iface.name} ({iface.kind}): {iface.operstate}{speed}")
+        if not iface.admin_up:
+            details.append(f"{iface.name}: administratively down, not judged")
+            continue
+        if iface.bond is not None:
+            status, problem, bond_details = _judge_bond(iface.bond)
+            details.extend(bond_details)
+            if problem:
+                statuses.append(status)
+                problems.append(problem)
+                hints.append(HINT_BOND)
+            live = sum(1 for m in iface.bond.members if _live(m, iface.bond)[0])
+            metrics.append(
+                Metric("bond_live_members", live, min=0, max=len(iface.bond.members), labels=labels)
+            )
+        if not up and iface.name not in members_of_bonds:
+            statuses.append(Status.CRITICAL)
+            problems.append(f"{iface.name} is {iface.operstate} (carrier {iface.carrier})")
+            hints.append(HINT_DOWN)
+
+        deltas = facts.deltas.get(iface.name, {})
+        rates = facts.rates.get(iface.name, {})
+        if not deltas:
+            continue
+        packets = deltas.get("rx_packets", 0) + deltas.get("tx_packets", 0)
+        errors = sum(deltas.get(c, 0) for c in ERROR_COUNTERS)
+        drops = sum(deltas.get(c, 0) for c in DROP_COUNTERS)
+        error_rate = sum(rates.get(c, 0.0) for c in ERROR_COUNTERS)
+        error_share, drop_share = _share(errors, packets), _share(drops, packets)
+        metrics.extend(
+            [
+                Metric("errors_rate", round(error_rate, 4), "/s", min=0, labels=labels),
+                Metric(
+                    "drops_rate",
+                    round(sum(rates.get(c, 0.0) for c in DROP_COUNTERS), 4),
+                    "/s",
+                    min=0,
+                    labels=labels,
+                ),
+                Metric(
+                    "errors",
+                    round(error_share, 4),
+                    "%",
+                    warn=options.warning,
+                    crit=options.critical,
+                    min=0,
+                    labels=labels,
+                ),
+                Metric("drops", round(drop_share, 4), "%", min=0, labels=labels),
+            ]
+        )
+        for counter in ("rx_frame_errors", "tx_carrier_errors"):
+            if counter in rates:
+                metrics.append(
+                    Metric(f"{counter}_rate", round(rates[counter], 4), "/s", min=0, labels=labels)
+                )
+        judged = packets >= options.min_packets
+        if errors:
+            details.append(
+                f"{iface.name}: {errors} errors in {packets} packets ({error_share:.3f}%), "
+                f"frame {deltas.get('rx_frame_errors', 0)}, "
+                f"carrier {deltas.get('tx_carrier_errors', 0)}"
+            )
+        if drops:
+            details.append(f"{iface.name}: {drops} drops in {packets} packets ({drop_share:.3f}%)")
+        error_status = (
+            judge_value(error_share, options.warning, options.critical) if judged else (Status.OK)
+        )
+        if options.error_rate_warning is not None:
+            error_status = worst(
+                [error_status, judge_value(error_rate, options.error_rate_warning, None)]
+            )
+        if error_status != Status.OK:
+            statuses.append(error_status)
+            problems.append(f"{iface.name} errors {error_share:.3f}% ({error_rate:.2f}/s)")
+            hints.append(HINT_ERRORS)
+        if judged:
+            drop_status = judge_value(drop_share, options.drop_warning, options.drop_critical)
+            if drop_status != Status.OK:
+                statuses.append(drop_status)
+                problems.append(f"{iface.name} drops {drop_share:.2f}% of packets")
+                hints.append(HINT_DROPS)
+
+        for direction, counter in (("in", "rx_bytes"), ("out", "tx_bytes")):
+            if counter not in rates:
+                continue
+            bps = rates[counter] * 8
+            metrics.append(Metric(f"bits_{direction}", round(bps, 1), "/s", min=0, labels=labels))
+            if iface.speed_mbps:
+                used = 100.0 * bps / (iface.speed_mbps * 1e6)
+                metrics.append(
+                    Metric(
+                        f"bandwidth_{direction}",
+                        round(used, 2),
+                        "%",
+                        warn=options.bandwidth_warning,
+                        crit=options.bandwidth_critical,
+                        min=0,
+                        max=100,
+                        labels=labels,
+                    )
+                )
+                details.append(
+                    f"{iface.name} {direction}: {_bits(bps)} ({used:.1f}% of "
+                    f"{iface.speed_mbps} Mb/s)"
+                )
+                status = judge_value(used, options.bandwidth_warning, options.bandwidth_critical)
+                if status != Status.OK:
+                    statuses.append(status)
+                    problems.append(f"{iface.name} {direction} at {used:.0f}% of its speed")
+                    hints.append(HINT_BANDWIDTH)
+            else:
+                details.append(f"{iface.name} {direction}: {_bits(bps)}")
+
+    if facts.first_run:
+        details.append("rates: first run, error, drop and bandwidth rates from the next run on")
+    if facts.resets:
+        reset_ifaces = sorted({r.rpartition(":")[0] for r in facts.resets})
+        details.append(
+            "counters went down since the last run (reboot or driver reload), no rate this time: "
+            + ", ".join(reset_ifaces)
+        )
+    if facts.left_out:
+        details.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
+
+    status = worst(statuses)
+    names = ", ".join(i.name for i in facts.interfaces)
+    summary = "; ".join(problems) if problems else f"{len(facts.interfaces)} links up ({names})"
+    hint = " / ".join(dict.fromkeys(hints)) if hints else None
+    return Result("links", status, summary, tuple(metrics), tuple(details), hint)
+
+
+CHECK = Check(
+    "links",
+    "NIC and bond state, error and drop rates, bandwidth against link speed",
+    collect,
+    judge,
+    LinksOptions,
+)

@@ -1,0 +1,245 @@
+"""memory-ecc: corrected and uncorrected memory errors counted by the kernel's EDAC drivers.
+
+A DIMM that starts to fail corrects errors for weeks before it corrupts data; without this check
+the first sign is a database that crashes or a guest that panics. EDAC counts per memory
+controller (mcN), per chip-select row and channel (csrowN/chK_*) and, on newer drivers, per DIMM
+(dimmN/ or rankN/) with the DIMM's slot label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stackwatch.checks.sysfs import parse_int, read_attr, read_int_attr
+from stackwatch.core.host import Host
+from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.registry import Check, CheckContext
+from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+
+EDAC_MC = "/sys/devices/system/edac/mc"
+_MC = re.compile(r"^mc\d+$")
+_CSROW = re.compile(r"^csrow\d+$")
+_DIMM = re.compile(r"^(dimm|rank)\d+$")
+_CHANNEL = re.compile(r"^ch(\d+)_(ce_count|ue_count|dimm_label)$")
+
+SKIP_NO_EDAC = (
+    "no EDAC driver: memory errors go unseen here (they then show up as crashing databases and "
+    "guests); load the EDAC module for this platform (e.g. modprobe skx_edac, i10nm_edac, "
+    "amd64_edac) or read the BMC's event log (ipmitool sel list)"
+)
+HINT_UE = (
+    "uncorrected memory errors corrupt data: move the guests off this host and replace the DIMM "
+    "named above (its slot label) before anything else"
+)
+HINT_CE = (
+    "corrected errors are rising on the DIMM named above: it is failing; plan its replacement "
+    "and move what matters off this host (many DIMMs fail uncorrected after such a period)"
+)
+
+
+@dataclass(frozen=True)
+class MemoryUnit:
+    """A csrow channel or a DIMM/rank: the smallest place EDAC counts errors for."""
+
+    location: str  # "mc0/csrow1/ch0" or "mc0/dimm3"
+    label: str  # the slot label where the driver knows it, else ""
+    ce: int | None
+    ue: int | None
+
+
+@dataclass(frozen=True)
+class MemoryController:
+    name: str
+    driver: str
+    ce: int
+    ue: int
+    ce_noinfo: int | None
+    ue_noinfo: int | None
+    units: tuple[MemoryUnit, ...]
+
+
+@dataclass(frozen=True)
+class EccFacts:
+    controllers: tuple[MemoryController, ...]
+    ce_deltas: dict[str, int] = field(default_factory=dict)  # key -> new corrected errors
+    resets: tuple[str, ...] = ()
+    first_run: bool = True
+
+
+@dataclass(frozen=True)
+class EccOptions:
+    # Main figure: corrected errors new since the last run (on the worst DIMM or controller).
+    warning: Range | None = field(default_factory=lambda: parse_range("0"))
+    critical: Range | None = None
+    ue_critical: Range | None = field(default_factory=lambda: parse_range("0"))  # since boot
+
+
+def parse_csrow(controller: str, csrow: str, files: dict[str, str]) -> list[MemoryUnit]:
+    """The channels of one csrow from its files (name -> text). Where the driver gives no
+    per-channel counts, the csrow itself is the unit."""
+    channels: dict[str, dict[str, str]] = {}
+    for name, text in files.items():
+        match = _CHANNEL.match(name)
+        if match:
+            channels.setdefault(match.group(1), {})[match.group(2)] = text.strip()
+    units = []
+    for number in sorted(channels, key=int):
+        values = channels[number]
+        units.append(
+            MemoryUnit(
+                f"{controller}/{csrow}/ch{number}",
+                values.get("dimm_label", ""),
+                parse_int(values.get("ce_count")),
+                parse_int(values.get("ue_count")),
+            )
+        )
+    if not any(u.ue is not None for u in units) and parse_int(files.get("ue_count")):
+        # Per-channel UE counts are missing: keep the row's own count so it is not lost.
+        units.append(
+            MemoryUnit(f"{controller}/{csrow}", "", None, parse_int(files.get("ue_count")))
+        )
+    if not units:
+        units.append(
+            MemoryUnit(
+                f"{controller}/{csrow}",
+                "",
+                parse_int(files.get("ce_count")),
+                parse_int(files.get("ue_count")),
+            )
+        )
+    return units
+
+
+def parse_dimm(controller: str, dimm: str, files: dict[str, str]) -> MemoryUnit:
+    """One dimmN/ or rankN/ directory (dimm_ce_count, dimm_ue_count, dimm_label)."""
+    label = files.get("dimm_label", "").strip() or files.get("dimm_location", "").strip()
+    return MemoryUnit(
+        f"{controller}/{dimm}",
+        label,
+        parse_int(files.get("dimm_ce_count")),
+        parse_int(files.get("dimm_ue_count")),
+    )
+
+
+def _files(host: Host, directory: str) -> dict[str, str]:
+    values = {}
+    for name in host.listdir(directory):
+        if name.endswith(("_count", "_label", "_location")):
+            text = read_attr(host, f"{directory}/{name}")
+            if text is not None:
+                values[name] = text
+    return values
+
+
+def read_controller(host: Host, name: str) -> MemoryController:
+    base = f"{EDAC_MC}/{name}"
+    entries = host.listdir(base)
+    units: list[MemoryUnit] = []
+    dimms = [e for e in entries if _DIMM.match(e)]
+    if dimms:  # the newer layout describes each DIMM; csrows then repeat the same counts
+        units = [parse_dimm(name, d, _files(host, f"{base}/{d}")) for d in dimms]
+    else:
+        for csrow in (e for e in entries if _CSROW.match(e)):
+            units.extend(parse_csrow(name, csrow, _files(host, f"{base}/{csrow}")))
+    return MemoryController(
+        name=name,
+        driver=read_attr(host, f"{base}/mc_name") or "",
+        ce=read_int_attr(host, f"{base}/ce_count") or 0,
+        ue=read_int_attr(host, f"{base}/ue_count") or 0,
+        ce_noinfo=read_int_attr(host, f"{base}/ce_noinfo_count"),
+        ue_noinfo=read_int_attr(host, f"{base}/ue_noinfo_count"),
+        units=tuple(units),
+    )
+
+
+def collect(ctx: CheckContext[EccOptions]) -> EccFacts:
+    names = [n for n in ctx.host.listdir(EDAC_MC) if _MC.match(n)]
+    names.sort(key=lambda n: int(n[2:]))
+    controllers = tuple(read_controller(ctx.host, n) for n in names)
+    current: dict[str, int] = {}
+    for mc in controllers:
+        current[mc.name] = mc.ce
+        for unit in mc.units:
+            if unit.ce is not None:
+                current[unit.location] = unit.ce
+    rates = counter_rates(ctx.state.load().get("ce"), current, ctx.now)
+    if controllers:
+        ctx.state.save({"ce": counter_sample(current, ctx.now)})
+    return EccFacts(controllers, rates.deltas, rates.resets, rates.first_run)
+
+
+def _unit_name(unit: MemoryUnit) -> str:
+    return f"{unit.location} ({unit.label})" if unit.label else unit.location
+
+
+def judge(facts: EccFacts, options: EccOptions) -> Result:
+    if not facts.controllers:
+        return Result("memory-ecc", Status.OK, SKIP_NO_EDAC, skipped=True)
+    statuses: list[Status] = []
+    problems: list[str] = []
+    hints: list[str] = []
+    details: list[str] = []
+    metrics: list[Metric] = []
+    total_ce = sum(mc.ce for mc in facts.controllers)
+    total_ue = sum(mc.ue for mc in facts.controllers)
+    for mc in facts.controllers:
+        driver = f" ({mc.driver})" if mc.driver else ""
+        noinfo = ""
+        if mc.ce_noinfo or mc.ue_noinfo:
+            noinfo = f", without location: {mc.ce_noinfo or 0} CE, {mc.ue_noinfo or 0} UE"
+        details.append(f"{mc.name}{driver}: {mc.ce} corrected, {mc.ue} uncorrected{noinfo}")
+        labels = {"controller": mc.name}
+        metrics.append(Metric("corrected_total", mc.ce, "c", min=0, labels=labels))
+        metrics.append(
+            Metric("uncorrected_total", mc.ue, "c", crit=options.ue_critical, min=0, labels=labels)
+        )
+        for unit in mc.units:
+            if unit.ce or unit.ue:
+                details.append(f"  {_unit_name(unit)}: {unit.ce or 0} corrected, {unit.ue or 0} UE")
+
+        ue_status = judge_value(mc.ue, None, options.ue_critical)
+        if ue_status != Status.OK:
+            where = [_unit_name(u) for u in mc.units if u.ue]
+            place = f" on {', '.join(where)}" if where else ""
+            problems.append(f"{mc.ue} uncorrected memory errors on {mc.name}{place}")
+            statuses.append(ue_status)
+            hints.append(HINT_UE)
+
+        rising = [(u, facts.ce_deltas.get(u.location, 0)) for u in mc.units]
+        rising = [(u, d) for u, d in rising if d > 0]
+        controller_delta = facts.ce_deltas.get(mc.name, 0)
+        worst_delta = max([d for _, d in rising] + [controller_delta])
+        ce_status = judge_value(worst_delta, options.warning, options.critical)
+        if ce_status != Status.OK and (rising or controller_delta):
+            if rising:
+                named = ", ".join(f"{_unit_name(u)} +{d}" for u, d in rising)
+            else:
+                named = f"{mc.name} +{controller_delta} (the driver does not say which DIMM)"
+            problems.append(f"corrected memory errors rising: {named}")
+            statuses.append(ce_status)
+            hints.append(HINT_CE)
+        metrics.append(Metric("corrected_new", controller_delta, min=0, labels=labels))
+
+    if facts.first_run:
+        details.append("first run: rising corrected errors are reported from the next run on")
+    if facts.resets:
+        details.append("counters went down since the last run (reboot or driver reload)")
+    summary = (
+        "; ".join(problems)
+        if problems
+        else f"{total_ce} corrected, {total_ue} uncorrected errors on "
+        f"{len(facts.controllers)} memory controllers, none new"
+    )
+    hint = " / ".join(dict.fromkeys(hints)) if hints else None
+    return Result("memory-ecc", worst(statuses), summary, tuple(metrics), tuple(details), hint)
+
+
+CHECK = Check(
+    "memory-ecc",
+    "EDAC memory errors: uncorrected ones, and corrected ones rising on a named DIMM",
+    collect,
+    judge,
+    EccOptions,
+)

@@ -1,0 +1,242 @@
+"""processes: the daemons each role of this host needs, counted from /proc.
+
+A hypervisor whose ovs-vswitchd died keeps its running guests' flows for a while and then loses
+them; a compute node without nova-compute looks fine until the next boot request fails. Each role
+names its daemons (by process name or a command-line pattern) with a minimum and maximum count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from stackwatch.core.config import ConfigError
+from stackwatch.core.host import HostError
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status, worst
+
+COMM_LENGTH = 15  # the kernel keeps the first 15 bytes of a process name in /proc/PID/comm
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One daemon a role needs. ``cmdline`` is a regular expression searched in the command line
+    (arguments joined by spaces); without it the process name must equal ``name``."""
+
+    name: str
+    cmdline: str | None = None
+    min: int = 1
+    max: int | None = None
+
+    def __post_init__(self) -> None:
+        # Checked when the configuration is read, so a bad pattern is one clear message.
+        if self.cmdline is not None:
+            try:
+                re.compile(self.cmdline)
+            except re.error as exc:
+                raise ConfigError(
+                    f"[checks.processes] {self.name}: cmdline {self.cmdline!r} is not a valid "
+                    f"regular expression: {exc}"
+                ) from None
+        if self.min < 0 or (self.max is not None and self.max < self.min):
+            raise ConfigError(f"[checks.processes] {self.name}: need 0 <= min <= max")
+
+
+# Roles known without configuration; [checks.processes.role.NAME] adds or replaces one.
+BUILTIN_ROLES: dict[str, list[ProcessSpec]] = {
+    "ovs": [ProcessSpec("ovs-vswitchd"), ProcessSpec("ovsdb-server")],
+    "xenserver-ovs": [
+        ProcessSpec("ovs-vswitchd"),
+        ProcessSpec("ovsdb-server"),
+        ProcessSpec("ovs-xapi-sync", cmdline=r"ovs-xapi-sync"),
+    ],
+    "nova-compute": [
+        ProcessSpec("nova-compute", cmdline=r"(^|/)nova-compute( |$)"),
+        ProcessSpec("libvirtd"),
+    ],
+    "mysql": [ProcessSpec("mariadbd|mysqld", cmdline=r"(^|/)(mariadbd|mysqld)( |$)", max=1)],
+    "web": [ProcessSpec("apache2|nginx", cmdline=r"(^|/)(apache2|nginx)( |:|$)")],
+}
+
+
+@dataclass(frozen=True)
+class ProcessesOptions:
+    roles: list[str] = field(default_factory=list)  # the roles of this host
+    role: dict[str, list[ProcessSpec]] = field(default_factory=dict)  # roles defined here
+
+    def __post_init__(self) -> None:
+        known = {**BUILTIN_ROLES, **self.role}
+        for name in self.roles:
+            if name not in known:
+                raise ConfigError(
+                    f"[checks.processes] roles: unknown role {name!r} (built in: "
+                    f"{', '.join(BUILTIN_ROLES)}; or define [checks.processes.role.{name}])"
+                )
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    comm: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoleCount:
+    role: str
+    spec: ProcessSpec
+    count: int
+    pids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProcessesFacts:
+    counts: tuple[RoleCount, ...]
+    scanned: int
+    problems: tuple[str, ...] = ()
+
+
+def parse_cmdline(raw: bytes) -> tuple[str, ...]:
+    """The arguments of /proc/PID/cmdline (NUL-separated, usually NUL-terminated)."""
+    text = raw.decode("utf-8", errors="replace")
+    parts = text.split("\0")
+    if parts and parts[-1] == "":
+        parts.pop()
+    # A daemon that rewrote its title (setproctitle) may leave one space-separated string.
+    return tuple(parts)
+
+
+def parse_comm(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\n")
+
+
+def spec_matches(spec: ProcessSpec, pattern: re.Pattern[str] | None, proc: ProcessInfo) -> bool:
+    """Does this process count for the spec? By command-line pattern where given, else by name:
+    the process name (comm, truncated to 15), the program of argv[0], or the script an
+    interpreter runs (python3 /usr/bin/nova-compute)."""
+    if pattern is not None:
+        return bool(proc.argv) and pattern.search(" ".join(proc.argv)) is not None
+    names = spec.name.split("|")
+    if proc.comm in {n[:COMM_LENGTH] for n in names}:
+        return True
+    if not proc.argv:
+        return False
+    program = os.path.basename(proc.argv[0].split(" ")[0]).rstrip(":")
+    if program in names:
+        return True
+    if re.match(r"^(python[0-9.]*|perl|ruby|node)$", program) and len(proc.argv) > 1:
+        script = next((a for a in proc.argv[1:] if not a.startswith("-")), "")
+        return os.path.basename(script) in names
+    return False
+
+
+def resolve_roles(options: ProcessesOptions) -> dict[str, list[ProcessSpec]]:
+    """The specs of every role this host has: ``roles``, or every role the configuration
+    defines where ``roles`` is not set."""
+    known = {**BUILTIN_ROLES, **options.role}
+    wanted = options.roles or list(options.role)
+    return {r: known[r] for r in wanted}
+
+
+def compile_spec(spec: ProcessSpec) -> re.Pattern[str] | None:
+    return None if spec.cmdline is None else re.compile(spec.cmdline)
+
+
+def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
+    roles = resolve_roles(ctx.options)
+    if not roles:
+        raise NotApplicable(
+            "no roles configured: set [checks.processes] roles = [...] "
+            f"(built in: {', '.join(BUILTIN_ROLES)})"
+        )
+    compiled = {id(s): compile_spec(s) for specs in roles.values() for s in specs}
+    host = ctx.host
+    processes: list[ProcessInfo] = []
+    for entry in host.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            # Processes come and go while we read: a vanished one is simply not counted.
+            comm = parse_comm(host.read_bytes(f"/proc/{entry}/comm"))
+            argv = parse_cmdline(host.read_bytes(f"/proc/{entry}/cmdline"))
+        except HostError:
+            continue
+        if not argv:
+            continue  # kernel threads have no command line and are never daemons of a role
+        processes.append(ProcessInfo(int(entry), comm, argv))
+    if not processes:
+        raise HostError("no processes readable under /proc (is /proc mounted?)")
+    counts = []
+    for role, specs in roles.items():
+        for spec in specs:
+            pids = tuple(p.pid for p in processes if spec_matches(spec, compiled[id(spec)], p))
+            counts.append(RoleCount(role, spec, len(pids), pids))
+    return ProcessesFacts(tuple(counts), len(processes))
+
+
+def _hint(missing: list[RoleCount], extra: list[RoleCount]) -> str:
+    parts = []
+    if missing:
+        names = ", ".join(dict.fromkeys(c.spec.name for c in missing))
+        parts.append(
+            f"start {names} (systemctl status / journalctl -u for why it stopped); until it runs, "
+            "this host's role does not work even though the host answers"
+        )
+    if extra:
+        names = ", ".join(dict.fromkeys(c.spec.name for c in extra))
+        parts.append(
+            f"more {names} than expected: a stuck old instance or a second copy started by hand; "
+            "look at the PIDs and their start times (ps -o pid,lstart,args -p PIDS)"
+        )
+    return "; ".join(parts)
+
+
+def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
+    statuses: list[Status] = []
+    problems: list[str] = []
+    details: list[str] = []
+    metrics: list[Metric] = []
+    missing: list[RoleCount] = []
+    extra: list[RoleCount] = []
+    for count in facts.counts:
+        spec = count.spec
+        limits = f"{spec.min}..{spec.max if spec.max is not None else ''}"
+        pids = " ".join(str(p) for p in count.pids[:10]) or "-"
+        details.append(f"{count.role}: {spec.name} {count.count} running (want {limits}) {pids}")
+        metrics.append(
+            Metric(
+                "procs",
+                count.count,
+                min=0,
+                labels={"role": count.role, "process": spec.name.split("|")[0]},
+            )
+        )
+        if count.count < spec.min:
+            statuses.append(Status.CRITICAL)
+            what = "not running" if count.count == 0 else f"{count.count} of {spec.min} running"
+            problems.append(f"{spec.name} {what} (role {count.role})")
+            missing.append(count)
+        elif spec.max is not None and count.count > spec.max:
+            statuses.append(Status.WARNING)
+            problems.append(f"{count.count} {spec.name} running, at most {spec.max} expected")
+            extra.append(count)
+    details.append(f"{facts.scanned} processes scanned")
+    status = worst(statuses)
+    roles = ", ".join(dict.fromkeys(c.role for c in facts.counts))
+    summary = (
+        "; ".join(problems)
+        if problems
+        else f"all {len(facts.counts)} required processes running (roles {roles})"
+    )
+    hint = _hint(missing, extra) if problems else None
+    return Result("processes", status, summary, tuple(metrics), tuple(details), hint)
+
+
+CHECK = Check(
+    "processes",
+    "the daemons each configured role needs (ovs-vswitchd, nova-compute, libvirtd, ...)",
+    collect,
+    judge,
+    ProcessesOptions,
+)

@@ -1,0 +1,200 @@
+"""tcp-retransmits: the share of TCP segments sent again, and listen-queue overflows and drops.
+
+Retransmissions are what a lossy path, a full switch buffer or a bad NIC look like from a host:
+every connection slows down and nothing fails outright. Listen overflows mean a service accepts
+connections more slowly than they arrive. The TCP buffer settings that caused famous slowdowns
+(window scaling switched off, small tcp_rmem/tcp_wmem) are shown in the details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stackwatch.checks.sysfs import parse_table_pairs, read_attr
+from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+
+SNMP = "/proc/net/snmp"
+NETSTAT = "/proc/net/netstat"
+SYSCTLS = {
+    "tcp_window_scaling": "/proc/sys/net/ipv4/tcp_window_scaling",
+    "tcp_rmem": "/proc/sys/net/ipv4/tcp_rmem",
+    "tcp_wmem": "/proc/sys/net/ipv4/tcp_wmem",
+    "tcp_congestion_control": "/proc/sys/net/ipv4/tcp_congestion_control",
+}
+LISTEN_COUNTERS = ("ListenOverflows", "ListenDrops")
+
+HINT_RETRANS = (
+    "segments are being lost on the way: look for errors and drops on the links (stackwatch "
+    "check links), a full switch buffer or a congested uplink; ss -ti shows which peers retransmit"
+)
+HINT_LISTEN = (
+    "a service accepts connections more slowly than they arrive: find it with ss -ltn (Recv-Q "
+    "near Send-Q), then raise its backlog and net.core.somaxconn, or give it more workers"
+)
+
+
+class TcpParseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TcpCounters:
+    out_segs: int
+    retrans_segs: int
+    listen_overflows: int | None = None
+    listen_drops: int | None = None
+
+
+@dataclass(frozen=True)
+class TcpFacts:
+    counters: TcpCounters
+    deltas: dict[str, int] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)
+    resets: tuple[str, ...] = ()
+    first_run: bool = True
+    elapsed: float = 0.0
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TcpOptions:
+    # Main figure: retransmitted segments as a share (%) of the segments sent.
+    warning: Range | None = field(default_factory=lambda: parse_range("1"))
+    critical: Range | None = field(default_factory=lambda: parse_range("5"))
+    listen_warning: Range | None = field(default_factory=lambda: parse_range("0"))  # per second
+    listen_critical: Range | None = None
+    min_segments: int = 1000  # fewer segments sent since the last run: the share is not judged
+
+
+def parse_tcp_counters(snmp_text: str, netstat_text: str | None) -> TcpCounters:
+    """OutSegs and RetransSegs from /proc/net/snmp, listen overflows and drops from netstat."""
+    tcp = parse_table_pairs(snmp_text).get("Tcp", {})
+    if "OutSegs" not in tcp or "RetransSegs" not in tcp:
+        raise TcpParseError(f"{SNMP}: no Tcp OutSegs/RetransSegs")
+    ext = parse_table_pairs(netstat_text).get("TcpExt", {}) if netstat_text else {}
+    return TcpCounters(
+        out_segs=tcp["OutSegs"],
+        retrans_segs=tcp["RetransSegs"],
+        listen_overflows=ext.get("ListenOverflows"),
+        listen_drops=ext.get("ListenDrops"),
+    )
+
+
+def collect(ctx: CheckContext[TcpOptions]) -> TcpFacts:
+    host = ctx.host
+    snmp = host.read_optional(SNMP)
+    if snmp is None:
+        raise NotApplicable(f"no {SNMP} (no IPv4 in this kernel or /proc not mounted)")
+    try:
+        counters = parse_tcp_counters(snmp, host.read_optional(NETSTAT))
+    except TcpParseError as exc:
+        raise NotApplicable(str(exc)) from None
+    current = {"OutSegs": counters.out_segs, "RetransSegs": counters.retrans_segs}
+    if counters.listen_overflows is not None:
+        current["ListenOverflows"] = counters.listen_overflows
+    if counters.listen_drops is not None:
+        current["ListenDrops"] = counters.listen_drops
+    rates = counter_rates(ctx.state.load().get("counters"), current, ctx.now)
+    ctx.state.save({"counters": counter_sample(current, ctx.now)})
+    settings = {}
+    for name, path in SYSCTLS.items():
+        value = read_attr(host, path)
+        if value is not None:
+            settings[name] = " ".join(value.split())
+    return TcpFacts(
+        counters, rates.deltas, rates.rates, rates.resets, rates.first_run, rates.elapsed, settings
+    )
+
+
+def _settings_details(settings: dict[str, str]) -> list[str]:
+    lines = []
+    if settings:
+        lines.append("TCP settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    if settings.get("tcp_window_scaling") == "0":
+        lines.append(
+            "tcp_window_scaling is 0: each connection is capped at 64 KiB in flight, a fraction "
+            "of a fast link over any distance (sysctl net.ipv4.tcp_window_scaling=1)"
+        )
+    for name in ("tcp_rmem", "tcp_wmem"):
+        parts = settings.get(name, "").split()
+        if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < 1 << 20:
+            lines.append(
+                f"{name} maximum is {parts[2]} bytes: below 1 MiB, long fat paths cannot fill the "
+                "link"
+            )
+    return lines
+
+
+def judge(facts: TcpFacts, options: TcpOptions) -> Result:
+    counters = facts.counters
+    details: list[str] = []
+    statuses: list[Status] = []
+    hints: list[str] = []
+    if facts.first_run or "OutSegs" not in facts.deltas or "RetransSegs" not in facts.deltas:
+        sent, again, since = counters.out_segs, counters.retrans_segs, "since boot (first run)"
+        if not facts.first_run:
+            since = "since boot (counters reset since the last run)"
+    else:
+        sent, again = facts.deltas["OutSegs"], facts.deltas["RetransSegs"]
+        since = f"in the last {facts.elapsed:.0f} s"
+    share = 100.0 * again / sent if sent > 0 else 0.0
+    summary = f"{share:.3f}% of segments retransmitted {since} ({again} of {sent})"
+    retrans_status = Status.OK
+    if sent >= options.min_segments:
+        retrans_status = judge_value(share, options.warning, options.critical)
+    else:
+        details.append(f"only {sent} segments sent {since}: the share is not judged")
+    if retrans_status != Status.OK:
+        hints.append(HINT_RETRANS)
+    statuses.append(retrans_status)
+    metrics = [
+        Metric(
+            "retransmitted",
+            round(share, 4),
+            "%",
+            warn=options.warning,
+            crit=options.critical,
+            min=0,
+            max=100,
+        ),
+        Metric("out_segments_total", counters.out_segs, "c", min=0),
+        Metric("retransmitted_segments_total", counters.retrans_segs, "c", min=0),
+    ]
+    for name in LISTEN_COUNTERS:
+        total = counters.listen_overflows if name == "ListenOverflows" else counters.listen_drops
+        if total is None:
+            continue
+        snake = "listen_overflows" if name == "ListenOverflows" else "listen_drops"
+        metrics.append(Metric(f"{snake}_total", total, "c", min=0))
+        if name in facts.rates:
+            rate = facts.rates[name]
+            metrics.append(Metric(f"{snake}_rate", round(rate, 4), "/s", min=0))
+            status = judge_value(rate, options.listen_warning, options.listen_critical)
+            if status != Status.OK:
+                statuses.append(status)
+                summary += f"; {facts.deltas[name]} {snake.replace('_', ' ')} ({rate:.2f}/s)"
+                hints.append(HINT_LISTEN)
+        elif total:
+            details.append(f"{total} {snake.replace('_', ' ')} since boot")
+    if facts.first_run:
+        details.append("first run: the share is over the lifetime; rates from the next run on")
+    if facts.resets:
+        details.append(
+            "counters went down since the last run (reboot or namespace change): "
+            + ", ".join(facts.resets)
+        )
+    details.extend(_settings_details(facts.settings))
+    hint = " / ".join(hints) if hints else None
+    return Result("tcp-retransmits", worst(statuses), summary, tuple(metrics), tuple(details), hint)
+
+
+CHECK = Check(
+    "tcp-retransmits",
+    "share of TCP segments retransmitted, listen overflows and drops, TCP buffer settings",
+    collect,
+    judge,
+    TcpOptions,
+)

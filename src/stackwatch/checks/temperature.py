@@ -1,0 +1,199 @@
+"""temperature: hwmon sensors against their own max and crit limits, or configured ranges.
+
+A failed fan or a blocked air intake first shows as CPUs running hot and throttling (everything
+on the host slows down), then as a shutdown. The sensor drivers know each chip's limits; where
+they do not, or where the operator knows better, ranges can be configured per sensor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stackwatch.checks.sysfs import matches_any, parse_int, read_attr
+from stackwatch.core.host import Host
+from stackwatch.core.ranges import Range
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+
+HWMON = "/sys/class/hwmon"
+_TEMP_FILE = re.compile(r"^temp(\d+)_(input|max|crit|label|crit_alarm|max_alarm)$")
+HINT = (
+    "check the fans (ipmitool sdr type Fan, sensors), the air intake and the room; a CPU near "
+    "its critical temperature throttles and then shuts the host down"
+)
+
+
+@dataclass(frozen=True)
+class Sensor:
+    chip: str  # the hwmon driver's name, e.g. coretemp
+    label: str  # the sensor's label, or temp1 where the driver gives none
+    celsius: float
+    max: float | None = None
+    crit: float | None = None
+    alarm: bool = False  # the chip itself raised its crit or max alarm
+
+    @property
+    def key(self) -> str:
+        return f"{self.chip}/{self.label}"
+
+
+@dataclass(frozen=True)
+class TemperatureFacts:
+    sensors: tuple[Sensor, ...]
+
+
+@dataclass(frozen=True)
+class SensorLimits:
+    warning: Range | None = None
+    critical: Range | None = None
+
+
+@dataclass(frozen=True)
+class TemperatureOptions:
+    # Ranges (°C) for every sensor, in place of each sensor's own max and crit.
+    warning: Range | None = None
+    critical: Range | None = None
+    sensors: dict[str, SensorLimits] = field(default_factory=dict)  # "chip/label" patterns
+    ignore: list[str] = field(default_factory=list)  # "chip/label" patterns
+
+
+def _millidegrees(text: str | None) -> float | None:
+    value = parse_int(text)
+    return None if value is None else value / 1000.0
+
+
+def parse_hwmon(chip: str, files: dict[str, str]) -> list[Sensor]:
+    """The temperature sensors of one hwmon directory from its files (name -> text).
+    Limits of zero or below are placeholders some drivers export, and are ignored."""
+    by_number: dict[str, dict[str, str]] = {}
+    for name, text in files.items():
+        match = _TEMP_FILE.match(name)
+        if match:
+            by_number.setdefault(match.group(1), {})[match.group(2)] = text.strip()
+    sensors = []
+    for number in sorted(by_number, key=int):
+        values = by_number[number]
+        celsius = _millidegrees(values.get("input"))
+        if celsius is None:
+            continue
+        limit_max = _millidegrees(values.get("max"))
+        limit_crit = _millidegrees(values.get("crit"))
+        sensors.append(
+            Sensor(
+                chip=chip,
+                label=values.get("label") or f"temp{number}",
+                celsius=celsius,
+                max=limit_max if limit_max and limit_max > 0 else None,
+                crit=limit_crit if limit_crit and limit_crit > 0 else None,
+                alarm=values.get("crit_alarm") == "1",
+            )
+        )
+    return sensors
+
+
+def _read_dir(host: Host, directory: str) -> dict[str, str]:
+    files = {}
+    for name in host.listdir(directory):
+        if _TEMP_FILE.match(name) or name == "name":
+            text = read_attr(host, f"{directory}/{name}")
+            if text is not None:
+                files[name] = text
+    return files
+
+
+def collect(ctx: CheckContext[TemperatureOptions]) -> TemperatureFacts:
+    host = ctx.host
+    sensors: list[Sensor] = []
+    for entry in host.listdir(HWMON):
+        directory = f"{HWMON}/{entry}"
+        files = _read_dir(host, directory)
+        if not any(k.startswith("temp") for k in files):
+            # Older drivers keep their attributes in the device directory.
+            files = {**_read_dir(host, f"{directory}/device"), **files}
+        chip = files.pop("name", "") or entry
+        for sensor in parse_hwmon(chip, files):
+            if not matches_any(sensor.key, ctx.options.ignore):
+                sensors.append(sensor)
+    if not sensors:
+        raise NotApplicable(
+            "no hwmon temperature sensors (a virtual machine, or the sensor driver is not "
+            "loaded: try sensors-detect, or modprobe coretemp / k10temp)"
+        )
+    return TemperatureFacts(tuple(sensors))
+
+
+def limits_for(sensor: Sensor, options: TemperatureOptions) -> tuple[Range | None, Range | None]:
+    """Configured per-sensor ranges, then the global ones, then the sensor's own limits."""
+    for pattern, limits in options.sensors.items():
+        if matches_any(sensor.key, [pattern]):
+            return limits.warning, limits.critical
+    if options.warning is not None or options.critical is not None:
+        return options.warning, options.critical
+    warn = Range(float("-inf"), sensor.max) if sensor.max is not None else None
+    crit = Range(float("-inf"), sensor.crit) if sensor.crit is not None else None
+    # At the limit counts as reached, as the chips' own alarms do.
+    warn = Range(warn.start, warn.end - 0.001) if warn else None
+    crit = Range(crit.start, crit.end - 0.001) if crit else None
+    return warn, crit
+
+
+def judge(facts: TemperatureFacts, options: TemperatureOptions) -> Result:
+    statuses: list[Status] = []
+    problems: list[str] = []
+    details: list[str] = []
+    metrics: list[Metric] = []
+    seen: dict[str, int] = {}
+    for sensor in facts.sensors:
+        warn, crit = limits_for(sensor, options)
+        status = judge_value(sensor.celsius, warn, crit)
+        if sensor.alarm:
+            status = Status.CRITICAL
+        statuses.append(status)
+        limits = []
+        if sensor.max is not None:
+            limits.append(f"max {sensor.max:g}")
+        if sensor.crit is not None:
+            limits.append(f"crit {sensor.crit:g}")
+        own = f" ({', '.join(limits)})" if limits else ""
+        details.append(f"{sensor.key}: {sensor.celsius:g} °C{own} {status.name}")
+        if status != Status.OK:
+            alarm = ", chip alarm" if sensor.alarm else ""
+            problems.append(f"{sensor.key} at {sensor.celsius:g} °C{own}{alarm}")
+        # Two chips of one driver (coretemp.0, coretemp.1) may share labels: keep names apart.
+        seen[sensor.key] = seen.get(sensor.key, 0) + 1
+        suffix = f"#{seen[sensor.key]}" if seen[sensor.key] > 1 else ""
+        metrics.append(
+            Metric(
+                "temperature",
+                sensor.celsius,
+                warn=options.warning,
+                crit=options.critical,
+                labels={"chip": sensor.chip, "sensor": sensor.label + suffix},
+            )
+        )
+    status = worst(statuses)
+    hottest = max(facts.sensors, key=lambda s: s.celsius)
+    summary = (
+        "; ".join(problems)
+        if problems
+        else f"{len(facts.sensors)} sensors within limits, hottest {hottest.key} "
+        f"{hottest.celsius:g} °C"
+    )
+    return Result(
+        "temperature",
+        status,
+        summary,
+        tuple(metrics),
+        tuple(details),
+        HINT if status != Status.OK else None,
+    )
+
+
+CHECK = Check(
+    "temperature",
+    "hwmon temperature sensors against their own limits or configured ranges",
+    collect,
+    judge,
+    TemperatureOptions,
+)
