@@ -311,8 +311,12 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
     ctx.state.save({"counters": counter_sample(flat, ctx.now)})
     per_rate: dict[str, dict[str, float]] = {}
     per_delta: dict[str, dict[str, int]] = {}
+    # One counter that went down means the device was reset: none of its rates can be trusted.
+    reset_ifaces = {key.rpartition(":")[0] for key in rates.resets}
     for key, rate in rates.rates.items():
         iface_name, _, counter = key.rpartition(":")
+        if iface_name in reset_ifaces:
+            continue
         per_rate.setdefault(iface_name, {})[counter] = rate
         per_delta.setdefault(iface_name, {})[counter] = rates.deltas[key]
     return LinksFacts(
