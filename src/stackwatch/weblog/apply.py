@@ -1,0 +1,150 @@
+"""Putting block rules in place: atomic write, validation, reload, rollback, and ban time.
+
+The rules file is replaced in one step (temporary name, fsync, rename). The server's own
+configuration test (``apachectl -t``, ``nginx -t``) runs before any reload; when it fails, the
+previous file is put back and nothing is reloaded, so a bad rule never takes the site down. Each
+block lasts ``ban_time`` seconds after the flood was last seen, then it is lifted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackwatch.core.files import write_atomic
+from stackwatch.core.host import Host, HostError
+from stackwatch.weblog.rules import UnsafeHost, normalize_host, render_rules
+
+DEFAULT_VALIDATE = {"apache": "apachectl -t", "nginx": "nginx -t"}
+DEFAULT_RELOAD = {"apache": "apachectl graceful", "nginx": "nginx -s reload"}
+RETRY_AFTER = 30.0  # seconds before trying again a block whose validation failed
+
+
+class ApplyError(Exception):
+    """The rules could not be put in place; the previous file is back."""
+
+
+def parse_target(value: str) -> tuple[str, str]:
+    """ "apache:/etc/apache2/conf-enabled/stackwatch.conf" -> ("apache", path)."""
+    server, sep, path = value.partition(":")
+    if not sep or server not in ("apache", "nginx") or not path:
+        raise ValueError(f"--apply expects apache:PATH or nginx:PATH, got {value!r}")
+    return server, path
+
+
+def split_command(value: str) -> list[str]:
+    """A command the operator typed (never built from log data), split like a shell would."""
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot read command {value!r}: {exc}") from None
+    if not argv:
+        raise ValueError("empty command")
+    return argv
+
+
+@dataclass
+class Blocker:
+    """The set of blocked referring hosts, each with its expiry, and the file that says so."""
+
+    server: str
+    path: str
+    validate: list[str]
+    reload: list[str] | None
+    ban_time: float
+    host: Host = field(default_factory=Host)
+    blocked: dict[str, float] = field(default_factory=dict)  # host -> expiry (epoch)
+    failed: dict[str, float] = field(default_factory=dict)  # host -> retry time
+    log: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **kwargs: Any) -> Blocker:
+        blocker = cls(**kwargs)
+        saved = state.get("blocked") if isinstance(state, dict) else None
+        if isinstance(saved, dict):
+            for host, expiry in saved.items():
+                with contextlib.suppress(UnsafeHost, AttributeError):
+                    if isinstance(expiry, int | float):
+                        blocker.blocked[normalize_host(host)] = float(expiry)
+        return blocker
+
+    def state(self) -> dict[str, Any]:
+        return {"blocked": dict(self.blocked)}
+
+    def update(self, flooding: Iterable[str], now: float) -> bool:
+        """Block new flooding hosts, extend the ban of those still flooding, lift expired bans.
+        Returns True when the rules file changed."""
+        wanted = dict(self.blocked)
+        for raw in flooding:
+            try:
+                host = normalize_host(raw)
+            except UnsafeHost as exc:
+                self.log.append(f"not blocked: {exc}")
+                continue
+            if host not in wanted and self.failed.get(host, 0.0) > now:
+                continue
+            wanted[host] = now + self.ban_time
+        for host, expiry in list(wanted.items()):
+            if expiry <= now:
+                del wanted[host]
+                self.log.append(f"lifted block of Referer host {host} (ban time over)")
+        added = sorted(set(wanted) - set(self.blocked))
+        removed = set(self.blocked) - set(wanted)
+        if not added and not removed:
+            self.blocked = wanted
+            return False
+        try:
+            self.write(wanted)
+        except ApplyError as exc:
+            self.log.append(str(exc))
+            for host in added:
+                self.failed[host] = now + RETRY_AFTER
+            for host in removed:  # keep the old rules (still in place) until they can go
+                wanted[host] = self.blocked[host]
+            self.blocked = {h: e for h, e in wanted.items() if h not in added}
+            return False
+        for host in added:
+            self.log.append(f"blocked Referer host {host} for {self.ban_time:g} s")
+        self.blocked = wanted
+        return True
+
+    def write(self, hosts: Iterable[str]) -> None:
+        """Write the rules, validate the server configuration, reload; roll back on failure."""
+        text = render_rules(hosts, self.server)
+        target = self.host.path(os.path.abspath(self.path))
+        try:
+            previous: bytes | None = target.read_bytes()
+        except FileNotFoundError:
+            previous = None
+        except OSError as exc:
+            raise ApplyError(f"cannot read {target}: {exc.strerror or exc}") from None
+        try:
+            write_atomic(target, text, 0o644)
+        except OSError as exc:
+            raise ApplyError(f"cannot write {target}: {exc.strerror or exc}") from None
+        try:
+            self.host.run(self.validate, timeout=30)
+        except HostError as exc:
+            self._restore(target, previous)
+            raise ApplyError(
+                f"configuration test failed ({exc}); previous {target} restored, nothing reloaded"
+            ) from None
+        if self.reload:
+            try:
+                self.host.run(self.reload, timeout=30)
+            except HostError as exc:
+                raise ApplyError(f"reload failed: {exc}") from None
+
+    @staticmethod
+    def _restore(target: os.PathLike[str], previous: bytes | None) -> None:
+        try:
+            if previous is None:
+                os.unlink(target)
+            else:
+                write_atomic(target, previous, 0o644)
+        except OSError:
+            pass

@@ -1,0 +1,428 @@
+"""Referer floods: referring sites whose traffic jumps far above their own baseline and the site's
+normal traffic, from many clients that come back again and again to dynamic pages.
+
+The two shapes this tells apart:
+- a hidden-iframe flood: every visitor of the SEO page loads the victim's search or forum page,
+  again and again, and nothing else: many requests per client IP, almost all to dynamic URLs;
+- a legitimate spike (a link on a popular news site): many visitors once each, who then load the
+  page's assets with the site's *own* Referer: about one request per IP under the news Referer.
+Search engines and the site's own hosts are never flagged.
+
+Time is cut into one-second buckets; ``advance(now)`` judges the trailing window. The same
+``Detector`` serves ``detect`` (a whole file, judged every few seconds of log time) and ``follow``
+(live, judged every second).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
+from stackwatch.weblog.reader import ScanStats, scan
+
+SEARCH_ENGINES = (
+    "google",
+    "bing",
+    "duckduckgo",
+    "yahoo",
+    "baidu",
+    "yandex",
+    "ecosia",
+    "qwant",
+    "naver",
+    "seznam",
+    "sogou",
+    "startpage",
+    "ask",
+    "aol",
+    "msn",
+    "search.brave",
+    "kagi",
+    "mojeek",
+)
+STATIC_EXTENSIONS = (
+    ".css",
+    ".js",
+    ".mjs",
+    ".map",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".ico",
+    ".svg",
+    ".webp",
+    ".avif",
+    ".bmp",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".otf",
+    ".eot",
+    ".mp4",
+    ".webm",
+    ".mp3",
+    ".ogg",
+    ".pdf",
+    ".zip",
+    ".gz",
+    ".txt",
+    ".xml",
+)
+_SECOND_LEVEL = ("co", "com", "net", "org", "ac", "gov", "edu", "ne", "or")
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    window: float = 10.0  # seconds judged together
+    min_rate: float = 5.0  # requests per second from one referring site
+    spike_factor: float = 10.0  # times that site's own baseline rate
+    site_share: float = 0.25  # and at least this share of the whole site's baseline rate
+    min_ips: int = 5  # distinct client IPs in the window
+    min_repeat: float = 3.0  # requests per client IP in the window
+    min_dynamic_share: float = 0.8  # share of requests to non-static paths
+    baseline: float = 3600.0  # seconds of history for the baselines
+    search_engines: tuple[str, ...] = ()  # more names, added to the built-in list
+    static_extensions: tuple[str, ...] = ()  # more extensions, added to the built-in list
+
+
+def is_search_engine(host: str, extra: Iterable[str] = ()) -> bool:
+    """google.com, www.google.co.uk, search.brave.com...; never google.attacker.com."""
+    labels = host.split(".")
+    if len(labels) < 2:
+        return False
+    names = set(SEARCH_ENGINES) | {e.lower() for e in extra}
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        registered = labels[:-2]
+    else:
+        registered = labels[:-1]
+    if registered and registered[-1] in names:
+        return True
+    return len(registered) >= 2 and ".".join(registered[-2:]) in names
+
+
+def is_own_host(host: str, sites: Iterable[str]) -> bool:
+    """The site itself or one of its subdomains (www., static.)."""
+    for site in sites:
+        site = site.lower().rstrip(".")
+        if site.startswith("www."):
+            site = site[4:]
+        if host == site or host.endswith("." + site):
+            return True
+    return False
+
+
+def is_static(path: bytes, extensions: tuple[bytes, ...]) -> bool:
+    return path.lower().endswith(extensions)
+
+
+@dataclass
+class _HostBucket:
+    count: int = 0
+    dynamic: int = 0
+    first: float = 0.0
+    last: float = 0.0
+    ips: Counter[bytes] = field(default_factory=Counter)
+    paths: Counter[bytes] = field(default_factory=Counter)
+
+
+@dataclass
+class _Second:
+    total: int = 0
+    hosts: dict[str, _HostBucket] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One judged window of one referring site."""
+
+    host: str
+    rate: float
+    requests: int
+    ips: int
+    repeat: float
+    dynamic_share: float
+    baseline_rate: float
+    site_baseline_rate: float
+    flood: bool
+    first: float
+    last: float
+    paths: tuple[tuple[str, int], ...]
+
+
+@dataclass
+class Finding:
+    """A Referer flood: one referring site over the time it was flagged."""
+
+    host: str
+    first_seen: float
+    last_seen: float
+    peak_rate: float
+    requests: int = 0
+    ip_set: set[bytes] = field(default_factory=set)
+    paths: Counter[str] = field(default_factory=Counter)
+    seconds: list[tuple[int, int]] = field(default_factory=list)  # (second, requests) in flood
+
+    @property
+    def ips(self) -> int:
+        return len(self.ip_set)
+
+    def as_dict(self) -> dict[str, object]:
+        duration = max(self.last_seen - self.first_seen, 1.0)
+        return {
+            "referrer_host": self.host,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "requests": self.requests,
+            "peak_rate": round(self.peak_rate, 2),
+            "mean_rate": round(self.requests / duration, 2),
+            "distinct_ips": self.ips,
+            "top_paths": [[p, n] for p, n in self.paths.most_common(5)],
+        }
+
+
+class Detector:
+    """Feed requests in (roughly) time order with ``add``; ``advance`` judges the window."""
+
+    def __init__(self, sites: Iterable[str], options: DetectOptions | None = None) -> None:
+        self.options = options or DetectOptions()
+        self.sites = tuple(s.lower() for s in sites)
+        self.window = max(1, int(round(self.options.window)))
+        self._static = tuple(
+            e.lower().encode() for e in STATIC_EXTENSIONS + self.options.static_extensions
+        )
+        self._seconds: dict[int, _Second] = {}
+        self._history: deque[tuple[int, int, dict[str, int]]] = deque()  # (second, total, hosts)
+        self._hist_total = 0
+        self._hist_hosts: Counter[str] = Counter()
+        self._first_second: int | None = None
+        self._latest = 0
+        self._ignored: dict[str, bool] = {}
+        self._path_cache: dict[bytes, tuple[str, bool]] = {}
+        self.flagged: dict[str, Evidence] = {}  # hosts flagged by the latest advance()
+        self.findings: dict[str, list[Finding]] = {}
+        self._counted: dict[str, int] = {}  # last second already added to the finding
+
+    # Feeding -------------------------------------------------------------------------------------
+
+    def ignored(self, host: str) -> bool:
+        known = self._ignored.get(host)
+        if known is None:
+            known = is_own_host(host, self.sites) or is_search_engine(
+                host, self.options.search_engines
+            )
+            if len(self._ignored) > 100_000:
+                self._ignored.clear()
+            self._ignored[host] = known
+        return known
+
+    def _path(self, path: bytes) -> tuple[str, bool]:
+        known = self._path_cache.get(path)
+        if known is None:
+            known = (path.decode("utf-8", errors="replace"), not is_static(path, self._static))
+            if len(self._path_cache) > 100_000:
+                self._path_cache.clear()
+            self._path_cache[path] = known
+        return known
+
+    def add(self, when: float, ip: bytes, path: bytes, host: str | None) -> None:
+        second = int(when)
+        if self._first_second is None:
+            self._first_second = second
+            self._latest = second
+        if second > self._latest:
+            self._latest = second
+        oldest = self._latest - self.window + 1
+        if second < oldest:
+            second = oldest  # a late line (logs are written at the end of a request)
+        bucket = self._seconds.get(second)
+        if bucket is None:
+            bucket = self._seconds[second] = _Second()
+        bucket.total += 1
+        if host is None or self.ignored(host):
+            return
+        hb = bucket.hosts.get(host)
+        if hb is None:
+            hb = bucket.hosts[host] = _HostBucket(first=when, last=when)
+        hb.count += 1
+        hb.last = max(hb.last, when)
+        hb.first = min(hb.first, when)
+        text, dynamic = self._path(path)
+        if dynamic:
+            hb.dynamic += 1
+        hb.ips[ip] += 1
+        hb.paths[path] += 1
+
+    # Judging -------------------------------------------------------------------------------------
+
+    def _retire(self, before: int) -> None:
+        """Move seconds older than ``before`` out of the window into the baseline history."""
+        for second in sorted(s for s in self._seconds if s < before):
+            bucket = self._seconds.pop(second)
+            hosts = {h: b.count for h, b in bucket.hosts.items() if h not in self.flagged}
+            self._history.append((second, bucket.total, hosts))
+            self._hist_total += bucket.total
+            self._hist_hosts.update(hosts)
+        limit = before - int(self.options.baseline)
+        while self._history and self._history[0][0] < limit:
+            _, total, hosts = self._history.popleft()
+            self._hist_total -= total
+            self._hist_hosts.subtract(hosts)
+            for h in hosts:
+                if self._hist_hosts[h] <= 0:
+                    del self._hist_hosts[h]
+
+    def advance(self, now: float | None = None) -> list[Evidence]:
+        """Judge the window ending at ``now`` (default: the latest request seen). Returns the
+        evidence of every referring site in the window, floods first."""
+        if self._first_second is None:
+            return []
+        end = int(now) if now is not None else self._latest
+        self._latest = max(self._latest, end)
+        start = end - self.window + 1
+        self._retire(start)
+        span = min(float(self.options.baseline), float(start - self._first_second))
+        merged: dict[str, _HostBucket] = {}
+        for second, bucket in self._seconds.items():
+            if second > end:
+                continue
+            for host, hb in bucket.hosts.items():
+                into = merged.get(host)
+                if into is None:
+                    into = merged[host] = _HostBucket(first=hb.first, last=hb.last)
+                into.count += hb.count
+                into.dynamic += hb.dynamic
+                into.first = min(into.first, hb.first)
+                into.last = max(into.last, hb.last)
+                into.ips.update(hb.ips)
+                into.paths.update(hb.paths)
+        o = self.options
+        site_rate = self._hist_total / span if span >= self.window else 0.0
+        evidence: list[Evidence] = []
+        flagged: dict[str, Evidence] = {}
+        for host, hb in merged.items():
+            rate = hb.count / self.window
+            own = self._hist_hosts.get(host, 0) / span if span >= self.window else 0.0
+            ips = len(hb.ips)
+            repeat = hb.count / ips if ips else 0.0
+            dynamic_share = hb.dynamic / hb.count if hb.count else 0.0
+            flood = (
+                rate >= o.min_rate
+                and rate >= o.spike_factor * own
+                and rate >= o.site_share * site_rate
+                and ips >= o.min_ips
+                and repeat >= o.min_repeat
+                and dynamic_share >= o.min_dynamic_share
+            )
+            paths = tuple(
+                (p.decode("utf-8", errors="replace"), n) for p, n in hb.paths.most_common(5)
+            )
+            ev = Evidence(
+                host, rate, hb.count, ips, repeat, dynamic_share, own, site_rate, flood,
+                hb.first, hb.last, paths,
+            )  # fmt: skip
+            evidence.append(ev)
+            if flood:
+                flagged[host] = ev
+                self._record(ev, hb, end)
+        self.flagged = flagged
+        evidence.sort(key=lambda e: (not e.flood, -e.rate))
+        return evidence
+
+    def _record(self, ev: Evidence, hb: _HostBucket, end: int) -> None:
+        findings = self.findings.setdefault(ev.host, [])
+        current = findings[-1] if findings else None
+        if current is None or ev.first - current.last_seen > self.window:
+            current = Finding(ev.host, ev.first, ev.last, ev.rate)
+            findings.append(current)
+            self._counted[ev.host] = int(ev.first) - 1
+        current.last_seen = max(current.last_seen, ev.last)
+        current.first_seen = min(current.first_seen, ev.first)
+        current.peak_rate = max(current.peak_rate, ev.rate)
+        done = self._counted.get(ev.host, end - self.window)
+        for second in sorted(self._seconds):
+            if done < second <= end:
+                bucket = self._seconds[second].hosts.get(ev.host)
+                if bucket is None:
+                    continue
+                current.requests += bucket.count
+                current.seconds.append((second, bucket.count))
+                if len(current.ip_set) < 1_000_000:
+                    current.ip_set.update(bucket.ips)
+                for path, n in bucket.paths.items():
+                    current.paths[path.decode("utf-8", errors="replace")] += n
+        self._counted[ev.host] = end
+
+    def all_findings(self) -> list[Finding]:
+        out = [f for fs in self.findings.values() for f in fs]
+        out.sort(key=lambda f: (f.first_seen, f.host))
+        return out
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Requests per second of the whole site, for the plot."""
+
+    seconds: list[int]
+    totals: list[int]
+
+
+def records(
+    paths: Iterable[str], fmt: LogFormat, stats: ScanStats
+) -> Iterator[tuple[float, bytes, bytes, str | None]]:
+    """(time, ip, path, referring host) of every readable request; unreadable times count as
+    skipped."""
+    hosts: dict[bytes, str | None] = {}
+    req_paths: dict[bytes, bytes] = {}
+    for found in scan(paths, fmt, ("time", "ip", "request", "referrer"), stats):
+        for when, ip, request, referrer in found:  # type: ignore[misc]
+            stamp = parse_time(when)
+            if stamp is None:
+                stats.matched -= 1
+                continue
+            host = hosts.get(referrer, "")
+            if host == "":
+                host = referrer_host(referrer)
+                if len(hosts) > 200_000:
+                    hosts.clear()
+                hosts[referrer] = host
+            path = req_paths.get(request)
+            if path is None:
+                path = request_path(request)
+                if len(req_paths) > 200_000:
+                    req_paths.clear()
+                req_paths[request] = path
+            yield stamp, ip, path, host
+
+
+def detect_files(
+    paths: Iterable[str],
+    fmt: LogFormat,
+    sites: Iterable[str],
+    options: DetectOptions | None = None,
+    timeline: Timeline | None = None,
+) -> tuple[list[Finding], ScanStats]:
+    """Run the detector over whole logs, judging every ``window / 2`` seconds of log time."""
+    detector = Detector(sites, options)
+    stats = ScanStats()
+    step = max(1, detector.window // 2)
+    next_judgement: int | None = None
+    for when, ip, path, host in records(paths, fmt, stats):
+        second = int(when)
+        if next_judgement is None:
+            next_judgement = second + step
+        while second >= next_judgement:
+            detector.advance(next_judgement - 1)
+            next_judgement += step
+        detector.add(when, ip, path, host)
+        if timeline is not None:
+            if timeline.seconds and timeline.seconds[-1] >= second:
+                timeline.totals[-1] += 1
+            else:
+                timeline.seconds.append(second)
+                timeline.totals.append(1)
+    if next_judgement is not None:
+        detector.advance()
+    return detector.all_findings(), stats

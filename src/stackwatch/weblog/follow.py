@@ -1,0 +1,214 @@
+"""Following access logs across rotation without losing or re-reading a line (fail2ban's way).
+
+Each file is identified by device, inode and the hash of its first line:
+- a new inode under the name: the file was renamed away (logrotate ``create``); the old file is
+  read to its end through the descriptor still open, then the new one from its start;
+- the same inode, shorter than our offset or with another first line: it was truncated
+  (``copytruncate``); the lines we had not read yet are taken from the rotated copy (a sibling
+  whose first line is ours), then the file is read from its start;
+- a line without its newline yet is held back until it is complete.
+Offsets live in the state directory, so a restart resumes where the last run stopped; a file
+seen for the first time is read from its end (``from_start`` reads it whole).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+MAX_READ = 32 << 20  # per file and poll, so a huge backlog is read in steps
+HEAD_BYTES = 4096
+
+
+def _head_hash(handle: BinaryIO) -> str:
+    """Hash of the first complete line; "" while the file has none."""
+    try:
+        data = os.pread(handle.fileno(), HEAD_BYTES, 0)
+    except OSError:
+        return ""
+    cut = data.find(b"\n")
+    if cut < 0:
+        return "" if len(data) < HEAD_BYTES else hashlib.sha1(data).hexdigest()
+    return hashlib.sha1(data[: cut + 1]).hexdigest()
+
+
+@dataclass
+class _Cursor:
+    path: str
+    handle: BinaryIO | None = None
+    dev: int = 0
+    inode: int = 0
+    offset: int = 0
+    head: str = ""
+
+    def as_state(self) -> dict[str, Any]:
+        return {"dev": self.dev, "inode": self.inode, "offset": self.offset, "head": self.head}
+
+
+class Follower:
+    """``poll()`` returns the complete lines appended since the last poll, as blocks of bytes."""
+
+    def __init__(
+        self, paths: Iterable[str], state: dict[str, Any] | None = None, from_start: bool = False
+    ) -> None:
+        self.cursors = [_Cursor(os.path.abspath(p)) for p in dict.fromkeys(paths)]
+        self._saved = state or {}
+        self.from_start = from_start
+        self.events: list[str] = []  # rotations seen, for the operator
+
+    def state(self) -> dict[str, Any]:
+        out = dict(self._saved)
+        for c in self.cursors:
+            if c.handle is not None:
+                out[c.path] = c.as_state()
+        return out
+
+    def close(self) -> None:
+        for c in self.cursors:
+            if c.handle is not None:
+                c.handle.close()
+                c.handle = None
+
+    def poll(self) -> list[bytes]:
+        out: list[bytes] = []
+        for cursor in self.cursors:
+            out.extend(self._poll_one(cursor))
+        return [b for b in out if b]
+
+    # One file --------------------------------------------------------------------------------
+
+    def _read_complete(self, handle: BinaryIO, cursor: _Cursor, final: bool = False) -> bytes:
+        """Read from the cursor's offset; advance over complete lines only (all, when final)."""
+        data = os.pread(handle.fileno(), MAX_READ, cursor.offset)
+        if not data:
+            return b""
+        if final and len(data) < MAX_READ:
+            cursor.offset += len(data)
+            return data if data.endswith(b"\n") else data + b"\n"
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            return b""
+        cursor.offset += cut + 1
+        return data[: cut + 1]
+
+    def _open(self, cursor: _Cursor) -> os.stat_result | None:
+        try:
+            handle: BinaryIO = open(cursor.path, "rb")  # noqa: SIM115 - kept open to follow renames
+        except OSError:
+            return None
+        st = os.fstat(handle.fileno())
+        cursor.handle, cursor.dev, cursor.inode = handle, st.st_dev, st.st_ino
+        return st
+
+    def _poll_one(self, cursor: _Cursor) -> list[bytes]:
+        out: list[bytes] = []
+        if cursor.handle is None:
+            saved = self._saved.get(cursor.path)
+            st = self._open(cursor)
+            if st is None:
+                return out
+            assert cursor.handle is not None
+            head = _head_hash(cursor.handle)
+            if isinstance(saved, dict) and _valid_saved(saved):
+                if (saved["dev"], saved["inode"]) == (st.st_dev, st.st_ino) and (
+                    saved["head"] in ("", head) and st.st_size >= saved["offset"]
+                ):
+                    cursor.offset = saved["offset"]
+                else:
+                    # Rotated or truncated while we were stopped: finish the old file first.
+                    out.extend(self._from_rotated_copy(cursor, saved))
+                    cursor.offset = 0
+            else:
+                cursor.offset = 0 if self.from_start else _end_of_complete(cursor.handle, st)
+            cursor.head = head
+        assert cursor.handle is not None
+        try:
+            st = os.stat(cursor.path)
+        except OSError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) != (cursor.dev, cursor.inode):
+            # Renamed away and replaced: drain the old file, then start the new one.
+            while True:
+                block = self._read_complete(cursor.handle, cursor, final=True)
+                if not block:
+                    break
+                out.append(block)
+            cursor.handle.close()
+            cursor.handle = None
+            self.events.append(f"{cursor.path}: rotated (new file)")
+            if self._open(cursor) is None:
+                return out
+            assert cursor.handle is not None
+            cursor.offset = 0
+            cursor.head = _head_hash(cursor.handle)
+        else:
+            size = os.fstat(cursor.handle.fileno()).st_size
+            head = _head_hash(cursor.handle)
+            if size < cursor.offset or (cursor.head and head and head != cursor.head):
+                self.events.append(f"{cursor.path}: truncated (copytruncate)")
+                out.extend(self._from_rotated_copy(cursor, cursor.as_state()))
+                cursor.offset = 0
+                cursor.head = head
+            elif not cursor.head:
+                cursor.head = head
+        block = self._read_complete(cursor.handle, cursor)
+        if block:
+            out.append(block)
+            if not cursor.head:
+                cursor.head = _head_hash(cursor.handle)
+        return out
+
+    def _from_rotated_copy(self, cursor: _Cursor, saved: dict[str, Any]) -> list[bytes]:
+        """The unread rest of our previous file, found among the siblings of its name by inode
+        (renamed) or by first-line hash (copied, then truncated)."""
+        directory, name = os.path.split(cursor.path)
+        try:
+            siblings = sorted(e for e in os.listdir(directory) if e != name and e.startswith(name))
+        except OSError:
+            return []
+        for entry in siblings:
+            if entry.endswith((".gz", ".bz2", ".xz", ".zst")):
+                continue
+            path = os.path.join(directory, entry)
+            try:
+                with open(path, "rb") as handle:
+                    st = os.fstat(handle.fileno())
+                    same_inode = (st.st_dev, st.st_ino) == (saved["dev"], saved["inode"])
+                    same_head = bool(saved["head"]) and _head_hash(handle) == saved["head"]
+                    if not (same_inode or same_head) or st.st_size < saved["offset"]:
+                        continue
+                    copy = _Cursor(path, offset=int(saved["offset"]))
+                    blocks = []
+                    while True:
+                        block = self._read_complete(handle, copy, final=True)
+                        if not block:
+                            break
+                        blocks.append(block)
+                    self.events.append(f"{cursor.path}: read the rest of {path}")
+                    return blocks
+            except OSError:
+                continue
+        return []
+
+
+def _valid_saved(saved: dict[str, Any]) -> bool:
+    return (
+        isinstance(saved.get("dev"), int)
+        and isinstance(saved.get("inode"), int)
+        and isinstance(saved.get("offset"), int)
+        and saved["offset"] >= 0
+        and isinstance(saved.get("head"), str)
+    )
+
+
+def _end_of_complete(handle: BinaryIO, st: os.stat_result) -> int:
+    """The offset just after the last complete line (a tail -f start)."""
+    if st.st_size == 0:
+        return 0
+    start = max(0, st.st_size - 65536)
+    data = os.pread(handle.fileno(), st.st_size - start, start)
+    cut = data.rfind(b"\n")
+    return start + cut + 1 if cut >= 0 else start

@@ -1,0 +1,144 @@
+"""Reading access logs: plain and gzip files, rotated sets in order, stdin, in large blocks.
+
+``blocks()`` yields blocks of whole lines (a few MB each) so that a format's matcher can scan a
+block in one call. Lines longer than ``MAX_LINE`` are dropped and counted, so a file of binary junk
+without newlines cannot take the memory of the machine.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from stackwatch.weblog.formats import LogFormat
+
+BLOCK = 4 << 20
+MAX_LINE = 1 << 20  # a longer line is not a log line; it is skipped and counted
+
+_ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<gz>\.gz)?$")
+
+
+class LogReadError(Exception):
+    """A log that cannot be opened or read; the message names it."""
+
+
+@dataclass
+class ScanStats:
+    lines: int = 0
+    matched: int = 0
+    too_long: int = 0
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return self.lines - self.matched
+
+
+def expand(paths: Iterable[str]) -> list[str]:
+    """Globs expanded; rotated sets ordered oldest first (access.log.3.gz, .2, .1, access.log).
+
+    "-" stands for stdin. A name that matches nothing is kept, so opening it fails with a clear
+    message rather than silently reading nothing."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-":
+            out.append(path)
+            continue
+        matches = glob.glob(path) if glob.has_magic(path) else [path]
+        out.extend(order_rotated(matches) if matches else [path])
+    return list(dict.fromkeys(out))
+
+
+def order_rotated(paths: Iterable[str]) -> list[str]:
+    """Sort a rotated set oldest first: a higher rotation number is older; the live file last."""
+
+    def key(path: str) -> tuple[str, int]:
+        match = _ROTATED.match(path)
+        assert match is not None  # the pattern matches every string
+        number = match.group("n")
+        return (match.group("base"), -int(number) if number else 1)
+
+    return sorted(paths, key=key)
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        head = handle.read(2)
+        handle.seek(0)
+        if head == b"\x1f\x8b":
+            handle.close()
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return handle
+    except IsADirectoryError:
+        raise LogReadError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise LogReadError(f"{path}: {exc.strerror or exc}") from None
+
+
+def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK) -> Iterator[bytes]:
+    """Blocks of whole lines; the last line of the stream gets its newline added."""
+    carry = b""
+    dropping = False  # inside an over-long line: discard until its newline
+    while True:
+        try:
+            data = handle.read(block)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise LogReadError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from None
+        if not data:
+            break
+        if dropping:
+            cut = data.find(b"\n")
+            if cut < 0:
+                continue
+            data = data[cut + 1 :]
+            dropping = False
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+        else:
+            carry = data[cut + 1 :]
+            yield data[: cut + 1]
+        if len(carry) > MAX_LINE:
+            stats.too_long += 1
+            stats.lines += 1
+            carry = b""
+            dropping = True
+    if carry:
+        yield carry + b"\n"
+
+
+def scan(
+    paths: Iterable[str], fmt: LogFormat, fields: Iterable[str], stats: ScanStats | None = None
+) -> Iterator[list[object]]:
+    """For each block of each log, the list of matches of ``fields`` (see LogFormat.matcher)."""
+    stats = stats if stats is not None else ScanStats()
+    matcher = fmt.matcher(fields)
+    for path in expand(paths):
+        stats.files.append(path)
+        handle = _open(path)
+        try:
+            for data in blocks_of(handle, stats, path):
+                found = matcher.findall(data)
+                stats.lines += data.count(b"\n")
+                stats.matched += len(found)
+                yield found
+        finally:
+            if handle is not sys.stdin.buffer:
+                handle.close()
+
+
+def file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
