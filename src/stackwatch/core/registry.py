@@ -36,6 +36,10 @@ CHECK_MODULES: dict[str, str] = {
     "disk-smart": "stackwatch.checks.disk_smart",
     "temperature": "stackwatch.checks.temperature",
     # -- open vswitch --
+    "ovs-managers": "stackwatch.ovs.checks",
+    "ovs-controllers": "stackwatch.ovs.checks",
+    "ovs-bridges": "stackwatch.ovs.checks",
+    "ovs-kmod": "stackwatch.ovs.kmod",
     # -- web log defence --
     # -- backups --
 }

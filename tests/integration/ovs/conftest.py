@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from switch import Switch  # noqa: E402
+from switch import Switch
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ tap devices of internal ports and the dummy em1/em2 never touch the host's inter
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -111,26 +112,60 @@ class Switch:
                     break
                 time.sleep(0.05)
             else:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         self.pids.clear()
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class OvsdbListener:
+    """A passive OVSDB client (ovsdb-client monitor ptcp:PORT) that a manager target reaches."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str] | None = None) -> OvsdbListener:
+        self.proc = subprocess.Popen(
+            ["ovsdb-client", "monitor", f"ptcp:{self.port}:127.0.0.1", "Open_vSwitch", "Bridge"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+
 class TestController:
     """ovs-testcontroller listening on 127.0.0.1:port (a real OpenFlow controller)."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, netns: str | None = None) -> None:
         self.port = port
+        self.netns = netns
         self.pidfile = workdir / f"testcontroller-{port}.pid"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> TestController:
+    def start(self, env: dict[str, str] | None = None) -> TestController:
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            ["ovs-testcontroller", f"ptcp:{self.port}:127.0.0.1", f"--pidfile={self.pidfile}"],
+            [
+                *prefix,
+                "ovs-testcontroller",
+                f"ptcp:{self.port}:127.0.0.1",
+                f"--pidfile={self.pidfile}",
+                f"--unixctl={self.pidfile.with_suffix('.ctl')}",
+            ],
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

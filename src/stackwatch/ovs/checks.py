@@ -1,0 +1,319 @@
+"""ovs-managers, ovs-controllers and ovs-bridges: what OVSDB says about the switch's peers and
+its bridge layout.
+
+A hypervisor whose Open vSwitch lost its manager or its OpenFlow controller keeps forwarding with
+the flows it has, but new ports get no flows: guests started after that have no network. An
+active target (tcp:, ssl:, unix:) that is not connected is CRITICAL; a passive one (ptcp:, pssl:,
+punix:) waits for its peer, so its connection count is reported instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status, worst
+from stackwatch.ovs.ovsdb import DEFAULT_DB, as_optional, to_python
+
+PASSIVE_PREFIXES = ("ptcp:", "pssl:", "punix:")
+VSWITCHD_PATHS = ("/usr/sbin/ovs-vswitchd", "/usr/bin/ovs-vswitchd", "/usr/local/sbin/ovs-vswitchd")
+
+
+@dataclass(frozen=True)
+class OvsTargetOptions:
+    db: str = DEFAULT_DB
+    timeout: float = 5.0  # seconds for OVSDB to answer
+
+
+@dataclass(frozen=True)
+class OvsBridgesOptions:
+    db: str = DEFAULT_DB
+    timeout: float = 5.0
+    layout: str | None = None  # the layout file this host's bridges must match
+    critical_on_drift: bool = False  # drift is WARNING unless set; a missing bridge is CRITICAL
+
+
+@dataclass(frozen=True)
+class Target:
+    """One Manager or Controller row and its status map."""
+
+    target: str
+    is_connected: bool
+    state: str | None = None
+    last_error: str | None = None
+    sec_since_connect: int | None = None
+    sec_since_disconnect: int | None = None
+    role: str | None = None
+    n_connections: int | None = None
+    bridge: str | None = None  # controllers only
+
+    @property
+    def passive(self) -> bool:
+        return self.target.startswith(PASSIVE_PREFIXES)
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    kind: str  # "manager" or "controller"
+    targets: tuple[Target, ...]
+    db: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_targets(
+    rows: list[dict[str, Any]], bridge_of: dict[str, str] | None = None
+) -> list[Target]:
+    """Manager or Controller rows (as OVSDB sends them) to Targets; pure."""
+    targets = []
+    for row in rows:
+        status = to_python(row.get("status", ["map", []]))
+        status = status if isinstance(status, dict) else {}
+        uuid = to_python(row.get("_uuid"))
+        role = as_optional(row.get("role", ["set", []])) or status.get("role")
+        targets.append(
+            Target(
+                target=str(row.get("target", "?")),
+                is_connected=row.get("is_connected") is True,
+                state=status.get("state"),
+                last_error=status.get("last_error"),
+                sec_since_connect=_int(status.get("sec_since_connect")),
+                sec_since_disconnect=_int(status.get("sec_since_disconnect")),
+                role=str(role) if role else None,
+                n_connections=_int(status.get("n_connections")),
+                bridge=(bridge_of or {}).get(getattr(uuid, "value", "")),
+            )
+        )
+    return sorted(targets, key=lambda t: (t.bridge or "", t.target))
+
+
+def _ovs_absent(ctx: CheckContext[Any]) -> bool:
+    """Default socket missing and no ovs-vswitchd installed: not an Open vSwitch host."""
+    db = ctx.options.db
+    if db != DEFAULT_DB:
+        return False
+    if ctx.host.exists(db[5:]):
+        return False
+    return not any(ctx.host.exists(p) for p in VSWITCHD_PATHS)
+
+
+def _collect_targets(ctx: CheckContext[OvsTargetOptions], kind: str) -> TargetFacts:
+    from stackwatch.ovs.ovsdb import OvsdbClient
+
+    if _ovs_absent(ctx):
+        raise NotApplicable("Open vSwitch is not installed here (no ovs-vswitchd, no OVSDB socket)")
+    table = "Manager" if kind == "manager" else "Controller"
+    columns = ["target", "is_connected", "status", "role"]
+    with OvsdbClient(ctx.options.db, ctx.options.timeout) as client:
+        if kind == "controller":
+            tables = client.select_many([(table, columns), ("Bridge", ["name", "controller"])])
+            bridge_of = {}
+            for row in tables["Bridge"]:
+                for item in to_python(row.get("controller", ["set", []])) or []:
+                    if hasattr(item, "value"):
+                        bridge_of[item.value] = str(row["name"])
+                single = to_python(row.get("controller"))
+                if hasattr(single, "value"):
+                    bridge_of[single.value] = str(row["name"])
+            rows = tables[table]
+        else:
+            rows = client.select(table, columns)
+            bridge_of = {}
+    return TargetFacts(kind, tuple(parse_targets(rows, bridge_of)), ctx.options.db)
+
+
+def collect_managers(ctx: CheckContext[OvsTargetOptions]) -> TargetFacts:
+    return _collect_targets(ctx, "manager")
+
+
+def collect_controllers(ctx: CheckContext[OvsTargetOptions]) -> TargetFacts:
+    return _collect_targets(ctx, "controller")
+
+
+def _describe(target: Target) -> str:
+    where = f"{target.bridge}: " if target.bridge else ""
+    if target.passive:
+        count = (
+            target.n_connections
+            if target.n_connections is not None
+            else (1 if target.is_connected else 0)
+        )
+        return f"{where}{target.target} passive, {count} connection(s)"
+    parts = [f"{where}{target.target}", "connected" if target.is_connected else "NOT connected"]
+    if target.state:
+        parts.append(f"state {target.state}")
+    if target.role:
+        parts.append(f"role {target.role}")
+    if target.is_connected and target.sec_since_connect is not None:
+        parts.append(f"up {target.sec_since_connect} s")
+    if not target.is_connected and target.sec_since_disconnect is not None:
+        parts.append(f"down {target.sec_since_disconnect} s")
+    if target.last_error:
+        parts.append(f"last error: {target.last_error}")
+    return ", ".join(parts)
+
+
+def judge_targets(facts: TargetFacts) -> Result:
+    name = f"ovs-{facts.kind}s"
+    if not facts.targets:
+        return Result(name, Status.OK, f"no {facts.kind}s configured")
+    statuses = []
+    down = []
+    metrics = []
+    for target in facts.targets:
+        labels = {"target": target.target}
+        if target.bridge:
+            labels["bridge"] = target.bridge
+        if target.passive:
+            statuses.append(Status.OK)
+            count = (
+                target.n_connections
+                if target.n_connections is not None
+                else int(target.is_connected)
+            )
+            metrics.append(Metric("connections", count, min=0, labels=labels))
+            continue
+        metrics.append(Metric("connected", int(target.is_connected), min=0, max=1, labels=labels))
+        if target.is_connected:
+            statuses.append(Status.OK)
+        else:
+            statuses.append(Status.CRITICAL)
+            down.append(target)
+    active = [t for t in facts.targets if not t.passive]
+    connected = sum(1 for t in active if t.is_connected)
+    summary = f"{connected} of {len(active)} active {facts.kind}s connected"
+    passive = len(facts.targets) - len(active)
+    if passive:
+        summary += f", {passive} passive"
+    if down:
+        summary = (
+            f"{facts.kind} " + ", ".join(t.target for t in down) + " not connected; " + summary
+        )
+    hint = None
+    if down:
+        what = "new ports get no flows" if facts.kind == "controller" else "Neutron loses its view"
+        hint = (
+            f"Open vSwitch runs on but {what}: check that the {facts.kind} at the target is up "
+            "and reachable (firewall, its process), then ovs-vsctl "
+            + ("get-controller BRIDGE" if facts.kind == "controller" else "get-manager")
+        )
+    details = tuple(_describe(t) for t in facts.targets) + facts.notes
+    return Result(name, worst(statuses), summary, tuple(metrics), details, hint)
+
+
+def judge_managers(facts: TargetFacts, options: OvsTargetOptions) -> Result:
+    return judge_targets(facts)
+
+
+def judge_controllers(facts: TargetFacts, options: OvsTargetOptions) -> Result:
+    return judge_targets(facts)
+
+
+# ovs-bridges ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BridgeFacts:
+    layout: str
+    differences: tuple[str, ...]
+    missing_bridges: tuple[str, ...]
+    bridges: int
+    ports: int
+
+
+def compare_layout(layout: Any, live: Any) -> BridgeFacts:
+    from stackwatch.ovs.plan import verify_differences
+
+    differences = verify_differences(layout, live)
+    missing = tuple(b.name for b in layout.bridges if live.bridge(b.name) is None)
+    return BridgeFacts(
+        layout.source,
+        tuple(differences),
+        missing,
+        len(live.bridges),
+        sum(len(b.user_ports) for b in live.bridges),
+    )
+
+
+def collect_bridges(ctx: CheckContext[OvsBridgesOptions]) -> BridgeFacts:
+    from stackwatch.core.host import HostError
+    from stackwatch.ovs.layout import LayoutError, load_layout
+    from stackwatch.ovs.live import read_live
+    from stackwatch.ovs.ovsdb import OvsdbClient
+
+    options = ctx.options
+    if options.layout is None:
+        section = ctx.config.section("ovs")
+        layout_path = section.get("layout")
+        if not isinstance(layout_path, str):
+            raise NotApplicable("no layout file configured ([checks.ovs-bridges] layout)")
+    else:
+        layout_path = options.layout
+    if _ovs_absent(ctx):
+        raise NotApplicable("Open vSwitch is not installed here (no ovs-vswitchd, no OVSDB socket)")
+    # the layout is configuration: read it from this machine even with --root
+    try:
+        layout = load_layout(layout_path)
+    except LayoutError as exc:
+        raise HostError(str(exc)) from None
+    with OvsdbClient(options.db, options.timeout) as client:
+        live = read_live(client)
+    return compare_layout(layout, live)
+
+
+def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
+    metrics = (
+        Metric("differences", len(facts.differences), min=0),
+        Metric("bridges", facts.bridges, min=0),
+        Metric("ports", facts.ports, min=0),
+    )
+    if not facts.differences:
+        return Result(
+            "ovs-bridges",
+            Status.OK,
+            f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}",
+            metrics,
+        )
+    status = (
+        Status.CRITICAL if facts.missing_bridges or options.critical_on_drift else Status.WARNING
+    )
+    summary = f"{len(facts.differences)} differences from {facts.layout}"
+    if facts.missing_bridges:
+        summary += "; missing bridge " + ", ".join(facts.missing_bridges)
+    hint = (
+        f"review with stackwatch ovs plan {facts.layout}, then stackwatch ovs apply "
+        f"{facts.layout} (add --prune to remove what stackwatch created and no longer declares)"
+    )
+    return Result("ovs-bridges", status, summary, metrics, facts.differences, hint)
+
+
+CHECKS = [
+    Check(
+        "ovs-managers",
+        "Open vSwitch managers (OVSDB) connected",
+        collect_managers,
+        judge_managers,
+        OvsTargetOptions,
+    ),
+    Check(
+        "ovs-controllers",
+        "Open vSwitch OpenFlow controllers connected, per bridge",
+        collect_controllers,
+        judge_controllers,
+        OvsTargetOptions,
+    ),
+    Check(
+        "ovs-bridges",
+        "Open vSwitch bridges and ports match the declared layout file",
+        collect_bridges,
+        judge_bridges,
+        OvsBridgesOptions,
+    ),
+]
