@@ -41,7 +41,9 @@ CHECK_MODULES: dict[str, str] = {
     "ovs-bridges": "stackwatch.ovs.checks",
     "ovs-kmod": "stackwatch.ovs.kmod",
     # -- web log defence --
+    "weblog-flood": "stackwatch.weblog.check",
     # -- backups --
+    "backup-age": "stackwatch.backup.check",
 }
 
 F = TypeVar("F")

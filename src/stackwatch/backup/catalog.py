@@ -1,0 +1,272 @@
+"""The catalog (SQLite): every backup, its files with sizes and SHA-256 sums, the table figures
+taken at dump time, its copies per destination, verifications and deletions.
+
+Retention and the backup-age check decide from here, never from file times. Each change is one
+transaction, so a killed run leaves the catalog as it was before the change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackwatch.backup.dump import DumpedFile, TableStats
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS backups (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL,            -- running, good, failed, deleted
+    error TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    position TEXT
+);
+CREATE INDEX IF NOT EXISTS backups_job ON backups(job, started);
+CREATE TABLE IF NOT EXISTS files (
+    backup_id TEXT NOT NULL REFERENCES backups(id),
+    name TEXT NOT NULL,
+    database TEXT,
+    size INTEGER NOT NULL,
+    raw_size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (backup_id, name)
+);
+CREATE TABLE IF NOT EXISTS tables (
+    backup_id TEXT NOT NULL REFERENCES backups(id),
+    database TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY (backup_id, database, name)
+);
+CREATE TABLE IF NOT EXISTS copies (
+    backup_id TEXT NOT NULL REFERENCES backups(id),
+    destination TEXT NOT NULL,
+    offsite INTEGER NOT NULL,
+    status TEXT NOT NULL,            -- good, failed, deleted
+    error TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (backup_id, destination)
+);
+CREATE TABLE IF NOT EXISTS verifications (
+    backup_id TEXT NOT NULL REFERENCES backups(id),
+    at REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    details TEXT NOT NULL
+);
+"""
+
+
+class CatalogError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Backup:
+    id: str
+    job: str
+    started: float
+    finished: float | None
+    status: str
+    error: str | None
+    size: int
+    position: str | None
+
+
+@dataclass(frozen=True)
+class Copy:
+    backup_id: str
+    destination: str
+    offsite: bool
+    status: str
+    error: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class Verification:
+    backup_id: str
+    at: float
+    ok: bool
+    details: str
+
+
+class Catalog:
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=30)
+                os.chmod(self.path, 0o600)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise CatalogError(f"catalog {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self.db:
+                yield self.db
+        except sqlite3.Error as exc:
+            raise CatalogError(f"catalog {self.path}: {exc}") from None
+
+    def start(self, backup_id: str, job: str, started: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO backups(id, job, started, status) VALUES (?, ?, ?, 'running')",
+                (backup_id, job, started),
+            )
+
+    def record_dump(
+        self,
+        backup_id: str,
+        files: Sequence[DumpedFile],
+        stats: Sequence[TableStats],
+        position: dict[str, object],
+    ) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                [(backup_id, f.name, f.database, f.size, f.raw_size, f.sha256) for f in files],
+            )
+            db.executemany(
+                "INSERT INTO tables VALUES (?, ?, ?, ?, ?)",
+                [(backup_id, s.database, s.table, s.rows, s.checksum) for s in stats],
+            )
+            db.execute(
+                "UPDATE backups SET size = ?, position = ? WHERE id = ?",
+                (sum(f.size for f in files), json.dumps(position, sort_keys=True), backup_id),
+            )
+
+    def record_copy(
+        self, backup_id: str, destination: str, offsite: bool, ok: bool, error: str | None
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    backup_id,
+                    destination,
+                    int(offsite),
+                    "good" if ok else "failed",
+                    error,
+                    time.time(),
+                ),
+            )
+
+    def finish(self, backup_id: str, ok: bool, error: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE backups SET status = ?, error = ?, finished = ? WHERE id = ?",
+                ("good" if ok else "failed", error, time.time(), backup_id),
+            )
+
+    def mark_deleted(self, backup_id: str, destination: str | None = None) -> None:
+        with self._tx() as db:
+            if destination is None:
+                db.execute("UPDATE backups SET status = 'deleted' WHERE id = ?", (backup_id,))
+                db.execute(
+                    "UPDATE copies SET status = 'deleted', at = ? WHERE backup_id = ?",
+                    (time.time(), backup_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE copies SET status = 'deleted', at = ? "
+                    "WHERE backup_id = ? AND destination = ?",
+                    (time.time(), backup_id, destination),
+                )
+
+    def record_verification(self, backup_id: str, ok: bool, details: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO verifications VALUES (?, ?, ?, ?)",
+                (backup_id, time.time(), int(ok), details),
+            )
+
+    # Reading ------------------------------------------------------------------------------------
+
+    def backups(self, job: str | None = None, status: str | None = None) -> list[Backup]:
+        sql = "SELECT id, job, started, finished, status, error, size, position FROM backups"
+        where, args = [], []
+        if job is not None:
+            where.append("job = ?")
+            args.append(job)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started DESC, id DESC"
+        with self._tx() as db:
+            return [Backup(*row) for row in db.execute(sql, args)]
+
+    def get(self, backup_id: str) -> Backup | None:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, job, started, finished, status, error, size, position FROM backups "
+                "WHERE id = ?",
+                (backup_id,),
+            ).fetchone()
+        return Backup(*row) if row else None
+
+    def files(self, backup_id: str) -> list[DumpedFile]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT name, database, size, raw_size, sha256 FROM files WHERE backup_id = ? "
+                "ORDER BY name",
+                (backup_id,),
+            ).fetchall()
+        return [DumpedFile(*row) for row in rows]
+
+    def table_stats(self, backup_id: str) -> list[TableStats]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT database, name, rows, checksum FROM tables WHERE backup_id = ? "
+                "ORDER BY database, name",
+                (backup_id,),
+            ).fetchall()
+        return [TableStats(*row) for row in rows]
+
+    def copies(self, backup_id: str) -> list[Copy]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT backup_id, destination, offsite, status, error, at FROM copies "
+                "WHERE backup_id = ? ORDER BY destination",
+                (backup_id,),
+            ).fetchall()
+        return [Copy(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def last_verification(
+        self, backup_id: str | None = None, job: str | None = None
+    ) -> Verification | None:
+        sql = (
+            "SELECT v.backup_id, v.at, v.ok, v.details FROM verifications v "
+            "JOIN backups b ON b.id = v.backup_id"
+        )
+        args: list[str] = []
+        if backup_id is not None:
+            sql += " WHERE v.backup_id = ?"
+            args.append(backup_id)
+        elif job is not None:
+            sql += " WHERE b.job = ?"
+            args.append(job)
+        sql += " ORDER BY v.at DESC LIMIT 1"
+        with self._tx() as db:
+            row = db.execute(sql, args).fetchone()
+        return Verification(row[0], row[1], bool(row[2]), row[3]) if row else None

@@ -1,0 +1,275 @@
+"""Where copies go: a local directory, a remote host over ssh (rsync), a volume mounted for the job.
+
+A backup lives at ``PATH/JOB/ID/``. It is built under ``PATH/JOB/.partial-ID/`` and renamed once
+every file is there and its SHA-256 matches the catalog, so a dropped connection or a full disk
+never leaves something that looks like a backup. Remote commands are built with shlex.quote from
+argv lists: no shell string is made from data without quoting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from stackwatch.backup.config import Destination
+from stackwatch.backup.dump import DumpedFile
+from stackwatch.core.files import fsync_directory
+
+
+class DestinationError(Exception):
+    """A destination failed; the message names it."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy with a temporary name, fsync and rename; mode 0600."""
+    tmp = target.with_name(f".{target.name}.partial")
+    try:
+        with source.open("rb") as src, open(tmp, "wb") as dst:
+            os.fchmod(dst.fileno(), 0o600)
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def check_sums(directory: Path, files: Sequence[DumpedFile]) -> list[str]:
+    problems = []
+    for f in files:
+        path = directory / f.name
+        try:
+            size = path.stat().st_size
+            if size != f.size:
+                problems.append(f"{f.name}: {size} bytes, catalog says {f.size}")
+            elif sha256_file(path) != f.sha256:
+                problems.append(f"{f.name}: SHA-256 differs from the catalog")
+        except OSError as exc:
+            problems.append(f"{f.name}: {exc.strerror or exc}")
+    return problems
+
+
+class Backend:
+    def __init__(self, name: str, dest: Destination) -> None:
+        self.name = name
+        self.dest = dest
+
+    @property
+    def offsite(self) -> bool:
+        return self.dest.is_offsite
+
+    def open(self) -> None:
+        """Make the destination reachable (mount a volume)."""
+
+    def close(self) -> None:
+        """Undo open() (unmount a volume)."""
+
+    def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
+        raise NotImplementedError
+
+    def delete(self, job: str, backup_id: str) -> None:
+        raise NotImplementedError
+
+    def fetch(self, job: str, backup_id: str, name: str, into: Path) -> Path:
+        raise NotImplementedError
+
+    def check(self, job: str, backup_id: str, files: Sequence[DumpedFile]) -> list[str]:
+        raise NotImplementedError
+
+
+class DirectoryBackend(Backend):
+    def root(self, job: str) -> Path:
+        return Path(self.dest.path) / job
+
+    def staging_dir(self, job: str, backup_id: str) -> Path:
+        return self.root(job) / f".partial-{backup_id}"
+
+    def open(self) -> None:
+        if not Path(self.dest.path).is_dir():
+            raise DestinationError(f"{self.name}: {self.dest.path} is not a directory")
+
+    def prepare(self, job: str, backup_id: str) -> Path:
+        """A fresh staging directory on this destination (the dump is written straight here)."""
+        root = self.root(job)
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            staging = self.staging_dir(job, backup_id)
+            staging.mkdir(mode=0o700)
+        except OSError as exc:
+            raise DestinationError(f"{self.name}: cannot create {root}: {exc.strerror}") from None
+        return staging
+
+    def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
+        final = self.root(job) / backup_id
+        own = self.staging_dir(job, backup_id)
+        try:
+            if staging != own:
+                own = self.prepare(job, backup_id)
+                for f in files:
+                    copy_file(staging / f.name, own / f.name)
+                fsync_directory(own)
+            problems = check_sums(own, files)
+            if problems:
+                raise DestinationError(f"{self.name}: copy does not match: {'; '.join(problems)}")
+            os.replace(own, final)
+            fsync_directory(final.parent)
+        except OSError as exc:
+            if staging != own:
+                shutil.rmtree(own, ignore_errors=True)
+            raise DestinationError(f"{self.name}: {exc.strerror or exc}") from None
+
+    def delete(self, job: str, backup_id: str) -> None:
+        target = self.root(job) / backup_id
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+                fsync_directory(target.parent)
+        except OSError as exc:
+            raise DestinationError(f"{self.name}: cannot delete {target}: {exc.strerror}") from None
+
+    def fetch(self, job: str, backup_id: str, name: str, into: Path) -> Path:
+        path = self.root(job) / backup_id / name
+        if not path.is_file():
+            raise DestinationError(f"{self.name}: {path} is missing")
+        return path
+
+    def check(self, job: str, backup_id: str, files: Sequence[DumpedFile]) -> list[str]:
+        return check_sums(self.root(job) / backup_id, files)
+
+
+class VolumeBackend(DirectoryBackend):
+    """A disk mounted for the job and unmounted after, out of reach of an ``rm -rf /``."""
+
+    mounted_by_us = False
+
+    def open(self) -> None:
+        path = self.dest.path
+        if os.path.ismount(path):
+            return
+        Path(path).mkdir(parents=True, exist_ok=True)
+        argv = ["mount"]
+        if self.dest.fstype:
+            argv += ["-t", self.dest.fstype]
+        if self.dest.mount_options:
+            argv += ["-o", self.dest.mount_options]
+        argv += ["--", str(self.dest.device), path]
+        _run(argv, f"{self.name}: mount", 120)
+        self.mounted_by_us = True
+
+    def close(self) -> None:
+        if self.mounted_by_us:
+            with contextlib.suppress(OSError):
+                os.sync()
+            _run(["umount", "--", self.dest.path], f"{self.name}: umount", 300)
+            self.mounted_by_us = False
+
+
+class SshBackend(Backend):
+    def target(self) -> str:
+        return f"{self.dest.user}@{self.dest.host}" if self.dest.user else str(self.dest.host)
+
+    def ssh_options(self) -> list[str]:
+        opts = ["-p", str(self.dest.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
+        opts += ["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
+        if self.dest.identity_file:
+            opts += ["-i", self.dest.identity_file, "-o", "IdentitiesOnly=yes"]
+        if self.dest.known_hosts_file:
+            opts += ["-o", f"UserKnownHostsFile={self.dest.known_hosts_file}"]
+            opts += ["-o", "StrictHostKeyChecking=yes"]
+        return opts
+
+    def remote(self, argv: Sequence[str], timeout: float = 600) -> str:
+        command = " ".join(shlex.quote(a) for a in argv)
+        return _run(
+            ["ssh", *self.ssh_options(), "--", self.target(), command],
+            f"{self.name}: ssh {self.target()}",
+            timeout,
+        )
+
+    def root(self, job: str) -> str:
+        return f"{self.dest.path.rstrip('/')}/{job}"
+
+    def rsync(self, sources: Sequence[str], target: str, timeout: float) -> None:
+        shell = " ".join(shlex.quote(a) for a in ["ssh", *self.ssh_options()])
+        argv = ["rsync", "-rt", "--chmod=D700,F600", "-e", shell, *sources, target]
+        _run(argv, f"{self.name}: rsync to {self.target()}", timeout)
+
+    def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
+        root = self.root(job)
+        partial = f"{root}/.partial-{backup_id}"
+        self.remote(["mkdir", "-p", "-m", "700", "--", partial])
+        self.rsync([f"{staging}/"], f"{self.target()}:{shlex.quote(partial)}/", 6 * 3600)
+        problems = self._sums(partial, files)
+        if problems:
+            raise DestinationError(f"{self.name}: copy does not match: {'; '.join(problems)}")
+        self.remote(["sync", "-f", partial])
+        self.remote(["mv", "-T", "--", partial, f"{root}/{backup_id}"])
+
+    def _sums(self, directory: str, files: Sequence[DumpedFile]) -> list[str]:
+        if not files:
+            return []
+        out = self.remote(["sha256sum", "--", *[f"{directory}/{f.name}" for f in files]])
+        found: dict[str, str] = {}
+        for line in out.splitlines():
+            digest, _, path = line.partition("  ")
+            found[path.rsplit("/", 1)[-1]] = digest.strip()
+        return [
+            f"{f.name}: SHA-256 differs from the catalog"
+            for f in files
+            if found.get(f.name) != f.sha256
+        ]
+
+    def delete(self, job: str, backup_id: str) -> None:
+        self.remote(["rm", "-rf", "--", f"{self.root(job)}/{backup_id}"])
+
+    def fetch(self, job: str, backup_id: str, name: str, into: Path) -> Path:
+        source = f"{self.root(job)}/{backup_id}/{name}"
+        self.rsync([f"{self.target()}:{shlex.quote(source)}"], f"{into}/", 6 * 3600)
+        return into / name
+
+    def check(self, job: str, backup_id: str, files: Sequence[DumpedFile]) -> list[str]:
+        try:
+            return self._sums(f"{self.root(job)}/{backup_id}", files)
+        except DestinationError as exc:
+            return [str(exc)]
+
+
+def _run(argv: Sequence[str], what: str, timeout: float) -> str:
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, errors="replace", timeout=timeout
+        )
+    except FileNotFoundError:
+        raise DestinationError(f"{what}: {argv[0]} not found") from None
+    except subprocess.TimeoutExpired:
+        raise DestinationError(f"{what}: no answer within {timeout:g} s") from None
+    if done.returncode != 0:
+        lines = [x for x in done.stderr.strip().splitlines() if x.strip()]
+        raise DestinationError(
+            f"{what} failed (status {done.returncode}): {lines[-1] if lines else 'no message'}"
+        )
+    return done.stdout
+
+
+def backend(name: str, dest: Destination) -> Backend:
+    if dest.kind == "ssh":
+        return SshBackend(name, dest)
+    if dest.kind == "volume":
+        return VolumeBackend(name, dest)
+    return DirectoryBackend(name, dest)
