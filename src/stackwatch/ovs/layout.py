@@ -325,7 +325,10 @@ def _bridge(reader: _Reader, name: str, name_node: yaml.Node, node: yaml.Node) -
 
 def parse_layout(text: str, source: str = "layout") -> Layout:
     """Parse and validate layout text; raises LayoutError naming ``source`` and the line."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        raise LayoutError(source, None, f"not valid YAML: {exc}") from None
     try:
         try:
             root = loader.get_single_node()
