@@ -147,7 +147,8 @@ def parse_smart(text: str, device: str = "") -> DiskHealth:
     """One disk from ``smartctl --json --all``."""
     data = _load(text, f"smartctl {device}".strip())
     name = _get(data, "device", "name")
-    device = name if isinstance(name, str) else device
+    if not device and isinstance(name, str):
+        device = name  # the name asked for wins: the capture may come from another host
     protocol = _get(data, "device", "protocol")
     if not isinstance(protocol, str):
         raise SmartParseError(f"{device}: smartctl gave no device protocol")

@@ -1,0 +1,212 @@
+"""The disk-smart check: every real smartctl capture, and a `smartctl` on PATH that prints them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stackwatch.checks.disk_smart import (
+    DiskHealth,
+    SmartParseError,
+    parse_scan,
+    parse_smart,
+)
+from stackwatch.core.result import Status
+from tests.conftest import run_stackwatch
+from tests.unit.hostchecks.support import run
+
+# Prints the scan, or the captured JSON of the device named last, with that capture's exit status.
+FAKE_SMARTCTL = """#!/bin/sh
+dir=$(dirname "$0")
+if [ "$1" = "--scan-open" ]; then cat "$dir/scan.json"; exit 0; fi
+for last; do :; done
+name=$(basename "$last")
+if [ "$name" = hang ]; then exec sleep 30; fi
+if [ -f "$dir/$name.json" ]; then cat "$dir/$name.json"; exit "$(cat "$dir/$name.rc")"; fi
+echo "Smartctl open device: $last failed: No such device" >&2
+exit 2
+"""
+
+CLEAN_ATA = "sat-HGST_Ultrastar_7K6000-HGST_HUS726040ALA614-sda.json"
+REALLOCATED = "ST3500418AS_12.json"
+SCSI = "SEAGATE_ST373453LC_27.json"
+NVME_FAILING = "nvme-null-SAMSUNG_MZWLL3T2HAJQ-00005-nvme0.json"
+
+
+def fake_smartctl(directory: Path, disks: dict[str, dict[str, Any] | None]) -> str:
+    """A bin directory with an executable smartctl; ``disks`` maps a device name to the JSON it
+    prints (None: listed by the scan but does not answer). Returns the PATH to use."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "smartctl"
+    script.write_text(FAKE_SMARTCTL)
+    script.chmod(0o755)
+    scan = {"devices": [{"name": f"/dev/{n}", "type": "auto"} for n in disks]}
+    (directory / "scan.json").write_text(json.dumps(scan))
+    for name, data in disks.items():
+        if data is not None:
+            (directory / f"{name}.json").write_text(json.dumps(data))
+            (directory / f"{name}.rc").write_text(str(data["smartctl"]["exit_status"]))
+    return f"{directory}:/usr/bin:/bin"
+
+
+def capture(realdata: Path, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((realdata / "smartctl" / name).read_text())
+    return data
+
+
+def test_every_real_capture_parses(realdata: Path) -> None:
+    files = sorted((realdata / "smartctl").glob("*.json"))
+    assert len(files) > 50
+    protocols = set()
+    for file in files:
+        disk = parse_smart(file.read_text(), file.name)
+        protocols.add(disk.protocol)
+        assert disk.health_passed is not None
+        assert all(v >= 0 for v in disk.signals.values())
+    assert protocols == {"ATA", "SCSI", "NVMe"}
+
+
+def test_strong_signals_of_real_drives(realdata: Path) -> None:
+    worn = parse_smart((realdata / "smartctl" / REALLOCATED).read_text())
+    assert worn.signals["reallocated_sectors"] == 304
+    scsi = parse_smart((realdata / "smartctl" / SCSI).read_text())
+    assert scsi.signals == {"grown_defects": 0} and scsi.protocol == "SCSI"
+    nvme = parse_smart((realdata / "smartctl" / NVME_FAILING).read_text())
+    assert nvme.health_passed is False and nvme.nvme_critical_warning == 16
+
+
+def test_a_fleet_of_disks_through_a_real_executable(realdata: Path, tmp_path: Path) -> None:
+    path = fake_smartctl(
+        tmp_path / "bin",
+        {
+            "sda": capture(realdata, CLEAN_ATA),
+            "sdb": capture(realdata, REALLOCATED),
+            "sdc": capture(realdata, SCSI),
+            "nvme0": capture(realdata, NVME_FAILING),
+            "sdz": None,
+        },
+    )
+    result = run("disk-smart", "/", tmp_path / "state", path_env=path)
+    assert result.status == Status.CRITICAL
+    assert "/dev/sdb: reallocated sectors 304" in result.summary
+    assert "overall health FAILED, NVMe critical warning 0x10" in result.summary
+    assert "/dev/sdz: UNKNOWN, smartctl could not read it (Smartctl open device" in result.summary
+    assert "/dev/sda" not in result.summary
+    assert any("over half of the failed disks" in d for d in result.details)
+    assert result.hint and "replace the disk" in result.hint
+    sectors = {m.labels["device"]: m.value for m in result.metrics if m.name.startswith("reall")}
+    assert sectors == {"sda": 0, "sdb": 304}
+
+
+def test_only_a_strong_signal_warns_and_a_clean_record_says_what_it_means(
+    realdata: Path, tmp_path: Path
+) -> None:
+    path = fake_smartctl(tmp_path / "bin", {"sda": capture(realdata, CLEAN_ATA)})
+    result = run("disk-smart", "/", tmp_path / "state", path_env=path)
+    assert result.status == Status.OK
+    assert result.summary == "1 disks, no failure signals"
+    assert any("does not prove a disk healthy" in d for d in result.details)
+
+
+def test_failed_self_test_is_critical(realdata: Path, tmp_path: Path) -> None:
+    data = capture(realdata, CLEAN_ATA)
+    data["ata_smart_data"] = {"self_test": {"status": {"value": 121, "passed": False}}}
+    path = fake_smartctl(tmp_path / "bin", {"sda": data})
+    result = run("disk-smart", "/", tmp_path / "state", path_env=path)
+    assert result.status == Status.CRITICAL and "a self-test failed" in result.summary
+
+
+def test_a_disk_that_hangs_is_unknown_alone(realdata: Path, tmp_path: Path) -> None:
+    path = fake_smartctl(tmp_path / "bin", {"sda": capture(realdata, CLEAN_ATA), "hang": None})
+    started = time.monotonic()
+    result = run("disk-smart", "/", tmp_path / "state", path_env=path, command_timeout=1.0)
+    assert time.monotonic() - started < 10
+    assert result.status == Status.UNKNOWN
+    assert result.summary == "/dev/hang: UNKNOWN, no answer within 1 s"
+
+
+def test_missing_smartctl_or_no_disks_is_a_skip(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("disk-smart", "/", tmp_path / "state", path_env=str(empty))
+    assert result.skipped and "smartctl is not installed" in result.summary
+    path = fake_smartctl(tmp_path / "bin", {})
+    result = run("disk-smart", "/", tmp_path / "state", path_env=path)
+    assert result.skipped and "found no disks" in result.summary
+
+
+@pytest.mark.skipif(shutil.which("smartctl") is None, reason="smartmontools not installed")
+def test_the_real_smartctl_on_this_machine(tmp_path: Path) -> None:
+    result = run("disk-smart", "/", tmp_path / "state")
+    assert result.skipped or all("UNKNOWN" not in d for d in result.details)
+
+
+def test_nagios_plugin_on_its_own(realdata: Path, tmp_path: Path) -> None:
+    path = fake_smartctl(tmp_path / "bin", {"sdb": capture(realdata, REALLOCATED)})
+    done = run_stackwatch(
+        "check",
+        "disk-smart",
+        "--format",
+        "nagios",
+        "--state-dir",
+        str(tmp_path / "s"),
+        env={"PATH": path + ":" + os.environ["PATH"]},
+    )
+    assert done.returncode == 1, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("DISK-SMART WARNING - /dev/sdb: reallocated sectors 304 |")
+    assert "'reallocated_sectors_sdb'=304;0;;0" in first
+
+
+def test_scan_parser() -> None:
+    text = json.dumps({"devices": [{"name": "/dev/sda", "type": "sat"}, {"name": "x"}]})
+    assert [(d.name, d.type) for d in parse_scan(text)] == [("/dev/sda", "sat")]
+    with pytest.raises(SmartParseError):
+        parse_scan("[1, 2]")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(
+    [
+        "device",
+        "smart_status",
+        "ata_smart_attributes",
+        "nvme_smart_health_information_log",
+        "scsi_grown_defect_list",
+        "temperature",
+        "smartctl",
+        "ata_smart_data",
+        "nvme_self_test_log",
+    ]
+)
+
+
+@given(st.text())
+def test_parser_on_arbitrary_text(text: str) -> None:
+    with contextlib.suppress(SmartParseError):
+        assert isinstance(parse_smart(text), DiskHealth)
+    with contextlib.suppress(SmartParseError):
+        parse_scan(text)
+
+
+@given(st.dictionaries(KEYS, JSON), st.sampled_from(["ATA", "NVMe", "SCSI"]))
+def test_parser_on_arbitrary_json_shapes(data: dict[str, Any], protocol: str) -> None:
+    data.setdefault("device", {"protocol": protocol})
+    try:
+        disk = parse_smart(json.dumps(data))
+    except SmartParseError:
+        return
+    assert all(isinstance(v, int) for v in disk.signals.values())
