@@ -246,8 +246,8 @@ def test_server_killed_mid_dump_leaves_previous_backup(tmp_path: Path, mariadb: 
     assert run_stackwatch("backup", "run", "--config", str(config)).returncode == 0
     good_before = sorted((tmp_path / "local" / "nightly").iterdir())
     mariadb.sql(
-        "CREATE DATABASE IF NOT EXISTS big; CREATE TABLE big.t (id INT PRIMARY KEY, v TEXT) "
-        "ENGINE=InnoDB; INSERT INTO big.t SELECT seq, REPEAT(MD5(seq), 40) FROM seq_1_to_60000;"
+        "CREATE DATABASE IF NOT EXISTS big; USE big; CREATE TABLE t (id INT PRIMARY KEY, v TEXT) "
+        "ENGINE=InnoDB; INSERT INTO t SELECT seq, REPEAT(MD5(RAND()), 20) FROM seq_1_to_150000;"
     )
     try:
         config = write_config(
@@ -259,14 +259,17 @@ def test_server_killed_mid_dump_leaves_previous_backup(tmp_path: Path, mariadb: 
             stderr=subprocess.PIPE,
             text=True,
         )
-        # Kill the server as soon as the dump of the big database is being written.
+        # Kill the server while mariadb-dump reads the big table.
         deadline = time.monotonic() + 60
         nightly = tmp_path / "local" / "nightly"
         while time.monotonic() < deadline:
-            partial = [p for p in nightly.glob(".partial-*/.big.sql.zst.*")]
-            if partial and partial[0].stat().st_size > 0:
+            running = mariadb.sql(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                "WHERE DB = 'big' AND INFO LIKE 'SELECT%FROM `t`%'"
+            )
+            if running.strip() not in ("", "0"):
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
         else:
             child.kill()
             pytest.fail("the dump of big never started")

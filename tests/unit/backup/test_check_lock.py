@@ -1,0 +1,116 @@
+"""backup-age judgement (every branch) and its catalog reading; the job lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stackwatch.backup.catalog import Catalog
+from stackwatch.backup.check import BackupAgeFacts, BackupAgeOptions, JobFacts, judge, read_job
+from stackwatch.backup.dump import DumpedFile, TableStats
+from stackwatch.backup.lock import LockBusy, job_lock
+from stackwatch.core.ranges import parse_range
+from stackwatch.core.result import Status
+
+
+def facts(**changes: object) -> BackupAgeFacts:
+    base: dict[str, object] = dict(
+        job="nightly",
+        last_good_id="20260101T000000Z",
+        age_hours=5.0,
+        copies=2,
+        offsite=1,
+        size=1000,
+        total_size=3000,
+        newest_failed=None,
+        verified_ok=True,
+        verified_age_hours=10.0,
+    )
+    base.update(changes)
+    return BackupAgeFacts((JobFacts(**base),), "/var/lib/stackwatch/c.sqlite")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "text"),
+    [
+        ({}, Status.OK, "1 jobs: recent"),
+        ({"age_hours": 30.0}, Status.WARNING, "newest good backup 30.0 h old"),
+        ({"age_hours": 60.0}, Status.CRITICAL, "newest good backup 60.0 h old"),
+        ({"copies": 1}, Status.CRITICAL, "1 copies, 2 required"),
+        ({"offsite": 0}, Status.CRITICAL, "no off-site copy"),
+        ({"newest_failed": "copy failed: offsite"}, Status.WARNING, "last run failed"),
+        ({"verified_ok": None}, Status.WARNING, "never verified"),
+        ({"verified_ok": False}, Status.CRITICAL, "last verification failed"),
+        ({"verified_age_hours": 500.0}, Status.WARNING, "last verification 500 h ago"),
+        ({"age_hours": None, "last_good_id": None}, Status.CRITICAL, "no good backup"),
+    ],
+)
+def test_judge(changes: dict[str, object], status: Status, text: str) -> None:
+    result = judge(facts(**changes), BackupAgeOptions())
+    assert result.status == status
+    assert text in result.summary
+    assert (result.hint is None) == (status == Status.OK)
+
+
+def test_thresholds_and_metrics() -> None:
+    options = BackupAgeOptions(warning=parse_range("2"), critical=parse_range("4"))
+    result = judge(facts(), options)
+    assert result.status == Status.CRITICAL
+    age = next(m for m in result.metrics if m.name == "age")
+    assert age.value == 5.0 and age.labels == {"job": "nightly"} and age.unit == "h"
+    relaxed = BackupAgeOptions(require_offsite=False, require_verified=False, min_copies=1)
+    assert judge(facts(offsite=0, copies=1, verified_ok=None), relaxed).status == Status.OK
+
+
+def test_read_job_from_a_real_catalog(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.start("a", "nightly", 1000.0)
+    cat.record_dump(
+        "a",
+        [DumpedFile("shop.sql.zst", "shop", 10, 50, "x" * 64)],
+        [TableStats("shop", "t", 3, "99")],
+        {"binlog": False},
+    )
+    cat.record_copy("a", "local", False, True, None)
+    cat.record_copy("a", "offsite", True, True, None)
+    cat.finish("a", True, None)
+    cat.start("b", "nightly", 2000.0)
+    cat.finish("b", False, "dump of shop exited with status 2")
+    cat.record_verification("a", True, "ok")
+    with cat.db as db:
+        db.execute("UPDATE verifications SET at = 1500")
+    job = read_job(cat.db, "nightly", 1000.0 + 7200)
+    assert job.last_good_id == "a" and job.age_hours == 2.0
+    assert (job.copies, job.offsite, job.size) == (2, 1, 10)
+    assert job.newest_failed == "dump of shop exited with status 2"
+    assert job.verified_ok is True
+    cat.mark_deleted("a")
+    assert read_job(cat.db, "nightly", 3000.0).last_good_id is None
+    cat.close()
+
+
+def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
+    with job_lock(str(tmp_path), "nightly"):
+        holder = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from stackwatch.backup.lock import job_lock, LockBusy\n"
+                "try:\n  with job_lock(sys.argv[1], 'nightly'): print('got it')\n"
+                "except LockBusy as e: print(e)",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "job nightly is already running (pid" in holder.stdout
+        with job_lock(str(tmp_path), "other"):
+            pass
+    with job_lock(str(tmp_path), "nightly"):
+        pass
+    with pytest.raises(LockBusy), job_lock(str(tmp_path), "x"), job_lock(str(tmp_path), "x"):
+        pass

@@ -1,0 +1,104 @@
+"""The [backup] configuration: the issue's example loads as written; mistakes name file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackwatch.backup.config import load_backup_config, parse_duration_hours
+from stackwatch.core.config import ConfigError, load_config
+
+EXAMPLE = """
+[backup.servers.db1]
+host = "127.0.0.1"
+port = 3306
+option_file = "/etc/stackwatch/db1.cnf"      # [client] user=... password=...
+
+[backup.destinations.local]
+kind = "directory"
+path = "/var/backups/stackwatch"
+
+[backup.destinations.offsite]
+kind = "ssh"
+host = "backup.example.net"
+user = "backup"
+path = "/srv/backups/web1"
+identity_file = "/etc/stackwatch/backup_ed25519"
+
+[backup.jobs.nightly]
+server = "db1"
+databases = "all"                 # or a list of names
+exclude = ["test"]
+include_paths = ["/var/www/uploads"]
+destinations = ["local", "offsite"]
+compression = "zstd"
+keep_last = 3
+keep_daily = 7
+keep_weekly = 5
+keep_monthly = 12
+notify_email = ["ops@example.net"]
+notify_on = ["failure", "success", "deletion"]
+"""
+
+
+def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "stackwatch.toml"
+    path.write_text(text)
+    return load_backup_config(load_config(path, required=True))
+
+
+def test_issue_example_loads_as_written(tmp_path: Path) -> None:
+    cfg = load(tmp_path, EXAMPLE)
+    job = cfg.jobs["nightly"]
+    assert job.databases == "all" and job.exclude == ["test"]
+    assert job.destinations == ["local", "offsite"]
+    assert (job.keep_last, job.keep_daily, job.keep_weekly, job.keep_monthly) == (3, 7, 5, 12)
+    assert job.notify_on == ["failure", "success", "deletion"]
+    assert cfg.servers["db1"].option_file == "/etc/stackwatch/db1.cnf"
+    assert cfg.destinations["offsite"].is_offsite
+    assert not cfg.destinations["local"].is_offsite
+    assert job.compression == "zstd" and job.idle_priority
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("keep_last = 3", "keep_lats = 3"), "backup.jobs.nightly.keep_lats: unknown key"),
+        (("keep_last = 3", 'keep_last = "3"'), "backup.jobs.nightly.keep_last: expected an int"),
+        (('server = "db1"', 'server = "db2"'), "backup.jobs.nightly.server: unknown server 'db2'"),
+        (('"local", "offsite"]', '"local", "nas"]'), "unknown destination 'nas'"),
+        (('compression = "zstd"', 'compression = "xz"'), "compression: expected one of"),
+        (('databases = "all"', 'databases = "some"'), 'databases: expected "all" or a list'),
+        (('databases = "all"', "databases = []"), "databases: the list is empty"),
+        (('"failure", "success"', '"failure", "sucess"'), "notify_on[1]: expected one of"),
+        (('kind = "ssh"', 'kind = "ftp"'), "backup.destinations.offsite.kind: expected one of"),
+        (('host = "backup.example.net"\n', ""), "backup.destinations.offsite.host: required"),
+        (("port = 3306", "port = 70000"), "backup.servers.db1.port: out of range"),
+        (('exclude = ["test"]', 'keep_within = "7 days"'), "keep_within: invalid duration"),
+    ],
+)
+def test_mistakes_name_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, EXAMPLE.replace(*change))
+    assert message in str(err.value)
+    assert str(tmp_path / "stackwatch.toml") in str(err.value)
+
+
+def test_list_of_databases_and_volume(tmp_path: Path) -> None:
+    text = EXAMPLE.replace('databases = "all"', 'databases = ["shop", "blog"]')
+    text += '\n[backup.destinations.vault]\nkind = "volume"\npath = "/mnt/vault"\n'
+    with pytest.raises(ConfigError, match=r"vault\.device: required"):
+        load(tmp_path, text)
+    cfg = load(tmp_path, text + 'device = "/dev/disk/by-label/vault"\n')
+    assert cfg.jobs["nightly"].databases == ["shop", "blog"]
+    assert cfg.destinations["vault"].kind == "volume"
+
+
+def test_durations() -> None:
+    assert parse_duration_hours("36h") == 36
+    assert parse_duration_hours("2w3d") == 17 * 24
+    assert parse_duration_hours("1y") == 365 * 24
+    for bad in ("", "7", "7 d", "d7", "-1d", "1.5d"):
+        with pytest.raises(ValueError):
+            parse_duration_hours(bad)
