@@ -84,6 +84,7 @@ class DetectOptions:
     min_repeat: float = 3.0  # requests per client IP in the window
     min_dynamic_share: float = 0.8  # share of requests to non-static paths
     baseline: float = 3600.0  # seconds of history for the baselines
+    min_history: float = 30.0  # seconds of traffic seen before anything is judged
     search_engines: tuple[str, ...] = ()  # more names, added to the built-in list
     static_extensions: tuple[str, ...] = ()  # more extensions, added to the built-in list
 
@@ -189,7 +190,7 @@ class Detector:
     def __init__(self, sites: Iterable[str], options: DetectOptions | None = None) -> None:
         self.options = options or DetectOptions()
         self.sites = tuple(s.lower() for s in sites)
-        self.window = max(1, int(round(self.options.window)))
+        self.window = max(1, round(self.options.window))
         self._static = tuple(
             e.lower().encode() for e in STATIC_EXTENSIONS + self.options.static_extensions
         )
@@ -249,7 +250,7 @@ class Detector:
         hb.count += 1
         hb.last = max(hb.last, when)
         hb.first = min(hb.first, when)
-        text, dynamic = self._path(path)
+        _text, dynamic = self._path(path)
         if dynamic:
             hb.dynamic += 1
         hb.ips[ip] += 1
@@ -300,6 +301,7 @@ class Detector:
                 into.paths.update(hb.paths)
         o = self.options
         site_rate = self._hist_total / span if span >= self.window else 0.0
+        warm = end - self._first_second + 1 >= o.min_history
         evidence: list[Evidence] = []
         flagged: dict[str, Evidence] = {}
         for host, hb in merged.items():
@@ -309,7 +311,8 @@ class Detector:
             repeat = hb.count / ips if ips else 0.0
             dynamic_share = hb.dynamic / hb.count if hb.count else 0.0
             flood = (
-                rate >= o.min_rate
+                warm
+                and rate >= o.min_rate
                 and rate >= o.spike_factor * own
                 and rate >= o.site_share * site_rate
                 and ips >= o.min_ips

@@ -229,11 +229,7 @@ def request_target(request: bytes) -> bytes:
 
 
 _MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun")
-        + (b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
-    )
+    m: i + 1 for i, m in enumerate(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 }
 _TIME_CACHE: dict[bytes, float | None] = {}
 

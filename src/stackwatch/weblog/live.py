@@ -7,6 +7,7 @@ window, update the blocks, save offsets and blocks in the state directory. Bound
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -107,10 +108,8 @@ def follow(
 
     old_handlers: dict[int, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
             old_handlers[sig] = signal.signal(sig, stop)
-        except ValueError:  # not the main thread (tests)
-            pass
     started = time.monotonic()
     last_save = 0.0
     try:

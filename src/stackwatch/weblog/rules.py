@@ -1,10 +1,11 @@
 """Block rules for Referer floods: Apache mod_rewrite and nginx ``map``.
 
 A blocked request costs the server a static 403 instead of the expensive page. Host names come
-from attacker-controlled Referers, so a host is accepted only when it is a plain DNS name (letters,
-digits, ``-``, ``_`` and dots between labels, at most 253 characters) and is then written as a regular
-expression in which every dot is escaped. Anything else (quotes, spaces, newlines, ``[``, a leading
-``!``, ``$``, ``%``, non-ASCII) is refused: no character can end the directive or change its meaning.
+from attacker-controlled Referers, so a host is accepted only when it is a plain DNS name
+(letters, digits, ``-``, ``_`` and dots between labels, at most 253 characters) and is then written
+as a regular expression in which every dot is escaped. Anything else (quotes, spaces, newlines,
+``[``, a leading ``!``, ``$``, ``%``, non-ASCII) is refused: no character can end the directive or
+change its meaning.
 """
 
 from __future__ import annotations

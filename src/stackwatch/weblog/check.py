@@ -1,0 +1,158 @@
+"""weblog-flood: CRITICAL while a Referer flood is under way in the configured access logs.
+
+Each run reads the tail of every log (the last ``lookback`` seconds, at most ``max_bytes`` per
+file), runs the same detector as ``stackwatch weblog detect``, and reports the referring hosts
+whose flood was still going on in the last two windows.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+
+from stackwatch.core.config import ConfigError
+from stackwatch.core.host import HostError
+from stackwatch.core.registry import Check, CheckContext, NotApplicable
+from stackwatch.core.result import Metric, Result, Status
+from stackwatch.weblog.config import weblog_config
+from stackwatch.weblog.detect import Detector
+from stackwatch.weblog.formats import FormatError, get_format
+from stackwatch.weblog.live import Feeder, FollowStats
+from stackwatch.weblog.reader import order_rotated
+
+HINT = (
+    "block the Referer host: stackwatch weblog rules --referrer-host HOST --format apache "
+    "(or nginx), or leave stackwatch weblog follow --apply running to keep it blocked"
+)
+
+
+@dataclass(frozen=True)
+class FloodOptions:
+    logs: tuple[str, ...] = ()  # default: [weblog] logs
+    sites: tuple[str, ...] = ()  # default: [weblog] sites
+    lookback: float = 300.0  # seconds of log judged on each run
+    max_bytes: int = 64 << 20  # read at most this much of the end of each log
+
+
+@dataclass(frozen=True)
+class ActiveFlood:
+    host: str
+    rate: float
+    ips: int
+    requests: int
+    top_path: str
+    log: str
+
+
+@dataclass(frozen=True)
+class FloodFacts:
+    logs: tuple[str, ...]
+    lines: int
+    skipped: int
+    floods: tuple[ActiveFlood, ...] = ()
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _tail(path: str, max_bytes: int) -> bytes:
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        start = max(0, size - max_bytes)
+        handle.seek(start)
+        data = handle.read(max_bytes)
+    if start > 0:
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    return data
+
+
+def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
+    try:
+        settings = weblog_config(ctx.config)
+        fmt = get_format(settings.format)
+    except (ConfigError, FormatError) as exc:
+        raise HostError(str(exc)) from None
+    patterns = ctx.options.logs or settings.logs
+    if not patterns:
+        raise NotApplicable("no web logs configured ([weblog] logs)")
+    sites = ctx.options.sites or settings.sites
+    if not sites:
+        raise HostError("[weblog] sites is not set: the site's own hosts are needed")
+    logs: list[str] = []
+    for pattern in patterns:
+        real = str(ctx.host.path(pattern))
+        found = order_rotated(glob.glob(real)) if glob.has_magic(real) else [real]
+        logs.extend(f for f in found if not f.endswith(".gz") and os.path.isfile(f))
+    if not logs:
+        raise NotApplicable(f"no web log found ({', '.join(patterns)})")
+    floods: list[ActiveFlood] = []
+    problems: list[str] = []
+    lines = skipped = 0
+    since = ctx.now - ctx.options.lookback
+    for log in logs:
+        detector = Detector(sites, settings.detect)
+        stats = FollowStats()
+        feeder = Feeder(fmt, detector)
+        try:
+            data = _tail(log, ctx.options.max_bytes)
+        except OSError as exc:
+            problems.append(f"{log}: {exc.strerror or exc}")
+            continue
+        feeder.feed(data, stats)
+        detector.advance(ctx.now)
+        lines += stats.lines
+        skipped += stats.skipped
+        recent = max(since, ctx.now - 2 * detector.window)
+        for finding in detector.all_findings():
+            if finding.last_seen >= recent:
+                top = finding.paths.most_common(1)
+                floods.append(
+                    ActiveFlood(
+                        finding.host,
+                        finding.peak_rate,
+                        finding.ips,
+                        finding.requests,
+                        top[0][0] if top else "-",
+                        log,
+                    )
+                )
+    return FloodFacts(tuple(logs), lines, skipped, tuple(floods), tuple(problems))
+
+
+def judge(facts: FloodFacts, options: FloodOptions) -> Result:
+    metrics = (
+        Metric("floods", len(facts.floods), min=0),
+        Metric("lines", facts.lines, "c", min=0),
+        Metric("skipped_lines", facts.skipped, "c", min=0),
+    )
+    details = [
+        f"{f.log}: Referer host {f.host} peak {f.rate:.1f} req/s, {f.requests} requests from "
+        f"{f.ips} IPs, mostly {f.top_path}"
+        for f in facts.floods
+    ]
+    details.extend(facts.problems)
+    if facts.floods:
+        hosts = sorted({f.host for f in facts.floods})
+        worst = max(facts.floods, key=lambda f: f.rate)
+        summary = (
+            f"Referer flood from {', '.join(hosts)} ({worst.rate:.0f} req/s from {worst.ips} IPs "
+            f"on {worst.top_path})"
+        )
+        return Result("weblog-flood", Status.CRITICAL, summary, metrics, tuple(details), HINT)
+    if facts.problems:
+        summary = f"cannot read {len(facts.problems)} of {len(facts.logs)} logs"
+        return Result("weblog-flood", Status.UNKNOWN, summary, metrics, tuple(details))
+    summary = (
+        f"no Referer flood in the last {options.lookback:g} s of {len(facts.logs)} logs "
+        f"({facts.lines} lines)"
+    )
+    return Result("weblog-flood", Status.OK, summary, metrics, tuple(details))
+
+
+CHECK = Check(
+    "weblog-flood",
+    "Referer floods (hidden-iframe attacks) in the configured web access logs",
+    collect,
+    judge,
+    FloodOptions,
+)

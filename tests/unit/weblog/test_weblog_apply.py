@@ -1,0 +1,89 @@
+"""Putting rules in place: validation before reload, the previous file restored when the server's
+configuration test fails, bans lifted after their time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from stackwatch.core.host import Host
+from stackwatch.weblog.apply import Blocker, parse_target, split_command
+
+
+def make(tmp_path: Path, validate: list[str], ban: float = 60.0) -> tuple[Blocker, Path]:
+    rules = tmp_path / "stackwatch-referer.conf"
+    reloads = tmp_path / "reloads"
+    reload = [sys.executable, "-c", f"open({str(reloads)!r}, 'a').write('r\\n')"]
+    return Blocker("apache", str(rules), validate, reload, ban, Host()), rules
+
+
+def reload_count(tmp_path: Path) -> int:
+    path = tmp_path / "reloads"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_block_writes_rules_validates_and_reloads(tmp_path: Path) -> None:
+    blocker, rules = make(tmp_path, ["true"])
+    assert blocker.update(["Attacker.example.net"], now=1000.0)
+    assert r"attacker\.example\.net" in rules.read_text()
+    assert blocker.blocked == {"attacker.example.net": 1060.0}
+    assert reload_count(tmp_path) == 1
+    # Still flooding: the ban is extended, nothing rewritten or reloaded.
+    assert not blocker.update(["attacker.example.net"], now=1030.0)
+    assert blocker.blocked == {"attacker.example.net": 1090.0}
+    assert reload_count(tmp_path) == 1
+    # Quiet past the ban time: the block is lifted.
+    assert blocker.update([], now=1100.0)
+    assert "RewriteRule" not in rules.read_text()
+    assert reload_count(tmp_path) == 2
+    assert any("lifted" in line for line in blocker.log)
+
+
+def test_failed_validation_restores_the_previous_file_and_does_not_reload(tmp_path: Path) -> None:
+    blocker, rules = make(tmp_path, ["false"])
+    rules.write_text("# the file before\n")
+    assert not blocker.update(["attacker.example.net"], now=1000.0)
+    assert rules.read_text() == "# the file before\n"
+    assert blocker.blocked == {}
+    assert reload_count(tmp_path) == 0
+    assert any("configuration test failed" in line for line in blocker.log)
+    # A file that did not exist before is removed again.
+    rules.unlink()
+    blocker.failed.clear()
+    blocker.update(["attacker.example.net"], now=1000.0)
+    assert not rules.exists()
+
+
+def test_unsafe_hosts_are_never_written(tmp_path: Path) -> None:
+    blocker, rules = make(tmp_path, ["true"])
+    assert not blocker.update(['evil.com" [F]\nRewriteRule .* http://x', "!x.com"], now=1.0)
+    assert not rules.exists()
+    assert len([line for line in blocker.log if line.startswith("not blocked")]) == 2
+
+
+def test_blocks_survive_in_state(tmp_path: Path) -> None:
+    blocker, _ = make(tmp_path, ["true"])
+    blocker.update(["a.example.net"], now=10.0)
+    again = Blocker.from_state(
+        {**blocker.state(), "junk": 1}, server="apache", path=blocker.path, validate=["true"],
+        reload=None, ban_time=60.0,
+    )  # fmt: skip
+    assert again.blocked == {"a.example.net": 70.0}
+    assert Blocker.from_state({"blocked": {"bad host": 5}}, server="apache", path="x",
+                              validate=[], reload=None, ban_time=1).blocked == {}  # fmt: skip
+
+
+def test_targets_and_commands() -> None:
+    assert parse_target("nginx:/etc/nginx/conf.d/x.conf") == ("nginx", "/etc/nginx/conf.d/x.conf")
+    for bad in ("lighttpd:/x", "apache", "apache:"):
+        try:
+            parse_target(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+    assert split_command("apache2ctl -f '/a b/c.conf' -t") == [
+        "apache2ctl",
+        "-f",
+        "/a b/c.conf",
+        "-t",
+    ]
