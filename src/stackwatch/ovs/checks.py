@@ -14,7 +14,7 @@ from typing import Any
 
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, worst
-from stackwatch.ovs.ovsdb import DEFAULT_DB, as_optional, to_python
+from stackwatch.ovs.ovsdb import DEFAULT_DB, Uuid, as_optional, as_set, to_python
 
 PASSIVE_PREFIXES = ("ptcp:", "pssl:", "punix:")
 VSWITCHD_PATHS = ("/usr/sbin/ovs-vswitchd", "/usr/bin/ovs-vswitchd", "/usr/local/sbin/ovs-vswitchd")
@@ -116,12 +116,9 @@ def _collect_targets(ctx: CheckContext[OvsTargetOptions], kind: str) -> TargetFa
             tables = client.select_many([(table, columns), ("Bridge", ["name", "controller"])])
             bridge_of = {}
             for row in tables["Bridge"]:
-                for item in to_python(row.get("controller", ["set", []])) or []:
-                    if hasattr(item, "value"):
+                for item in as_set(row.get("controller", ["set", []])):
+                    if isinstance(item, Uuid):
                         bridge_of[item.value] = str(row["name"])
-                single = to_python(row.get("controller"))
-                if hasattr(single, "value"):
-                    bridge_of[single.value] = str(row["name"])
             rows = tables[table]
         else:
             rows = client.select(table, columns)

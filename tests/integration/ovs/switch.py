@@ -146,7 +146,7 @@ class OvsdbListener:
             self.proc = None
 
 
-class TestController:
+class OpenFlowController:
     """ovs-testcontroller listening on 127.0.0.1:port (a real OpenFlow controller)."""
 
     def __init__(self, port: int, workdir: Path, netns: str | None = None) -> None:
@@ -155,7 +155,7 @@ class TestController:
         self.pidfile = workdir / f"testcontroller-{port}.pid"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, env: dict[str, str] | None = None) -> TestController:
+    def start(self, env: dict[str, str] | None = None) -> OpenFlowController:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
             [

@@ -1,0 +1,144 @@
+"""stackwatch ovs plan/apply/verify/export/show against a real switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from switch import Switch
+
+from stackwatch.ovs.layout import load_layout
+from tests.conftest import run_stackwatch
+
+pytestmark = pytest.mark.integration
+
+CLASSIC = Path(__file__).resolve().parents[2] / "fixtures" / "ovs" / "openstack-compute.yaml"
+
+
+def ovs(*args: str) -> tuple[int, str, str]:
+    done = run_stackwatch("ovs", *args, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_classic_layout_plan_apply_idempotent_verify(switch: Switch) -> None:
+    code, out, _ = ovs("plan", str(CLASSIC), "--db", switch.db)
+    assert code == 2
+    assert "+ bridge br-ex" in out and "+ port br-ex/bond0: bond of em1+em2, balance-slb" in out
+
+    code, out, err = ovs("apply", str(CLASSIC), "--db", switch.db)
+    assert code == 0, err
+    assert "in one transaction" in out
+    shown = switch.vsctl("show")
+    assert "Bridge br-int" in shown and "fail_mode: secure" in shown
+    assert switch.vsctl("get", "port", "mgmt", "tag").strip() == "15"
+    assert switch.vsctl("get", "port", "bond0", "bond_mode").strip() == "balance-slb"
+    assert switch.vsctl("get", "interface", "patch-tun", "options:peer").strip() == "patch-int"
+    assert switch.vsctl("br-get-external-id", "br-ex", "stackwatch-managed").strip() == "true"
+
+    code, out, _ = ovs("apply", str(CLASSIC), "--db", switch.db)
+    assert code == 0 and "no changes" in out
+    code, out, _ = ovs("plan", str(CLASSIC), "--db", switch.db)
+    assert code == 0
+    code, out, _ = ovs("verify", str(CLASSIC), "--db", switch.db)
+    assert code == 0 and out.startswith("OK: 3 bridges, 5 ports match")
+
+    # drift made by hand: every difference is listed by verify and by the check
+    switch.vsctl("set", "port", "mgmt", "tag=20", "--", "add-port", "br-int", "tapdeadbeef")
+    switch.vsctl("set", "bridge", "br-tun", "fail_mode=standalone")
+    code, out, _ = ovs("verify", str(CLASSIC), "--db", switch.db)
+    assert code == 1, out
+    assert "~ port br-ex/mgmt: tag 20 -> 15" in out
+    assert "~ bridge br-tun: fail_mode standalone -> secure" in out
+    assert "port br-int/tapdeadbeef: not in the layout and not created by stackwatch" in out
+    config = Path(switch.dir) / "sw.toml"
+    config.write_text(f'[checks.ovs-bridges]\nlayout = "{CLASSIC}"\n')
+    done = run_stackwatch("check", "ovs-bridges", "--db", switch.db, "--config", str(config))
+    assert done.returncode == 1 and "3 differences" in done.stdout, done.stdout
+
+    # apply repairs what it declares and leaves the hand-made port alone
+    code, out, _ = ovs("apply", str(CLASSIC), "--db", switch.db)
+    assert code == 0
+    assert switch.vsctl("get", "port", "mgmt", "tag").strip() == "15"
+    assert "tapdeadbeef" in switch.vsctl("list-ports", "br-int").split()
+
+
+def test_prune_removes_only_what_stackwatch_created(switch: Switch, tmp_path: Path) -> None:
+    assert ovs("apply", str(CLASSIC), "--db", switch.db)[0] == 0
+    switch.vsctl(
+        "add-port", "br-ex", "handmade", "--", "set", "interface", "handmade", "type=internal"
+    )
+    smaller = tmp_path / "smaller.yaml"
+    smaller.write_text(
+        "bridges:\n  br-ex:\n    datapath_type: netdev\n"
+        "    other_config: {hwaddr: '52:54:00:00:00:01'}\n"
+        "    ports:\n      bond0: {members: [em1, em2], bond_mode: active-backup}\n"
+    )
+    code, out, _ = ovs("plan", str(smaller), "--db", switch.db)
+    assert code == 2
+    assert "~ port br-ex/bond0: bond_mode balance-slb -> active-backup" in out
+    assert "bridge br-int: no longer declared; apply --prune removes it" in out
+    code, out, _ = ovs("apply", str(smaller), "--db", switch.db, "--prune")
+    assert code == 0, out
+    assert switch.vsctl("list-br").split() == ["br-ex"]
+    assert sorted(switch.vsctl("list-ports", "br-ex").split()) == ["bond0", "handmade"]
+    assert switch.vsctl("get", "port", "bond0", "bond_mode").strip() == "active-backup"
+
+
+def test_bad_layout_is_refused_before_anything_changes(switch: Switch, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "bridges:\n  br-a:\n    ports:\n      bond0:\n        members: [em1]\n  br-b: {}\n"
+    )
+    code, _out, err = ovs("apply", str(bad), "--db", switch.db)
+    assert code == 1
+    assert f"{bad}:5: port bond0: a bond needs at least two members" in err
+    assert "Traceback" not in err
+    assert switch.vsctl("list-br").strip() == ""
+
+
+def test_export_round_trips_and_show(switch: Switch, tmp_path: Path) -> None:
+    assert ovs("apply", str(CLASSIC), "--db", switch.db)[0] == 0
+    exported = tmp_path / "exported.yaml"
+    code, out, _ = ovs("export", "--db", switch.db, "-o", str(exported))
+    assert code == 0
+    assert load_layout(str(exported)).bridges == load_layout(str(exported)).bridges
+    assert {b.name for b in load_layout(str(exported)).bridges} == {"br-int", "br-tun", "br-ex"}
+    # the exported file describes the switch exactly: nothing to plan
+    code, out, _ = ovs("plan", str(exported), "--db", switch.db)
+    assert code == 0, out
+    code, out, _ = ovs("show", "--db", switch.db)
+    assert code == 0
+    assert "mgmt: internal, tag 15, address 10.0.15.11/24" in out
+    assert "bond0: bond of em1+em2, balance-slb, lacp off" in out
+
+
+def test_apply_is_one_transaction(switch: Switch, tmp_path: Path) -> None:
+    # a layout the server refuses halfway (a second bridge of the same name cannot exist
+    # in the running switch): nothing at all is left behind
+    from stackwatch.ovs.apply import apply_layout
+    from stackwatch.ovs.layout import parse_layout
+    from stackwatch.ovs.ovsdb import OvsdbClient, OvsdbError
+
+    layout = parse_layout(
+        "bridges:\n  br-one:\n    datapath_type: netdev\n    ports: {p1: {type: internal}}\n"
+        "  br-two:\n    datapath_type: netdev\n    ports: {p2: {type: internal, tag: 7}}\n"
+    )
+    with OvsdbClient(switch.db) as client:
+        from stackwatch.ovs.apply import plan_against
+
+        plan = plan_against(client, layout)
+        # corrupt the last insert so that the server refuses the transaction at the end
+        last_insert = [op for op in plan.operations if op["op"] == "insert"][-1]
+        last_insert["row"]["no_such_column"] = 1
+        with pytest.raises(OvsdbError):
+            client.transact(plan.operations)
+        assert switch.vsctl("list-br").strip() == ""
+        outcome = apply_layout(client, layout)
+        assert outcome.applied
+    assert switch.vsctl("list-br").split() == ["br-one", "br-two"]
+
+
+def test_unreachable_db_is_one_clear_error(tmp_path: Path) -> None:
+    code, _, err = ovs("plan", str(CLASSIC), "--db", f"unix:{tmp_path}/none.sock")
+    assert code == 1
+    assert err.startswith("stackwatch: OVSDB not reachable") and "Traceback" not in err
