@@ -112,6 +112,10 @@ def follow(
             old_handlers[sig] = signal.signal(sig, stop)
     started = time.monotonic()
     last_save = 0.0
+    report(
+        f"following {len(follower.cursors)} logs"
+        + (f", rules in {blocker.path}" if blocker else "")
+    )
     try:
         while not stopping:
             for block in follower.poll():

@@ -1,0 +1,55 @@
+"""The weblog-flood check, run as Nagios would run it, on logs written with current timestamps."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.conftest import run_stackwatch
+
+from .logdata import iframe_flood, normal_traffic
+
+
+def run_check(tmp_path: Path, lines: list[str], *extra: str) -> tuple[int, dict[str, object]]:
+    log = tmp_path / "www.example.com-access.log"
+    log.write_text("".join(sorted(lines, key=lambda x: x.split("[")[1][:20])))
+    config = tmp_path / "stackwatch.toml"
+    config.write_text(
+        f'[weblog]\nlogs = ["{tmp_path}/*-access.log"]\nsites = ["www.example.com"]\n'
+        + "".join(extra)
+    )
+    result = run_stackwatch(
+        "check", "weblog-flood", "--config", str(config), "--state-dir", str(tmp_path / "state"),
+        "--format", "json",
+    )  # fmt: skip
+    (doc,) = json.loads(result.stdout)["checks"]
+    return result.returncode, doc
+
+
+def test_critical_while_a_flood_is_under_way(tmp_path: Path) -> None:
+    now = time.time()
+    code, doc = run_check(tmp_path, normal_traffic(now - 180, 180) + iframe_flood(now - 30, 30))
+    assert code == 2, doc
+    assert "seo-spam.example.net" in str(doc["summary"])
+    assert doc["hint"]
+
+
+def test_ok_without_a_flood_and_for_an_old_one(tmp_path: Path) -> None:
+    now = time.time()
+    old_flood = iframe_flood(now - 3600, 60)
+    code, doc = run_check(tmp_path, old_flood + normal_traffic(now - 180, 180))
+    assert code == 0, doc
+    assert "no Referer flood" in str(doc["summary"])
+
+
+def test_skip_without_logs_and_unknown_on_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[weblog]\n")
+    result = run_stackwatch("check", "weblog-flood", "--config", str(config), "--format", "nagios")
+    assert result.returncode == 0 and "no web logs configured" in result.stdout
+    config.write_text(
+        '[weblog]\nlogs = ["/x"]\nsites = ["a.example"]\n[weblog.detect]\nwindow = "x"\n'
+    )
+    result = run_stackwatch("check", "weblog-flood", "--config", str(config), "--format", "nagios")
+    assert result.returncode == 3 and "weblog.detect.window" in result.stdout
