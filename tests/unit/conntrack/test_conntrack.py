@@ -380,7 +380,11 @@ def test_usage_errors_exit_3(tmp_path: Path) -> None:
 def test_checks_lists_descriptions() -> None:
     out = run_stackwatch("checks")
     assert out.returncode == 0
-    assert "conntrack  connection-tracking table use" in out.stdout
+    first = out.stdout.splitlines()[0].split(None, 1)
+    assert first == [
+        "conntrack",
+        "connection-tracking table use, drops and the fullest network namespaces",
+    ]
 
 
 def test_corrupt_state_is_a_warning(tmp_path: Path) -> None:
