@@ -137,32 +137,31 @@ class Client:
         return bool(rows) and rows[0][0] == "1"
 
     def table_stats(self, database: str) -> list[TableStats]:
-        """Row count and a content checksum of every base table, read in one consistent snapshot
+        """Row count and CHECKSUM TABLE of every base table, read in one consistent snapshot
         (InnoDB). The same query on a restored copy must give the same figures."""
         rows = self.query(
-            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
-            f"WHERE TABLE_SCHEMA = {sql_string(database)} AND TABLE_NAME IN ("
             "SELECT TABLE_NAME FROM information_schema.TABLES "
-            f"WHERE TABLE_SCHEMA = {sql_string(database)} AND TABLE_TYPE = 'BASE TABLE') "
-            "ORDER BY TABLE_NAME, ORDINAL_POSITION"
+            f"WHERE TABLE_SCHEMA = {sql_string(database)} AND TABLE_TYPE = 'BASE TABLE' "
+            "ORDER BY TABLE_NAME"
         )
-        columns: dict[str, list[str]] = {}
-        for table, column in rows:
-            columns.setdefault(str(table), []).append(str(column))
-        if not columns:
+        tables = [str(row[0]) for row in rows if row and row[0] is not None]
+        if not tables:
             return []
         statements = ["SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;"]
         statements.append("START TRANSACTION WITH CONSISTENT SNAPSHOT;")
-        for table, cols in columns.items():
-            statements.append(checksum_sql(database, table, cols) + ";")
+        for table in tables:
+            statements.append(stats_sql(database, table))
         statements.append("COMMIT;")
         result = self.query("\n".join(statements))
-        if len(result) != len(columns):
+        if len(result) != 2 * len(tables):
             raise ServerError(f"table checksums of {database}: unexpected answer from the server")
-        return [
-            TableStats(database, table, int(row[1] or 0), str(row[2] or "0"))
-            for table, row in zip(columns, result, strict=True)
-        ]
+        stats = []
+        for i, table in enumerate(tables):
+            count, checksum = result[2 * i], result[2 * i + 1]
+            if len(count) < 2 or len(checksum) < 2:
+                raise ServerError(f"table checksums of {database}.{table}: unexpected answer")
+            stats.append(TableStats(database, table, int(count[1] or 0), str(checksum[1])))
+        return stats
 
 
 def _unescape(cell: str) -> str:
@@ -181,16 +180,12 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def checksum_sql(database: str, table: str, columns: Sequence[str]) -> str:
-    """One row: table name, row count, order-independent checksum of the rows' content."""
-    values = ", ".join(f"HEX({sql_ident(c)})" for c in columns)
-    nulls = ", ".join(f"ISNULL({sql_ident(c)})" for c in columns)
-    row = f"MD5(CONCAT_WS('#', {values}, CONCAT({nulls})))"
-    digest = f"CAST(CONV(SUBSTRING({row}, 1, 16), 16, 10) AS UNSIGNED)"
-    return (
-        f"SELECT {sql_string(table)}, COUNT(*), COALESCE(BIT_XOR({digest}), 0) "
-        f"FROM {sql_ident(database)}.{sql_ident(table)}"
-    )
+def stats_sql(database: str, table: str) -> str:
+    """Two result rows: (table, row count) and (db.table, CHECKSUM TABLE). In a transaction
+    with a consistent snapshot both read the snapshot; CHECKSUM TABLE runs inside the server,
+    several times faster than any checksum expression over the rows."""
+    name = f"{sql_ident(database)}.{sql_ident(table)}"
+    return f"SELECT {sql_string(table)}, COUNT(*) FROM {name};\nCHECKSUM TABLE {name} EXTENDED;"
 
 
 def select_databases(

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from stackwatch.backup.config import Server
 from stackwatch.backup.dump import (
     DumpError,
-    checksum_sql,
     connection_args,
     dump_argv,
     has_trailer,
@@ -18,6 +17,7 @@ from stackwatch.backup.dump import (
     select_databases,
     sql_ident,
     sql_string,
+    stats_sql,
 )
 from stackwatch.backup.verify import ProgramFilter
 
@@ -88,8 +88,8 @@ def test_distinct_names_stay_distinct() -> None:
 def test_sql_quoting() -> None:
     assert sql_ident("we`ird") == "`we``ird`"
     assert sql_string("O'Brien\\") == "'O''Brien\\\\'"
-    sql = checksum_sql("shop", "t`1", ["a", "b`c"])
-    assert "FROM `shop`.`t``1`" in sql and "HEX(`b``c`)" in sql
+    sql = stats_sql("shop", "t`1")
+    assert "FROM `shop`.`t``1`;" in sql and "CHECKSUM TABLE `shop`.`t``1` EXTENDED;" in sql
 
 
 DUMP = b"""CREATE TABLE `t` (id int);

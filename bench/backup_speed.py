@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Benchmark: `stackwatch backup run` against the shell script it replaces, on the same data.
+
+Starts its own MariaDB (temporary data directory, 127.0.0.1, stopped at the end), loads about
+--size-mb of data in --databases databases, then times, in one run:
+  1. the cron script:            mysqldump --all-databases | gzip > file
+  2. the bare modern pipeline:   mysqldump --single-transaction --all-databases | zstd -T0 > file
+  3. stackwatch backup run       (per-database dumps in parallel, zstd, SHA-256, table checksums,
+                                  catalog, users file, manifest; one local destination)
+  4. stackwatch backup verify    (restore of every database into scratch, compare checksums)
+and prints both ratios and the verify time.
+
+    python3 bench/backup_speed.py --size-mb 1024 --databases 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sql(sock: str, text: str) -> None:
+    subprocess.run(
+        ["mariadb", "--no-defaults", "-uroot", f"--socket={sock}"],
+        input=text,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+
+
+def timed(argv: list[str], **kwargs: object) -> float:
+    start = time.monotonic()
+    subprocess.run(argv, check=True, **kwargs)  # type: ignore[call-overload]
+    return time.monotonic() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--databases", type=int, default=8)
+    parser.add_argument("--dir", help="work directory (default: a temporary one, removed)")
+    args = parser.parse_args()
+
+    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    datadir, sock, port = base / "data", str(base / "sock"), free_port()
+    subprocess.run(
+        ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    log = (base / "mariadbd.log").open("ab")
+    server = subprocess.Popen(
+        ["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
+         f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
+         "--innodb-buffer-pool-size=1G", "--innodb-log-file-size=256M",
+         "--innodb-flush-log-at-trx-commit=2", f"--log-bin={base}/binlog", "--server-id=1"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        # Rows of about 300 bytes: numbers, dates, a name, an e-mail, a text of random words.
+        rows_per_db = args.size_mb * 1024 * 1024 // 300 // args.databases
+        start = time.monotonic()
+        for n in range(args.databases):
+            db = f"site{n}"
+            sql(
+                sock,
+                f"CREATE DATABASE {db}; USE {db};\n"
+                "CREATE TABLE orders (id INT PRIMARY KEY, customer INT, placed DATETIME, "
+                "total DECIMAL(10,2), email VARCHAR(100), note VARCHAR(255), KEY (customer)) "
+                "ENGINE=InnoDB;\n"
+                f"INSERT INTO orders SELECT seq, seq % 9973, "
+                f"'2024-01-01' + INTERVAL (seq % 500000) MINUTE, (seq % 100000) / 100, "
+                f"CONCAT('user', seq % 77777, '@example.net'), "
+                f"CONCAT_WS(' ', MD5(seq), SHA1(seq % 1000), 'order', seq, MD5(seq * 7), "
+                f"LEFT(SHA2(seq, 256), 20 + seq % 40)) "
+                f"FROM seq_1_to_{rows_per_db};\n",
+            )
+        print(f"loaded {args.databases} databases x {rows_per_db} rows "
+              f"in {time.monotonic() - start:.0f} s")  # fmt: skip
+        size = sum(f.stat().st_size for f in datadir.rglob("*.ibd") if "site" in str(f.parent))
+        print(f"data size on disk: {size / 2**20:.0f} MiB")
+
+        opt = base / "client.cnf"
+        opt.write_text("[client]\nuser=root\n")
+        conn = f"--defaults-extra-file={opt} --protocol=tcp --host=127.0.0.1 --port={port}"
+        out = base / "out"
+        out.mkdir(exist_ok=True)
+        sql(sock, "FLUSH TABLES;")
+
+        shell = timed(
+            ["bash", "-o", "pipefail", "-c",
+             f"mysqldump {conn} --all-databases | gzip > {out}/all.sql.gz"],
+        )  # fmt: skip
+        bare = timed(
+            ["bash", "-o", "pipefail", "-c",
+             f"mysqldump {conn} --single-transaction --routines --triggers --events "
+             f"--all-databases | zstd -q -T0 > {out}/all.sql.zst"],
+        )  # fmt: skip
+        config = base / "stackwatch.toml"
+        config.write_text(
+            f'[backup]\ncatalog = "{base}/catalog.sqlite"\nlock_dir = "{base}/lock"\n'
+            f'work_dir = "{base}/work"\n'
+            f'[backup.servers.db1]\nhost = "127.0.0.1"\nport = {port}\noption_file = "{opt}"\n'
+            f'[backup.destinations.local]\nkind = "directory"\npath = "{out}/stackwatch"\n'
+            f'[backup.jobs.nightly]\nserver = "db1"\ndestinations = ["local"]\n'
+            f"idle_priority = false\n"
+        )
+        (out / "stackwatch").mkdir(exist_ok=True)
+        cli = [sys.executable, "-m", "stackwatch.cli", "backup"]
+        ours = timed([*cli, "run", "--config", str(config)], stdout=subprocess.DEVNULL)
+        verify = timed([*cli, "verify", "--config", str(config)], stdout=subprocess.DEVNULL)
+
+        def mib(path: Path) -> float:
+            files = [path] if path.is_file() else list(path.rglob("*"))
+            return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+
+        print(f"{'mysqldump --all-databases | gzip':<44} {shell:7.1f} s "
+              f"{mib(out / 'all.sql.gz'):8.0f} MiB")  # fmt: skip
+        print(f"{'mysqldump --single-transaction | zstd -T0':<44} {bare:7.1f} s "
+              f"{mib(out / 'all.sql.zst'):8.0f} MiB")  # fmt: skip
+        print(f"{'stackwatch backup run':<44} {ours:7.1f} s "
+              f"{mib(out / 'stackwatch'):8.0f} MiB")  # fmt: skip
+        print(f"{'stackwatch backup verify':<44} {verify:7.1f} s")
+        print(f"speed-up over the shell script (mysqldump | gzip): {shell / ours:.2f}x "
+              f"(goal >= 1.5x)")  # fmt: skip
+        print(f"time relative to bare mysqldump | zstd: {ours / bare:.2f} (goal <= 1.10)")
+        return 0
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        if not args.dir:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
