@@ -214,6 +214,11 @@ class SshBackend(Backend):
         root = self.root(job)
         partial = f"{root}/.partial-{backup_id}"
         self.remote(["mkdir", "-p", "-m", "700", "--", partial])
+        # The job's lock is held: any other partial directory is left by a killed run.
+        self.remote(
+            ["find", root, "-mindepth", "1", "-maxdepth", "1", "-name", ".partial-*",
+             "!", "-name", f".partial-{backup_id}", "-exec", "rm", "-rf", "--", "{}", "+"]
+        )  # fmt: skip
         self.rsync([f"{staging}/"], f"{self.target()}:{shlex.quote(partial)}/", 6 * 3600)
         problems = self._sums(partial, files)
         if problems:

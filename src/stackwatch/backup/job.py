@@ -245,10 +245,21 @@ def run_job(cfg: BackupConfig, job_name: str, now: float | None = None) -> RunOu
 def _run(
     cfg: BackupConfig, job_name: str, job: Job, catalog: Catalog, outcome: RunOutcome, now: float
 ) -> None:
+    # We hold the lock: a backup still "running" in the catalog belongs to a run that was killed.
+    for stale in catalog.backups(job=job_name, status="running"):
+        catalog.finish(stale.id, False, "interrupted: the run was killed before it finished")
+        outcome.notes.append(f"backup {stale.id} was interrupted; marked failed")
     backup_id = new_backup_id(catalog, now)
     outcome.backup_id = backup_id
     catalog.start(backup_id, job_name, now)
     backends = open_backends(cfg, job, outcome)
+    for b in backends:
+        if isinstance(b, DirectoryBackend):
+            for leftover in b.root(job_name).glob(".partial-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+    leftovers = Path(cfg.work_dir) / job_name
+    for leftover in leftovers.glob(".partial-*") if leftovers.is_dir() else []:
+        shutil.rmtree(leftover, ignore_errors=True)
     staging_owner: DirectoryBackend | None = None
     staging: Path | None = None
     try:

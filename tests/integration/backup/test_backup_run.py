@@ -20,6 +20,7 @@ from tests.conftest import free_port, run_stackwatch
 from tests.integration.backup.conftest import Mailbox, MariaDB, Sshd
 
 pytestmark = pytest.mark.integration
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs or a loop device")
 
 
 def write_config(
@@ -290,6 +291,7 @@ def test_server_killed_mid_dump_leaves_previous_backup(tmp_path: Path, mariadb: 
         mariadb.sql("DROP DATABASE IF EXISTS big;")
 
 
+@needs_root
 def test_disk_full_leaves_previous_backups_and_catalog(tmp_path: Path, mariadb: MariaDB) -> None:
     small = tmp_path / "small"
     small.mkdir()
@@ -390,6 +392,7 @@ def test_retention_deletes_and_mails_but_keeps_the_newest(
     assert dry.returncode == 0 and "would delete 0, keep 2" in dry.stdout
 
 
+@needs_root
 def test_volume_is_mounted_for_the_job_and_unmounted_after(
     tmp_path: Path, mariadb: MariaDB
 ) -> None:
@@ -427,3 +430,71 @@ def test_config_errors_are_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "backup.jobs.x.server: unknown server 'nope'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_killed_run_is_marked_and_cleaned_by_the_next(
+    tmp_path: Path, mariadb: MariaDB, sshd: Sshd
+) -> None:
+    hook = tmp_path / "slow-hook"
+    marker = tmp_path / "hook-started"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\nsleep 30\n")
+    hook.chmod(0o755)
+    config = write_config(tmp_path, mariadb, sshd=sshd, databases='["media"]')
+    assert run_stackwatch("backup", "run", "--config", str(config)).returncode == 0
+    good = sorted((tmp_path / "local" / "nightly").iterdir())
+    slow = tmp_path / "slow.toml"
+    slow.write_text(
+        config.read_text().replace("keep_last = 3", f'keep_last = 3\npost_hook = ["{hook}"]')
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "stackwatch.cli", "backup", "run", "--config", str(slow)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        assert [p for p in (tmp_path / "local" / "nightly").iterdir() if p.name.startswith(".")]
+    finally:
+        # The dumps are written, the copies not yet: kill the run (and its hook) mid-way.
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    assert sorted(catalog_rows(tmp_path, "SELECT status FROM backups")) == [("good",), ("running",)]
+    again = run_stackwatch("backup", "run", "--config", str(config))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "was interrupted; marked failed" in again.stdout
+    names = sorted(p.name for p in (tmp_path / "local" / "nightly").iterdir())
+    assert not [n for n in names if n.startswith(".")] and good[0].name in names
+    statuses = catalog_rows(tmp_path, "SELECT status FROM backups ORDER BY started, id")
+    assert [s[0] for s in statuses] == ["good", "failed", "good"]
+
+
+def test_offsite_only_job_verifies_from_the_remote_copy(
+    tmp_path: Path, mariadb: MariaDB, sshd: Sshd
+) -> None:
+    events = tmp_path / "events"
+    notifier = tmp_path / "notify"
+    notifier.write_text(
+        f'#!/bin/sh\necho "$STACKWATCH_BACKUP_EVENT" >> {events}\ncat > /dev/null\n'
+    )
+    notifier.chmod(0o755)
+    config = write_config(
+        tmp_path,
+        mariadb,
+        sshd=sshd,
+        destinations=("offsite",),
+        databases='["shop", "legacy"]',
+        job_extra=f'notify_command = ["{notifier}"]\nnotify_email = []',
+    )
+    text = config.read_text().replace('notify_email = ["ops@example.net"]\n', "", 1)
+    config.write_text(text)
+    result = run_stackwatch("backup", "run", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not list((tmp_path / "work" / "nightly").iterdir())  # staging removed
+    verify = run_stackwatch("backup", "verify", "--config", str(config))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "database legacy: 1 tables restored, rows and checksums match" in verify.stdout
+    assert events.read_text().split() == ["success"]

@@ -114,3 +114,22 @@ def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
         pass
     with pytest.raises(LockBusy), job_lock(str(tmp_path), "x"), job_lock(str(tmp_path), "x"):
         pass
+
+
+def test_check_skips_without_jobs_and_is_critical_without_catalog(tmp_path: Path) -> None:
+    from tests.conftest import run_stackwatch
+
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    result = run_stackwatch("check", "backup-age", "--config", str(empty), "--format", "json")
+    assert result.returncode == 0 and '"status": "SKIP"' in result.stdout
+    assert "no backup job configured" in result.stdout
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ncatalog = "{tmp_path}/none.sqlite"\n'
+        '[backup.servers.db]\n[backup.destinations.d]\nkind = "directory"\npath = "/srv"\n'
+        '[backup.jobs.nightly]\nserver = "db"\ndestinations = ["d"]\n'
+    )
+    result = run_stackwatch("check", "backup-age", "--config", str(config), "--format", "nagios")
+    assert result.returncode == 2
+    assert result.stdout.startswith("BACKUP-AGE CRITICAL - nightly: no good backup")
