@@ -28,10 +28,10 @@ def batch(now: float, start: int, count: int, flood: bool) -> str:
     out = []
     for n in range(start, start + count):
         if flood and n % 10 == 0:
-            out.append(
-                f'203.0.113.{n % 40 + 1} - - [{stamp}] "GET /forum/search.php?q={n % 5} HTTP/1.1"'
-                f' 200 512 "https://seo-spam.example.net/casino" "Mozilla/5.0"\n'
-            )
+            request = f"GET /forum/search.php?q={n % 5} HTTP/1.1"
+            flood_ref = "https://seo-spam.example.net/casino"
+            ip = f"203.0.113.{n // 10 % 40 + 1}"
+            out.append(f'{ip} - - [{stamp}] "{request}" 200 512 "{flood_ref}" "Mozilla/5.0"\n')
         else:
             out.append(
                 f'10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255} - - [{stamp}] "GET '

@@ -79,7 +79,7 @@ class DetectOptions:
     window: float = 10.0  # seconds judged together
     min_rate: float = 5.0  # requests per second from one referring site
     spike_factor: float = 10.0  # times that site's own baseline rate
-    site_share: float = 0.25  # and at least this share of the whole site's baseline rate
+    site_share: float = 0.05  # and at least this share of the whole site's baseline rate
     min_ips: int = 5  # distinct client IPs in the window
     min_repeat: float = 3.0  # requests per client IP in the window
     min_dynamic_share: float = 0.8  # share of requests to non-static paths
