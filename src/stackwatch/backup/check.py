@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from stackwatch.backup.config import load_backup_config
+from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
@@ -103,7 +104,8 @@ def collect(ctx: CheckContext[BackupAgeOptions]) -> BackupAgeFacts:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        raise NotApplicable(f"backup catalog {catalog} unreadable: {exc}") from None
+        # Not a SKIP: an unreadable catalog must not look like "nothing to check".
+        raise HostError(f"backup catalog {catalog} unreadable: {exc}") from None
     return BackupAgeFacts(facts, catalog)
 
 

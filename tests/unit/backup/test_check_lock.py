@@ -133,3 +133,18 @@ def test_check_skips_without_jobs_and_is_critical_without_catalog(tmp_path: Path
     result = run_stackwatch("check", "backup-age", "--config", str(config), "--format", "nagios")
     assert result.returncode == 2
     assert result.stdout.startswith("BACKUP-AGE CRITICAL - nightly: no good backup")
+
+
+def test_unreadable_catalog_is_unknown_not_skipped(tmp_path: Path) -> None:
+    from tests.conftest import run_stackwatch
+
+    (tmp_path / "bad.sqlite").write_bytes(b"this is not a database" * 100)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ncatalog = "{tmp_path}/bad.sqlite"\n'
+        '[backup.servers.db]\n[backup.destinations.d]\nkind = "directory"\npath = "/srv"\n'
+        '[backup.jobs.nightly]\nserver = "db"\ndestinations = ["d"]\n'
+    )
+    result = run_stackwatch("check", "backup-age", "--config", str(config), "--format", "nagios")
+    assert result.returncode == 3, result.stdout
+    assert "unreadable" in result.stdout
