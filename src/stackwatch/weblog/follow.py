@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -52,12 +53,18 @@ class Follower:
     """``poll()`` returns the complete lines appended since the last poll, as blocks of bytes."""
 
     def __init__(
-        self, paths: Iterable[str], state: dict[str, Any] | None = None, from_start: bool = False
+        self,
+        paths: Iterable[str],
+        state: dict[str, Any] | None = None,
+        from_start: bool = False,
+        retire_after: float = 60.0,
     ) -> None:
         self.cursors = [_Cursor(os.path.abspath(p)) for p in dict.fromkeys(paths)]
         self._saved = state or {}
         self.from_start = from_start
         self.events: list[str] = []  # rotations seen, for the operator
+        self.retire_after = retire_after
+        self._retired: list[tuple[_Cursor, float]] = []  # renamed files still read, last growth
 
     def state(self) -> dict[str, Any]:
         out = dict(self._saved)
@@ -67,16 +74,40 @@ class Follower:
         return out
 
     def close(self) -> None:
+        for old, _ in self._retired:
+            if old.handle is not None:
+                old.handle.close()
+        self._retired.clear()
         for c in self.cursors:
             if c.handle is not None:
                 c.handle.close()
                 c.handle = None
 
     def poll(self) -> list[bytes]:
-        out: list[bytes] = []
+        out: list[bytes] = self._poll_retired()
         for cursor in self.cursors:
             out.extend(self._poll_one(cursor))
         return [b for b in out if b]
+
+    def _poll_retired(self) -> list[bytes]:
+        """Lines still written to renamed files; a file quiet for ``retire_after`` seconds is
+        read to its very end (a last line without newline included) and closed."""
+        out: list[bytes] = []
+        kept: list[tuple[_Cursor, float]] = []
+        now = time.monotonic()
+        for old, grown in self._retired:
+            assert old.handle is not None
+            block = self._read_complete(old.handle, old)
+            if block:
+                out.append(block)
+                kept.append((old, now))
+            elif now - grown >= self.retire_after:
+                out.append(self._read_complete(old.handle, old, final=True))
+                old.handle.close()
+            else:
+                kept.append((old, grown))
+        self._retired = kept
+        return out
 
     # One file --------------------------------------------------------------------------------
 
@@ -130,13 +161,15 @@ class Follower:
         except OSError:
             st = None
         if st is not None and (st.st_dev, st.st_ino) != (cursor.dev, cursor.inode):
-            # Renamed away and replaced: drain the old file, then start the new one.
+            # Renamed away and replaced: read what the old file holds, and keep reading it for a
+            # while (Apache writes to it until its graceful restart), then start the new one.
             while True:
-                block = self._read_complete(cursor.handle, cursor, final=True)
+                block = self._read_complete(cursor.handle, cursor)
                 if not block:
                     break
                 out.append(block)
-            cursor.handle.close()
+            old = _Cursor(cursor.path, cursor.handle, cursor.dev, cursor.inode, cursor.offset)
+            self._retired.append((old, time.monotonic()))
             cursor.handle = None
             self.events.append(f"{cursor.path}: rotated (new file)")
             if self._open(cursor) is None:

@@ -133,3 +133,24 @@ def test_corrupt_state_is_ignored(tmp_path: Path) -> None:
     follower = Follower([str(log)], state, from_start=True)
     assert lines_of(follower.poll()) == [b"x"]
     follower.close()
+
+
+def test_lines_written_to_the_renamed_file_after_rotation_are_still_read(tmp_path: Path) -> None:
+    """Apache keeps writing to the renamed log until its graceful restart."""
+    log = tmp_path / "access.log"
+    log.write_bytes(b"")
+    follower = Follower([str(log)], retire_after=0.5)
+    follower.poll()
+    with open(log, "ab") as old:
+        old.write(b"before\n")
+        old.flush()
+        os.rename(log, f"{log}.1")
+        log.write_bytes(b"new 1\n")
+        assert sorted(lines_of(follower.poll())) == [b"before", b"new 1"]
+        old.write(b"after rename\nlast without newline")
+        old.flush()
+        assert lines_of(follower.poll()) == [b"after rename"]
+        time.sleep(0.6)
+        assert lines_of(follower.poll()) == [b"last without newline"]
+    assert follower._retired == []
+    follower.close()

@@ -152,3 +152,28 @@ def test_any_escaped_referer_round_trips(referrer: str, agent: str) -> None:
     (row,) = fields(get_format("combined"), line, "referrer", "agent")
     assert unescape(row[0]) == referrer.encode()
     assert unescape(row[1]) == agent.encode()
+
+
+_LINE = '192.0.2.1 - - [01/Jan/2024:00:00:00 +0000] "GET /search.php HTTP/1.1" 200 1 "{}" "a"\n'
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=300), st.text(max_size=40).map(
+    lambda t: _LINE.format(t.replace("\n", "").replace('"', "")).encode("utf-8", "surrogatepass")
+)), max_size=30))  # fmt: skip
+def test_whole_files_of_junk_and_lines_never_crash_top_or_detect(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[bytes]
+) -> None:
+    from stackwatch.weblog.detect import DetectOptions, detect_files
+    from stackwatch.weblog.top import count_by
+
+    log = tmp_path_factory.mktemp("junk") / "access.log"
+    log.write_bytes(b"".join(chunks))
+    fmt = get_format("combined")
+    for by in ("referrer", "site", "path", "ip"):
+        result = count_by([str(log)], fmt, by)
+        assert result.total + result.stats.skipped == result.stats.lines
+    findings, stats = detect_files([str(log)], fmt, ["www.example.com"],
+                                   DetectOptions(min_history=0))  # fmt: skip
+    assert stats.matched <= stats.lines
+    assert findings == [] or all(f.requests > 0 for f in findings)
