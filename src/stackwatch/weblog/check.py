@@ -80,6 +80,8 @@ def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
         raise HostError("[weblog] sites is not set: the site's own hosts are needed")
     logs: list[str] = []
     for pattern in patterns:
+        if not pattern.startswith("/"):
+            raise HostError(f"[weblog] logs: {pattern!r} is not an absolute path")
         real = str(ctx.host.path(pattern))
         found = order_rotated(glob.glob(real)) if glob.has_magic(real) else [real]
         logs.extend(f for f in found if not f.endswith(".gz") and os.path.isfile(f))
