@@ -20,7 +20,9 @@ STYLES = {
 def render_text(results: Sequence[Result], stream: TextIO | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -40,7 +42,9 @@ def render_text(results: Sequence[Result], stream: TextIO | None = None) -> None
         style = STYLES[result.status_text]
         console.print()
         console.print(f"[{style}]{result.status_text}[/] [bold]{escape(result.check)}[/]")
+        # Indented as a block, so that a long line wraps under itself, not under the margin.
         for line in result.details:
-            console.print(f"  {escape(line)}")
+            console.print(Padding(Text(line), (0, 0, 0, 2), expand=False))
         if result.hint:
-            console.print(f"  [bold]what to do:[/] {escape(result.hint)}")
+            hint = Text.assemble(("what to do: ", "bold"), result.hint)
+            console.print(Padding(hint, (0, 0, 0, 2), expand=False))
