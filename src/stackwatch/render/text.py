@@ -20,9 +20,7 @@ STYLES = {
 def render_text(results: Sequence[Result], stream: TextIO | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.padding import Padding
     from rich.table import Table
-    from rich.text import Text
 
     console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -43,8 +41,16 @@ def render_text(results: Sequence[Result], stream: TextIO | None = None) -> None
         console.print()
         console.print(f"[{style}]{result.status_text}[/] [bold]{escape(result.check)}[/]")
         # Indented as a block, so that a long line wraps under itself, not under the margin.
+        width = max(console.width, 40)
         for line in result.details:
-            console.print(Padding(Text(line), (0, 0, 0, 2), expand=False))
+            console.print(_indented(line, width), markup=False)
         if result.hint:
-            hint = Text.assemble(("what to do: ", "bold"), result.hint)
-            console.print(Padding(hint, (0, 0, 0, 2), expand=False))
+            console.print(_indented(f"what to do: {result.hint}", width), markup=False)
+
+
+def _indented(text: str, width: int) -> str:
+    import textwrap
+
+    return textwrap.fill(
+        text, width, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
+    )

@@ -132,3 +132,21 @@ def test_statsd_sends_udp_on_loopback() -> None:
     text = b"\n".join(received).decode()
     assert "stackwatch.h.conntrack.entries:60000|g" in text.splitlines()
     assert "memory-ecc" not in text
+
+
+def test_text_table_shows_problems_with_hints_and_no_markup_injection() -> None:
+    import io
+
+    from stackwatch.render.text import render_text
+
+    hostile = Result(
+        "weblog", Status.WARNING, "Referer [bold]x[/]", (), ("from [red]evil[/]",), "block it"
+    )
+    stream = io.StringIO()
+    render_text([CONNTRACK, hostile, SKIPPED], stream)
+    out = stream.getvalue()
+    assert "conntrack" in out and "CRITICAL" in out and "SKIP" in out
+    assert "Referer [bold]x[/]" in out and "from [red]evil[/]" in out
+    assert "  what to do: raise nf_conntrack_max" in out
+    assert "\x1b[" not in out  # no colour codes when not writing to a terminal
+    assert "no EDAC driver loaded" in out and "what to do: " + "no EDAC" not in out
