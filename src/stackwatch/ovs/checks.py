@@ -10,11 +10,15 @@ punix:) waits for its peer, so its connection count is reported instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, worst
 from stackwatch.ovs.ovsdb import DEFAULT_DB, Uuid, as_optional, as_set, to_python
+
+if TYPE_CHECKING:
+    from stackwatch.ovs.layout import Layout
+    from stackwatch.ovs.live import LiveSwitch
 
 PASSIVE_PREFIXES = ("ptcp:", "pssl:", "punix:")
 VSWITCHD_PATHS = ("/usr/sbin/ovs-vswitchd", "/usr/bin/ovs-vswitchd", "/usr/local/sbin/ovs-vswitchd")
@@ -225,7 +229,7 @@ class BridgeFacts:
     ports: int
 
 
-def compare_layout(layout: Any, live: Any) -> BridgeFacts:
+def compare_layout(layout: Layout, live: LiveSwitch) -> BridgeFacts:
     from stackwatch.ovs.plan import verify_differences
 
     differences = verify_differences(layout, live)

@@ -140,12 +140,12 @@ def parse_live(tables: dict[str, list[dict[str, Any]]]) -> LiveSwitch:
     for row in tables.get("Bridge", []):
         uuid = _uuid(row["_uuid"])
         port_uuids = [u.value for u in as_set(row.get("ports", ["set", []]))]
-        members = [ports[u] for u in port_uuids if u in ports]
+        bridge_ports = [ports[u] for u in port_uuids if u in ports]
         datapath = row.get("datapath_type") or ""
         bridges[uuid] = LiveBridge(
             uuid,
             str(row.get("name", "")),
-            tuple(sorted(members, key=lambda p: p.name)),
+            tuple(sorted(bridge_ports, key=lambda p: p.name)),
             tuple(port_uuids),
             as_optional(row.get("fail_mode", ["set", []])),
             None if datapath in ("", "system") else datapath,

@@ -227,19 +227,17 @@ def plan_layout(layout: Layout, live: LiveSwitch, prune: bool = False) -> Plan:
     declared_ifaces = {i: p.name for b in layout.bridges for p in b.ports for i in p.interfaces}
 
     # Live ports that must go: declared in another bridge, or holding a declared interface.
-    live_port_bridge: dict[str, LiveBridge] = {}
     displaced: dict[str, str] = {}  # live port uuid -> why it goes
     for bridge in live.bridges:
-        for port in bridge.user_ports:
-            live_port_bridge[port.uuid] = bridge
-            home = declared_ports.get(port.name)
+        for held in bridge.user_ports:
+            home = declared_ports.get(held.name)
             if home is not None and home != bridge.name:
-                displaced[port.uuid] = f"moves to bridge {home}"
+                displaced[held.uuid] = f"moves to bridge {home}"
             else:
-                for iface in port.interfaces:
+                for iface in held.interfaces:
                     owner = declared_ifaces.get(iface.name)
-                    if owner is not None and owner != port.name:
-                        displaced[port.uuid] = f"its interface {iface.name} is declared in {owner}"
+                    if owner is not None and owner != held.name:
+                        displaced[held.uuid] = f"its interface {iface.name} is declared in {owner}"
                         break
 
     bridge_refs: list[Any] = []
@@ -258,11 +256,11 @@ def plan_layout(layout: Layout, live: LiveSwitch, prune: bool = False) -> Plan:
             plan.notes.append(
                 f"bridge {bridge.name}: not in the layout and not created by stackwatch; left alone"
             )
-        for port in moving:
+        for gone in moving:
             plan.changes.append(
-                Change("remove", f"port {bridge.name}/{port.name}", (displaced[port.uuid],))
+                Change("remove", f"port {bridge.name}/{gone.name}", (displaced[gone.uuid],))
             )
-            ops.mutate("Bridge", bridge.uuid, "ports", "delete", ovs_set([ref(port.uuid)]))
+            ops.mutate("Bridge", bridge.uuid, "ports", "delete", ovs_set([ref(gone.uuid)]))
 
     for spec in layout.bridges:
         have = live.bridge(spec.name)
