@@ -380,7 +380,7 @@ def records(
     hosts: dict[bytes, str | None] = {}
     req_paths: dict[bytes, bytes] = {}
     for found in scan(paths, fmt, ("time", "ip", "request", "referrer"), stats):
-        for when, ip, request, referrer in found:  # type: ignore[misc]
+        for when, ip, request, referrer in found:
             stamp = parse_time(when)
             if stamp is None:
                 stats.matched -= 1

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 NAMED_FORMATS: dict[str, str] = {
     "common": '%h %l %u %t "%r" %>s %b',
@@ -147,10 +147,14 @@ class Matcher:
         self.pattern = pattern
         self.wanted = wanted
         self._index = [order.index(f) for f in wanted]
-        if order == list(wanted):
-            self.findall = pattern.findall  # type: ignore[method-assign]
+        # One group: a list of bytes; more: a list of tuples of bytes, in the caller's order.
+        self.findall: Callable[[bytes], list[Any]] = (
+            cast(Callable[[bytes], list[Any]], pattern.findall)
+            if order == list(wanted)
+            else self._reordered
+        )
 
-    def findall(self, data: bytes) -> list[Any]:
+    def _reordered(self, data: bytes) -> list[Any]:
         index = self._index
         return [tuple(row[i] for i in index) for row in self.pattern.findall(data)]
 

@@ -23,6 +23,9 @@ from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, requ
 
 STATE_NAME = "weblog-follow"
 
+# What signal.signal() returns and accepts.
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
 
 @dataclass
 class FollowStats:
@@ -106,7 +109,7 @@ def follow(
         nonlocal stopping
         stopping = True
 
-    old_handlers: dict[int, Any] = {}
+    old_handlers: dict[signal.Signals, _Handler] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(ValueError):  # not the main thread (tests)
             old_handlers[sig] = signal.signal(sig, stop)
@@ -149,8 +152,9 @@ def follow(
     finally:
         _save(store, follower, blocker)
         follower.close()
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
+        for old_sig, handler in old_handlers.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(old_sig, handler)
     return stats
 
 

@@ -10,8 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from stackwatch.weblog.detect import Finding, Timeline
 
@@ -20,20 +20,21 @@ def plot_floods(path: str, timeline: Timeline, findings: list[Finding], title: s
     """Draw the site's requests per second and each flood's own rate, the flood spans shaded."""
     fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
     try:
-        times = [datetime.fromtimestamp(s, UTC) for s in timeline.seconds]
+        # x is epoch seconds as floats, labelled as UTC clock times by the formatter below.
+        times = [float(s) for s in timeline.seconds]
         ax.plot(times, timeline.totals, color="#4a6fa5", linewidth=0.8, label="all requests/s")
         colours = ["#c0392b", "#d35400", "#8e44ad", "#16a085"]
         for i, finding in enumerate(findings[:8]):
             colour = colours[i % len(colours)]
             ax.axvspan(
-                datetime.fromtimestamp(finding.first_seen, UTC),
-                datetime.fromtimestamp(max(finding.last_seen, finding.first_seen + 1), UTC),
+                finding.first_seen,
+                max(finding.last_seen, finding.first_seen + 1),
                 color=colour,
                 alpha=0.15,
             )
             if finding.seconds:
                 ax.plot(
-                    [datetime.fromtimestamp(s, UTC) for s, _ in finding.seconds],
+                    [float(s) for s, _ in finding.seconds],
                     [n for _, n in finding.seconds],
                     color=colour,
                     linewidth=1.0,
@@ -42,7 +43,8 @@ def plot_floods(path: str, timeline: Timeline, findings: list[Finding], title: s
         ax.set_title(title)
         ax.set_ylabel("requests per second")
         ax.set_xlabel("time (UTC)")
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 3, 6, 10]))
+        ax.xaxis.set_major_formatter(FuncFormatter(_clock))
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left", fontsize="small")
         fig.autofmt_xdate()
@@ -50,3 +52,11 @@ def plot_floods(path: str, timeline: Timeline, findings: list[Finding], title: s
         fig.savefig(path, format="png")
     finally:
         plt.close(fig)
+
+
+def _clock(x: float, _pos: int | None = None) -> str:
+    """An epoch-seconds tick as a UTC clock time."""
+    try:
+        return datetime.fromtimestamp(x, UTC).strftime("%H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return ""

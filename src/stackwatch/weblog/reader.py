@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from stackwatch.weblog.formats import LogFormat
 
@@ -119,7 +119,7 @@ def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK)
 
 def scan(
     paths: Iterable[str], fmt: LogFormat, fields: Iterable[str], stats: ScanStats | None = None
-) -> Iterator[list[object]]:
+) -> Iterator[list[Any]]:
     """For each block of each log, the list of matches of ``fields`` (see LogFormat.matcher)."""
     stats = stats if stats is not None else ScanStats()
     matcher = fmt.matcher(fields)

@@ -50,10 +50,10 @@ def count_by(
     raw: Counter[bytes] = Counter()
     if since is None:
         for found in scan(paths, fmt, (source,), stats):
-            raw.update(found)  # type: ignore[arg-type]
+            raw.update(found)
     else:
         for found in scan(paths, fmt, ("time", source), stats):
-            for when, value in found:  # type: ignore[misc]
+            for when, value in found:
                 stamp = parse_time(when)
                 if stamp is not None and stamp >= since:
                     raw[value] += 1
