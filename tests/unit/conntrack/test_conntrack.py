@@ -439,3 +439,22 @@ def test_plan_command_writes_sysctl_file(tmp_path: Path) -> None:
     assert "net.netfilter.nf_conntrack_buckets = 1024" in target.read_text()
     bad = run_stackwatch("conntrack", "plan", "--connections", "0")
     assert bad.returncode == 2 and "--connections must be a positive" in bad.stderr
+
+
+def test_without_root_the_details_say_namespaces_were_not_counted(tmp_path: Path) -> None:
+    from stackwatch.checks.conntrack import CHECK
+    from stackwatch.core.config import Config
+    from stackwatch.core.engine import run_check
+    from stackwatch.core.host import Host, NamespaceAccessDenied
+    from stackwatch.core.state import StateStore
+
+    class UnprivilegedHost(Host):
+        def in_netns(self, name, read):  # type: ignore[no-untyped-def]
+            raise NamespaceAccessDenied("entering network namespaces needs root (CAP_SYS_ADMIN)")
+
+    root = make_tree(tmp_path / "root", 10, 1000, namespaces={"qrouter-a": 800})
+    result = run_check(CHECK, UnprivilegedHost(root), Config(None, {}), StateStore(tmp_path / "s"))
+    assert result.status == Status.OK
+    assert "namespaces not counted: entering network namespaces needs root" in "\n".join(
+        result.details
+    )
