@@ -11,10 +11,12 @@ proof of health: redundancy and backups still matter.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackwatch.core.host import CommandNotFound, CommandTimeout, HostError
+from stackwatch.core.config import ConfigError
+from stackwatch.core.host import CommandNotFound, CommandTimeout, Host, HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
@@ -101,7 +103,14 @@ class SmartOptions:
     temperature_warning: Range | None = field(default_factory=lambda: parse_range("55"))  # °C
     temperature_critical: Range | None = field(default_factory=lambda: parse_range("65"))
     command_timeout: float = 20.0  # per disk; a hung disk must not stop the other checks
+    parallel: int = 8  # disks read at once: 24 disks, a few slow, must not take 24 timeouts
     devices: list[str] = field(default_factory=list)  # extra "DEVICE TYPE" entries, e.g. megaraid
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise ConfigError("[checks.disk-smart] parallel: must be at least 1")
+        if self.command_timeout <= 0:
+            raise ConfigError("[checks.disk-smart] command_timeout: must be above 0 seconds")
 
 
 def _as_int(value: Any) -> int | None:
@@ -217,6 +226,27 @@ def _is_standby(text: str) -> bool:
     )
 
 
+def read_disk(host: Host, device: ScannedDevice, timeout: float) -> DiskHealth | DiskProblem | str:
+    """One disk's SMART record, the reason it could not be read, or its name where it sleeps
+    (spun down: not woken up just to be read)."""
+    argv = ["smartctl", "--json", "--all", "--nocheck=standby", "-d", device.type, device.name]
+    try:
+        answer = host.run(argv, timeout=timeout, check=False)
+    except CommandTimeout:
+        return DiskProblem(device.name, f"no answer within {timeout:g} s")
+    except HostError as exc:
+        return DiskProblem(device.name, str(exc))
+    if answer.returncode & EXIT_OPEN_FAILED and _is_standby(answer.stdout):
+        return device.name
+    if answer.returncode & (EXIT_CMDLINE | EXIT_OPEN_FAILED):
+        reason = answer.stderr.strip().splitlines()[-1:] or [f"exit {answer.returncode}"]
+        return DiskProblem(device.name, f"smartctl could not read it ({reason[0]})")
+    try:
+        return parse_smart(answer.stdout, device.name)
+    except SmartParseError as exc:
+        return DiskProblem(device.name, str(exc))
+
+
 def collect(ctx: CheckContext[SmartOptions]) -> SmartFacts:
     host, options = ctx.host, ctx.options
     try:
@@ -232,32 +262,18 @@ def collect(ctx: CheckContext[SmartOptions]) -> SmartFacts:
         devices.append(ScannedDevice(name, kind.strip() or "auto"))
     if not devices:
         raise NotApplicable("smartctl found no disks (a virtual machine, or disks behind RAID)")
-    disks: list[DiskHealth | DiskProblem] = []
-    standby: list[str] = []
-    for device in devices:
-        argv = ["smartctl", "--json", "--all", "--nocheck=standby", "-d", device.type, device.name]
-        try:
-            answer = host.run(argv, timeout=options.command_timeout, check=False)
-        except CommandTimeout:
-            disks.append(
-                DiskProblem(device.name, f"no answer within {options.command_timeout:g} s")
-            )
-            continue
-        except HostError as exc:
-            disks.append(DiskProblem(device.name, str(exc)))
-            continue
-        if answer.returncode & EXIT_OPEN_FAILED and _is_standby(answer.stdout):
-            standby.append(device.name)
-            continue
-        if answer.returncode & (EXIT_CMDLINE | EXIT_OPEN_FAILED):
-            reason = answer.stderr.strip().splitlines()[-1:] or [f"exit {answer.returncode}"]
-            disks.append(DiskProblem(device.name, f"smartctl could not read it ({reason[0]})"))
-            continue
-        try:
-            disks.append(parse_smart(answer.stdout, device.name))
-        except SmartParseError as exc:
-            disks.append(DiskProblem(device.name, str(exc)))
-    return SmartFacts(tuple(disks), tuple(standby))
+    # Each disk is one smartctl process with its own timeout; a bounded pool reads them at once,
+    # so a few disks that do not answer cost one timeout, not one each.
+    workers = min(options.parallel, len(devices))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smartctl")
+    try:
+        answers = list(pool.map(lambda d: read_disk(host, d, options.command_timeout), devices))
+    finally:
+        # On the engine's overall time limit, do not wait for disks not yet started.
+        pool.shutdown(wait=False, cancel_futures=True)
+    disks = tuple(a for a in answers if not isinstance(a, str))
+    standby = tuple(a for a in answers if isinstance(a, str))
+    return SmartFacts(disks, standby)
 
 
 def _label(disk: DiskHealth) -> str:

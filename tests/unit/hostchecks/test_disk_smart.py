@@ -30,7 +30,7 @@ dir=$(dirname "$0")
 if [ "$1" = "--scan-open" ]; then cat "$dir/scan.json"; exit 0; fi
 for last; do :; done
 name=$(basename "$last")
-if [ "$name" = hang ]; then exec sleep 30; fi
+case "$name" in hang*) exec sleep 30;; esac
 if [ -f "$dir/$name.json" ]; then cat "$dir/$name.json"; exit "$(cat "$dir/$name.rc")"; fi
 echo "Smartctl open device: $last failed: No such device" >&2
 exit 2
@@ -132,6 +132,56 @@ def test_a_disk_that_hangs_is_unknown_alone(realdata: Path, tmp_path: Path) -> N
     assert time.monotonic() - started < 10
     assert result.status == Status.UNKNOWN
     assert result.summary == "/dev/hang: UNKNOWN, no answer within 1 s"
+
+
+def test_slow_disks_are_read_at_once_and_each_is_unknown_alone(
+    realdata: Path, tmp_path: Path
+) -> None:
+    # A storage server: six disks that do not answer among healthy and failing ones. Read one
+    # after another they would take six timeouts; read at once, about one.
+    disks: dict[str, dict[str, Any] | None] = {f"hang{n}": None for n in range(6)}
+    disks |= {"sda": capture(realdata, CLEAN_ATA), "sdb": capture(realdata, REALLOCATED)}
+    path = fake_smartctl(tmp_path / "bin", disks)
+    started = time.monotonic()
+    result = run("disk-smart", "/", tmp_path / "state", path_env=path, command_timeout=2.0)
+    elapsed = time.monotonic() - started
+    assert 2.0 <= elapsed < 5.0, elapsed
+    assert result.status == Status.UNKNOWN
+    unknown = [d for d in result.details if "UNKNOWN, no answer within 2 s" in d]
+    assert len(unknown) == 6
+    assert "/dev/sdb: reallocated sectors 304" in result.summary
+    assert any(d.startswith("/dev/sda ") and ": OK;" in d for d in result.details)
+    # Details keep the order smartctl listed the disks in, whatever order they answered in.
+    listed = [d.split(":")[0].split(" ")[0] for d in result.details if d.startswith("/dev/")]
+    assert listed == [f"/dev/{n}" for n in disks]
+
+
+def test_the_pool_is_bounded(tmp_path: Path) -> None:
+    path = fake_smartctl(tmp_path / "bin", {f"hang{n}": None for n in range(4)})
+    started = time.monotonic()
+    result = run(
+        "disk-smart", "/", tmp_path / "state", path_env=path, command_timeout=1.0, parallel=2
+    )
+    elapsed = time.monotonic() - started
+    assert 2.0 <= elapsed < 4.0, elapsed  # two at a time: two rounds of one timeout
+    assert result.status == Status.UNKNOWN and result.summary.count("UNKNOWN") == 4
+
+
+def test_parallel_must_be_positive(tmp_path: Path) -> None:
+    result = run_stackwatch(
+        "check",
+        "disk-smart",
+        "--config",
+        str(write_config(tmp_path, "[checks.disk-smart]\nparallel = 0\n")),
+    )
+    assert "parallel: must be at least 1" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def write_config(directory: Path, text: str) -> Path:
+    file = directory / "stackwatch.toml"
+    file.write_text(text)
+    return file
 
 
 def test_missing_smartctl_or_no_disks_is_a_skip(tmp_path: Path) -> None:
