@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -185,18 +186,16 @@ def test_zero_limit_does_not_divide_by_zero() -> None:
 # The command line on fixture trees -------------------------------------------------------------
 
 
+def nagios_check(root: Path, state: Path) -> subprocess.CompletedProcess[str]:
+    """``stackwatch check conntrack --format nagios`` on a captured tree, as Nagios runs it."""
+    return run_stackwatch(
+        "check", "conntrack", "--root", str(root), "--format", "nagios", "--state-dir", str(state)
+    )
+
+
 def test_issue_example_in_nagios_format(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "root", 60000, 65536)
-    out = run_stackwatch(
-        "check",
-        "conntrack",
-        "--root",
-        str(root),
-        "--format",
-        "nagios",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    out = nagios_check(root, tmp_path / "state")
     assert out.returncode == 2, out.stderr
     first = out.stdout.splitlines()[0]
     assert first.startswith(
@@ -268,16 +267,7 @@ def test_counter_reset_is_reported_not_a_rate(tmp_path: Path) -> None:
 
 def test_namespaces_in_a_fixture_tree(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "root", 10, 1000, namespaces={"qrouter-a": 800, "qdhcp-b": 3})
-    out = run_stackwatch(
-        "check",
-        "conntrack",
-        "--root",
-        str(root),
-        "--format",
-        "nagios",
-        "--state-dir",
-        str(tmp_path / "s"),
-    )
+    out = nagios_check(root, tmp_path / "s")
     assert out.returncode == 1
     assert "fullest namespace qrouter-a 800 (80.0%)" in out.stdout
     assert "'entries_qrouter-a'=800" in out.stdout
@@ -285,16 +275,7 @@ def test_namespaces_in_a_fixture_tree(tmp_path: Path) -> None:
 
 def test_not_applicable_is_skip(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
-    out = run_stackwatch(
-        "check",
-        "conntrack",
-        "--root",
-        str(tmp_path),
-        "--format",
-        "nagios",
-        "--state-dir",
-        str(tmp_path / "s"),
-    )
+    out = nagios_check(tmp_path, tmp_path / "s")
     assert out.returncode == 0
     assert out.stdout.startswith("CONNTRACK SKIP - no connection tracking here")
 
@@ -302,16 +283,7 @@ def test_not_applicable_is_skip(tmp_path: Path) -> None:
 def test_garbage_proc_files_are_unknown(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "root", 1, 100, stat="\x00\xffgarbage\n")
     (root / "proc/sys/net/netfilter/nf_conntrack_count").write_bytes(b"\xff\xfe")
-    out = run_stackwatch(
-        "check",
-        "conntrack",
-        "--root",
-        str(root),
-        "--format",
-        "nagios",
-        "--state-dir",
-        str(tmp_path / "s"),
-    )
+    out = nagios_check(root, tmp_path / "s")
     assert out.returncode == 3
     assert "nf_conntrack_count: expected a non-negative integer" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
@@ -341,16 +313,7 @@ def test_this_machine_in_all_formats(tmp_path: Path) -> None:
 
 
 def test_real_capture_through_the_cli(realdata: Path, tmp_path: Path) -> None:
-    out = run_stackwatch(
-        "check",
-        "conntrack",
-        "--root",
-        str(realdata / "node_exporter"),
-        "--format",
-        "nagios",
-        "--state-dir",
-        str(tmp_path),
-    )
+    out = nagios_check(realdata / "node_exporter", tmp_path)
     assert out.returncode == 0
     assert out.stdout.startswith("CONNTRACK OK - 123 of 65536 entries (0.2%)")
     assert "'drop_total'=0c" in out.stdout
