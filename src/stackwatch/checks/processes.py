@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 
 from stackwatch.core.config import ConfigError
-from stackwatch.core.host import HostError
+from stackwatch.core.host import Host, HostError
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, worst
 
 COMM_LENGTH = 15  # the kernel keeps the first 15 bytes of a process name in /proc/PID/comm
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,29 @@ class ProcessesOptions:
 
 @dataclass(frozen=True)
 class ProcessInfo:
+    """One process; ``argv`` is empty for a process so fresh that the kernel has not yet set up
+    its command line (then only its name can match)."""
+
     pid: int
     comm: str
     argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """The fields of /proc/PID/stat this check needs."""
+
+    name: str
+    state: str
+    flags: int
+
+    @property
+    def kernel_thread(self) -> bool:
+        return bool(self.flags & PF_KTHREAD)
+
+    @property
+    def dead(self) -> bool:
+        return self.state in ("Z", "X", "x")  # a zombie is a daemon that has exited
 
 
 @dataclass(frozen=True)
@@ -111,12 +132,28 @@ def parse_comm(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\n")
 
 
+def parse_stat(raw: bytes) -> ProcStat | None:
+    """Name, state and flags of /proc/PID/stat, or None where it cannot be read. The name sits
+    in parentheses and may itself hold spaces and parentheses, so it ends at the last ')'."""
+    text = raw.decode("utf-8", errors="replace")
+    start, end = text.find("("), text.rfind(")")
+    if start < 0 or end < start:
+        return None
+    fields = text[end + 1 :].split()
+    # state ppid pgrp session tty_nr tpgid flags: flags is the seventh field after the name.
+    if len(fields) < 7 or not (fields[6].isascii() and fields[6].isdigit()):
+        return None
+    return ProcStat(text[start + 1 : end], fields[0], int(fields[6]))
+
+
 def spec_matches(spec: ProcessSpec, pattern: re.Pattern[str] | None, proc: ProcessInfo) -> bool:
     """Does this process count for the spec? By command-line pattern where given, else by name:
     the process name (comm, truncated to 15), the program of argv[0], or the script an
     interpreter runs (python3 /usr/bin/nova-compute)."""
     if pattern is not None:
-        return bool(proc.argv) and pattern.search(" ".join(proc.argv)) is not None
+        # Without a command line yet (a process just started), the name is all there is.
+        text = " ".join(proc.argv) if proc.argv else proc.comm
+        return pattern.search(text) is not None
     names = spec.name.split("|")
     if proc.comm in {n[:COMM_LENGTH] for n in names}:
         return True
@@ -143,6 +180,33 @@ def compile_spec(spec: ProcessSpec) -> re.Pattern[str] | None:
     return None if spec.cmdline is None else re.compile(spec.cmdline)
 
 
+def read_process(host: Host, pid: int) -> ProcessInfo | None:
+    """One process of /proc, or None for a kernel thread, a zombie, or one that vanished while
+    read (processes come and go: a vanished one is simply not counted)."""
+    try:
+        argv = parse_cmdline(host.read_bytes(f"/proc/{pid}/cmdline"))
+    except HostError:
+        return None
+    comm: str | None
+    try:
+        comm = parse_comm(host.read_bytes(f"/proc/{pid}/comm"))
+    except HostError:
+        comm = None
+    if argv and comm is not None:
+        return ProcessInfo(pid, comm, argv)
+    # An empty command line is a kernel thread, a zombie, or a process the kernel has only just
+    # started (between fork and exec); stat tells them apart and still has the name.
+    try:
+        stat = parse_stat(host.read_bytes(f"/proc/{pid}/stat"))
+    except HostError:
+        stat = None
+    if stat is None:  # gone, or a stat we cannot read: the command line alone may do
+        return ProcessInfo(pid, "", argv) if argv else None
+    if stat.kernel_thread or stat.dead:
+        return None
+    return ProcessInfo(pid, comm if comm is not None else stat.name, argv)
+
+
 def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
     roles = resolve_roles(ctx.options)
     if not roles:
@@ -154,17 +218,10 @@ def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
     host = ctx.host
     processes: list[ProcessInfo] = []
     for entry in host.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            # Processes come and go while we read: a vanished one is simply not counted.
-            comm = parse_comm(host.read_bytes(f"/proc/{entry}/comm"))
-            argv = parse_cmdline(host.read_bytes(f"/proc/{entry}/cmdline"))
-        except HostError:
-            continue
-        if not argv:
-            continue  # kernel threads have no command line and are never daemons of a role
-        processes.append(ProcessInfo(int(entry), comm, argv))
+        if entry.isdigit():
+            process = read_process(host, int(entry))
+            if process is not None:
+                processes.append(process)
     if not processes:
         raise HostError("no processes readable under /proc (is /proc mounted?)")
     counts = []

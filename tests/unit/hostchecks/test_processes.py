@@ -17,6 +17,7 @@ from stackwatch.checks.processes import (
     ProcessSpec,
     parse_cmdline,
     parse_comm,
+    parse_stat,
     spec_matches,
 )
 from stackwatch.core.result import Status
@@ -27,11 +28,26 @@ MARK = "stackwatch-test-worker"
 ROLE = {"roles": ["worker"], "role": {"worker": [{"name": MARK, "cmdline": MARK, "max": 1}]}}
 
 
+KTHREAD_FLAGS = 0x00208040  # PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC, as kthreadd shows them
+USER_FLAGS = 0x00400100
+
+
+def stat_line(pid: int, name: str, state: str = "S", flags: int = USER_FLAGS) -> str:
+    """A /proc/PID/stat line as the kernel writes it (the fields after flags abridged)."""
+    return f"{pid} ({name}) {state} 1 {pid} {pid} 0 -1 {flags} 120 0 0 0 4 2 0 0 20 0 1 0\n"
+
+
 def fake_proc(root: Path, processes: dict[int, tuple[str, list[str]]]) -> Path:
-    """A /proc of the given pid -> (comm, argv); kernel threads have an empty argv."""
+    """A /proc of the given pid -> (comm, argv); a process with an empty argv is a kernel thread
+    (PF_KTHREAD in its stat flags)."""
     for pid, (comm, argv) in processes.items():
         write(root, f"/proc/{pid}/comm", comm + "\n")
         write(root, f"/proc/{pid}/cmdline", b"".join(a.encode() + b"\0" for a in argv))
+        write(
+            root,
+            f"/proc/{pid}/stat",
+            stat_line(pid, comm, flags=USER_FLAGS if argv else KTHREAD_FLAGS),
+        )
     return root
 
 
@@ -140,9 +156,53 @@ def test_a_process_that_vanishes_while_read_is_skipped(tmp_path: Path) -> None:
     assert result.status == Status.OK
 
 
+def test_empty_command_line_falls_back_to_the_name_and_kernel_threads_never_count(
+    tmp_path: Path,
+) -> None:
+    root = fake_proc(
+        tmp_path,
+        {
+            # A kernel thread whose name happens to equal a daemon's: never a match.
+            3: ("ovsdb-server", []),
+            # A daemon just started: its command line is still empty, its name already right.
+            700: ("ovs-vswitchd", []),
+        },
+    )
+    write(root, "/proc/700/stat", stat_line(700, "ovs-vswitchd"))
+    # Started a moment ago too, and its comm already gone: the name in stat (with a space and a
+    # parenthesis in it, as prctl allows) is what is left.
+    write(root, "/proc/701/cmdline", b"")
+    write(root, "/proc/701/stat", stat_line(701, "nova-compute (2)"))
+    # A zombie: an ovsdb-server that has exited but not yet been reaped is not running.
+    write(root, "/proc/702/cmdline", b"")
+    write(root, "/proc/702/comm", "ovsdb-server\n")
+    write(root, "/proc/702/stat", stat_line(702, "ovsdb-server", state="Z"))
+    role = {"role": {"r": [{"name": "ovs-vswitchd"}, {"name": "ovsdb-server"}]}}
+    result = run("processes", root, tmp_path / "s", config=role)
+    counts = {m.labels["process"]: m.value for m in result.metrics}
+    assert counts == {"ovs-vswitchd": 1, "ovsdb-server": 0}
+    assert result.summary == "ovsdb-server not running (role r)"
+    by_pattern = {"role": {"n": [{"name": "nova", "cmdline": r"^nova-compute"}]}}
+    result = run("processes", root, tmp_path / "s", config=by_pattern)
+    assert result.status == Status.OK and "701" in " ".join(result.details)
+
+
+def test_stat_of_this_machines_processes() -> None:
+    own = parse_stat(Path("/proc/self/stat").read_bytes())
+    assert own is not None and not own.kernel_thread and own.state == "R"
+    kthreadd = parse_stat(Path("/proc/2/stat").read_bytes())
+    if kthreadd is not None and kthreadd.name == "kthreadd":  # not in a PID namespace
+        assert kthreadd.kernel_thread
+    odd = parse_stat(stat_line(9, ") x (", flags=KTHREAD_FLAGS).encode())
+    assert odd is not None and odd.name == ") x (" and odd.kernel_thread
+    assert parse_stat(b"12 (short) S 1") is None
+
+
 @given(st.binary())
 def test_parsers_never_crash(raw: bytes) -> None:
     assert isinstance(parse_cmdline(raw), tuple)
+    stat = parse_stat(raw)
+    assert stat is None or stat.flags >= 0
     assert "\n" not in parse_comm(raw).rstrip("\n")[-1:]
 
 
