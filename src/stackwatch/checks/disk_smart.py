@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackwatch.checks.findings import Findings
 from stackwatch.core.config import ConfigError
 from stackwatch.core.host import CommandNotFound, CommandTimeout, Host, HostError
 from stackwatch.core.ranges import Range, parse_range
@@ -282,41 +283,35 @@ def _label(disk: DiskHealth) -> str:
     return f"{disk.device}{model}{serial}"
 
 
-def judge_disk(disk: DiskHealth, options: SmartOptions) -> tuple[Status, list[str], list[str]]:
-    """Status, problems and hints of one disk."""
-    statuses: list[Status] = []
-    problems: list[str] = []
-    hints: list[str] = []
+def judge_disk(disk: DiskHealth, options: SmartOptions) -> Findings:
+    """The statuses, problems and hints of one disk."""
+    found = Findings()
     if disk.health_passed is False:
-        statuses.append(Status.CRITICAL)
-        problems.append("overall health FAILED")
-        hints.append(HINT_FAILING)
+        found.problem(Status.CRITICAL, "overall health FAILED", HINT_FAILING)
     if disk.nvme_critical_warning:
-        statuses.append(Status.CRITICAL)
-        problems.append(f"NVMe critical warning 0x{disk.nvme_critical_warning:02x}")
-        hints.append(HINT_FAILING)
+        found.problem(
+            Status.CRITICAL,
+            f"NVMe critical warning 0x{disk.nvme_critical_warning:02x}",
+            HINT_FAILING,
+        )
     if disk.self_test_failed:
-        statuses.append(Status.CRITICAL)
-        problems.append("a self-test failed")
-        hints.append(HINT_FAILING)
+        found.problem(Status.CRITICAL, "a self-test failed", HINT_FAILING)
     if disk.prefail_below_threshold:
-        statuses.append(Status.WARNING)
-        problems.append("a pre-failure attribute is at or below its threshold")
-        hints.append(HINT_SIGNAL)
+        found.problem(
+            Status.WARNING, "a pre-failure attribute is at or below its threshold", HINT_SIGNAL
+        )
     for name, count in disk.signals.items():
         status = judge_value(count, options.warning, options.critical)
         if count > 0:
             status = worst([status, Status.WARNING])  # any strong signal above zero
         if status != Status.OK:
-            statuses.append(status)
-            problems.append(f"{name.replace('_', ' ')} {count}")
-            hints.append(HINT_SIGNAL)
+            found.problem(status, f"{name.replace('_', ' ')} {count}", HINT_SIGNAL)
     if disk.percentage_used is not None:
         status = judge_value(disk.percentage_used, options.wear_warning, options.wear_critical)
         if status != Status.OK:
-            statuses.append(status)
-            problems.append(f"{disk.percentage_used}% of its rated endurance used")
-            hints.append(HINT_SIGNAL)
+            found.problem(
+                status, f"{disk.percentage_used}% of its rated endurance used", HINT_SIGNAL
+            )
     if disk.temperature is not None:
         status = judge_value(
             disk.temperature, options.temperature_warning, options.temperature_critical
@@ -324,43 +319,38 @@ def judge_disk(disk: DiskHealth, options: SmartOptions) -> tuple[Status, list[st
         if disk.temperature_trip and disk.temperature >= disk.temperature_trip:
             status = Status.CRITICAL
         if status != Status.OK:
-            statuses.append(status)
-            problems.append(f"temperature {disk.temperature} °C")
-            hints.append(HINT_HOT)
-    return worst(statuses), problems, hints
+            found.problem(status, f"temperature {disk.temperature} °C", HINT_HOT)
+    return found
 
 
 def judge(facts: SmartFacts, options: SmartOptions) -> Result:
-    statuses: list[Status] = []
-    problems: list[str] = []
-    hints: list[str] = []
-    details: list[str] = []
-    metrics: list[Metric] = []
+    found = Findings()
     for disk in facts.disks:
         if isinstance(disk, DiskProblem):
-            statuses.append(Status.UNKNOWN)
-            problems.append(f"{disk.device}: UNKNOWN, {disk.reason}")
-            details.append(f"{disk.device}: UNKNOWN, {disk.reason}")
-            hints.append(HINT_UNKNOWN)
+            found.problem(Status.UNKNOWN, f"{disk.device}: UNKNOWN, {disk.reason}", HINT_UNKNOWN)
+            found.details.append(f"{disk.device}: UNKNOWN, {disk.reason}")
             continue
-        status, disk_problems, disk_hints = judge_disk(disk, options)
-        statuses.append(status)
-        hints.extend(disk_hints)
+        verdict = judge_disk(disk, options)
+        status = worst(verdict.statuses)
+        found.statuses.append(status)
+        found.hints.extend(verdict.hints)
         signals = ", ".join(f"{k} {v}" for k, v in disk.signals.items()) or "no counters"
         temp = f", {disk.temperature} °C" if disk.temperature is not None else ""
         wear = f", {disk.percentage_used}% used" if disk.percentage_used is not None else ""
-        details.append(f"{_label(disk)} ({disk.protocol}): {status.name}; {signals}{wear}{temp}")
-        if disk_problems:
-            problems.append(f"{disk.device}: {', '.join(disk_problems)}")
+        found.details.append(
+            f"{_label(disk)} ({disk.protocol}): {status.name}; {signals}{wear}{temp}"
+        )
+        if verdict.problems:
+            found.problems.append(f"{disk.device}: {', '.join(verdict.problems)}")
         labels = {"device": disk.device.removeprefix("/dev/")}
         for name, count in disk.signals.items():
-            metrics.append(
+            found.metrics.append(
                 Metric(
                     name, count, warn=options.warning, crit=options.critical, min=0, labels=labels
                 )
             )
         if disk.temperature is not None:
-            metrics.append(
+            found.metrics.append(
                 Metric(
                     "temperature",
                     disk.temperature,
@@ -370,15 +360,12 @@ def judge(facts: SmartFacts, options: SmartOptions) -> Result:
                 )
             )
         if disk.percentage_used is not None:
-            metrics.append(Metric("used", disk.percentage_used, "%", min=0, labels=labels))
+            found.metrics.append(Metric("used", disk.percentage_used, "%", min=0, labels=labels))
     for device in facts.standby:
-        details.append(f"{device}: in standby, not woken up to be read")
-    details.append(CAVEAT)
-    status = worst(statuses)
+        found.details.append(f"{device}: in standby, not woken up to be read")
+    found.details.append(CAVEAT)
     count = sum(1 for d in facts.disks if isinstance(d, DiskHealth))
-    summary = "; ".join(problems) if problems else f"{count} disks, no failure signals"
-    hint = " / ".join(dict.fromkeys(hints)) if problems else None
-    return Result("disk-smart", status, summary, tuple(metrics), tuple(details), hint)
+    return found.result("disk-smart", f"{count} disks, no failure signals")
 
 
 CHECK = Check(

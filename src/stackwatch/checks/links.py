@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stackwatch.checks.findings import Findings
 from stackwatch.checks.sysfs import matches_any, parse_int, read_attr, read_int_attr
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
@@ -379,37 +380,33 @@ def _bits(rate: float) -> str:
 
 
 def judge(facts: LinksFacts, options: LinksOptions) -> Result:
-    statuses: list[Status] = []
-    problems: list[str] = []
-    hints: list[str] = []
-    details: list[str] = []
-    metrics: list[Metric] = []
+    found = Findings()
     members_of_bonds = {m.name for i in facts.interfaces if i.bond for m in i.bond.members}
 
     for iface in facts.interfaces:
         labels = {"interface": iface.name}
         up = iface.operstate == "up" or (iface.operstate == "unknown" and iface.carrier == 1)
-        metrics.append(Metric("up", 1 if up else 0, min=0, max=1, labels=labels))
+        found.metrics.append(Metric("up", 1 if up else 0, min=0, max=1, labels=labels))
         speed = f", {iface.speed_mbps} Mb/s" if iface.speed_mbps else ""
-        details.append(f"{iface.name} ({iface.kind}): {iface.operstate}{speed}")
+        found.details.append(f"{iface.name} ({iface.kind}): {iface.operstate}{speed}")
         if not iface.admin_up:
-            details.append(f"{iface.name}: administratively down, not judged")
+            found.details.append(f"{iface.name}: administratively down, not judged")
             continue
         if iface.bond is not None:
             status, problem, bond_details = _judge_bond(iface.bond)
-            details.extend(bond_details)
+            found.details.extend(bond_details)
             if problem:
-                statuses.append(status)
-                problems.append(problem)
-                hints.append(HINT_BOND)
+                found.problem(status, problem, HINT_BOND)
             live = sum(1 for m in iface.bond.members if _live(m, iface.bond)[0])
-            metrics.append(
+            found.metrics.append(
                 Metric("bond_live_members", live, min=0, max=len(iface.bond.members), labels=labels)
             )
         if not up and iface.name not in members_of_bonds:
-            statuses.append(Status.CRITICAL)
-            problems.append(f"{iface.name} is {iface.operstate} (carrier {iface.carrier})")
-            hints.append(HINT_DOWN)
+            found.problem(
+                Status.CRITICAL,
+                f"{iface.name} is {iface.operstate} (carrier {iface.carrier})",
+                HINT_DOWN,
+            )
 
         deltas = facts.deltas.get(iface.name, {})
         rates = facts.rates.get(iface.name, {})
@@ -420,7 +417,7 @@ def judge(facts: LinksFacts, options: LinksOptions) -> Result:
         drops = sum(deltas.get(c, 0) for c in DROP_COUNTERS)
         error_rate = sum(rates.get(c, 0.0) for c in ERROR_COUNTERS)
         error_share, drop_share = _share(errors, packets), _share(drops, packets)
-        metrics.extend(
+        found.metrics.extend(
             [
                 Metric("errors_rate", round(error_rate, 4), "/s", min=0, labels=labels),
                 Metric(
@@ -444,18 +441,20 @@ def judge(facts: LinksFacts, options: LinksOptions) -> Result:
         )
         for counter in ("rx_frame_errors", "tx_carrier_errors"):
             if counter in rates:
-                metrics.append(
+                found.metrics.append(
                     Metric(f"{counter}_rate", round(rates[counter], 4), "/s", min=0, labels=labels)
                 )
         judged = packets >= options.min_packets
         if errors:
-            details.append(
+            found.details.append(
                 f"{iface.name}: {errors} errors in {packets} packets ({error_share:.3f}%), "
                 f"frame {deltas.get('rx_frame_errors', 0)}, "
                 f"carrier {deltas.get('tx_carrier_errors', 0)}"
             )
         if drops:
-            details.append(f"{iface.name}: {drops} drops in {packets} packets ({drop_share:.3f}%)")
+            found.details.append(
+                f"{iface.name}: {drops} drops in {packets} packets ({drop_share:.3f}%)"
+            )
         error_status = (
             judge_value(error_share, options.warning, options.critical) if judged else (Status.OK)
         )
@@ -464,24 +463,28 @@ def judge(facts: LinksFacts, options: LinksOptions) -> Result:
                 [error_status, judge_value(error_rate, options.error_rate_warning, None)]
             )
         if error_status != Status.OK:
-            statuses.append(error_status)
-            problems.append(f"{iface.name} errors {error_share:.3f}% ({error_rate:.2f}/s)")
-            hints.append(HINT_ERRORS)
+            found.problem(
+                error_status,
+                f"{iface.name} errors {error_share:.3f}% ({error_rate:.2f}/s)",
+                HINT_ERRORS,
+            )
         if judged:
             drop_status = judge_value(drop_share, options.drop_warning, options.drop_critical)
             if drop_status != Status.OK:
-                statuses.append(drop_status)
-                problems.append(f"{iface.name} drops {drop_share:.2f}% of packets")
-                hints.append(HINT_DROPS)
+                found.problem(
+                    drop_status, f"{iface.name} drops {drop_share:.2f}% of packets", HINT_DROPS
+                )
 
         for direction, counter in (("in", "rx_bytes"), ("out", "tx_bytes")):
             if counter not in rates:
                 continue
             bps = rates[counter] * 8
-            metrics.append(Metric(f"bits_{direction}", round(bps, 1), "/s", min=0, labels=labels))
+            found.metrics.append(
+                Metric(f"bits_{direction}", round(bps, 1), "/s", min=0, labels=labels)
+            )
             if iface.speed_mbps:
                 used = 100.0 * bps / (iface.speed_mbps * 1e6)
-                metrics.append(
+                found.metrics.append(
                     Metric(
                         f"bandwidth_{direction}",
                         round(used, 2),
@@ -493,34 +496,35 @@ def judge(facts: LinksFacts, options: LinksOptions) -> Result:
                         labels=labels,
                     )
                 )
-                details.append(
+                found.details.append(
                     f"{iface.name} {direction}: {_bits(bps)} ({used:.1f}% of "
                     f"{iface.speed_mbps} Mb/s)"
                 )
                 status = judge_value(used, options.bandwidth_warning, options.bandwidth_critical)
                 if status != Status.OK:
-                    statuses.append(status)
-                    problems.append(f"{iface.name} {direction} at {used:.0f}% of its speed")
-                    hints.append(HINT_BANDWIDTH)
+                    found.problem(
+                        status,
+                        f"{iface.name} {direction} at {used:.0f}% of its speed",
+                        HINT_BANDWIDTH,
+                    )
             else:
-                details.append(f"{iface.name} {direction}: {_bits(bps)}")
+                found.details.append(f"{iface.name} {direction}: {_bits(bps)}")
 
     if facts.first_run:
-        details.append("rates: first run, error, drop and bandwidth rates from the next run on")
+        found.details.append(
+            "rates: first run, error, drop and bandwidth rates from the next run on"
+        )
     if facts.resets:
         reset_ifaces = sorted({r.rpartition(":")[0] for r in facts.resets})
-        details.append(
+        found.details.append(
             "counters went down since the last run (reboot or driver reload), no rate this time: "
             + ", ".join(reset_ifaces)
         )
     if facts.left_out:
-        details.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
+        found.details.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
 
-    status = worst(statuses)
     names = ", ".join(i.name for i in facts.interfaces)
-    summary = "; ".join(problems) if problems else f"{len(facts.interfaces)} links up ({names})"
-    hint = " / ".join(dict.fromkeys(hints)) if hints else None
-    return Result("links", status, summary, tuple(metrics), tuple(details), hint)
+    return found.result("links", f"{len(facts.interfaces)} links up ({names})")
 
 
 CHECK = Check(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stackwatch.checks.findings import Findings
 from stackwatch.checks.sysfs import parse_int, read_attr, read_int_attr
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext
-from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+from stackwatch.core.result import Metric, Result, Status, judge_value
 
 EDAC_MC = "/sys/devices/system/edac/mc"
 _MC = re.compile(r"^mc\d+$")
@@ -177,11 +178,7 @@ def _unit_name(unit: MemoryUnit) -> str:
 def judge(facts: EccFacts, options: EccOptions) -> Result:
     if not facts.controllers:
         return Result("memory-ecc", Status.OK, SKIP_NO_EDAC, skipped=True)
-    statuses: list[Status] = []
-    problems: list[str] = []
-    hints: list[str] = []
-    details: list[str] = []
-    metrics: list[Metric] = []
+    found = Findings()
     total_ce = sum(mc.ce for mc in facts.controllers)
     total_ue = sum(mc.ue for mc in facts.controllers)
     for mc in facts.controllers:
@@ -189,23 +186,25 @@ def judge(facts: EccFacts, options: EccOptions) -> Result:
         noinfo = ""
         if mc.ce_noinfo or mc.ue_noinfo:
             noinfo = f", without location: {mc.ce_noinfo or 0} CE, {mc.ue_noinfo or 0} UE"
-        details.append(f"{mc.name}{driver}: {mc.ce} corrected, {mc.ue} uncorrected{noinfo}")
+        found.details.append(f"{mc.name}{driver}: {mc.ce} corrected, {mc.ue} uncorrected{noinfo}")
         labels = {"controller": mc.name}
-        metrics.append(Metric("corrected_total", mc.ce, "c", min=0, labels=labels))
-        metrics.append(
+        found.metrics.append(Metric("corrected_total", mc.ce, "c", min=0, labels=labels))
+        found.metrics.append(
             Metric("uncorrected_total", mc.ue, "c", crit=options.ue_critical, min=0, labels=labels)
         )
         for unit in mc.units:
             if unit.ce or unit.ue:
-                details.append(f"  {_unit_name(unit)}: {unit.ce or 0} corrected, {unit.ue or 0} UE")
+                found.details.append(
+                    f"  {_unit_name(unit)}: {unit.ce or 0} corrected, {unit.ue or 0} UE"
+                )
 
         ue_status = judge_value(mc.ue, None, options.ue_critical)
         if ue_status != Status.OK:
             where = [_unit_name(u) for u in mc.units if u.ue]
             place = f" on {', '.join(where)}" if where else ""
-            problems.append(f"{mc.ue} uncorrected memory errors on {mc.name}{place}")
-            statuses.append(ue_status)
-            hints.append(HINT_UE)
+            found.problem(
+                ue_status, f"{mc.ue} uncorrected memory errors on {mc.name}{place}", HINT_UE
+            )
 
         rising = [(u, facts.ce_deltas.get(u.location, 0)) for u in mc.units]
         rising = [(u, d) for u, d in rising if d > 0]
@@ -217,23 +216,18 @@ def judge(facts: EccFacts, options: EccOptions) -> Result:
                 named = ", ".join(f"{_unit_name(u)} +{d}" for u, d in rising)
             else:
                 named = f"{mc.name} +{controller_delta} (the driver does not say which DIMM)"
-            problems.append(f"corrected memory errors rising: {named}")
-            statuses.append(ce_status)
-            hints.append(HINT_CE)
-        metrics.append(Metric("corrected_new", controller_delta, min=0, labels=labels))
+            found.problem(ce_status, f"corrected memory errors rising: {named}", HINT_CE)
+        found.metrics.append(Metric("corrected_new", controller_delta, min=0, labels=labels))
 
     if facts.first_run:
-        details.append("first run: rising corrected errors are reported from the next run on")
+        found.details.append("first run: rising corrected errors are reported from the next run on")
     if facts.resets:
-        details.append("counters went down since the last run (reboot or driver reload)")
-    summary = (
-        "; ".join(problems)
-        if problems
-        else f"{total_ce} corrected, {total_ue} uncorrected errors on "
-        f"{len(facts.controllers)} memory controllers, none new"
+        found.details.append("counters went down since the last run (reboot or driver reload)")
+    return found.result(
+        "memory-ecc",
+        f"{total_ce} corrected, {total_ue} uncorrected errors on "
+        f"{len(facts.controllers)} memory controllers, none new",
     )
-    hint = " / ".join(dict.fromkeys(hints)) if hints else None
-    return Result("memory-ecc", worst(statuses), summary, tuple(metrics), tuple(details), hint)
 
 
 CHECK = Check(

@@ -11,10 +11,11 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from stackwatch.checks.findings import Findings
 from stackwatch.core.config import ConfigError
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
-from stackwatch.core.result import Metric, Result, Status, worst
+from stackwatch.core.result import Metric, Result, Status
 
 COMM_LENGTH = 15  # the kernel keeps the first 15 bytes of a process name in /proc/PID/comm
 PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
@@ -250,18 +251,17 @@ def _hint(missing: list[RoleCount], extra: list[RoleCount]) -> str:
 
 
 def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
-    statuses: list[Status] = []
-    problems: list[str] = []
-    details: list[str] = []
-    metrics: list[Metric] = []
+    found = Findings()
     missing: list[RoleCount] = []
     extra: list[RoleCount] = []
     for count in facts.counts:
         spec = count.spec
         limits = f"{spec.min}..{spec.max if spec.max is not None else ''}"
         pids = " ".join(str(p) for p in count.pids[:10]) or "-"
-        details.append(f"{count.role}: {spec.name} {count.count} running (want {limits}) {pids}")
-        metrics.append(
+        found.details.append(
+            f"{count.role}: {spec.name} {count.count} running (want {limits}) {pids}"
+        )
+        found.metrics.append(
             Metric(
                 "procs",
                 count.count,
@@ -270,24 +270,21 @@ def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
             )
         )
         if count.count < spec.min:
-            statuses.append(Status.CRITICAL)
             what = "not running" if count.count == 0 else f"{count.count} of {spec.min} running"
-            problems.append(f"{spec.name} {what} (role {count.role})")
+            found.problem(Status.CRITICAL, f"{spec.name} {what} (role {count.role})")
             missing.append(count)
         elif spec.max is not None and count.count > spec.max:
-            statuses.append(Status.WARNING)
-            problems.append(f"{count.count} {spec.name} running, at most {spec.max} expected")
+            found.problem(
+                Status.WARNING, f"{count.count} {spec.name} running, at most {spec.max} expected"
+            )
             extra.append(count)
-    details.append(f"{facts.scanned} processes scanned")
-    status = worst(statuses)
+    found.details.append(f"{facts.scanned} processes scanned")
     roles = ", ".join(dict.fromkeys(c.role for c in facts.counts))
-    summary = (
-        "; ".join(problems)
-        if problems
-        else f"all {len(facts.counts)} required processes running (roles {roles})"
+    return found.result(
+        "processes",
+        f"all {len(facts.counts)} required processes running (roles {roles})",
+        hint=_hint(missing, extra) if found.problems else None,
     )
-    hint = _hint(missing, extra) if problems else None
-    return Result("processes", status, summary, tuple(metrics), tuple(details), hint)
 
 
 CHECK = Check(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stackwatch.checks.findings import Findings
 from stackwatch.checks.sysfs import matches_any, parse_int, read_attr
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
-from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+from stackwatch.core.result import Metric, Result, Status, judge_value
 
 HWMON = "/sys/class/hwmon"
 _TEMP_FILE = re.compile(r"^temp(\d+)_(input|max|crit|label|crit_alarm|max_alarm)$")
@@ -139,31 +140,27 @@ def limits_for(sensor: Sensor, options: TemperatureOptions) -> tuple[Range | Non
 
 
 def judge(facts: TemperatureFacts, options: TemperatureOptions) -> Result:
-    statuses: list[Status] = []
-    problems: list[str] = []
-    details: list[str] = []
-    metrics: list[Metric] = []
+    found = Findings()
     seen: dict[str, int] = {}
     for sensor in facts.sensors:
         warn, crit = limits_for(sensor, options)
         status = judge_value(sensor.celsius, warn, crit)
         if sensor.alarm:
             status = Status.CRITICAL
-        statuses.append(status)
         limits = []
         if sensor.max is not None:
             limits.append(f"max {sensor.max:g}")
         if sensor.crit is not None:
             limits.append(f"crit {sensor.crit:g}")
         own = f" ({', '.join(limits)})" if limits else ""
-        details.append(f"{sensor.key}: {sensor.celsius:g} °C{own} {status.name}")
+        found.details.append(f"{sensor.key}: {sensor.celsius:g} °C{own} {status.name}")
         if status != Status.OK:
             alarm = ", chip alarm" if sensor.alarm else ""
-            problems.append(f"{sensor.key} at {sensor.celsius:g} °C{own}{alarm}")
+            found.problem(status, f"{sensor.key} at {sensor.celsius:g} °C{own}{alarm}", HINT)
         # Two chips of one driver (coretemp.0, coretemp.1) may share labels: keep names apart.
         seen[sensor.key] = seen.get(sensor.key, 0) + 1
         suffix = f"#{seen[sensor.key]}" if seen[sensor.key] > 1 else ""
-        metrics.append(
+        found.metrics.append(
             Metric(
                 "temperature",
                 sensor.celsius,
@@ -172,21 +169,10 @@ def judge(facts: TemperatureFacts, options: TemperatureOptions) -> Result:
                 labels={"chip": sensor.chip, "sensor": sensor.label + suffix},
             )
         )
-    status = worst(statuses)
     hottest = max(facts.sensors, key=lambda s: s.celsius)
-    summary = (
-        "; ".join(problems)
-        if problems
-        else f"{len(facts.sensors)} sensors within limits, hottest {hottest.key} "
-        f"{hottest.celsius:g} °C"
-    )
-    return Result(
+    return found.result(
         "temperature",
-        status,
-        summary,
-        tuple(metrics),
-        tuple(details),
-        HINT if status != Status.OK else None,
+        f"{len(facts.sensors)} sensors within limits, hottest {hottest.key} {hottest.celsius:g} °C",
     )
 
 
