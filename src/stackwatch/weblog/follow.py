@@ -8,13 +8,19 @@ Each file is identified by device, inode and the hash of its first line:
   whose first line is ours), then the file is read from its start;
 - a line without its newline yet is held back until it is complete.
 Offsets live in the state directory, so a restart resumes where the last run stopped; a file
-seen for the first time is read from its end (``from_start`` reads it whole).
+seen for the first time is read from its end (``from_start`` reads it whole), and ``prime()``
+hands the caller the recent history just before that end to warm its baselines with.
+Globs are expanded again every ``rescan`` seconds: a log created later (a new vhost) is read from
+its beginning; rotated names (access.log.1, -20240101, .gz) and files already followed under
+another name are left alone.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from typing import Any, BinaryIO
 
 MAX_READ = 32 << 20  # per file and poll, so a huge backlog is read in steps
 HEAD_BYTES = 4096
+MAX_FILES = 2000  # followed at once (each holds a descriptor); more found by a rescan are left
+_ROTATED_NAME = re.compile(r"(?:[.-](?:\d{1,6}|\d{8}))(?:\.gz)?$|\.(?:gz|bz2|xz|zst|zip)$")
 
 
 def _head_hash(handle: BinaryIO) -> str:
@@ -44,6 +52,7 @@ class _Cursor:
     inode: int = 0
     offset: int = 0
     head: str = ""
+    fresh: bool = False  # appeared while following: read from its beginning
 
     def as_state(self) -> dict[str, Any]:
         return {"dev": self.dev, "inode": self.inode, "offset": self.offset, "head": self.head}
@@ -58,6 +67,8 @@ class Follower:
         state: dict[str, Any] | None = None,
         from_start: bool = False,
         retire_after: float = 60.0,
+        patterns: Iterable[str] = (),
+        rescan: float = 10.0,
     ) -> None:
         self.cursors = [_Cursor(os.path.abspath(p)) for p in dict.fromkeys(paths)]
         self._saved = state or {}
@@ -65,6 +76,59 @@ class Follower:
         self.events: list[str] = []  # rotations seen, for the operator
         self.retire_after = retire_after
         self._retired: list[tuple[_Cursor, float]] = []  # renamed files still read, last growth
+        self.patterns = [p for p in dict.fromkeys(patterns) if glob.has_magic(p)]
+        self.rescan = rescan
+        self._scanned = time.monotonic()
+        self._full_reported = False
+
+    def prime(self, budget: int) -> list[tuple[BinaryIO, int, int]]:
+        """Open the files that have no saved offsets at the end of their last complete line and
+        return the byte ranges just before it, ``(handle, start, end)``: the recent history a
+        caller reads to warm its baselines. ``budget`` bytes are shared evenly by the files (at
+        least 1 MiB each); ``start`` may fall inside a line. Nothing when reading from the start.
+        """
+        if self.from_start:
+            return []
+        todo: list[_Cursor] = []
+        for cursor in self.cursors:
+            saved = self._saved.get(cursor.path)
+            if cursor.handle is not None or (isinstance(saved, dict) and _valid_saved(saved)):
+                continue
+            st = self._open(cursor)
+            if st is None:
+                continue
+            assert cursor.handle is not None
+            cursor.offset = _end_of_complete(cursor.handle, st)
+            cursor.head = _head_hash(cursor.handle)
+            if os.pread(cursor.handle.fileno(), 2, 0) != b"\x1f\x8b":  # not a gzip file
+                todo.append(cursor)
+        share = max(1 << 20, budget // max(1, len(todo)))
+        return [(c.handle, max(0, c.offset - share), c.offset) for c in todo if c.handle]
+
+    def _rescan(self) -> None:
+        """Follow the files the globs match now and did not before, from their beginning."""
+        known = {c.path for c in self.cursors}
+        inodes = {(c.dev, c.inode) for c in self.cursors if c.handle is not None}
+        inodes.update((c.dev, c.inode) for c, _ in self._retired)
+        for pattern in self.patterns:
+            for path in sorted(glob.glob(pattern)):
+                path = os.path.abspath(path)
+                if path in known or _ROTATED_NAME.search(path):
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if not os.path.isfile(path) or (st.st_dev, st.st_ino) in inodes:
+                    continue
+                if len(self.cursors) >= MAX_FILES:
+                    if not self._full_reported:
+                        self.events.append(f"{path}: not followed, already {MAX_FILES} logs")
+                        self._full_reported = True
+                    return
+                self.cursors.append(_Cursor(path, fresh=True))
+                known.add(path)
+                self.events.append(f"{path}: new log, read from its start")
 
     def state(self) -> dict[str, Any]:
         out = dict(self._saved)
@@ -84,6 +148,9 @@ class Follower:
                 c.handle = None
 
     def poll(self) -> list[bytes]:
+        if self.patterns and time.monotonic() - self._scanned >= self.rescan:
+            self._scanned = time.monotonic()
+            self._rescan()
         out: list[bytes] = self._poll_retired()
         for cursor in self.cursors:
             out.extend(self._poll_one(cursor))
@@ -153,7 +220,8 @@ class Follower:
                     out.extend(self._from_rotated_copy(cursor, saved))
                     cursor.offset = 0
             else:
-                cursor.offset = 0 if self.from_start else _end_of_complete(cursor.handle, st)
+                start = self.from_start or cursor.fresh
+                cursor.offset = 0 if start else _end_of_complete(cursor.handle, st)
             cursor.head = head
         assert cursor.handle is not None
         try:

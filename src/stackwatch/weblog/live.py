@@ -8,20 +8,28 @@ window, update the blocks, save offsets and blocks in the state directory. Bound
 from __future__ import annotations
 
 import contextlib
+import heapq
+import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, BinaryIO
 
 from stackwatch.core.state import StateStore
 from stackwatch.weblog.apply import Blocker
 from stackwatch.weblog.detect import DetectOptions, Detector, Evidence
 from stackwatch.weblog.follow import Follower
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
+from stackwatch.weblog.reader import BLOCK
 
 STATE_NAME = "weblog-follow"
+PRIME_STEP = 1 << 20
+PRIME_SECONDS = 600.0  # history read at start, when a log has no saved offset
+PRIME_BYTES = 64 << 20  # at most, shared by the logs (at least 1 MiB each)
+
+Record = tuple[float, bytes, bytes, str | None]  # time, client IP, path, referring host
 
 # What signal.signal() returns and accepts.
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -32,6 +40,8 @@ class FollowStats:
     lines: int = 0
     matched: int = 0
     polls: int = 0
+    primed: int = 0  # history read at start to warm the baselines (not in ``lines``)
+    late: int = 0  # lines too old to judge against the current window
     floods: dict[str, Evidence] = field(default_factory=dict)  # latest evidence per host
 
     @property
@@ -40,7 +50,13 @@ class FollowStats:
 
 
 class Feeder:
-    """Turns blocks of log lines into Detector input, judging at each new second of log time."""
+    """Turns blocks of log lines into Detector input, judging at each new second of log time.
+
+    A line more than ``LATE`` seconds older than the newest one fed is counted but not judged:
+    putting it into the current window would make a spike of old traffic (a backlog read after
+    fresher history)."""
+
+    LATE = 120
 
     def __init__(self, fmt: LogFormat, detector: Detector) -> None:
         self.matcher = fmt.matcher(("time", "ip", "request", "referrer"))
@@ -48,33 +64,110 @@ class Feeder:
         self._hosts: dict[bytes, str | None] = {}
         self._paths: dict[bytes, bytes] = {}
         self._judged = 0
+        self.late = max(self.LATE, 2 * detector.window)
 
-    def feed(self, block: bytes, stats: FollowStats) -> None:
+    def parse(self, block: bytes, stats: FollowStats | None = None) -> list[Record]:
+        """(time, ip, path, referring host) of each readable line of ``block``."""
         found = self.matcher.findall(block)
-        stats.lines += block.count(b"\n")
-        stats.matched += len(found)
-        detector = self.detector
+        if stats is not None:
+            stats.lines += block.count(b"\n")
+            stats.matched += len(found)
         hosts, paths = self._hosts, self._paths
+        out: list[Record] = []
         for when, ip, request, referrer in found:
             stamp = parse_time(when)
             if stamp is None:
-                stats.matched -= 1
+                if stats is not None:
+                    stats.matched -= 1
                 continue
-            if referrer not in hosts:
+            host = hosts.get(referrer, "")
+            if host == "":
                 if len(hosts) > 200_000:
                     hosts.clear()
-                hosts[referrer] = referrer_host(referrer)
+                host = hosts[referrer] = referrer_host(referrer)
             path = paths.get(request)
             if path is None:
                 if len(paths) > 200_000:
                     paths.clear()
                 path = paths[request] = request_path(request)
+            out.append((stamp, ip, path, host))
+        return out
+
+    def add(self, records: Iterable[Record], stats: FollowStats) -> None:
+        detector = self.detector
+        for stamp, ip, path, host in records:
             second = int(stamp)
             if second > self._judged:
                 if self._judged:
                     detector.advance(second - 1)
                 self._judged = second
-            detector.add(stamp, ip, path, hosts[referrer])
+            elif second < self._judged - self.late:
+                stats.late += 1
+                continue
+            detector.add(stamp, ip, path, host)
+
+    def feed(self, block: bytes, stats: FollowStats) -> None:
+        self.add(self.parse(block, stats), stats)
+
+
+def prime(
+    follower: Follower, feeder: Feeder, stats: FollowStats, since: float, budget: int
+) -> None:
+    """Warm the detector with the requests logged since ``since`` in the files that have no
+    saved offsets (at most ``budget`` bytes read from their ends, see Follower.prime), in time
+    order across the files; they are then followed from where this stopped."""
+    ranges = follower.prime(budget)
+    if not ranges or since <= 0:
+        return
+    streams = [_history(feeder, h, start, end, since, stats) for h, start, end in ranges]
+    feeder.add(heapq.merge(*streams, key=_time_of), stats)
+
+
+def _time_of(record: Record) -> float:
+    return record[0]
+
+
+def _history(
+    feeder: Feeder, handle: BinaryIO, start: int, end: int, since: float, stats: FollowStats
+) -> Iterator[Record]:
+    """The records of ``handle`` logged since ``since``, from the whole lines in [start, end).
+
+    Steps back from ``end`` 1 MiB at a time while the first whole line there is still recent,
+    so a quiet log costs a few reads, not the whole budget."""
+    fd = handle.fileno()
+    pos = end
+    while pos > start:
+        pos = max(start, pos - PRIME_STEP)
+        first = _first_line_time(feeder, fd, pos, end)
+        if first is not None and first < since:
+            break
+    if pos > 0:
+        skip = os.pread(fd, 65536, pos - 1)
+        cut = skip.find(b"\n")
+        pos = pos + cut if cut >= 0 else end  # start after the newline that ends a cut line
+    while pos < end:
+        data = os.pread(fd, min(BLOCK, end - pos), pos)
+        if not data:
+            break
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            break
+        pos += cut + 1
+        records = [r for r in feeder.parse(data[: cut + 1]) if r[0] >= since]
+        stats.primed += len(records)
+        yield from records
+
+
+def _first_line_time(feeder: Feeder, fd: int, pos: int, end: int) -> float | None:
+    data = os.pread(fd, min(65536, end - pos), pos)
+    if pos > 0:
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    cut = data.find(b"\n")
+    if cut < 0:
+        return None
+    found = feeder.parse(data[: cut + 1])
+    return found[0][0] if found else None
 
 
 def follow(
@@ -89,11 +182,19 @@ def follow(
     interval: float = 0.5,
     from_start: bool = False,
     report: Callable[[str], None] = print,
+    patterns: Iterable[str] = (),
+    rescan: float = 10.0,
+    prime_seconds: float = PRIME_SECONDS,
+    prime_bytes: int = PRIME_BYTES,
 ) -> FollowStats:
-    """Follow until ``duration`` seconds have passed, or SIGTERM / SIGINT."""
+    """Follow until ``duration`` seconds have passed, or SIGTERM / SIGINT.
+
+    The logs without saved offsets first warm the detector with their last ``prime_seconds`` of
+    requests (``prime_bytes`` at most), so a flood already under way is judged at once; the
+    ``patterns`` (globs) are expanded again every ``rescan`` seconds for new logs."""
     saved = store.load(STATE_NAME)
     offsets = saved.get("files") if isinstance(saved.get("files"), dict) else {}
-    follower = Follower(paths, offsets, from_start=from_start)
+    follower = Follower(paths, offsets, from_start=from_start, patterns=patterns, rescan=rescan)
     detector = Detector(sites, options)
     feeder = Feeder(fmt, detector)
     stats = FollowStats()
@@ -120,6 +221,11 @@ def follow(
         + (f", rules in {blocker.path}" if blocker else "")
     )
     try:
+        if prime_seconds > 0:
+            prime(follower, feeder, stats, time.time() - prime_seconds, prime_bytes)
+            if stats.primed:
+                report(f"baselines warmed with {stats.primed} requests of the last "
+                       f"{prime_seconds / 60:g} min")  # fmt: skip
         while not stopping:
             for block in follower.poll():
                 feeder.feed(block, stats)
