@@ -44,7 +44,11 @@ HINT_SIGNAL = (
     "long self-test (smartctl -t long DEVICE) and plan its replacement; rising counts mean now"
 )
 HINT_HOT = "the disk is too hot: check the fans, the airflow and the room temperature"
-HINT_UNKNOWN = "a disk that does not answer SMART queries may be failing or its controller hung"
+HINT_UNKNOWN = (
+    "a disk that does not answer SMART queries may be failing or its controller hung: run "
+    "smartctl -a DEVICE by hand and look for resets of that disk in dmesg; treat it as failing "
+    "(check its redundancy) until it answers"
+)
 
 # smartctl's exit status is a bit mask (smartctl(8), "RETURN VALUES").
 EXIT_CMDLINE = 1 << 0
@@ -360,7 +364,17 @@ def judge(facts: SmartFacts, options: SmartOptions) -> Result:
                 )
             )
         if disk.percentage_used is not None:
-            found.metrics.append(Metric("used", disk.percentage_used, "%", min=0, labels=labels))
+            found.metrics.append(
+                Metric(
+                    "used",
+                    disk.percentage_used,
+                    "%",
+                    warn=options.wear_warning,
+                    crit=options.wear_critical,
+                    min=0,
+                    labels=labels,
+                )
+            )
     for device in facts.standby:
         found.details.append(f"{device}: in standby, not woken up to be read")
     found.details.append(CAVEAT)

@@ -187,7 +187,7 @@ def judge(facts: TcpFacts, options: TcpOptions) -> Result:
             + ", ".join(facts.resets)
         )
     details.extend(_settings_details(facts.settings))
-    hint = " / ".join(hints) if hints else None
+    hint = " / ".join(dict.fromkeys(hints)) if hints else None  # overflows and drops: one hint
     return Result("tcp-retransmits", worst(statuses), summary, tuple(metrics), tuple(details), hint)
 
 

@@ -164,8 +164,9 @@ def judge(facts: TemperatureFacts, options: TemperatureOptions) -> Result:
             Metric(
                 "temperature",
                 sensor.celsius,
-                warn=options.warning,
-                crit=options.critical,
+                # The limits this sensor was judged by: its own max and crit unless configured.
+                warn=warn,
+                crit=crit,
                 labels={"chip": sensor.chip, "sensor": sensor.label + suffix},
             )
         )

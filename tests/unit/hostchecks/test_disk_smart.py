@@ -100,11 +100,14 @@ def test_a_fleet_of_disks_through_a_real_executable(realdata: Path, tmp_path: Pa
     assert "/dev/sdb: reallocated sectors 304" in result.summary
     assert "overall health FAILED, NVMe critical warning 0x10" in result.summary
     assert "/dev/sdz: UNKNOWN, smartctl could not read it (Smartctl open device" in result.summary
+    assert result.hint and "treat it as failing" in result.hint
     assert "/dev/sda" not in result.summary
     assert any("over half of the failed disks" in d for d in result.details)
     assert result.hint and "replace the disk" in result.hint
     sectors = {m.labels["device"]: m.value for m in result.metrics if m.name.startswith("reall")}
     assert sectors == {"sda": 0, "sdb": 304}
+    wear = next(m for m in result.metrics if m.name == "used")  # NVMe: share of rated endurance
+    assert (str(wear.warn), str(wear.crit)) == ("80", "95")
 
 
 def test_only_a_strong_signal_warns_and_a_clean_record_says_what_it_means(

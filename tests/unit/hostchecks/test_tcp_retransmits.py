@@ -82,6 +82,10 @@ def test_rates_since_the_last_run_and_listen_overflows(tmp_path: Path) -> None:
     rates = {m.name: m.value for m in bad.metrics}
     assert rates["listen_overflows_rate"] == pytest.approx(1.0)
     assert rates["retransmitted"] == pytest.approx(10.0)
+    tree(root, out=1_300_000, retrans=60_200, over=127, drops=60)  # overflows and drops
+    both = run("tcp-retransmits", root, state, now=1180.0)
+    assert "listen overflows" in both.summary and "listen drops" in both.summary
+    assert both.hint is not None and both.hint.count("ss -ltn") == 1  # one remedy, said once
 
 
 def test_counter_reset_falls_back_to_lifetime_ratio(tmp_path: Path) -> None:

@@ -45,6 +45,10 @@ def test_own_max_warns_and_crit_is_critical(tmp_path: Path) -> None:
     assert result.status == Status.WARNING
     assert result.summary == "coretemp/Package id 0 at 84 °C (max 84, crit 100)"
     assert result.hint and "fans" in result.hint
+    # Perfdata carries the limits the sensor was judged by (its own max and crit).
+    package = next(m for m in result.metrics if m.labels["sensor"] == "Package id 0")
+    assert package.warn is not None and package.warn.alerts(84) and not package.warn.alerts(83)
+    assert package.crit is not None and package.crit.alerts(100) and not package.crit.alerts(99)
     write(tmp_path, f"{base}/temp1_input", "101000\n")
     assert run("temperature", tmp_path, tmp_path / "state").status == Status.CRITICAL
     # Configured ranges take the place of the chip's own limits.
