@@ -17,6 +17,7 @@ from stackwatch.core.result import Metric, Result, Status, worst
 from stackwatch.ovs.ovsdb import DEFAULT_DB, Uuid, as_optional, as_set, to_python
 
 if TYPE_CHECKING:
+    from stackwatch.core.host import Host
     from stackwatch.ovs.layout import Layout
     from stackwatch.ovs.live import LiveSwitch
 
@@ -36,6 +37,7 @@ class OvsBridgesOptions:
     timeout: float = 5.0
     layout: str | None = None  # the layout file this host's bridges must match
     critical_on_drift: bool = False  # drift is WARNING unless set; a missing bridge is CRITICAL
+    netns: str | None = None  # where ovs-vswitchd runs, for internal ports' addresses ([ovs] netns)
 
 
 @dataclass(frozen=True)
@@ -229,10 +231,23 @@ class BridgeFacts:
     ports: int
 
 
-def compare_layout(layout: Layout, live: LiveSwitch) -> BridgeFacts:
+def compare_layout(
+    layout: Layout, live: LiveSwitch, host: Host | None = None, netns: str | None = None
+) -> BridgeFacts:
+    """The layout against the switch; with ``host``, internal ports' addresses on their devices
+    too (only for ports that exist: a missing port is reported once, as a port)."""
+    from stackwatch.ovs.address import plan_devices
     from stackwatch.ovs.plan import verify_differences
 
     differences = verify_differences(layout, live)
+    if host is not None:
+        existing = {p.name for b in live.bridges for p in b.ports}
+        declared = frozenset(p.name for b in layout.bridges for p in b.ports)
+        differences += [
+            str(c)
+            for c in plan_devices(layout, host, netns, declared - existing)
+            if not c.new_device
+        ]
     missing = tuple(b.name for b in layout.bridges if live.bridge(b.name) is None)
     return BridgeFacts(
         layout.source,
@@ -264,9 +279,13 @@ def collect_bridges(ctx: CheckContext[OvsBridgesOptions]) -> BridgeFacts:
         layout = load_layout(layout_path)
     except LayoutError as exc:
         raise HostError(str(exc)) from None
+    netns = options.netns
+    if netns is None:
+        configured = ctx.config.section("ovs").get("netns")
+        netns = configured if isinstance(configured, str) else None
     with OvsdbClient(options.db, options.timeout) as client:
         live = read_live(client)
-    return compare_layout(layout, live)
+    return compare_layout(layout, live, ctx.host, netns)
 
 
 def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:

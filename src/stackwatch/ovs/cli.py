@@ -10,6 +10,7 @@ import typer
 from stackwatch.cli_support import fail, load_config_or_exit
 from stackwatch.core.config import ConfigError, build
 from stackwatch.core.host import HostError
+from stackwatch.ovs.apply import Devices
 from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
 from stackwatch.ovs.ovsdb import DEFAULT_DB, DEFAULT_TIMEOUT, OvsdbClient
 
@@ -29,10 +30,19 @@ class OvsSettings:
     db: str = DEFAULT_DB
     layout: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    netns: str | None = None  # the network namespace ovs-vswitchd runs in (None: the host's)
 
 
 DbOption = Annotated[
     str | None, typer.Option("--db", help=f"OVSDB to use (default {DEFAULT_DB}, or [ovs] db)")
+]
+NetnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--netns",
+        help="network namespace ovs-vswitchd runs in, where internal ports get their address "
+        "(default: the host's, or [ovs] netns)",
+    ),
 ]
 ConfigOption = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
 LayoutArg = Annotated[
@@ -58,6 +68,15 @@ def _layout(path: str | None, settings: OvsSettings) -> Layout:
         fail(f"layout refused: {exc}", ERROR)
 
 
+def _devices(netns: str | None, settings: OvsSettings) -> Devices:
+    from stackwatch.core.host import Host
+
+    chosen = netns or settings.netns
+    if chosen is not None and (not chosen or "/" in chosen or chosen in (".", "..")):
+        fail(f"--netns {chosen!r}: not a network namespace name", ERROR)
+    return Devices(Host(), chosen, settings.timeout)
+
+
 def _client(db: str | None, settings: OvsSettings) -> OvsdbClient:
     client = OvsdbClient(db or settings.db, settings.timeout)
     try:
@@ -71,6 +90,7 @@ def plan_command(
     layout: LayoutArg = None,
     db: DbOption = None,
     prune: Annotated[bool, typer.Option(help="also list what apply --prune removes")] = False,
+    netns: NetnsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Print the changes apply would make (exit 0: none, 2: some)."""
@@ -78,20 +98,26 @@ def plan_command(
 
     settings = _settings(config)
     wanted = _layout(layout, settings)
+    devices = _devices(netns, settings)
     with _client(db, settings) as client:
         try:
-            plan = plan_against(client, wanted, prune)
+            full = plan_against(client, wanted, prune, devices)
         except HostError as exc:
             fail(str(exc), ERROR)
-    for change in plan.changes:
-        typer.echo(str(change))
-    for note in plan.notes:
-        typer.echo(f"  note: {note}")
-    if plan.empty:
+    lines = full.lines()
+    _echo(lines, full.plan.notes)
+    if full.empty:
         typer.echo(f"no changes: the switch matches {wanted.source}")
         raise typer.Exit(0)
-    typer.echo(f"{len(plan.changes)} changes; run stackwatch ovs apply to make them")
+    typer.echo(f"{len(lines)} changes; run stackwatch ovs apply to make them")
     raise typer.Exit(CHANGES)
+
+
+def _echo(lines: list[str], notes: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+    for note in notes:
+        typer.echo(f"  note: {note}")
 
 
 @app.command("apply")
@@ -101,32 +127,38 @@ def apply_command(
     prune: Annotated[
         bool, typer.Option(help="remove bridges and ports stackwatch created that are not declared")
     ] = False,
+    netns: NetnsOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Make the switch match the layout, in one OVSDB transaction."""
+    """Make the switch match the layout: one OVSDB transaction, then internal ports' addresses."""
+    from stackwatch.ovs.address import AddressError
     from stackwatch.ovs.apply import apply_layout
 
     settings = _settings(config)
     wanted = _layout(layout, settings)
+    devices = _devices(netns, settings)
     with _client(db, settings) as client:
         try:
-            outcome = apply_layout(client, wanted, prune)
+            outcome = apply_layout(client, wanted, prune, devices)
+        except AddressError as exc:
+            fail(str(exc), ERROR)
         except HostError as exc:
             fail(f"nothing changed: {exc}", ERROR)
-    for change in outcome.plan.changes:
-        typer.echo(str(change))
-    for note in outcome.plan.notes:
-        typer.echo(f"  note: {note}")
-    if not outcome.applied:
+    _echo(outcome.lines(), outcome.plan.notes)
+    if not outcome.changed:
         typer.echo(f"no changes: the switch matches {wanted.source}")
-    else:
+        return
+    if outcome.applied:
         typer.echo(f"applied {len(outcome.plan.changes)} changes in one transaction")
+    if outcome.devices:
+        typer.echo(f"set the address of {len(outcome.devices)} devices")
 
 
 @app.command("verify")
 def verify_command(
     layout: LayoutArg = None,
     db: DbOption = None,
+    netns: NetnsOption = None,
     config: ConfigOption = None,
     output: Annotated[str, typer.Option("--format", help="text or nagios")] = "text",
 ) -> None:
@@ -136,9 +168,10 @@ def verify_command(
 
     settings = _settings(config)
     wanted = _layout(layout, settings)
+    devices = _devices(netns, settings)
     with _client(db, settings) as client:
         try:
-            facts = compare_layout(wanted, read_live(client))
+            facts = compare_layout(wanted, read_live(client), devices.host, devices.netns)
         except HostError as exc:
             typer.echo(f"OVS-BRIDGES UNKNOWN - {exc}")
             raise typer.Exit(3) from None

@@ -93,7 +93,8 @@ class Switch:
         args: list[str] = ["--", "del-manager"]
         for bridge in bridges:
             args += ["--", "del-br", bridge]
-        self.vsctl("--no-wait", *args)
+        # with the switch daemon running, wait until it removed the devices of deleted ports
+        self.vsctl(*args) if self.with_vswitchd else self.vsctl("--no-wait", *args)
 
     def stop(self) -> None:
         for pidfile in reversed(self.pids):

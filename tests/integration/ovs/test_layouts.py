@@ -21,11 +21,11 @@ def ovs(*args: str) -> tuple[int, str, str]:
 
 
 def test_classic_layout_plan_apply_idempotent_verify(switch: Switch) -> None:
-    code, out, _ = ovs("plan", str(CLASSIC), "--db", switch.db)
+    code, out, _ = ovs("plan", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 2
     assert "+ bridge br-ex" in out and "+ port br-ex/bond0: bond of em1+em2, balance-slb" in out
 
-    code, out, err = ovs("apply", str(CLASSIC), "--db", switch.db)
+    code, out, err = ovs("apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 0, err
     assert "in one transaction" in out
     shown = switch.vsctl("show")
@@ -35,35 +35,37 @@ def test_classic_layout_plan_apply_idempotent_verify(switch: Switch) -> None:
     assert switch.vsctl("get", "interface", "patch-tun", "options:peer").strip() == "patch-int"
     assert switch.vsctl("br-get-external-id", "br-ex", "stackwatch-managed").strip() == "true"
 
-    code, out, _ = ovs("apply", str(CLASSIC), "--db", switch.db)
+    code, out, _ = ovs("apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 0 and "no changes" in out
-    code, out, _ = ovs("plan", str(CLASSIC), "--db", switch.db)
+    code, out, _ = ovs("plan", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 0
-    code, out, _ = ovs("verify", str(CLASSIC), "--db", switch.db)
+    code, out, _ = ovs("verify", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 0 and out.startswith("OK: 3 bridges, 5 ports match")
 
     # drift made by hand: every difference is listed by verify and by the check
     switch.vsctl("set", "port", "mgmt", "tag=20", "--", "add-port", "br-int", "tapdeadbeef")
     switch.vsctl("set", "bridge", "br-tun", "fail_mode=standalone")
-    code, out, _ = ovs("verify", str(CLASSIC), "--db", switch.db)
+    code, out, _ = ovs("verify", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 1, out
     assert "~ port br-ex/mgmt: tag 20 -> 15" in out
     assert "~ bridge br-tun: fail_mode standalone -> secure" in out
     assert "port br-int/tapdeadbeef: not in the layout and not created by stackwatch" in out
     config = Path(switch.dir) / "sw.toml"
-    config.write_text(f'[checks.ovs-bridges]\nlayout = "{CLASSIC}"\n')
+    config.write_text(
+        f'[ovs]\nnetns = "{switch.netns}"\n[checks.ovs-bridges]\nlayout = "{CLASSIC}"\n'
+    )
     done = run_stackwatch("check", "ovs-bridges", "--db", switch.db, "--config", str(config))
     assert done.returncode == 1 and "3 differences" in done.stdout, done.stdout
 
     # apply repairs what it declares and leaves the hand-made port alone
-    code, out, _ = ovs("apply", str(CLASSIC), "--db", switch.db)
+    code, out, _ = ovs("apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)
     assert code == 0
     assert switch.vsctl("get", "port", "mgmt", "tag").strip() == "15"
     assert "tapdeadbeef" in switch.vsctl("list-ports", "br-int").split()
 
 
 def test_prune_removes_only_what_stackwatch_created(switch: Switch, tmp_path: Path) -> None:
-    assert ovs("apply", str(CLASSIC), "--db", switch.db)[0] == 0
+    assert ovs("apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)[0] == 0
     switch.vsctl(
         "add-port", "br-ex", "handmade", "--", "set", "interface", "handmade", "type=internal"
     )
@@ -73,11 +75,11 @@ def test_prune_removes_only_what_stackwatch_created(switch: Switch, tmp_path: Pa
         "    other_config: {hwaddr: '52:54:00:00:00:01'}\n"
         "    ports:\n      bond0: {members: [em1, em2], bond_mode: active-backup}\n"
     )
-    code, out, _ = ovs("plan", str(smaller), "--db", switch.db)
+    code, out, _ = ovs("plan", str(smaller), "--db", switch.db, "--netns", switch.netns)
     assert code == 2
     assert "~ port br-ex/bond0: bond_mode balance-slb -> active-backup" in out
     assert "bridge br-int: no longer declared; apply --prune removes it" in out
-    code, out, _ = ovs("apply", str(smaller), "--db", switch.db, "--prune")
+    code, out, _ = ovs("apply", str(smaller), "--db", switch.db, "--netns", switch.netns, "--prune")
     assert code == 0, out
     assert switch.vsctl("list-br").split() == ["br-ex"]
     assert sorted(switch.vsctl("list-ports", "br-ex").split()) == ["bond0", "handmade"]
@@ -89,7 +91,7 @@ def test_bad_layout_is_refused_before_anything_changes(switch: Switch, tmp_path:
     bad.write_text(
         "bridges:\n  br-a:\n    ports:\n      bond0:\n        members: [em1]\n  br-b: {}\n"
     )
-    code, _out, err = ovs("apply", str(bad), "--db", switch.db)
+    code, _out, err = ovs("apply", str(bad), "--db", switch.db, "--netns", switch.netns)
     assert code == 1
     assert f"{bad}:5: port bond0: a bond needs at least two members" in err
     assert "Traceback" not in err
@@ -97,14 +99,14 @@ def test_bad_layout_is_refused_before_anything_changes(switch: Switch, tmp_path:
 
 
 def test_export_round_trips_and_show(switch: Switch, tmp_path: Path) -> None:
-    assert ovs("apply", str(CLASSIC), "--db", switch.db)[0] == 0
+    assert ovs("apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)[0] == 0
     exported = tmp_path / "exported.yaml"
     code, out, _ = ovs("export", "--db", switch.db, "-o", str(exported))
     assert code == 0
     assert load_layout(str(exported)).bridges == load_layout(str(exported)).bridges
     assert {b.name for b in load_layout(str(exported)).bridges} == {"br-int", "br-tun", "br-ex"}
     # the exported file describes the switch exactly: nothing to plan
-    code, out, _ = ovs("plan", str(exported), "--db", switch.db)
+    code, out, _ = ovs("plan", str(exported), "--db", switch.db, "--netns", switch.netns)
     assert code == 0, out
     code, out, _ = ovs("show", "--db", switch.db)
     assert code == 0
@@ -126,7 +128,7 @@ def test_apply_is_one_transaction(switch: Switch, tmp_path: Path) -> None:
     with OvsdbClient(switch.db) as client:
         from stackwatch.ovs.apply import plan_against
 
-        plan = plan_against(client, layout)
+        plan = plan_against(client, layout).plan
         # corrupt the last insert so that the server refuses the transaction at the end
         last_insert = [op for op in plan.operations if op["op"] == "insert"][-1]
         last_insert["row"]["no_such_column"] = 1
@@ -142,3 +144,84 @@ def test_unreachable_db_is_one_clear_error(tmp_path: Path) -> None:
     code, _, err = ovs("plan", str(CLASSIC), "--db", f"unix:{tmp_path}/none.sock")
     assert code == 1
     assert err.startswith("stackwatch: OVSDB not reachable") and "Traceback" not in err
+
+
+def _device(switch: Switch, name: str) -> tuple[bool, list[str]]:
+    """(link up, global addresses) of a device in the switch's namespace, read with ip(8)."""
+    import json
+    import subprocess
+
+    done = subprocess.run(
+        ["ip", "-n", switch.netns, "-j", "addr", "show", "dev", name],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    (entry,) = json.loads(done.stdout)
+    addresses = [
+        f"{a['local']}/{a['prefixlen']}" for a in entry["addr_info"] if a["scope"] == "global"
+    ]
+    return "UP" in entry["flags"], addresses
+
+
+def _ip(switch: Switch, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["ip", "-n", switch.netns, *args], check=True, timeout=10)
+
+
+def test_management_port_gets_its_address(switch: Switch, tmp_path: Path) -> None:
+    at = ("--db", switch.db, "--netns", switch.netns)
+    code, out, _ = ovs("plan", str(CLASSIC), *at)
+    assert "+ device mgmt (br-ex/mgmt): address 10.0.15.11/24, link up" in out
+    code, out, err = ovs("apply", str(CLASSIC), *at)
+    assert code == 0, err
+    assert _device(switch, "mgmt") == (True, ["10.0.15.11/24"])
+    assert "set the address of 1 devices" in out
+
+    # idempotent: nothing to do, nothing done
+    code, out, _ = ovs("apply", str(CLASSIC), *at)
+    assert code == 0 and "no changes" in out
+    assert ovs("plan", str(CLASSIC), *at)[0] == 0
+
+    # removed by hand and link down: verify sees both, plan lists them, apply repairs
+    _ip(switch, "addr", "flush", "dev", "mgmt")
+    _ip(switch, "link", "set", "dev", "mgmt", "down")
+    code, out, _ = ovs("verify", str(CLASSIC), *at)
+    assert code == 1, out
+    assert "~ device mgmt (br-ex/mgmt): address (none) -> 10.0.15.11/24; link down -> up" in out
+    assert ovs("plan", str(CLASSIC), *at)[0] == 2
+    code, out, _ = ovs("apply", str(CLASSIC), *at)
+    assert code == 0 and "applied" not in out and "set the address of 1 devices" in out
+    assert _device(switch, "mgmt") == (True, ["10.0.15.11/24"])
+
+    # a different address added by hand is reported, and kept: stackwatch did not set it
+    _ip(switch, "addr", "flush", "dev", "mgmt")
+    _ip(switch, "addr", "add", "10.0.15.99/24", "dev", "mgmt")
+    code, out, _ = ovs("verify", str(CLASSIC), *at)
+    assert code == 1 and "address 10.0.15.99/24 -> 10.0.15.11/24" in out, out
+    assert ovs("apply", str(CLASSIC), *at)[0] == 0
+    assert sorted(_device(switch, "mgmt")[1]) == ["10.0.15.11/24", "10.0.15.99/24"]
+
+    # the layout's address changes: the one stackwatch set before is replaced
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(CLASSIC.read_text().replace("10.0.15.11/24", "10.0.15.12/24"))
+    code, out, _ = ovs("apply", str(moved), *at)
+    assert code == 0, out
+    assert sorted(_device(switch, "mgmt")[1]) == ["10.0.15.12/24", "10.0.15.99/24"]
+    assert ovs("verify", str(moved), *at)[0] == 0
+
+    # without --netns the device is looked for in the host's namespace: a clear difference
+    code, out, _ = ovs("verify", str(moved), "--db", switch.db)
+    assert code == 1 and "the device does not exist in the host's network namespace" in out
+
+
+def test_address_step_fails_clearly_when_vswitchd_is_elsewhere(switch: Switch) -> None:
+    # the switch daemon runs in its namespace; asked to look in another, apply says so clearly
+    code, _out, err = ovs(
+        "apply", str(CLASSIC), "--db", switch.db, "--netns", "swovs-no-such-namespace"
+    )
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("stackwatch: network namespace swovs-no-such-namespace does not exist")
+    assert switch.vsctl("list-br").strip() == ""
