@@ -11,7 +11,7 @@ proof of health: redundancy and backups still matter.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,6 +252,40 @@ def read_disk(host: Host, device: ScannedDevice, timeout: float) -> DiskHealth |
         return DiskProblem(device.name, str(exc))
 
 
+def read_disks(
+    host: Host, devices: list[ScannedDevice], timeout: float, parallel: int
+) -> list[DiskHealth | DiskProblem | str]:
+    """Every disk, in the order given, read by at most ``parallel`` smartctl processes at once.
+
+    Each disk has its own timeout, so a few disks that do not answer cost about one timeout,
+    not one each. The workers are daemon threads: when the engine's overall time limit stops
+    this check, the program does not wait for them. (Plain threads rather than
+    concurrent.futures, whose import alone costs more than reading /proc.)"""
+    answers: list[DiskHealth | DiskProblem | str] = [
+        DiskProblem(d.name, "not read (the check was stopped)") for d in devices
+    ]
+    queue = iter(range(len(devices)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(queue, None)
+            if index is None:
+                return
+            answers[index] = read_disk(host, devices[index], timeout)
+
+    workers = [
+        threading.Thread(target=work, name="smartctl", daemon=True)
+        for _ in range(min(parallel, len(devices)))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return answers
+
+
 def collect(ctx: CheckContext[SmartOptions]) -> SmartFacts:
     host, options = ctx.host, ctx.options
     try:
@@ -267,15 +301,7 @@ def collect(ctx: CheckContext[SmartOptions]) -> SmartFacts:
         devices.append(ScannedDevice(name, kind.strip() or "auto"))
     if not devices:
         raise NotApplicable("smartctl found no disks (a virtual machine, or disks behind RAID)")
-    # Each disk is one smartctl process with its own timeout; a bounded pool reads them at once,
-    # so a few disks that do not answer cost one timeout, not one each.
-    workers = min(options.parallel, len(devices))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smartctl")
-    try:
-        answers = list(pool.map(lambda d: read_disk(host, d, options.command_timeout), devices))
-    finally:
-        # On the engine's overall time limit, do not wait for disks not yet started.
-        pool.shutdown(wait=False, cancel_futures=True)
+    answers = read_disks(host, devices, options.command_timeout, options.parallel)
     disks = tuple(a for a in answers if not isinstance(a, str))
     standby = tuple(a for a in answers if isinstance(a, str))
     return SmartFacts(disks, standby)
