@@ -81,6 +81,8 @@ class Job:
     post_hook: list[str] = field(default_factory=list)
     hook_timeout: float = 600.0
     dump_timeout: float = 6 * 3600.0
+    lock_timeout: float = 60.0  # longest wait for FLUSH TABLES WITH READ LOCK
+    snapshot_timeout: float = 60.0  # longest wait for every dump to open its snapshot
     idle_priority: bool = True
     verify_after_run: bool = False
 

@@ -14,6 +14,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import typing
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -241,6 +242,37 @@ def open_decompressed(path: Path) -> bytes:
     return data
 
 
+@dataclass
+class Started:
+    """A program started with its output on a pipe, not yet read (see ``drain_to_file``)."""
+
+    argv: list[str]
+    proc: subprocess.Popen[bytes]
+    stderr: typing.IO[bytes]
+
+
+def spawn(argv: Sequence[str]) -> Started:
+    """Start ``argv`` with stdout on a pipe and stderr in a temporary file."""
+    stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by drain_to_file or stop)
+    try:
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=stderr_file)
+    except FileNotFoundError:
+        stderr_file.close()
+        raise DumpError(f"{argv[0]}: command not found") from None
+    return Started(list(argv), proc, stderr_file)
+
+
+def stop(started: Started) -> None:
+    """Kill a started program that will not be drained, and release what it holds."""
+    if started.proc.poll() is None:
+        started.proc.kill()
+    with contextlib.suppress(Exception):
+        started.proc.wait(timeout=10)
+    if started.proc.stdout is not None:
+        started.proc.stdout.close()
+    started.stderr.close()
+
+
 def stream_to_file(
     argv: Sequence[str],
     directory: Path,
@@ -253,20 +285,44 @@ def stream_to_file(
     require_trailer: bool = True,
     what: str = "dump",
 ) -> tuple[int, int, str, bytes]:
-    """Run ``argv``, compress its output into ``directory/name`` (temporary name, fsync, rename,
-    mode 0600). Returns (size, raw size, sha256, head). Nothing is left behind on failure."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+    """Run ``argv`` and compress its output into ``directory/name`` (see ``drain_to_file``)."""
+    return drain_to_file(
+        spawn(argv),
+        directory,
+        name,
+        compression=compression,
+        level=level,
+        threads=threads,
+        timeout=timeout,
+        require_trailer=require_trailer,
+        what=what,
+    )
+
+
+def drain_to_file(
+    started: Started,
+    directory: Path,
+    name: str,
+    *,
+    compression: str,
+    level: int,
+    threads: int,
+    timeout: float,
+    require_trailer: bool = True,
+    what: str = "dump",
+) -> tuple[int, int, str, bytes]:
+    """Compress the output of a started program into ``directory/name`` (temporary name, fsync,
+    rename, mode 0600). Returns (size, raw size, sha256, head). Nothing is left behind on
+    failure, and the program is stopped whatever happens."""
+    proc, stderr_file = started.proc, started.stderr
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+    except OSError:
+        stop(started)
+        raise
     os.fchmod(fd, 0o600)
     tmp = Path(tmp_name)
-    stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
     killed = threading.Event()
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr_file)
-    except FileNotFoundError:
-        os.close(fd)
-        tmp.unlink()
-        stderr_file.close()
-        raise DumpError(f"{argv[0]}: command not found") from None
 
     def kill() -> None:
         killed.set()
@@ -336,7 +392,10 @@ def stream_to_file(
                 tmp.unlink()
 
 
-def dump_argv(server: Server, database: str, binlog: bool, extra: Sequence[str]) -> list[str]:
+def dump_argv(server: Server, database: str, extra: Sequence[str]) -> list[str]:
+    """One database, in its own --single-transaction snapshot. No --master-data: the binlog
+    position is read once by the control session (see snapshot.py), under the read lock that
+    all the dumps' snapshots are opened under."""
     argv = connection_args(server, server.dump_program)
     argv += [
         "--single-transaction",
@@ -347,8 +406,6 @@ def dump_argv(server: Server, database: str, binlog: bool, extra: Sequence[str])
         "--hex-blob",
         "--default-character-set=utf8mb4",
     ]
-    if binlog:
-        argv += ["--master-data=2", "--gtid"]
     argv += list(extra)
     argv += ["--", database]
     return argv
@@ -368,31 +425,8 @@ def users_argv(server: Server) -> list[str]:
     ]
 
 
-def dump_database(
-    server: Server,
-    database: str,
-    directory: Path,
-    *,
-    binlog: bool,
-    compression: str,
-    level: int,
-    threads: int,
-    timeout: float,
-    extra: Sequence[str] = (),
-) -> DumpedFile:
-    name = f"{safe_file_name(database)}.sql{EXTENSIONS[compression]}"
-    size, raw, sha, head = stream_to_file(
-        dump_argv(server, database, binlog, extra),
-        directory,
-        name,
-        compression=compression,
-        level=level,
-        threads=threads,
-        timeout=timeout,
-        what=f"dump of {database}",
-    )
-    binlog_file, binlog_pos, gtid = parse_position(head.decode("utf-8", errors="replace"))
-    return DumpedFile(name, database, size, raw, sha, binlog_file, binlog_pos, gtid)
+def dump_file_name(database: str, compression: str) -> str:
+    return f"{safe_file_name(database)}.sql{EXTENSIONS[compression]}"
 
 
 def safe_file_name(database: str) -> str:

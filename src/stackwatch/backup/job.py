@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -35,13 +34,17 @@ from stackwatch.backup.dump import (
     DumpedFile,
     DumpError,
     TableStats,
-    dump_database,
+    drain_to_file,
+    dump_argv,
+    dump_file_name,
     select_databases,
+    stop,
     stream_to_file,
     users_argv,
 )
 from stackwatch.backup.lock import job_lock
 from stackwatch.backup.retention import Policy, Snapshot, apply_policy
+from stackwatch.backup.snapshot import Session, open_snapshot, table_figures
 
 
 @dataclass
@@ -106,47 +109,72 @@ def run_hook(argv: list[str], what: str, job: str, timeout: float) -> None:
 def dump_all(
     job_name: str, job: Job, cfg: BackupConfig, staging: Path
 ) -> tuple[list[DumpedFile], list[TableStats], dict[str, object]]:
+    """Every database at one point in time (see snapshot.py), at most ``job.parallel`` of them
+    read at once; the table figures come from the same point, then users and include_paths."""
     server = cfg.servers[job.server]
     client = Client(server)
     databases = select_databases(client.databases(), job.databases, job.exclude)
     if not databases:
         raise DumpError("no database to back up (check databases and exclude)")
-    binlog = client.binlog_enabled()
-    stop = threading.Event()
-
-    def one(database: str) -> tuple[DumpedFile, list[TableStats]]:
-        if stop.is_set():
-            raise DumpError("stopped")
-        stats = client.table_stats(database)
-        dumped = dump_database(
-            server,
-            database,
-            staging,
-            binlog=binlog,
-            compression=job.compression,
-            level=job.compression_level,
-            threads=job.threads,
-            timeout=job.dump_timeout,
-            extra=job.extra_dump_options,
-        )
-        return dumped, stats
-
+    session = Session(server, timeout=job.dump_timeout)
     files: list[DumpedFile] = []
-    stats: list[TableStats] = []
-    with ThreadPoolExecutor(max_workers=job.parallel) as pool:
-        futures = [pool.submit(one, db) for db in databases]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        for future in futures:
-            if future.done() and future.exception() is not None:
-                stop.set()
-                for other in futures:
-                    other.cancel()
-                wait(futures)
-                raise future.exception()  # type: ignore[misc]
-        for future in futures:
-            dumped, table_stats = future.result()
-            files.append(dumped)
-            stats.extend(table_stats)
+    try:
+        snap = open_snapshot(
+            session,
+            databases,
+            lambda db: dump_argv(server, db, job.extra_dump_options),
+            lock_timeout=job.lock_timeout,
+            snapshot_timeout=job.snapshot_timeout,
+            stall_timeout=job.dump_timeout,
+            wants_stalls=job.parallel < len(databases),
+        )
+        workers = job.parallel if snap.stalls_are_safe else len(databases)
+
+        def one(database: str) -> DumpedFile:
+            name = dump_file_name(database, job.compression)
+            size, raw, sha, _ = drain_to_file(
+                snap.dumps[database],
+                staging,
+                name,
+                compression=job.compression,
+                level=job.compression_level,
+                threads=job.threads,
+                timeout=job.dump_timeout,
+                what=f"dump of {database}",
+            )
+            pos = snap.position
+            file, offset, gtid = pos.get("file"), pos.get("pos"), pos.get("gtid")
+            return DumpedFile(
+                name,
+                database,
+                size,
+                raw,
+                sha,
+                file if isinstance(file, str) else None,
+                offset if isinstance(offset, int) else None,
+                gtid if isinstance(gtid, str) else None,
+            )
+
+        pool = ThreadPoolExecutor(max_workers=workers)
+        futures = {db: pool.submit(one, db) for db in databases}
+        try:
+            # The figures, in the control session's snapshot, while the dumps are read.
+            stats = table_figures(session.query, snap.tables)
+            session.query("COMMIT")
+            wait(futures.values(), return_when=FIRST_EXCEPTION)
+            for future in futures.values():
+                if future.done() and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+            files = [futures[db].result() for db in databases]
+        finally:
+            for db, future in futures.items():
+                if future.cancel():
+                    stop(snap.dumps[db])
+                elif not future.done():  # a failure elsewhere ends the running ones
+                    snap.dumps[db].proc.kill()
+            pool.shutdown(wait=True)
+    finally:
+        session.close()
     ext = EXTENSIONS[job.compression]
     if job.dump_users:
         size, raw, sha, _ = stream_to_file(
@@ -174,8 +202,8 @@ def dump_all(
             what="archive of include_paths",
         )
         files.append(DumpedFile(f"_files.tar{ext}", None, size, raw, sha))
-    position: dict[str, object] = {"binlog": binlog}
-    for f in files:
+    position = dict(snap.position)
+    for f in files:  # the same point for every database: that is the point of snapshot.py
         if f.database and (f.binlog_file or f.gtid):
             position[f.database] = {"file": f.binlog_file, "pos": f.binlog_pos, "gtid": f.gtid}
     return files, stats, position

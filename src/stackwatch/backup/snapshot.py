@@ -1,0 +1,326 @@
+"""One consistent point in time for every database of a job, the way mysqldump --master-data
+takes it, but for several dump processes at once.
+
+A control session takes FLUSH TABLES WITH READ LOCK (writers and commits wait), opens its own
+consistent snapshot and reads the binlog/GTID position; then every per-database mariadb-dump is
+started (each with --single-transaction) and the lock is released only when each of them has
+opened its snapshot: mariadb-dump selects its database (``Init DB``, seen in PROCESSLIST.DB)
+only after ``START TRANSACTION WITH CONSISTENT SNAPSHOT``. As no transaction can commit while the
+lock is held, all these snapshots and the control session's see the same data, at the recorded
+position. The table figures (row count and an order-independent checksum over all columns) are
+computed in the control session's snapshot, so a busy server gives no false verify mismatch.
+
+Non-transactional tables (MyISAM, Aria, MEMORY...) cannot be in a snapshot: they are read after
+the lock is released and their figures are marked as such (``crc-nontx:``); verify reports a
+difference for them as a note, not a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import secrets
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from stackwatch.backup.config import Server
+from stackwatch.backup.dump import (
+    Client,
+    DumpError,
+    ServerError,
+    Started,
+    TableStats,
+    _error_line,
+    _unescape,
+    connection_args,
+    spawn,
+    sql_ident,
+    sql_string,
+    stop,
+)
+
+Rows = list[list[str | None]]
+Query = Callable[[str], Rows]
+TRANSACTIONAL_ENGINES = frozenset({"innodb", "rocksdb"})
+CONSISTENT_PREFIX = "crc:"
+NONTX_PREFIX = "crc-nontx:"
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    database: str
+    table: str
+    engine: str
+    columns: tuple[str, ...]
+
+    @property
+    def transactional(self) -> bool:
+        return self.engine.lower() in TRANSACTIONAL_ENGINES
+
+
+def figures_sql(database: str, table: str, columns: Sequence[str]) -> str:
+    """One result row: row count and two order-independent sums over a per-row hash of every
+    column (NULL distinct from any value). Runs as a plain SELECT, so it reads the snapshot of
+    the transaction it is in, unlike CHECKSUM TABLE. Needs MariaDB 10.8+ (CRC32C)."""
+    parts = ", ".join(f"IFNULL(CRC32({sql_ident(c)}), 'N')" for c in columns) or "''"
+    name = f"{sql_ident(database)}.{sql_ident(table)}"
+    return (
+        "SELECT COUNT(*), COALESCE(SUM(CRC32(r)), 0), COALESCE(SUM(CRC32C(r)), 0) "
+        f"FROM (SELECT CONCAT_WS(',', {parts}) AS r FROM {name}) AS stackwatch_rows;"
+    )
+
+
+def checksum_value(checksum: str) -> str:
+    """The comparable part of a recorded checksum (without the consistency marker)."""
+    for prefix in (NONTX_PREFIX, CONSISTENT_PREFIX):
+        if checksum.startswith(prefix):
+            return checksum[len(prefix) :]
+    return checksum
+
+
+def is_row_checksum(checksum: str) -> bool:
+    """True for figures made by ``figures_sql`` (older backups recorded CHECKSUM TABLE)."""
+    return checksum.startswith((CONSISTENT_PREFIX, NONTX_PREFIX))
+
+
+def is_snapshot_consistent(checksum: str) -> bool:
+    return not checksum.startswith(NONTX_PREFIX)
+
+
+def list_tables(query: Query, databases: Sequence[str]) -> list[TableInfo]:
+    """Base tables of ``databases`` with engine and columns in order."""
+    if not databases:
+        return []
+    names = ", ".join(sql_string(d) for d in databases)
+    tables = query(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(ENGINE, '') FROM information_schema.TABLES "
+        f"WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE = 'BASE TABLE' "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME"
+    )
+    columns: dict[tuple[str, str], list[str]] = {}
+    for row in query(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+        f"WHERE TABLE_SCHEMA IN ({names}) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+    ):
+        if len(row) >= 3 and None not in row[:3]:
+            columns.setdefault((str(row[0]), str(row[1])), []).append(str(row[2]))
+    result = []
+    for row in tables:
+        if len(row) < 3 or row[0] is None or row[1] is None:
+            raise ServerError("table list: unexpected answer from the server")
+        db, table = str(row[0]), str(row[1])
+        result.append(TableInfo(db, table, str(row[2] or ""), tuple(columns.get((db, table), []))))
+    return result
+
+
+def table_figures(query: Query, tables: Sequence[TableInfo]) -> list[TableStats]:
+    """Row count and checksum of every table, in one request (one snapshot if the session is
+    in a transaction with a consistent snapshot)."""
+    if not tables:
+        return []
+    answer = query("\n".join(figures_sql(t.database, t.table, t.columns) for t in tables))
+    if len(answer) != len(tables):
+        raise ServerError("table checksums: unexpected answer from the server")
+    stats = []
+    for info, row in zip(tables, answer, strict=True):
+        if len(row) < 3 or row[0] is None:
+            raise ServerError(f"table checksums of {info.database}.{info.table}: bad answer")
+        prefix = CONSISTENT_PREFIX if info.transactional else NONTX_PREFIX
+        checksum = f"{prefix}{row[1]}:{row[2]}"
+        stats.append(TableStats(info.database, info.table, int(row[0]), checksum))
+    return stats
+
+
+class Session:
+    """One long-lived connection through the ``mariadb`` client (statements on its stdin, a
+    marker row after each request): what a lock and a snapshot need, without a driver.
+    ``--skip-reconnect``: a silent reconnect would lose the lock and the snapshot."""
+
+    def __init__(self, server: Server, timeout: float) -> None:
+        self.server = server
+        self.timeout = timeout
+        argv = connection_args(server, server.client_program)
+        argv += ["--batch", "-N", "--unbuffered", "--force", "--skip-reconnect"]
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close)
+        self._seen_errors = 0
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+            )
+        except FileNotFoundError:
+            self._stderr.close()
+            raise ServerError(f"{server.client_program}: command not found") from None
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._token = secrets.token_hex(6)
+        self._n = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip(b"\n"))
+        self._lines.put(None)
+
+    def _new_errors(self) -> str:
+        self._stderr.seek(self._seen_errors)
+        data = self._stderr.read()
+        self._seen_errors += len(data)
+        return data.decode(errors="replace")
+
+    def query(self, sql: str, timeout: float | None = None) -> Rows:
+        self._n += 1
+        marker = f"stackwatch-end-{self._token}-{self._n}".encode()
+        text = sql.strip().rstrip(";") + f";\nSELECT '{marker.decode()}';\n"
+        where = self.server.socket or f"{self.server.host}:{self.server.port}"
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(text.encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            time.sleep(0.05)
+            raise ServerError(f"server {where}: {_error_line(self._new_errors())}") from None
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        rows: Rows = []
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise ServerError(f"server {where}: no answer within {limit:g} s") from None
+            if line is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
+                self._lines.put(None)
+                raise ServerError(f"server {where}: {_error_line(self._new_errors())}")
+            if line == marker:
+                break
+            text_line = line.decode("utf-8", errors="replace")
+            rows.append([None if c == "NULL" else _unescape(c) for c in text_line.split("\t")])
+        errors = self._new_errors()
+        if errors.strip():
+            raise ServerError(f"server {where}: {_error_line(errors)}")
+        return rows
+
+    def close(self) -> None:
+        """End the connection; the server then releases its lock and snapshot."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._stderr.close()
+
+
+@dataclass
+class Snapshot:
+    """The dumps, started and holding their snapshots, and what the control session read."""
+
+    dumps: dict[str, Started]
+    tables: list[TableInfo]
+    position: dict[str, object]
+    lock_seconds: float
+    stalls_are_safe: bool  # dumps may wait for their turn (net_write_timeout raised for them)
+
+
+def open_snapshot(
+    session: Session,
+    databases: Sequence[str],
+    argv_of: Callable[[str], list[str]],
+    *,
+    lock_timeout: float,
+    snapshot_timeout: float,
+    stall_timeout: float,
+    wants_stalls: bool,
+) -> Snapshot:
+    """Lock, open the control snapshot, read the position, start one dump per database, wait
+    until each has opened its snapshot, unlock. Raises DumpError with nothing started left
+    running when the lock or a snapshot cannot be had in time (the caller closes the session,
+    which releases the lock in every case)."""
+    cid = session.query("SELECT CONNECTION_ID(), SUBSTRING_INDEX(USER(), '@', 1), @@log_bin")
+    conn_id, user, log_bin = cid[0][0], str(cid[0][1]), cid[0][2] == "1"
+    tables = list_tables(session.query, databases)  # before the lock: it can be slow
+    session.query(f"SET SESSION lock_wait_timeout = {max(1, int(lock_timeout))}")
+    session.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    try:
+        session.query("FLUSH TABLES WITH READ LOCK", timeout=lock_timeout + 30)
+    except ServerError as exc:
+        with contextlib.suppress(DumpError):  # a waiting FTWRL blocks every writer: end it
+            Client(session.server, timeout=10).query(f"KILL {int(str(conn_id))}")
+        raise DumpError(
+            f"could not take the global read lock within {lock_timeout:g} s (a long-running "
+            f"query or transaction holds tables); nothing was dumped ({exc})"
+        ) from None
+    locked = time.monotonic()
+    session.query("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+    position: dict[str, object] = {"binlog": log_bin}
+    if log_bin:
+        status = session.query("SHOW MASTER STATUS")
+        gtid = session.query("SELECT @@GLOBAL.gtid_binlog_pos")
+        if status and len(status[0]) >= 2:
+            position["file"] = status[0][0]
+            position["pos"] = int(str(status[0][1]))
+        position["gtid"] = gtid[0][0] if gtid and gtid[0] else None
+    stalls_are_safe = False
+    old_timeout: str | None = None
+    if wants_stalls:
+        # A dump waiting for its turn stops reading; the server would drop it after
+        # net_write_timeout. Sessions copy the global value when they connect.
+        try:
+            old_timeout = str(session.query("SELECT @@GLOBAL.net_write_timeout")[0][0])
+            wanted = max(int(old_timeout), min(int(stall_timeout), 31536000))
+            session.query(f"SET GLOBAL net_write_timeout = {wanted}")
+            stalls_are_safe = True
+        except (ServerError, ValueError, IndexError):
+            old_timeout = None
+    newest = session.query("SELECT MAX(ID) FROM information_schema.PROCESSLIST")[0][0]
+    dumps: dict[str, Started] = {}
+    try:
+        for database in databases:
+            dumps[database] = spawn(argv_of(database))
+        _wait_for_snapshots(session, dumps, int(str(newest or 0)), user, snapshot_timeout)
+    except BaseException:
+        for started in dumps.values():
+            stop(started)
+        raise
+    finally:
+        if old_timeout is not None:
+            with contextlib.suppress(DumpError):
+                session.query(f"SET GLOBAL net_write_timeout = {int(old_timeout)}")
+    session.query("UNLOCK TABLES")
+    lock_seconds = time.monotonic() - locked
+    position["lock_seconds"] = round(lock_seconds, 3)
+    return Snapshot(dumps, tables, position, lock_seconds, stalls_are_safe)
+
+
+def _wait_for_snapshots(
+    session: Session, dumps: dict[str, Started], newest: int, user: str, limit: float
+) -> None:
+    """Until every dump connection (newer than ``newest``) has selected its database, which
+    mariadb-dump does only after opening its snapshot, or its program has ended."""
+    pending = set(dumps)
+    deadline = time.monotonic() + limit
+    pause = 0.005
+    while True:
+        rows = session.query(
+            "SELECT DB FROM information_schema.PROCESSLIST "
+            f"WHERE ID > {newest} AND USER = {sql_string(user)} AND DB IS NOT NULL"
+        )
+        seen = {str(row[0]) for row in rows if row and row[0] is not None}
+        pending = {d for d in pending if d not in seen and dumps[d].proc.poll() is None}
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(sorted(pending))
+            raise DumpError(f"dump of {names} did not open its snapshot within {limit:g} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
