@@ -249,6 +249,11 @@ def follow(
     duration: Annotated[str | None, typer.Option(help="stop after DURATION")] = None,
     interval: Annotated[float, typer.Option(help="seconds between polls")] = 0.5,
     from_start: Annotated[bool, typer.Option(help="read new files from the start")] = False,
+    prime: Annotated[
+        str, typer.Option(help="history read at start to warm the baselines (0: none)")
+    ] = "10m",
+    prime_mb: Annotated[int, typer.Option(help="at most this many MB of that history")] = 64,
+    rescan: Annotated[float, typer.Option(help="seconds between glob re-expansions")] = 10.0,
     log_format: FormatOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -281,6 +286,11 @@ def follow(
         options = dataclasses.replace(options, window=window)
     if interval <= 0 or interval > 60:
         _usage("--interval must be above 0 and at most 60 seconds")
+    if rescan < 1 or rescan > 3600:
+        _usage("--rescan must be between 1 and 3600 seconds")
+    if prime_mb < 1 or prime_mb > 100_000:
+        _usage("--prime-mb must be between 1 and 100000")
+    prime_seconds = _duration(prime, "--prime")
     fmt = _format(log_format, settings)
     blocker = None
     target = apply or settings.apply
@@ -307,7 +317,9 @@ def follow(
         sys.stdout.flush()
 
     stats = run_follow(files, fmt, sites, options, store, blocker, duration=limit,
-                       interval=interval, from_start=from_start, report=report)  # fmt: skip
+                       interval=interval, from_start=from_start, report=report,
+                       patterns=paths or settings.logs, rescan=rescan,
+                       prime_seconds=prime_seconds, prime_bytes=prime_mb << 20)  # fmt: skip
     for warning in store.warnings:
         sys.stderr.write(f"stackwatch: warning: {warning}\n")
     report(f"stopped: {stats.lines} lines read, {stats.skipped} unreadable, "

@@ -80,6 +80,9 @@ class Follower:
         self.rescan = rescan
         self._scanned = time.monotonic()
         self._full_reported = False
+        # (dev, inode) -> first-line hash of every file followed: one renamed away (to a name a
+        # glob matches) is not read again; a new file on a reused inode has another first line.
+        self._seen: dict[tuple[int, int], str] = {}
 
     def prime(self, budget: int) -> list[tuple[BinaryIO, int, int]]:
         """Open the files that have no saved offsets at the end of their last complete line and
@@ -108,8 +111,11 @@ class Follower:
     def _rescan(self) -> None:
         """Follow the files the globs match now and did not before, from their beginning."""
         known = {c.path for c in self.cursors}
-        inodes = {(c.dev, c.inode) for c in self.cursors if c.handle is not None}
-        inodes.update((c.dev, c.inode) for c, _ in self._retired)
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        for c in self.cursors + [old for old, _ in self._retired]:
+            if c.handle is not None:
+                self._seen[(c.dev, c.inode)] = c.head
         for pattern in self.patterns:
             for path in sorted(glob.glob(pattern)):
                 path = os.path.abspath(path)
@@ -119,7 +125,7 @@ class Follower:
                     st = os.stat(path)
                 except OSError:
                     continue
-                if not os.path.isfile(path) or (st.st_dev, st.st_ino) in inodes:
+                if not os.path.isfile(path) or self._followed(path, st):
                     continue
                 if len(self.cursors) >= MAX_FILES:
                     if not self._full_reported:
@@ -146,6 +152,18 @@ class Follower:
             if c.handle is not None:
                 c.handle.close()
                 c.handle = None
+
+    def _followed(self, path: str, st: os.stat_result) -> bool:
+        head = self._seen.get((st.st_dev, st.st_ino))
+        if head is None:
+            return False
+        if not head:
+            return True  # it was empty when seen: take it for the same file
+        try:
+            with open(path, "rb") as handle:
+                return _head_hash(handle) == head
+        except OSError:
+            return True
 
     def poll(self) -> list[bytes]:
         if self.patterns and time.monotonic() - self._scanned >= self.rescan:
@@ -236,7 +254,10 @@ class Follower:
                 if not block:
                     break
                 out.append(block)
-            old = _Cursor(cursor.path, cursor.handle, cursor.dev, cursor.inode, cursor.offset)
+            old = _Cursor(
+                cursor.path, cursor.handle, cursor.dev, cursor.inode, cursor.offset, cursor.head
+            )
+            self._seen[(old.dev, old.inode)] = old.head
             self._retired.append((old, time.monotonic()))
             cursor.handle = None
             self.events.append(f"{cursor.path}: rotated (new file)")

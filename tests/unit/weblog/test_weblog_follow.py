@@ -154,3 +154,57 @@ def test_lines_written_to_the_renamed_file_after_rotation_are_still_read(tmp_pat
         assert lines_of(follower.poll()) == [b"last without newline"]
     assert follower._retired == []
     follower.close()
+
+
+def test_globs_are_expanded_again_and_new_logs_read_from_their_start(tmp_path: Path) -> None:
+    first = tmp_path / "a.access.log"
+    first.write_bytes(b"a old\n")
+    pattern = str(tmp_path / "*")
+    follower = Follower([str(first)], patterns=[pattern], rescan=0)
+    assert follower.poll() == []
+    # A new vhost log, and names that are rotations: only the new log is read, from its start.
+    (tmp_path / "b.access.log").write_bytes(b"b 1\nb 2\n")
+    (tmp_path / "a.access.log.2.gz").write_bytes(b"\x1f\x8b junk\n")
+    (tmp_path / "a.access.log-20240101").write_bytes(b"dated\n")
+    assert sorted(lines_of(follower.poll())) == [b"b 1", b"b 2"]
+    assert any("new log" in e for e in follower.events)
+    # Rotation by rename to a name the glob matches: the old file is not read again.
+    with open(first, "ab") as out:
+        out.write(b"a 1\n")
+    os.rename(first, tmp_path / "a.access.old")
+    first.write_bytes(b"a new\n")
+    with open(tmp_path / "b.access.log", "ab") as out:
+        out.write(b"b 3\n")
+    got = lines_of(follower.poll()) + lines_of(follower.poll())
+    assert sorted(got) == [b"a 1", b"a new", b"b 3"]
+    assert lines_of(follower.poll()) == []
+    follower.close()
+
+
+def test_a_rescan_is_bounded_by_its_interval(tmp_path: Path) -> None:
+    follower = Follower([], patterns=[str(tmp_path / "*.log")], rescan=3600)
+    (tmp_path / "late.log").write_bytes(b"x\n")
+    assert follower.poll() == [] and follower.cursors == []
+
+
+def test_prime_gives_the_history_before_the_end_and_following_starts_there(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(b"line %d\n" % n for n in range(1000)) + b"partial")
+    follower = Follower([str(log)])
+    [(handle, start, end)] = follower.prime(1 << 30)
+    assert (start, end) == (0, log.stat().st_size - len(b"partial"))
+    assert os.pread(handle.fileno(), end - start, start).endswith(b"line 999\n")
+    with open(log, "ab") as out:
+        out.write(b"\nnext\n")
+    assert lines_of(follower.poll()) == [b"partial", b"next"]
+    # Saved offsets: nothing to prime, the restart resumes exactly.
+    state = follower.state()
+    follower.close()
+    with open(log, "ab") as out:
+        out.write(b"after\n")
+    again = Follower([str(log)], state)
+    assert again.prime(1 << 30) == []
+    assert lines_of(again.poll()) == [b"after"]
+    again.close()
