@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from stackwatch.ovs.layout import BridgeSpec, Layout, PortSpec
 from stackwatch.ovs.ovsdb import OvsdbClient, OvsdbError, Uuid, as_optional, as_set, to_python
 
 MANAGED_KEY = "stackwatch-managed"  # external_ids mark on every row that apply created
+T = TypeVar("T")
 ADDRESS_KEY = "stackwatch-address"  # the declared address of an internal port (Port external_ids)
 
 BRIDGE_COLUMNS = ("name", "ports", "fail_mode", "datapath_type", "other_config", "external_ids")
@@ -85,11 +87,22 @@ class LiveSwitch:
         return next((b for b in self.bridges if b.name == name), None)
 
 
+class _Malformed(ValueError):
+    """A value of the wrong shape inside one row."""
+
+
 def _uuid(value: Any) -> str:
     item = to_python(value)
-    if not isinstance(item, Uuid):
-        raise OvsdbError(f"malformed row reference {value!r}")
+    if not isinstance(item, Uuid) or not isinstance(item.value, str):
+        raise _Malformed(f"malformed row reference {value!r}")
     return item.value
+
+
+def _refs(value: Any, column: str) -> list[str]:
+    items = as_set(value)
+    if not all(isinstance(i, Uuid) and isinstance(i.value, str) for i in items):
+        raise _Malformed(f"{column}: expected row references, got {value!r}")
+    return [i.value for i in items]
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -99,64 +112,127 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def _opt_str(value: Any, column: str) -> str | None:
+    item = as_optional(value)
+    if item is None or isinstance(item, str):
+        return item
+    raise _Malformed(f"{column}: expected a string, got {value!r}")
+
+
+def _opt_int(value: Any, column: str) -> int | None:
+    item = as_optional(value)
+    if item is None or (isinstance(item, int) and not isinstance(item, bool)):
+        return item
+    raise _Malformed(f"{column}: expected an integer, got {value!r}")
+
+
+def _ints(value: Any, column: str) -> list[int]:
+    items = as_set(value)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        raise _Malformed(f"{column}: expected integers, got {value!r}")
+    return sorted(items)
+
+
+def _name(row: dict[str, Any]) -> str:
+    name = row.get("name", "")
+    if not isinstance(name, str):
+        raise _Malformed(f"name: expected a string, got {name!r}")
+    return name
+
+
+def _rows(tables: Any, table: str) -> list[dict[str, Any]]:
+    rows = tables.get(table, [])
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise OvsdbError(f"malformed OVSDB reply: {table} is not a list of rows")
+    return rows
+
+
+def _interface(row: dict[str, Any]) -> LiveInterface:
+    kind = row.get("type") or ""
+    if not isinstance(kind, str):
+        raise _Malformed(f"type: expected a string, got {kind!r}")
+    error = _opt_str(row.get("error", ["set", []]), "error")
+    return LiveInterface(
+        _uuid(row.get("_uuid")),
+        _name(row),
+        kind if kind else "system",
+        _str_map(row.get("options")),
+        _str_map(row.get("external_ids")),
+        error or None,
+    )
+
+
+def _port(row: dict[str, Any], interfaces: dict[str, LiveInterface]) -> LivePort:
+    iface_uuids = _refs(row.get("interfaces", ["set", []]), "interfaces")
+    members = [interfaces[u] for u in iface_uuids if u in interfaces]
+    return LivePort(
+        _uuid(row.get("_uuid")),
+        _name(row),
+        tuple(sorted(members, key=lambda i: i.name)),
+        _opt_int(row.get("tag", ["set", []]), "tag"),
+        tuple(_ints(row.get("trunks", ["set", []]), "trunks")),
+        _opt_str(row.get("vlan_mode", ["set", []]), "vlan_mode"),
+        _opt_str(row.get("bond_mode", ["set", []]), "bond_mode"),
+        _opt_str(row.get("lacp", ["set", []]), "lacp"),
+        _str_map(row.get("other_config")),
+        _str_map(row.get("external_ids")),
+    )
+
+
+def _bridge(row: dict[str, Any], ports: dict[str, LivePort]) -> LiveBridge:
+    port_uuids = _refs(row.get("ports", ["set", []]), "ports")
+    bridge_ports = [ports[u] for u in port_uuids if u in ports]
+    datapath = row.get("datapath_type") or ""
+    if not isinstance(datapath, str):
+        raise _Malformed(f"datapath_type: expected a string, got {datapath!r}")
+    return LiveBridge(
+        _uuid(row.get("_uuid")),
+        _name(row),
+        tuple(sorted(bridge_ports, key=lambda p: p.name)),
+        tuple(port_uuids),
+        _opt_str(row.get("fail_mode", ["set", []]), "fail_mode"),
+        None if datapath in ("", "system") else datapath,
+        _str_map(row.get("other_config")),
+        _str_map(row.get("external_ids")),
+    )
+
+
+def _each(table: str, rows: list[dict[str, Any]], make: Callable[[dict[str, Any]], T]) -> list[T]:
+    made = []
+    for i, row in enumerate(rows):
+        try:
+            made.append(make(row))
+        except (_Malformed, OvsdbError, TypeError, ValueError, RecursionError) as exc:
+            # TypeError/ValueError: a set or map whose payload is not a list of the right shape
+            raise OvsdbError(f"malformed OVSDB reply: {table} row {i + 1}: {exc}") from None
+    return made
+
+
 def parse_live(tables: dict[str, list[dict[str, Any]]]) -> LiveSwitch:
-    """Rows of Open_vSwitch, Bridge, Port and Interface as a LiveSwitch (pure)."""
-    roots = tables.get("Open_vSwitch", [])
+    """Rows of Open_vSwitch, Bridge, Port and Interface as a LiveSwitch (pure).
+
+    The rows are what the server sent: anything of the wrong shape is an OvsdbError naming the
+    table and row, never another exception.
+    """
+    if not isinstance(tables, dict):
+        raise OvsdbError("malformed OVSDB reply: not a set of tables")
+    roots = _rows(tables, "Open_vSwitch")
     if len(roots) != 1:
         raise OvsdbError(f"expected one Open_vSwitch row, found {len(roots)}")
-    root = roots[0]
-    interfaces: dict[str, LiveInterface] = {}
-    for row in tables.get("Interface", []):
-        uuid = _uuid(row["_uuid"])
-        kind = row.get("type") or ""
-        error = as_optional(row.get("error", ["set", []]))
-        interfaces[uuid] = LiveInterface(
-            uuid,
-            str(row.get("name", "")),
-            kind if kind else "system",
-            _str_map(row.get("options")),
-            _str_map(row.get("external_ids")),
-            str(error) if error else None,
-        )
-    ports: dict[str, LivePort] = {}
-    for row in tables.get("Port", []):
-        uuid = _uuid(row["_uuid"])
-        members = [interfaces[u.value] for u in as_set(row.get("interfaces", ["set", []]))]
-        tag = as_optional(row.get("tag", ["set", []]))
-        trunks = sorted(int(t) for t in as_set(row.get("trunks", ["set", []])))
-        ports[uuid] = LivePort(
-            uuid,
-            str(row.get("name", "")),
-            tuple(sorted(members, key=lambda i: i.name)),
-            int(tag) if tag is not None else None,
-            tuple(trunks),
-            as_optional(row.get("vlan_mode", ["set", []])),
-            as_optional(row.get("bond_mode", ["set", []])),
-            as_optional(row.get("lacp", ["set", []])),
-            _str_map(row.get("other_config")),
-            _str_map(row.get("external_ids")),
-        )
-    bridges: dict[str, LiveBridge] = {}
-    for row in tables.get("Bridge", []):
-        uuid = _uuid(row["_uuid"])
-        port_uuids = [u.value for u in as_set(row.get("ports", ["set", []]))]
-        bridge_ports = [ports[u] for u in port_uuids if u in ports]
-        datapath = row.get("datapath_type") or ""
-        bridges[uuid] = LiveBridge(
-            uuid,
-            str(row.get("name", "")),
-            tuple(sorted(bridge_ports, key=lambda p: p.name)),
-            tuple(port_uuids),
-            as_optional(row.get("fail_mode", ["set", []])),
-            None if datapath in ("", "system") else datapath,
-            _str_map(row.get("other_config")),
-            _str_map(row.get("external_ids")),
-        )
-    bridge_uuids = [u.value for u in as_set(root.get("bridges", ["set", []]))]
+    interfaces = {i.uuid: i for i in _each("Interface", _rows(tables, "Interface"), _interface)}
+    ports = {
+        p.uuid: p for p in _each("Port", _rows(tables, "Port"), lambda r: _port(r, interfaces))
+    }
+    bridges = {
+        b.uuid: b for b in _each("Bridge", _rows(tables, "Bridge"), lambda r: _bridge(r, ports))
+    }
+    root_uuid, bridge_uuids = _each(
+        "Open_vSwitch",
+        roots,
+        lambda r: (_uuid(r.get("_uuid")), _refs(r.get("bridges", ["set", []]), "bridges")),
+    )[0]
     in_use = [bridges[u] for u in bridge_uuids if u in bridges]
-    return LiveSwitch(
-        _uuid(root["_uuid"]), tuple(bridge_uuids), tuple(sorted(in_use, key=lambda b: b.name))
-    )
+    return LiveSwitch(root_uuid, tuple(bridge_uuids), tuple(sorted(in_use, key=lambda b: b.name)))
 
 
 def read_live(client: OvsdbClient) -> LiveSwitch:
