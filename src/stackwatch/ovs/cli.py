@@ -85,6 +85,14 @@ def _client(db: str | None, settings: OvsSettings) -> OvsdbClient:
         fail(str(exc), ERROR)
 
 
+def _prepare(
+    layout: str | None, netns: str | None, db: str | None, config: str | None
+) -> tuple[Layout, Devices, OvsdbClient]:
+    """What plan, apply and verify start from: the layout, where its devices are, the OVSDB."""
+    settings = _settings(config)
+    return _layout(layout, settings), _devices(netns, settings), _client(db, settings)
+
+
 @app.command("plan")
 def plan_command(
     layout: LayoutArg = None,
@@ -96,10 +104,8 @@ def plan_command(
     """Print the changes apply would make (exit 0: none, 2: some)."""
     from stackwatch.ovs.apply import plan_against
 
-    settings = _settings(config)
-    wanted = _layout(layout, settings)
-    devices = _devices(netns, settings)
-    with _client(db, settings) as client:
+    wanted, devices, connection = _prepare(layout, netns, db, config)
+    with connection as client:
         try:
             full = plan_against(client, wanted, prune, devices)
         except HostError as exc:
@@ -134,10 +140,8 @@ def apply_command(
     from stackwatch.ovs.address import AddressError
     from stackwatch.ovs.apply import apply_layout
 
-    settings = _settings(config)
-    wanted = _layout(layout, settings)
-    devices = _devices(netns, settings)
-    with _client(db, settings) as client:
+    wanted, devices, connection = _prepare(layout, netns, db, config)
+    with connection as client:
         try:
             outcome = apply_layout(client, wanted, prune, devices)
         except AddressError as exc:
@@ -166,10 +170,8 @@ def verify_command(
     from stackwatch.ovs.checks import OvsBridgesOptions, compare_layout, judge_bridges
     from stackwatch.ovs.live import read_live
 
-    settings = _settings(config)
-    wanted = _layout(layout, settings)
-    devices = _devices(netns, settings)
-    with _client(db, settings) as client:
+    wanted, devices, connection = _prepare(layout, netns, db, config)
+    with connection as client:
         try:
             facts = compare_layout(wanted, read_live(client), devices.host, devices.netns)
         except HostError as exc:

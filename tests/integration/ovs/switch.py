@@ -120,21 +120,10 @@ class Switch:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class OvsdbListener:
-    """A passive OVSDB client (ovsdb-client monitor ptcp:PORT) that a manager target reaches."""
+class _Child:
+    """A process a test started, stopped with SIGTERM (SIGKILL after 10 s)."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, env: dict[str, str] | None = None) -> OvsdbListener:
-        self.proc = subprocess.Popen(
-            ["ovsdb-client", "monitor", f"ptcp:{self.port}:127.0.0.1", "Open_vSwitch", "Bridge"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        return self
+    proc: subprocess.Popen[bytes] | None = None
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -147,14 +136,31 @@ class OvsdbListener:
             self.proc = None
 
 
-class OpenFlowController:
+class OvsdbListener(_Child):
+    """A passive OVSDB client (ovsdb-client monitor ptcp:PORT) that a manager target reaches."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc = None
+
+    def start(self, env: dict[str, str] | None = None) -> OvsdbListener:
+        self.proc = subprocess.Popen(
+            ["ovsdb-client", "monitor", f"ptcp:{self.port}:127.0.0.1", "Open_vSwitch", "Bridge"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return self
+
+
+class OpenFlowController(_Child):
     """ovs-testcontroller listening on 127.0.0.1:port (a real OpenFlow controller)."""
 
     def __init__(self, port: int, workdir: Path, netns: str | None = None) -> None:
         self.port = port
         self.netns = netns
         self.pidfile = workdir / f"testcontroller-{port}.pid"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc = None
 
     def start(self, env: dict[str, str] | None = None) -> OpenFlowController:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
@@ -171,13 +177,3 @@ class OpenFlowController:
             stderr=subprocess.DEVNULL,
         )
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.proc = None
