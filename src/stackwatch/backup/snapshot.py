@@ -144,7 +144,8 @@ class Session:
         self.server = server
         self.timeout = timeout
         argv = connection_args(server, server.client_program)
-        argv += ["--batch", "-N", "--unbuffered", "--force", "--skip-reconnect"]
+        # No --force: the first error ends the client, so a lost server is seen at once.
+        argv += ["--batch", "-N", "--unbuffered", "--skip-reconnect"]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close)
         self._seen_errors = 0
         try:
@@ -275,10 +276,12 @@ def open_snapshot(
     if wants_stalls:
         # A dump waiting for its turn stops reading; the server would drop it after
         # net_write_timeout. Sessions copy the global value when they connect.
+        # Another connection: an error (no privilege) must not end the control session.
+        other = Client(session.server, timeout=30)
         try:
-            old_timeout = str(session.query("SELECT @@GLOBAL.net_write_timeout")[0][0])
+            old_timeout = str(other.query("SELECT @@GLOBAL.net_write_timeout")[0][0])
             wanted = max(int(old_timeout), min(int(stall_timeout), 31536000))
-            session.query(f"SET GLOBAL net_write_timeout = {wanted}")
+            other.query(f"SET GLOBAL net_write_timeout = {wanted}")
             stalls_are_safe = True
         except (ServerError, ValueError, IndexError):
             old_timeout = None
@@ -295,7 +298,9 @@ def open_snapshot(
     finally:
         if old_timeout is not None:
             with contextlib.suppress(DumpError):
-                session.query(f"SET GLOBAL net_write_timeout = {int(old_timeout)}")
+                Client(session.server, timeout=30).query(
+                    f"SET GLOBAL net_write_timeout = {int(old_timeout)}"
+                )
     session.query("UNLOCK TABLES")
     lock_seconds = time.monotonic() - locked
     position["lock_seconds"] = round(lock_seconds, 3)

@@ -283,7 +283,8 @@ def test_server_killed_mid_dump_leaves_previous_backup(tmp_path: Path, mariadb: 
         mariadb.start()
     try:
         assert child.returncode == 1, out + err
-        assert "dump of big" in out
+        # Whichever notices first: the dump of big or the control session reading the figures.
+        assert "dump of big" in out or "Lost connection" in out, out
         assert sorted(nightly.iterdir()) == good_before  # previous backup intact, no partials
         statuses = catalog_rows(tmp_path, "SELECT status FROM backups ORDER BY started")
         assert statuses == [("good",), ("failed",)]
