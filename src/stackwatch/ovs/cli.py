@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stackwatch.cli_support import fail, load_config_or_exit
 from stackwatch.core.config import ConfigError, build
 from stackwatch.core.host import HostError
-from stackwatch.ovs.apply import Devices
 from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
 from stackwatch.ovs.ovsdb import DEFAULT_DB, DEFAULT_TIMEOUT, OvsdbClient
+
+if TYPE_CHECKING:
+    from stackwatch.ovs.apply import Devices
 
 app = typer.Typer(
     help="Open vSwitch bridge layouts: plan, apply, verify, export, show.",
@@ -70,6 +72,7 @@ def _layout(path: str | None, settings: OvsSettings) -> Layout:
 
 def _devices(netns: str | None, settings: OvsSettings) -> Devices:
     from stackwatch.core.host import Host
+    from stackwatch.ovs.apply import Devices
 
     chosen = netns or settings.netns
     if chosen is not None and (not chosen or "/" in chosen or chosen in (".", "..")):
