@@ -17,6 +17,7 @@ DEFAULT_LOCK_DIR = "/run/stackwatch"
 DEFAULT_WORK_DIR = "/var/lib/stackwatch/backup-work"
 SYSTEM_DATABASES = ("information_schema", "performance_schema", "sys", "mysql")
 EVENTS = ("failure", "success", "deletion")
+MAX_TIMEOUT = 31536000.0  # a year: the server's own limit for lock_wait_timeout
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _DURATION = re.compile(r"^(\d+)([hdwmy])$")
 _DURATION_PART = re.compile(r"(\d+)([hdwmy])")
@@ -161,6 +162,13 @@ def load_backup_config(config: Config) -> BackupConfig:
         for key in ("parallel", "compression_level"):
             if getattr(job, key) < 1:
                 raise ConfigError(f"{at}.{key}: must be at least 1")
+        for key in ("lock_timeout", "snapshot_timeout", "hook_timeout", "dump_timeout"):
+            seconds = getattr(job, key)
+            if not (0 < seconds <= MAX_TIMEOUT):  # also refuses TOML nan and inf
+                raise ConfigError(
+                    f"{at}.{key}: must be a positive number of seconds "
+                    f"(at most {MAX_TIMEOUT:g}), got {seconds!r}"
+                )
         for key in ("pre_hook", "post_hook", "notify_command"):
             argv = getattr(job, key)
             if argv and not argv[0]:

@@ -76,6 +76,14 @@ def test_issue_example_loads_as_written(tmp_path: Path) -> None:
         (('host = "backup.example.net"\n', ""), "backup.destinations.offsite.host: required"),
         (("port = 3306", "port = 70000"), "backup.servers.db1.port: out of range"),
         (('exclude = ["test"]', 'keep_within = "7 days"'), "keep_within: invalid duration"),
+        (("keep_last = 3", "lock_timeout = 0"), "nightly.lock_timeout: must be a positive"),
+        (("keep_last = 3", "lock_timeout = -5"), "nightly.lock_timeout: must be a positive"),
+        (("keep_last = 3", "lock_timeout = nan"), "nightly.lock_timeout: must be a positive"),
+        (("keep_last = 3", 'lock_timeout = "60"'), "nightly.lock_timeout: expected a number"),
+        (("keep_last = 3", "snapshot_timeout = 0.0"), "snapshot_timeout: must be a positive"),
+        (("keep_last = 3", "snapshot_timeout = inf"), "snapshot_timeout: must be a positive"),
+        (("keep_last = 3", "snapshot_timeout = true"), "snapshot_timeout: expected a number"),
+        (("keep_last = 3", "dump_timeout = -1"), "nightly.dump_timeout: must be a positive"),
     ],
 )
 def test_mistakes_name_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -83,6 +91,13 @@ def test_mistakes_name_the_key(tmp_path: Path, change: tuple[str, str], message:
         load(tmp_path, EXAMPLE.replace(*change))
     assert message in str(err.value)
     assert str(tmp_path / "stackwatch.toml") in str(err.value)
+
+
+def test_timeouts_accept_integers_and_fractions(tmp_path: Path) -> None:
+    text = EXAMPLE.replace("keep_last = 3", "lock_timeout = 5\nsnapshot_timeout = 0.5")
+    job = load(tmp_path, text).jobs["nightly"]
+    assert (job.lock_timeout, job.snapshot_timeout) == (5.0, 0.5)
+    assert isinstance(job.lock_timeout, float)
 
 
 def test_list_of_databases_and_volume(tmp_path: Path) -> None:
