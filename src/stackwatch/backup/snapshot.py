@@ -253,7 +253,7 @@ def open_snapshot(
     session.query(f"SET SESSION lock_wait_timeout = {max(1, int(lock_timeout))}")
     session.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     try:
-        session.query("FLUSH TABLES WITH READ LOCK", timeout=lock_timeout + 30)
+        session.query("FLUSH TABLES WITH READ LOCK", timeout=lock_timeout + 5)
     except ServerError as exc:
         with contextlib.suppress(DumpError):  # a waiting FTWRL blocks every writer: end it
             Client(session.server, timeout=10).query(f"KILL {int(str(conn_id))}")
