@@ -229,18 +229,30 @@ class BridgeFacts:
     missing_bridges: tuple[str, ...]
     bridges: int
     ports: int
+    notes: tuple[str, ...] = ()  # what was not compared, and why (not differences)
 
 
 def compare_layout(
     layout: Layout, live: LiveSwitch, host: Host | None = None, netns: str | None = None
 ) -> BridgeFacts:
     """The layout against the switch; with ``host``, internal ports' addresses on their devices
-    too (only for ports that exist: a missing port is reported once, as a port)."""
-    from stackwatch.ovs.address import plan_devices
+    too (only for ports that exist: a missing port is reported once, as a port).
+
+    The devices are read with ip(8), which sees only the running machine: on a captured tree
+    (``--root``) they are not compared, and a note says so, rather than judging the captured
+    switch by this machine's devices.
+    """
+    from stackwatch.ovs.address import declared_addresses, plan_devices
     from stackwatch.ovs.plan import verify_differences
 
     differences = verify_differences(layout, live)
-    if host is not None:
+    notes: tuple[str, ...] = ()
+    if host is not None and not host.is_live and declared_addresses(layout):
+        notes = (
+            f"addresses of internal ports not compared: {host.root} is a captured tree, and "
+            "ip(8) would read this machine's devices instead",
+        )
+    elif host is not None:
         existing = {p.name for b in live.bridges for p in b.ports}
         declared = frozenset(p.name for b in layout.bridges for p in b.ports)
         differences += [
@@ -255,6 +267,7 @@ def compare_layout(
         missing,
         len(live.bridges),
         sum(len(b.user_ports) for b in live.bridges),
+        notes,
     )
 
 
@@ -300,6 +313,7 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
             Status.OK,
             f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}",
             metrics,
+            facts.notes,
         )
     status = (
         Status.CRITICAL if facts.missing_bridges or options.critical_on_drift else Status.WARNING
@@ -311,7 +325,8 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
         f"review with stackwatch ovs plan {facts.layout}, then stackwatch ovs apply "
         f"{facts.layout} (add --prune to remove what stackwatch created and no longer declares)"
     )
-    return Result("ovs-bridges", status, summary, metrics, facts.differences, hint)
+    details = facts.differences + facts.notes
+    return Result("ovs-bridges", status, summary, metrics, details, hint)
 
 
 CHECKS = [

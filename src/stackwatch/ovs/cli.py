@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from stackwatch.cli_support import fail, load_config_or_exit
-from stackwatch.core.config import ConfigError, build
+from stackwatch.core.config import Config, ConfigError, build
 from stackwatch.core.host import HostError
 from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
 from stackwatch.ovs.ovsdb import DEFAULT_DB, DEFAULT_TIMEOUT, OvsdbClient
 
 if TYPE_CHECKING:
+    from stackwatch.core.result import Result
     from stackwatch.ovs.apply import Devices
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Open vSwitch bridge layouts: plan, apply, verify, export, show.",
@@ -52,12 +57,25 @@ LayoutArg = Annotated[
 ]
 
 
-def _settings(config_path: str | None) -> OvsSettings:
+class OutputFormat(StrEnum):
+    """What verify prints: the same renderers as ``stackwatch check --format``."""
+
+    text = "text"
+    nagios = "nagios"
+    json = "json"
+    prometheus = "prometheus"
+
+
+def _load(config_path: str | None) -> tuple[Config, OvsSettings]:
     config = load_config_or_exit(config_path, ERROR)
     try:
-        return build(OvsSettings, config.section("ovs"), config.where("ovs"))
+        return config, build(OvsSettings, config.section("ovs"), config.where("ovs"))
     except ConfigError as exc:
         fail(str(exc), ERROR)
+
+
+def _settings(config_path: str | None) -> OvsSettings:
+    return _load(config_path)[1]
 
 
 def _layout(path: str | None, settings: OvsSettings) -> Layout:
@@ -91,9 +109,37 @@ def _client(db: str | None, settings: OvsSettings) -> OvsdbClient:
 def _prepare(
     layout: str | None, netns: str | None, db: str | None, config: str | None
 ) -> tuple[Layout, Devices, OvsdbClient]:
-    """What plan, apply and verify start from: the layout, where its devices are, the OVSDB."""
+    """What plan and apply start from: the layout, where its devices are, the OVSDB."""
     settings = _settings(config)
     return _layout(layout, settings), _devices(netns, settings), _client(db, settings)
+
+
+def _against_switch(
+    layout: str | None,
+    netns: str | None,
+    db: str | None,
+    config: str | None,
+    action: Callable[[OvsdbClient, Layout, Devices], T],
+    failure: Callable[[HostError], str] = str,
+) -> tuple[Layout, T]:
+    """Run plan or apply's ``action`` on the switch; a HostError ends in one clear message."""
+    wanted, devices, connection = _prepare(layout, netns, db, config)
+    with connection as client:
+        try:
+            return wanted, action(client, wanted, devices)
+        except HostError as exc:
+            fail(failure(exc), ERROR)
+
+
+def _report(lines: list[str], notes: list[str], unchanged: bool, wanted: Layout) -> bool:
+    """Print the changes and notes; True (after saying so) when there is nothing to do."""
+    for line in lines:
+        typer.echo(line)
+    for note in notes:
+        typer.echo(f"  note: {note}")
+    if unchanged:
+        typer.echo(f"no changes: the switch matches {wanted.source}")
+    return unchanged
 
 
 @app.command("plan")
@@ -107,26 +153,21 @@ def plan_command(
     """Print the changes apply would make (exit 0: none, 2: some)."""
     from stackwatch.ovs.apply import plan_against
 
-    wanted, devices, connection = _prepare(layout, netns, db, config)
-    with connection as client:
-        try:
-            full = plan_against(client, wanted, prune, devices)
-        except HostError as exc:
-            fail(str(exc), ERROR)
+    wanted, full = _against_switch(
+        layout, netns, db, config, lambda c, w, d: plan_against(c, w, prune, d)
+    )
     lines = full.lines()
-    _echo(lines, full.plan.notes)
-    if full.empty:
-        typer.echo(f"no changes: the switch matches {wanted.source}")
+    if _report(lines, full.plan.notes, full.empty, wanted):
         raise typer.Exit(0)
     typer.echo(f"{len(lines)} changes; run stackwatch ovs apply to make them")
     raise typer.Exit(CHANGES)
 
 
-def _echo(lines: list[str], notes: list[str]) -> None:
-    for line in lines:
-        typer.echo(line)
-    for note in notes:
-        typer.echo(f"  note: {note}")
+def _apply_failure(exc: HostError) -> str:
+    from stackwatch.ovs.address import AddressError
+
+    # the transaction is all or nothing: only the address step can fail after it
+    return str(exc) if isinstance(exc, AddressError) else f"nothing changed: {exc}"
 
 
 @app.command("apply")
@@ -140,20 +181,17 @@ def apply_command(
     config: ConfigOption = None,
 ) -> None:
     """Make the switch match the layout: one OVSDB transaction, then internal ports' addresses."""
-    from stackwatch.ovs.address import AddressError
     from stackwatch.ovs.apply import apply_layout
 
-    wanted, devices, connection = _prepare(layout, netns, db, config)
-    with connection as client:
-        try:
-            outcome = apply_layout(client, wanted, prune, devices)
-        except AddressError as exc:
-            fail(str(exc), ERROR)
-        except HostError as exc:
-            fail(f"nothing changed: {exc}", ERROR)
-    _echo(outcome.lines(), outcome.plan.notes)
-    if not outcome.changed:
-        typer.echo(f"no changes: the switch matches {wanted.source}")
+    wanted, outcome = _against_switch(
+        layout,
+        netns,
+        db,
+        config,
+        lambda c, w, d: apply_layout(c, w, prune, d),
+        _apply_failure,
+    )
+    if _report(outcome.lines(), outcome.plan.notes, not outcome.changed, wanted):
         return
     if outcome.applied:
         typer.echo(f"applied {len(outcome.plan.changes)} changes in one transaction")
@@ -167,31 +205,55 @@ def verify_command(
     db: DbOption = None,
     netns: NetnsOption = None,
     config: ConfigOption = None,
-    output: Annotated[str, typer.Option("--format", help="text or nagios")] = "text",
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="output, as for stackwatch check ovs-bridges --format"),
+    ] = OutputFormat.text,
 ) -> None:
-    """The ovs-bridges check: every difference between the switch and the layout."""
+    """The ovs-bridges check: every difference between the switch and the layout.
+
+    Exit status as a Nagios plugin: 0 matches, 1 drift, 2 a bridge missing, 3 OVSDB unreadable.
+    """
+    from stackwatch.core.result import Result
     from stackwatch.ovs.checks import OvsBridgesOptions, compare_layout, judge_bridges
     from stackwatch.ovs.live import read_live
 
-    wanted, devices, connection = _prepare(layout, netns, db, config)
-    with connection as client:
-        try:
-            facts = compare_layout(wanted, read_live(client), devices.host, devices.netns)
-        except HostError as exc:
-            typer.echo(f"OVS-BRIDGES UNKNOWN - {exc}")
-            raise typer.Exit(3) from None
-    result = judge_bridges(facts, OvsBridgesOptions())
-    if output == "nagios":
+    loaded, settings = _load(config)
+    try:
+        options = loaded.check_options("ovs-bridges", OvsBridgesOptions)
+    except ConfigError as exc:
+        fail(str(exc), ERROR)
+    wanted = _layout(layout, settings)
+    devices = _devices(netns, settings)
+    try:
+        with OvsdbClient(db or settings.db, settings.timeout) as client:
+            live = read_live(client)
+        result = judge_bridges(compare_layout(wanted, live, devices.host, devices.netns), options)
+    except HostError as exc:  # as the check says it: UNKNOWN with the reason
+        result = Result.unknown("ovs-bridges", str(exc))
+    _render(result, output)
+    raise typer.Exit(int(result.status))
+
+
+def _render(result: Result, output: OutputFormat) -> None:
+    if output is OutputFormat.nagios:
         from stackwatch.render.nagios import render_nagios
 
         typer.echo(render_nagios([result]), nl=False)
+    elif output is OutputFormat.json:
+        from stackwatch.render.json import render_json
+
+        typer.echo(render_json([result]), nl=False)
+    elif output is OutputFormat.prometheus:
+        from stackwatch.render.prometheus import render_prometheus
+
+        typer.echo(render_prometheus([result]), nl=False)
     else:
         typer.echo(f"{result.status.name}: {result.summary}")
         for line in result.details:
             typer.echo(f"  {line}")
         if result.hint:
             typer.echo(f"hint: {result.hint}")
-    raise typer.Exit(int(result.status))
 
 
 @app.command("export")
