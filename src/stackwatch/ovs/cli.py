@@ -11,7 +11,7 @@ import typer
 
 from stackwatch.cli_support import fail, load_config_or_exit
 from stackwatch.core.config import Config, ConfigError, build
-from stackwatch.core.host import HostError
+from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
 from stackwatch.ovs.ovsdb import DEFAULT_DB, DEFAULT_TIMEOUT, OvsdbClient
 
@@ -88,14 +88,17 @@ def _layout(path: str | None, settings: OvsSettings) -> Layout:
         fail(f"layout refused: {exc}", ERROR)
 
 
-def _devices(netns: str | None, settings: OvsSettings) -> Devices:
-    from stackwatch.core.host import Host
-    from stackwatch.ovs.apply import Devices
-
+def _netns(netns: str | None, settings: OvsSettings) -> str | None:
     chosen = netns or settings.netns
     if chosen is not None and (not chosen or "/" in chosen or chosen in (".", "..")):
         fail(f"--netns {chosen!r}: not a network namespace name", ERROR)
-    return Devices(Host(), chosen, settings.timeout)
+    return chosen
+
+
+def _devices(netns: str | None, settings: OvsSettings) -> Devices:
+    from stackwatch.ovs.apply import Devices
+
+    return Devices(Host(), _netns(netns, settings), settings.timeout)
 
 
 def _client(db: str | None, settings: OvsSettings) -> OvsdbClient:
@@ -224,11 +227,11 @@ def verify_command(
     except ConfigError as exc:
         fail(str(exc), ERROR)
     wanted = _layout(layout, settings)
-    devices = _devices(netns, settings)
+    where = _netns(netns, settings)  # verify needs no more of apply than this
     try:
         with OvsdbClient(db or settings.db, settings.timeout) as client:
             live = read_live(client)
-        result = judge_bridges(compare_layout(wanted, live, devices.host, devices.netns), options)
+        result = judge_bridges(compare_layout(wanted, live, Host(), where), options)
     except HostError as exc:  # as the check says it: UNKNOWN with the reason
         result = Result.unknown("ovs-bridges", str(exc))
     _render(result, output)
