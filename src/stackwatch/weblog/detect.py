@@ -15,12 +15,16 @@ Time is cut into one-second buckets; ``advance(now)`` judges the trailing window
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
+from typing import Protocol
 
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
-from stackwatch.weblog.reader import ScanStats, scan
+from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams
 
 SEARCH_ENGINES = (
     "google",
@@ -71,6 +75,7 @@ STATIC_EXTENSIONS = (
     ".txt",
     ".xml",
 )
+MIN_MERGE_BLOCK = 256 << 10  # block size per log when many are merged (memory stays bounded)
 _SECOND_LEVEL = ("co", "com", "net", "org", "ac", "gov", "edu", "ne", "or")
 
 
@@ -205,6 +210,7 @@ class Detector:
         self.flagged: dict[str, Evidence] = {}  # hosts flagged by the latest advance()
         self.findings: dict[str, list[Finding]] = {}
         self._counted: dict[str, int] = {}  # last second already added to the finding
+        self.late = 0  # requests older than the window, counted in its oldest second
 
     # Feeding -------------------------------------------------------------------------------------
 
@@ -238,6 +244,7 @@ class Detector:
         oldest = self._latest - self.window + 1
         if second < oldest:
             second = oldest  # a late line (logs are written at the end of a request)
+            self.late += 1
         bucket = self._seconds.get(second)
         if bucket is None:
             bucket = self._seconds[second] = _Second()
@@ -372,32 +379,84 @@ class Timeline:
     totals: list[int]
 
 
-def records(
-    paths: Iterable[str], fmt: LogFormat, stats: ScanStats
-) -> Iterator[tuple[float, bytes, bytes, str | None]]:
-    """(time, ip, path, referring host) of every readable request; unreadable times count as
-    skipped."""
-    hosts: dict[bytes, str | None] = {}
-    req_paths: dict[bytes, bytes] = {}
-    for found in scan(paths, fmt, ("time", "ip", "request", "referrer"), stats):
+Record = tuple[float, bytes, bytes, str | None]  # time, client IP, path, referring host
+_TIME = itemgetter(0)
+
+
+class _Counts(Protocol):
+    lines: int
+    matched: int
+
+
+class Parser:
+    """Blocks of log lines to records: (time, client IP, path, referring host) of each readable
+    request; lines without a readable time count as unmatched."""
+
+    def __init__(self, fmt: LogFormat) -> None:
+        self.matcher = fmt.matcher(("time", "ip", "request", "referrer"))
+        self._hosts: dict[bytes, str | None] = {}
+        self._paths: dict[bytes, bytes] = {}
+
+    def parse(self, block: bytes, stats: _Counts | None = None) -> list[Record]:
+        return list(self.records(block, stats))
+
+    def records(self, block: bytes, stats: _Counts | None = None) -> Iterator[Record]:
+        found = self.matcher.findall(block)
+        if stats is not None:
+            stats.lines += block.count(b"\n")
+            stats.matched += len(found)
+        hosts, paths = self._hosts, self._paths
         for when, ip, request, referrer in found:
             stamp = parse_time(when)
             if stamp is None:
-                stats.matched -= 1
+                if stats is not None:
+                    stats.matched -= 1
                 continue
             host = hosts.get(referrer, "")
             if host == "":
-                host = referrer_host(referrer)
                 if len(hosts) > 200_000:
                     hosts.clear()
-                hosts[referrer] = host
-            path = req_paths.get(request)
+                host = hosts[referrer] = referrer_host(referrer)
+            path = paths.get(request)
             if path is None:
-                path = request_path(request)
-                if len(req_paths) > 200_000:
-                    req_paths.clear()
-                req_paths[request] = path
+                if len(paths) > 200_000:
+                    paths.clear()
+                path = paths[request] = request_path(request)
             yield stamp, ip, path, host
+
+
+def _next_block(stream: Iterator[list[Record]]) -> list[Record] | None:
+    return next((block for block in stream if block), None)
+
+
+def merge_by_time(streams: Iterable[Iterator[list[Record]]]) -> Iterator[list[Record]]:
+    """One time-ordered stream of record blocks out of several, each in time order (a k-way
+    merge by blocks). Each step hands on every buffered record up to the earliest of the
+    streams' latest buffered times, which no stream can still undercut, sorted by time; the
+    stream that set that limit is used up, so every step makes progress."""
+    pending: list[tuple[list[Record], Iterator[list[Record]]]] = []
+    for stream in streams:
+        block = _next_block(stream)
+        if block:
+            pending.append((block, stream))
+    while pending:
+        horizon = min(block[-1][0] for block, _ in pending)
+        parts: list[list[Record]] = []
+        kept: list[tuple[list[Record], Iterator[list[Record]]]] = []
+        for block, stream in pending:
+            if block[-1][0] <= horizon:
+                parts.append(block)
+                following = _next_block(stream)
+                if following:
+                    kept.append((following, stream))
+                continue
+            cut = bisect_right(block, horizon, key=_TIME)
+            if cut:
+                parts.append(block[:cut])
+                block = block[cut:]
+            kept.append((block, stream))
+        pending = kept
+        yield parts[0] if len(parts) == 1 else sorted(chain.from_iterable(parts), key=_TIME)
 
 
 def detect_files(
@@ -407,12 +466,25 @@ def detect_files(
     options: DetectOptions | None = None,
     timeline: Timeline | None = None,
 ) -> tuple[list[Finding], ScanStats]:
-    """Run the detector over whole logs, judging every ``window / 2`` seconds of log time."""
+    """Run the detector over whole logs, judging every ``window / 2`` seconds of log time.
+
+    Separate logs (not one rotated set) are merged by time, so the detector sees the site's
+    requests in the order they came whatever file each was written to."""
     detector = Detector(sites, options)
     stats = ScanStats()
+    parser = Parser(fmt)
+    groups = streams(paths)
+    block = max(BLOCK // max(len(groups), 1), MIN_MERGE_BLOCK)
+    if len(groups) == 1:  # one stream: records straight from each block, no lists to merge
+        found = (r for data in read_blocks(groups[0], stats) for r in parser.records(data, stats))
+    else:
+        feeds = [
+            (parser.parse(data, stats) for data in read_blocks(g, stats, block)) for g in groups
+        ]
+        found = chain.from_iterable(merge_by_time(feeds))
     step = max(1, detector.window // 2)
     next_judgement: int | None = None
-    for when, ip, path, host in records(paths, fmt, stats):
+    for when, ip, path, host in found:
         second = int(when)
         if next_judgement is None:
             next_judgement = second + step
@@ -428,4 +500,5 @@ def detect_files(
                 timeline.totals.append(1)
     if next_judgement is not None:
         detector.advance()
+    stats.late = detector.late
     return detector.all_findings(), stats

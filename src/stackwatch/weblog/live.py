@@ -19,17 +19,15 @@ from typing import Any, BinaryIO
 
 from stackwatch.core.state import StateStore
 from stackwatch.weblog.apply import Blocker
-from stackwatch.weblog.detect import DetectOptions, Detector, Evidence
+from stackwatch.weblog.detect import DetectOptions, Detector, Evidence, Parser, Record
 from stackwatch.weblog.follow import Follower
-from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
+from stackwatch.weblog.formats import LogFormat
 from stackwatch.weblog.reader import BLOCK
 
 STATE_NAME = "weblog-follow"
 PRIME_STEP = 1 << 20
 PRIME_SECONDS = 600.0  # history read at start, when a log has no saved offset
 PRIME_BYTES = 64 << 20  # at most, shared by the logs (at least 1 MiB each)
-
-Record = tuple[float, bytes, bytes, str | None]  # time, client IP, path, referring host
 
 # What signal.signal() returns and accepts.
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -49,7 +47,7 @@ class FollowStats:
         return self.lines - self.matched
 
 
-class Feeder:
+class Feeder(Parser):
     """Turns blocks of log lines into Detector input, judging at each new second of log time.
 
     A line more than ``LATE`` seconds older than the newest one fed is counted but not judged:
@@ -59,39 +57,10 @@ class Feeder:
     LATE = 120
 
     def __init__(self, fmt: LogFormat, detector: Detector) -> None:
-        self.matcher = fmt.matcher(("time", "ip", "request", "referrer"))
+        super().__init__(fmt)
         self.detector = detector
-        self._hosts: dict[bytes, str | None] = {}
-        self._paths: dict[bytes, bytes] = {}
         self._judged = 0
         self.late = max(self.LATE, 2 * detector.window)
-
-    def parse(self, block: bytes, stats: FollowStats | None = None) -> list[Record]:
-        """(time, ip, path, referring host) of each readable line of ``block``."""
-        found = self.matcher.findall(block)
-        if stats is not None:
-            stats.lines += block.count(b"\n")
-            stats.matched += len(found)
-        hosts, paths = self._hosts, self._paths
-        out: list[Record] = []
-        for when, ip, request, referrer in found:
-            stamp = parse_time(when)
-            if stamp is None:
-                if stats is not None:
-                    stats.matched -= 1
-                continue
-            host = hosts.get(referrer, "")
-            if host == "":
-                if len(hosts) > 200_000:
-                    hosts.clear()
-                host = hosts[referrer] = referrer_host(referrer)
-            path = paths.get(request)
-            if path is None:
-                if len(paths) > 200_000:
-                    paths.clear()
-                path = paths[request] = request_path(request)
-            out.append((stamp, ip, path, host))
-        return out
 
     def add(self, records: Iterable[Record], stats: FollowStats) -> None:
         detector = self.detector

@@ -33,6 +33,7 @@ class ScanStats:
     lines: int = 0
     matched: int = 0
     too_long: int = 0
+    late: int = 0  # requests older than the window being judged (see Detector.add)
     files: list[str] = field(default_factory=list)
 
     @property
@@ -55,16 +56,27 @@ def expand(paths: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _rotation(path: str) -> tuple[str, int]:
+    """(live file name, age): access.log.2.gz -> ("access.log", -2), access.log -> (.., 1)."""
+    match = _ROTATED.match(path)
+    assert match is not None  # the pattern matches every string
+    number = match.group("n")
+    return (match.group("base"), -int(number) if number else 1)
+
+
 def order_rotated(paths: Iterable[str]) -> list[str]:
     """Sort a rotated set oldest first: a higher rotation number is older; the live file last."""
+    return sorted(paths, key=_rotation)
 
-    def key(path: str) -> tuple[str, int]:
-        match = _ROTATED.match(path)
-        assert match is not None  # the pattern matches every string
-        number = match.group("n")
-        return (match.group("base"), -int(number) if number else 1)
 
-    return sorted(paths, key=key)
+def streams(paths: Iterable[str]) -> list[list[str]]:
+    """The logs as separate time-ordered streams: each rotated set is one stream, oldest file
+    first (see ``expand``); different logs (two vhosts, access.log and ssl_access.log) and stdin
+    are streams of their own, to be merged by time."""
+    grouped: dict[str, list[str]] = {}
+    for path in expand(paths):
+        grouped.setdefault(_rotation(path)[0], []).append(path)
+    return [order_rotated(group) if len(group) > 1 else group for group in grouped.values()]
 
 
 def _open(path: str) -> BinaryIO:
@@ -123,15 +135,21 @@ def scan(
     """For each block of each log, the list of matches of ``fields`` (see LogFormat.matcher)."""
     stats = stats if stats is not None else ScanStats()
     matcher = fmt.matcher(fields)
-    for path in expand(paths):
+    for data in read_blocks(expand(paths), stats):
+        found = matcher.findall(data)
+        stats.lines += data.count(b"\n")
+        stats.matched += len(found)
+        yield found
+
+
+def read_blocks(paths: Iterable[str], stats: ScanStats, block: int = BLOCK) -> Iterator[bytes]:
+    """Blocks of whole lines of each log in turn (names as ``expand`` returns them); each file
+    is opened when its turn comes and named in ``stats.files``."""
+    for path in paths:
         stats.files.append(path)
         handle = _open(path)
         try:
-            for data in blocks_of(handle, stats, path):
-                found = matcher.findall(data)
-                stats.lines += data.count(b"\n")
-                stats.matched += len(found)
-                yield found
+            yield from blocks_of(handle, stats, path, block)
         finally:
             if handle is not sys.stdin.buffer:
                 handle.close()

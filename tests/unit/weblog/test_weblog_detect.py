@@ -3,16 +3,25 @@ site's own Referers never are."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stackwatch.weblog import detect
 from stackwatch.weblog.detect import (
     DetectOptions,
+    Record,
     Timeline,
     detect_files,
     is_own_host,
     is_search_engine,
+    merge_by_time,
 )
 from stackwatch.weblog.formats import get_format
+from stackwatch.weblog.reader import streams
 
 from .logdata import iframe_flood, line, news_spike, normal_traffic
 
@@ -84,3 +93,71 @@ def test_search_engine_and_own_host_names() -> None:
     assert is_search_engine("searx.org", ["searx"])
     assert is_own_host("www.example.com", SITES) and is_own_host("cdn.example.com", SITES)
     assert not is_own_host("example.com.evil.net", SITES)
+
+
+def test_separate_logs_are_merged_by_time(tmp_path: Path) -> None:
+    """access.log and ssl_access.log of one site, their lines interleaved in time and a flood
+    split across both: judged as one stream, the same as one log holding every line."""
+    normal = normal_traffic(T0, 600)
+    flood = iframe_flood(T0 + 300, 60)
+    plain = write(tmp_path, normal[0::2] + flood[0::2], "access.log")
+    ssl = write(tmp_path, normal[1::2] + flood[1::2], "ssl_access.log")
+    whole = write(tmp_path, normal + flood, "whole.log")
+    fmt = get_format("combined")
+    findings, stats = detect_files([plain, ssl], fmt, SITES)
+    assert stats.lines == len(normal) + len(flood) and stats.late == 0
+    (found,) = findings
+    assert found.host == "seo-spam.example.net"
+    assert T0 + 300 <= found.first_seen <= T0 + 302
+    assert T0 + 355 <= found.last_seen <= T0 + 360
+    assert 30 <= found.peak_rate <= 40 and found.ips == 20
+    (reference,), _ = detect_files([whole], fmt, SITES)
+    assert found.as_dict() == reference.as_dict()
+    assert found.seconds == reference.seconds
+
+
+def test_many_logs_and_a_rotated_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five vhost logs (small merge blocks) and a rotated set read as one stream, oldest first."""
+    monkeypatch.setattr(detect, "BLOCK", 4096)
+    monkeypatch.setattr(detect, "MIN_MERGE_BLOCK", 1024)
+    normal = normal_traffic(T0, 400)
+    flood = iframe_flood(T0 + 200, 60)
+    lines = normal + flood
+    paths = [write(tmp_path, lines[n::5], f"vhost{n}.log") for n in range(5)]
+    (found,), stats = detect_files(paths, get_format("combined"), SITES)
+    assert stats.late == 0 and stats.lines == len(lines)
+    assert found.requests >= 0.9 * len(flood)
+    old = sorted(lines[0::2], key=lambda x: x.split("[")[1][:20])
+    write(tmp_path, old[: len(old) // 2], "access.log.2")
+    write(tmp_path, old[len(old) // 2 :], "access.log.1")
+    write(tmp_path, [], "access.log")
+    write(tmp_path, lines[1::2], "ssl_access.log")
+    pattern = str(tmp_path / "*access.log*")
+    assert [[Path(p).name for p in s] for s in streams([pattern])] == [
+        ["access.log.2", "access.log.1", "access.log"],
+        ["ssl_access.log"],
+    ]
+    (found,), stats = detect_files([pattern], get_format("combined"), SITES)
+    assert stats.late == 0 and stats.lines == len(lines)
+    assert found.requests >= 0.9 * len(flood)
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 50), max_size=40), max_size=5),
+    st.lists(st.integers(1, 7), min_size=1, max_size=5),
+)
+def test_merge_by_time_keeps_every_record_in_order(
+    times: list[list[int]], sizes: list[int]
+) -> None:
+    runs = [sorted(float(t) for t in ts) for ts in times]
+
+    def blocks(n: int, run: list[float]) -> Iterator[list[Record]]:
+        size = sizes[n % len(sizes)]
+        for i in range(0, len(run), size):
+            yield [(t, b"%d" % n, b"/", None) for t in run[i : i + size]]
+
+    merged = [r for block in merge_by_time(blocks(n, r) for n, r in enumerate(runs)) for r in block]
+    assert [r[0] for r in merged] == sorted(t for run in runs for t in run)
+    assert sorted(merged) == sorted(
+        r for n, run in enumerate(runs) for b in blocks(n, run) for r in b
+    )
