@@ -475,6 +475,7 @@ def detect_files(
     parser = Parser(fmt)
     groups = streams(paths)
     block = max(BLOCK // max(len(groups), 1), MIN_MERGE_BLOCK)
+    found: Iterable[Record]
     if len(groups) == 1:  # one stream: records straight from each block, no lists to merge
         found = (r for data in read_blocks(groups[0], stats) for r in parser.records(data, stats))
     else:
