@@ -97,6 +97,17 @@ class Host:
         except OSError as exc:
             raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
+    def read_tail(self, path: str, max_bytes: int) -> bytes:
+        """The last ``max_bytes`` of a file (all of it when smaller): the recent end of a log,
+        read without reading the rest."""
+        try:
+            with self.path(path).open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                handle.seek(max(0, size - max_bytes))
+                return handle.read(max_bytes)
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8", errors="replace")
 

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from stackwatch.core.config import ConfigError
-from stackwatch.core.host import HostError
+from stackwatch.core.host import Host, HostError
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.weblog.config import weblog_config
@@ -54,16 +54,29 @@ class FloodFacts:
     problems: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _tail(path: str, max_bytes: int) -> bytes:
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        start = max(0, size - max_bytes)
-        handle.seek(start)
-        data = handle.read(max_bytes)
-    if start > 0:
+def _tail(host: Host, path: str, max_bytes: int) -> bytes:
+    """The whole lines among the last ``max_bytes`` of a log (read through the Host)."""
+    data = host.read_tail(path, max_bytes + 1)
+    if len(data) > max_bytes:  # data[0] is the byte before the tail: cut to the next line
         cut = data.find(b"\n")
         data = data[cut + 1 :] if cut >= 0 else b""
     return data
+
+
+def _logs(host: Host, pattern: str) -> list[str]:
+    """The live (not gzipped) files a pattern names on the machine, rotated sets oldest first,
+    as machine paths (a --root tree is looked into, not named)."""
+    if not pattern.startswith("/"):
+        raise HostError(f"[weblog] logs: {pattern!r} is not an absolute path")
+    if not glob.has_magic(pattern):
+        found = [pattern]
+    else:
+        root = str(host.path("/"))
+        found = ["/" + os.path.relpath(f, root) for f in glob.glob(str(host.path(pattern)))]
+    return [
+        f for f in order_rotated(found) if not f.endswith(".gz") and host.exists(f)
+        and not host.is_dir(f)
+    ]  # fmt: skip
 
 
 def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
@@ -78,13 +91,7 @@ def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
     sites = ctx.options.sites or settings.sites
     if not sites:
         raise HostError("[weblog] sites is not set: the site's own hosts are needed")
-    logs: list[str] = []
-    for pattern in patterns:
-        if not pattern.startswith("/"):
-            raise HostError(f"[weblog] logs: {pattern!r} is not an absolute path")
-        real = str(ctx.host.path(pattern))
-        found = order_rotated(glob.glob(real)) if glob.has_magic(real) else [real]
-        logs.extend(f for f in found if not f.endswith(".gz") and os.path.isfile(f))
+    logs = [log for pattern in patterns for log in _logs(ctx.host, pattern)]
     if not logs:
         raise NotApplicable(f"no web log found ({', '.join(patterns)})")
     floods: list[ActiveFlood] = []
@@ -96,9 +103,9 @@ def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
         stats = FollowStats()
         feeder = Feeder(fmt, detector)
         try:
-            data = _tail(log, ctx.options.max_bytes)
-        except OSError as exc:
-            problems.append(f"{log}: {exc.strerror or exc}")
+            data = _tail(ctx.host, log, ctx.options.max_bytes)
+        except HostError as exc:
+            problems.append(str(exc))
             continue
         feeder.feed(data, stats)
         detector.advance(ctx.now)

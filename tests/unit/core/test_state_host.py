@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from stackwatch.core.files import write_atomic
-from stackwatch.core.host import CommandFailed, CommandNotFound, CommandTimeout, Host
+from stackwatch.core.host import CommandFailed, CommandNotFound, CommandTimeout, Host, HostError
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.state import StateStore
 
@@ -74,6 +74,18 @@ def test_host_paths_resolve_under_root(tmp_path: Path) -> None:
     assert host.listdir("/nothing") == []
     assert not host.is_live
     assert Host("/").is_live
+
+
+def test_host_read_tail(tmp_path: Path) -> None:
+    (tmp_path / "log").write_bytes(b"one\ntwo\nthree\n")
+    host = Host(tmp_path)
+    assert host.read_tail("/log", 6) == b"three\n"
+    assert host.read_tail("/log", 1000) == b"one\ntwo\nthree\n"
+    assert host.read_tail("/log", 0) == b""
+    with pytest.raises(HostError, match="cannot read /absent"):
+        host.read_tail("/absent", 10)
+    with pytest.raises(HostError, match="cannot read /"):
+        host.read_tail("/", 10)
 
 
 def test_host_commands(tmp_path: Path) -> None:

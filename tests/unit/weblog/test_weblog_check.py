@@ -6,9 +6,11 @@ import json
 import time
 from pathlib import Path
 
+from stackwatch.core.host import Host
+from stackwatch.weblog.check import _tail
 from tests.conftest import run_stackwatch
 
-from .logdata import iframe_flood, normal_traffic
+from .logdata import iframe_flood, line, normal_traffic
 
 
 def run_check(tmp_path: Path, lines: list[str], *extra: str) -> tuple[int, dict[str, object]]:
@@ -53,3 +55,40 @@ def test_skip_without_logs_and_unknown_on_bad_config(tmp_path: Path) -> None:
     )
     result = run_stackwatch("check", "weblog-flood", "--config", str(config), "--format", "nagios")
     assert result.returncode == 3 and "weblog.detect.window" in result.stdout
+
+
+def test_reads_a_root_tree_through_the_host(tmp_path: Path) -> None:
+    """--root: the configured machine paths are looked up in the captured tree; the result names
+    them as on the machine."""
+    logs = tmp_path / "root" / "var" / "log" / "apache2"
+    logs.mkdir(parents=True)
+    now = time.time()
+    lines = normal_traffic(now - 180, 180) + iframe_flood(now - 30, 30)
+    (logs / "www.example.com-access.log").write_text(
+        "".join(sorted(lines, key=lambda x: x.split("[")[1][:20]))
+    )
+    (logs / "old-access.log.1.gz").write_bytes(b"\x1f\x8b junk")  # rotated, compressed: not read
+    (logs / "dir-access.log").mkdir()
+    config = tmp_path / "stackwatch.toml"
+    config.write_text(
+        '[weblog]\nlogs = ["/var/log/apache2/*-access.log*"]\nsites = ["www.example.com"]\n'
+    )
+    result = run_stackwatch(
+        "check", "weblog-flood", "--config", str(config), "--root", str(tmp_path / "root"),
+        "--state-dir", str(tmp_path / "state"), "--format", "json",
+    )  # fmt: skip
+    (doc,) = json.loads(result.stdout)["checks"]
+    assert result.returncode == 2, doc
+    assert "seo-spam.example.net" in str(doc["summary"])
+    assert str(doc["details"]).count("/var/log/apache2/www.example.com-access.log") == 1
+    assert str(tmp_path) not in json.dumps(doc)
+
+
+def test_tail_is_whole_lines(tmp_path: Path) -> None:
+    lines = [line(1_700_000_000 + n, path=f"/{'x' * n}").encode() for n in range(20)]
+    text = b"".join(lines)
+    (tmp_path / "log").write_bytes(text)
+    host = Host(tmp_path)
+    for size in [*range(0, len(text) + 2, 7), len(text) - len(lines[0]), len(text) - 1]:
+        whole = [b"".join(lines[n:]) for n in range(len(lines) + 1)]
+        assert _tail(host, "/log", size) == max((t for t in whole if len(t) <= size), key=len)
