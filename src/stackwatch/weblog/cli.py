@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,6 +18,9 @@ from stackwatch.weblog.config import WeblogConfig, parse_duration, weblog_config
 from stackwatch.weblog.formats import FormatError, LogFormat, get_format
 from stackwatch.weblog.reader import LogReadError
 from stackwatch.weblog.rules import UnsafeHost
+
+if TYPE_CHECKING:
+    from stackwatch.weblog.detect import DetectOptions
 
 app = typer.Typer(
     help="Web log defence: which log grows, which Referer drives it, and blocking it.",
@@ -31,6 +35,9 @@ FormatOpt = Annotated[
     typer.Option("--log-format", help="common, combined, vhost_combined, nginx or a LogFormat"),
 ]
 OutOpt = Annotated[str, typer.Option("--format", help="text or json")]
+PathsArg = Annotated[list[str], typer.Argument(help="log files, globs or - for stdin")]
+SiteOpt = Annotated[list[str] | None, typer.Option(help="the site's own host (repeat)")]
+WindowOpt = Annotated[float | None, typer.Option(help="seconds judged together")]
 
 
 def _usage(message: str) -> NoReturn:
@@ -63,6 +70,20 @@ def _output(value: str) -> str:
     if value not in ("text", "json"):
         _usage(f"--format must be text or json, not {value!r}")
     return value
+
+
+def _detection(
+    settings: WeblogConfig, site: list[str] | None, window: float | None
+) -> tuple[list[str], DetectOptions]:
+    """The site's own hosts and the detector options: the command line over [weblog]."""
+    sites = list(site or settings.sites)
+    if not sites:
+        _usage("--site HOST is required (the site's own host name, never flagged)")
+    if window is None:
+        return sites, settings.detect
+    if window < 1 or window > 3600:
+        _usage("--window must be between 1 and 3600 seconds")
+    return sites, dataclasses.replace(settings.detect, window=window)
 
 
 def _when(stamp: float) -> str:
@@ -98,7 +119,7 @@ def growth(
 
 @app.command()
 def top(
-    paths: Annotated[list[str], typer.Argument(help="log files, globs or - for stdin")],
+    paths: PathsArg,
     by: Annotated[str, typer.Option(help="referrer, site, ip, path, status, agent, vhost")],
     since: Annotated[str | None, typer.Option(help="only the last DURATION (10m, 1h)")] = None,
     limit: Annotated[int, typer.Option(help="rows to show")] = 20,
@@ -141,29 +162,20 @@ def top(
 
 @app.command()
 def detect(
-    paths: Annotated[list[str], typer.Argument(help="log files, globs or - for stdin")],
-    site: Annotated[list[str] | None, typer.Option(help="the site's own host (repeat)")] = None,
-    window: Annotated[float | None, typer.Option(help="seconds judged together")] = None,
+    paths: PathsArg,
+    site: SiteOpt = None,
+    window: WindowOpt = None,
     plot: Annotated[str | None, typer.Option(help="draw requests/s to this PNG")] = None,
     log_format: FormatOpt = None,
     config: ConfigOpt = None,
     output: OutOpt = "text",
 ) -> None:
     """Find Referer floods; exit 1 when one was found, 0 when none, 2 on errors."""
-    import dataclasses
-
     from stackwatch.weblog.detect import Timeline, detect_files
 
     _output(output)
     settings = _settings(config)
-    sites = list(site or settings.sites)
-    if not sites:
-        _usage("--site HOST is required (the site's own host name, never flagged)")
-    options = settings.detect
-    if window is not None:
-        if window < 1 or window > 3600:
-            _usage("--window must be between 1 and 3600 seconds")
-        options = dataclasses.replace(options, window=window)
+    sites, options = _detection(settings, site, window)
     fmt = _format(log_format, settings)
     timeline = Timeline([], []) if plot else None
     try:
@@ -181,6 +193,7 @@ def detect(
         doc = {
             "lines": stats.lines,
             "skipped": stats.skipped,
+            "late": stats.late,
             "findings": [f.as_dict() for f in findings],
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -197,6 +210,11 @@ def detect(
         if not findings:
             out.append("no Referer flood found")
         out.append(f"{stats.lines} lines read, {stats.skipped} unreadable lines skipped")
+        if stats.late:
+            out.append(
+                f"{stats.late} requests logged a --window or more late "
+                "(counted in its oldest second)"
+            )
         if findings:
             hosts = " ".join(f"--referrer-host {h}" for h in sorted({f.host for f in findings}))
             out.append(f"block with: stackwatch weblog rules {hosts} --format apache")
@@ -239,12 +257,12 @@ def follow(
     paths: Annotated[
         list[str] | None, typer.Argument(help="log files (default [weblog] logs)")
     ] = None,
-    site: Annotated[list[str] | None, typer.Option(help="the site's own host (repeat)")] = None,
+    site: SiteOpt = None,
     apply: Annotated[str | None, typer.Option(help="apache:PATH or nginx:PATH")] = None,
     reload_command: Annotated[str | None, typer.Option(help="command that reloads")] = None,
     validate_command: Annotated[str | None, typer.Option(help="config test command")] = None,
     ban_time: Annotated[str | None, typer.Option(help="how long a block lasts (1h)")] = None,
-    window: Annotated[float | None, typer.Option(help="seconds judged together")] = None,
+    window: WindowOpt = None,
     state_dir: Annotated[str, typer.Option(help="offsets and blocks")] = DEFAULT_STATE_DIR,
     duration: Annotated[str | None, typer.Option(help="stop after DURATION")] = None,
     interval: Annotated[float, typer.Option(help="seconds between polls")] = 0.5,
@@ -258,8 +276,6 @@ def follow(
     config: ConfigOpt = None,
 ) -> None:
     """Detect Referer floods live, and with --apply keep them blocked."""
-    import dataclasses
-
     from stackwatch.core.host import Host
     from stackwatch.core.state import StateStore
     from stackwatch.weblog.apply import (
@@ -276,14 +292,7 @@ def follow(
     files = [p for p in expand(paths or settings.logs) if p != "-"]
     if not files:
         _usage("name the logs to follow (or set [weblog] logs)")
-    sites = list(site or settings.sites)
-    if not sites:
-        _usage("--site HOST is required (the site's own host name, never flagged)")
-    options = settings.detect
-    if window is not None:
-        if window < 1 or window > 3600:
-            _usage("--window must be between 1 and 3600 seconds")
-        options = dataclasses.replace(options, window=window)
+    sites, options = _detection(settings, site, window)
     if interval <= 0 or interval > 60:
         _usage("--interval must be above 0 and at most 60 seconds")
     if rescan < 1 or rescan > 3600:

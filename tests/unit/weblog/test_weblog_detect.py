@@ -3,6 +3,7 @@ site's own Referers never are."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from stackwatch.weblog.detect import (
 )
 from stackwatch.weblog.formats import get_format
 from stackwatch.weblog.reader import streams
+from tests.conftest import run_stackwatch
 
 from .logdata import iframe_flood, line, news_spike, normal_traffic
 
@@ -161,3 +163,18 @@ def test_merge_by_time_keeps_every_record_in_order(
     assert sorted(merged) == sorted(
         r for n, run in enumerate(runs) for b in blocks(n, run) for r in b
     )
+
+
+def test_cli_on_two_interleaved_logs(tmp_path: Path) -> None:
+    normal = normal_traffic(T0, 300)
+    flood = iframe_flood(T0 + 200, 30)
+    plain = write(tmp_path, normal[0::2] + flood[0::2], "access.log")
+    ssl = write(tmp_path, normal[1::2] + flood[1::2], "ssl_access.log")
+    args = ("weblog", "detect", plain, ssl, "--site", "www.example.com")
+    result = run_stackwatch(*args, "--format", "json")
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["late"] == 0 and doc["lines"] == len(normal) + len(flood)
+    assert [f["peak_rate"] for f in doc["findings"]] == [40.0]
+    text = run_stackwatch(*args).stdout
+    assert "peak 40.0 req/s, 20 client IPs" in text and "late" not in text
