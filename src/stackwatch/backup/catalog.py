@@ -69,6 +69,18 @@ class CatalogError(Exception):
     pass
 
 
+def lock_seconds(position: str | None) -> float | None:
+    """``lock_seconds`` of a recorded position (JSON), or None for old or garbled records."""
+    try:
+        value = json.loads(position or "null")
+    except (ValueError, RecursionError):
+        return None
+    seconds = value.get("lock_seconds") if isinstance(value, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    return float(seconds)
+
+
 @dataclass(frozen=True)
 class Backup:
     id: str
@@ -79,6 +91,11 @@ class Backup:
     error: str | None
     size: int
     position: str | None
+
+    @property
+    def lock_seconds(self) -> float | None:
+        """How long writers waited on the global read lock for this backup (None: unknown)."""
+        return lock_seconds(self.position)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,8 @@ def list_backups(
                     for c in catalog.copies(b.id)
                 )
                 line = f"  {b.id}  {_when(b.started)}  {b.status:<8} {_size(b.size):>10}  {copies}"
+                if b.lock_seconds is not None:
+                    line += f"  lock {b.lock_seconds:.3f} s"
                 if b.error:
                     line += f"  [{b.error}]"
                 typer.echo(line)
@@ -214,9 +216,12 @@ def status(config: ConfigOption = None) -> None:
                 if ver is None
                 else f"last verify {'ok' if ver.ok else 'FAILED'} {_when(ver.at)}"
             )
+            lock = (
+                "" if last.lock_seconds is None else f", writers locked {last.lock_seconds:.3f} s"
+            )
             typer.echo(
                 f"{name}: newest {last.id} {(now - last.started) / 3600:.1f} h old, "
-                f"{len(copies)} copies ({offsite} off-site), {_size(last.size)}; "
+                f"{len(copies)} copies ({offsite} off-site), {_size(last.size)}{lock}; "
                 f"{len(good)} backups kept, {_size(total)} in all; {verified}"
             )
     finally:

@@ -58,6 +58,8 @@ class RunOutcome:
     deleted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    lock_seconds: float | None = None  # writers blocked by the global read lock
+    position: str | None = None  # binlog file:offset and/or GTID of the consistent point
 
     def report(self) -> str:
         lines = [f"job {self.job}: {'OK' if self.ok else 'FAILED'}"]
@@ -66,6 +68,12 @@ class RunOutcome:
         size = sum(f.size for f in self.files)
         if self.files:
             lines.append(f"{len(self.files)} files, {size} bytes compressed")
+        if self.lock_seconds is not None:
+            at = f" at {self.position}" if self.position else ""
+            lines.append(
+                f"consistent point{at}: writers blocked {self.lock_seconds:.3f} s "
+                "(global read lock)"
+            )
         for dest, error in self.copies.items():
             lines.append(f"copy {dest}: {'ok' if error is None else 'FAILED: ' + error}")
         lines += [f"error: {e}" for e in self.errors]
@@ -322,6 +330,9 @@ def _run(
             catalog.finish(backup_id, False, message)
             return
         outcome.files = files
+        lock = position.get("lock_seconds")
+        outcome.lock_seconds = float(lock) if isinstance(lock, int | float) else None
+        outcome.position = _position_text(position)
         catalog.record_dump(backup_id, files, stats, position)
         # The staging destination last: its store() renames the staging directory away.
         order = [b for b in backends if b is not staging_owner]
@@ -364,6 +375,15 @@ def _run(
         close_backends(backends, outcome)
         outcome.ok = not outcome.errors
         _notify(cfg, job_name, job, outcome)
+
+
+def _position_text(position: dict[str, object]) -> str | None:
+    where = []
+    if position.get("file"):
+        where.append(f"binlog {position['file']}:{position.get('pos')}")
+    if position.get("gtid"):
+        where.append(f"GTID {position['gtid']}")
+    return ", ".join(where) or None
 
 
 def _notify(cfg: BackupConfig, job_name: str, job: Job, outcome: RunOutcome) -> None:

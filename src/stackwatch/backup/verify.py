@@ -19,6 +19,7 @@ from stackwatch.backup.destinations import Backend, DestinationError, backend
 from stackwatch.backup.dump import Client, DumpError, TableStats, connection_args, sql_ident
 from stackwatch.backup.snapshot import (
     checksum_value,
+    is_legacy_row_checksum,
     is_row_checksum,
     is_snapshot_consistent,
     list_tables,
@@ -129,7 +130,8 @@ def restored_figures(client: Client, database: str, expected: list[TableStats]) 
     of snapshot.py, or CHECKSUM TABLE for backups made before it."""
     if expected and not all(is_row_checksum(s.checksum) for s in expected):
         return client.table_stats(database)
-    return table_figures(client.query, list_tables(client.query, [database]))
+    legacy = bool(expected) and all(is_legacy_row_checksum(s.checksum) for s in expected)
+    return table_figures(client.query, list_tables(client.query, [database]), legacy=legacy)
 
 
 def verify_backup(cfg: BackupConfig, catalog: Catalog, backup_id: str) -> VerifyOutcome:

@@ -147,6 +147,10 @@ def test_run_restore_verify_and_check(
     (position,) = catalog_rows(tmp_path, "SELECT position FROM backups")
     pos = json.loads(str(position[0]))
     assert pos["binlog"] is True and pos["shop"]["file"].startswith("binlog.")
+    # The run report says where the consistent point is and how long writers were blocked.
+    held = f"writers blocked {pos['lock_seconds']:.3f} s (global read lock)"
+    assert f"consistent point at binlog {pos['file']}:{pos['pos']}" in result.stdout
+    assert held in result.stdout, result.stdout
 
     # The password never appears in the argv of the dump (checked in the catalog's neighbour:
     # the option file is named, the password is not).
@@ -190,8 +194,10 @@ def test_run_restore_verify_and_check(
     # status and list show it.
     status = run_stackwatch("backup", "status", "--config", str(config))
     assert status.returncode == 0 and "2 copies (1 off-site)" in status.stdout
+    assert f"writers locked {pos['lock_seconds']:.3f} s" in status.stdout
     listing = run_stackwatch("backup", "list", "--config", str(config))
     assert backup_id in listing.stdout and "offsite(off-site)=good" in listing.stdout
+    assert f"lock {pos['lock_seconds']:.3f} s" in listing.stdout
 
 
 def test_verify_detects_a_corrupted_copy(tmp_path: Path, mariadb: MariaDB) -> None:

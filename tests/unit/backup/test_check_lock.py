@@ -148,3 +148,23 @@ def test_unreadable_catalog_is_unknown_not_skipped(tmp_path: Path) -> None:
     result = run_stackwatch("check", "backup-age", "--config", str(config), "--format", "nagios")
     assert result.returncode == 3, result.stdout
     assert "unreadable" in result.stdout
+
+
+def test_lock_seconds_of_a_recorded_position() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from stackwatch.backup.catalog import lock_seconds
+
+    assert lock_seconds('{"binlog": true, "lock_seconds": 0.042}') == 0.042
+    assert lock_seconds('{"lock_seconds": 3}') == 3.0
+    for old_or_bad in (None, "", "{}", "[1]", "null", '{"lock_seconds": "x"}', "{not json"):
+        assert lock_seconds(old_or_bad) is None
+    assert lock_seconds('{"lock_seconds": true}') is None
+
+    @given(st.text())
+    def any_text(text: str) -> None:  # the catalog may hold anything: a value or None
+        value = lock_seconds(text)
+        assert value is None or isinstance(value, float)
+
+    any_text()
