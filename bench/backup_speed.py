@@ -135,8 +135,8 @@ def main() -> int:
         from stackwatch.backup.dump import Client
         from stackwatch.backup.snapshot import list_tables, table_figures
 
-        server = Server(host="127.0.0.1", port=port, option_file=str(opt))
-        client = Client(server, timeout=3600)
+        target = Server(host="127.0.0.1", port=port, option_file=str(opt))
+        client = Client(target, timeout=3600)
         names = [f"site{n}" for n in range(args.databases)]
         start = time.monotonic()
         table_figures(client.query, list_tables(client.query, names))
