@@ -95,6 +95,22 @@ def _error_line(stderr: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+def client_argv(server: Server) -> list[str]:
+    """The ``mariadb`` client speaking tab-separated rows without a header."""
+    return [*connection_args(server, server.client_program), "--batch", "-N"]
+
+
+def server_error(server: Server, stderr: str) -> ServerError:
+    """The client's last error line, with the server it came from."""
+    where = server.socket or f"{server.host}:{server.port}"
+    return ServerError(f"server {where}: {_error_line(stderr)}")
+
+
+def parse_row(line: str) -> list[str | None]:
+    """One row of ``--batch`` output: tab-separated, backslash-escaped, NULL as ``NULL``."""
+    return [None if cell == "NULL" else _unescape(cell) for cell in line.split("\t")]
+
+
 class Client:
     """SQL queries through the ``mariadb`` command-line client (no driver needed)."""
 
@@ -103,7 +119,7 @@ class Client:
         self.timeout = timeout
 
     def query(self, sql: str, database: str | None = None) -> list[list[str | None]]:
-        argv = [*connection_args(self.server, self.server.client_program), "--batch", "-N"]
+        argv = client_argv(self.server)
         if database:
             argv.append(f"--database={database}")
         try:
@@ -121,14 +137,8 @@ class Client:
         except subprocess.TimeoutExpired:
             raise ServerError(f"query did not finish within {self.timeout:g} s") from None
         if done.returncode != 0:
-            raise ServerError(f"server {self._name()}: {_error_line(done.stderr)}")
-        return [
-            [None if cell == "NULL" else _unescape(cell) for cell in line.split("\t")]
-            for line in done.stdout.splitlines()
-        ]
-
-    def _name(self) -> str:
-        return self.server.socket or f"{self.server.host}:{self.server.port}"
+            raise server_error(self.server, done.stderr)
+        return [parse_row(line) for line in done.stdout.splitlines()]
 
     def databases(self) -> list[str]:
         return [str(row[0]) for row in self.query("SHOW DATABASES") if row and row[0]]

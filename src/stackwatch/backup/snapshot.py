@@ -34,9 +34,9 @@ from stackwatch.backup.dump import (
     ServerError,
     Started,
     TableStats,
-    _error_line,
-    _unescape,
-    connection_args,
+    client_argv,
+    parse_row,
+    server_error,
     spawn,
     sql_ident,
     sql_string,
@@ -168,9 +168,8 @@ class Session:
     def __init__(self, server: Server, timeout: float) -> None:
         self.server = server
         self.timeout = timeout
-        argv = connection_args(server, server.client_program)
         # No --force: the first error ends the client, so a lost server is seen at once.
-        argv += ["--batch", "-N", "--unbuffered", "--skip-reconnect"]
+        argv = [*client_argv(server), "--unbuffered", "--skip-reconnect"]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close)
         self._seen_errors = 0
         try:
@@ -202,14 +201,14 @@ class Session:
         self._n += 1
         marker = f"stackwatch-end-{self._token}-{self._n}".encode()
         text = sql.strip().rstrip(";") + f";\nSELECT '{marker.decode()}';\n"
-        where = self.server.socket or f"{self.server.host}:{self.server.port}"
+        where = self.server.socket or f"{self.server.host}:{self.server.port}"  # for timeouts
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(text.encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError):
             time.sleep(0.05)
-            raise ServerError(f"server {where}: {_error_line(self._new_errors())}") from None
+            raise server_error(self.server, self._new_errors()) from None
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         rows: Rows = []
@@ -222,14 +221,13 @@ class Session:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(timeout=5)
                 self._lines.put(None)
-                raise ServerError(f"server {where}: {_error_line(self._new_errors())}")
+                raise server_error(self.server, self._new_errors())
             if line == marker:
                 break
-            text_line = line.decode("utf-8", errors="replace")
-            rows.append([None if c == "NULL" else _unescape(c) for c in text_line.split("\t")])
+            rows.append(parse_row(line.decode("utf-8", errors="replace")))
         errors = self._new_errors()
         if errors.strip():
-            raise ServerError(f"server {where}: {_error_line(errors)}")
+            raise server_error(self.server, errors)
         return rows
 
     def close(self) -> None:
