@@ -9,6 +9,7 @@ import gzip
 import secrets
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -16,7 +17,14 @@ from typing import BinaryIO
 from stackwatch.backup.catalog import Catalog, CatalogError
 from stackwatch.backup.config import BackupConfig, Server
 from stackwatch.backup.destinations import Backend, DestinationError, backend
-from stackwatch.backup.dump import Client, DumpError, TableStats, connection_args, sql_ident
+from stackwatch.backup.dump import (
+    Client,
+    DumpedFile,
+    DumpError,
+    TableStats,
+    connection_args,
+    sql_ident,
+)
 from stackwatch.backup.snapshot import (
     checksum_value,
     is_legacy_row_checksum,
@@ -177,7 +185,15 @@ def verify_backup(cfg: BackupConfig, catalog: Catalog, backup_id: str) -> Verify
             outcome.problems.append("no copy reachable to restore from")
         else:
             _restore_and_compare(
-                server, job.compression, source, backup.job, backup_id, files, expected, outcome
+                server,
+                job.compression,
+                source,
+                backup.job,
+                backup_id,
+                files,
+                expected,
+                outcome,
+                parallel=job.parallel,
             )
     finally:
         for b in backends:
@@ -196,9 +212,10 @@ def _restore_and_compare(
     source: Backend,
     job: str,
     backup_id: str,
-    files: list,  # type: ignore[type-arg]
-    expected: list,  # type: ignore[type-arg]
+    files: list[DumpedFile],
+    expected: list[TableStats],
     outcome: VerifyOutcome,
+    parallel: int = 1,
 ) -> None:
     client = Client(server)
     try:
@@ -206,49 +223,60 @@ def _restore_and_compare(
     except DumpError as exc:
         outcome.problems.append(str(exc))
         return
-    with tempfile.TemporaryDirectory(prefix="stackwatch-verify-") as tmp:
-        for f in files:
-            if f.database is None:
-                continue
-            scratch = f"stackwatch_verify_{secrets.token_hex(4)}"
+
+    def one(f: DumpedFile, tmp: Path) -> VerifyOutcome:
+        """Restore and compare one database; its findings in an outcome of its own."""
+        found = VerifyOutcome(backup_id)
+        scratch = f"stackwatch_verify_{secrets.token_hex(4)}"
+        try:
+            path = source.fetch(job, backup_id, f.name, tmp)
+            client.query(f"CREATE DATABASE {sql_ident(scratch)}")
             try:
-                path = source.fetch(job, backup_id, f.name, Path(tmp))
-                client.query(f"CREATE DATABASE {sql_ident(scratch)}")
-                try:
-                    programs = restore(server, path, scratch, binlog, 6 * 3600)
-                    got = {s.table: s for s in restored_figures(client, scratch, expected)}
-                finally:
-                    with contextlib.suppress(DumpError):
-                        client.query(f"DROP DATABASE IF EXISTS {sql_ident(scratch)}")
-                    if path.parent == Path(tmp):
-                        path.unlink(missing_ok=True)
-            except (DumpError, DestinationError, OSError) as exc:
-                outcome.problems.append(f"{f.database}: {exc}")
-                continue
-            want = {s.table: s for s in expected if s.database == f.database}
-            bad = []
-            for table in sorted(set(want) | set(got)):
-                w, g = want.get(table), got.get(table)
-                if w is None:
-                    bad.append(f"{table}: not in the catalog")
-                elif g is None:
-                    bad.append(f"{table}: missing after restore")
-                elif (w.rows, checksum_value(w.checksum)) != (g.rows, checksum_value(g.checksum)):
-                    differs = (
-                        f"{table}: {g.rows} rows checksum {checksum_value(g.checksum)}, "
-                        f"at dump time {w.rows} rows checksum {checksum_value(w.checksum)}"
-                    )
-                    if is_snapshot_consistent(w.checksum):
-                        bad.append(differs)
-                    else:  # read after the unlock: it may have changed in between
-                        outcome.checked.append(
-                            f"note: {f.database}.{differs} (non-transactional table, not in the"
-                            " snapshot: written during the dump)"
-                        )
-            if bad:
-                outcome.problems += [f"{f.database}.{b}" for b in bad]
-            else:
-                outcome.checked.append(
-                    f"database {f.database}: {len(want)} tables restored, rows and checksums match"
-                    f" ({programs} trigger/routine/event blocks present)"
+                programs = restore(server, path, scratch, binlog, 6 * 3600)
+                got = {s.table: s for s in restored_figures(client, scratch, expected)}
+            finally:
+                with contextlib.suppress(DumpError):
+                    client.query(f"DROP DATABASE IF EXISTS {sql_ident(scratch)}")
+                if path.parent == tmp:
+                    path.unlink(missing_ok=True)
+        except (DumpError, DestinationError, OSError) as exc:
+            found.problems.append(f"{f.database}: {exc}")
+            return found
+        want = {s.table: s for s in expected if s.database == f.database}
+        bad = []
+        for table in sorted(set(want) | set(got)):
+            w, g = want.get(table), got.get(table)
+            if w is None:
+                bad.append(f"{table}: not in the catalog")
+            elif g is None:
+                bad.append(f"{table}: missing after restore")
+            elif (w.rows, checksum_value(w.checksum)) != (g.rows, checksum_value(g.checksum)):
+                differs = (
+                    f"{table}: {g.rows} rows checksum {checksum_value(g.checksum)}, "
+                    f"at dump time {w.rows} rows checksum {checksum_value(w.checksum)}"
                 )
+                if is_snapshot_consistent(w.checksum):
+                    bad.append(differs)
+                else:  # read after the unlock: it may have changed in between
+                    found.checked.append(
+                        f"note: {f.database}.{differs} (non-transactional table, not in the"
+                        " snapshot: written during the dump)"
+                    )
+        if bad:
+            found.problems += [f"{f.database}.{b}" for b in bad]
+        else:
+            found.checked.append(
+                f"database {f.database}: {len(want)} tables restored, rows and checksums match"
+                f" ({programs} trigger/routine/event blocks present)"
+            )
+        return found
+
+    dumps = [f for f in files if f.database is not None]
+    with (
+        tempfile.TemporaryDirectory(prefix="stackwatch-verify-") as tmp,
+        ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
+    ):
+        # Several restores at once (each is one server thread); findings in file order.
+        for found in pool.map(lambda f: one(f, Path(tmp)), dumps):
+            outcome.problems += found.problems
+            outcome.checked += found.checked
