@@ -7,11 +7,14 @@ started (each with --single-transaction) and the lock is released only when each
 opened its snapshot: mariadb-dump selects its database (``Init DB``, seen in PROCESSLIST.DB)
 only after ``START TRANSACTION WITH CONSISTENT SNAPSHOT``. As no transaction can commit while the
 lock is held, all these snapshots and the control session's see the same data, at the recorded
-position. The table figures (row count and an order-independent checksum over all columns) are
-computed in the control session's snapshot, so a busy server gives no false verify mismatch.
+position. The table figures (row count and CHECKSUM TABLE, tagged ``tbl:``) are computed in the
+control session's snapshot, so a busy server gives no false verify mismatch: on InnoDB, CHECKSUM
+TABLE is a consistent read of the transaction's snapshot like a SELECT (tests/integration/backup/
+test_figures.py writes after the snapshot and sees no figure move), and it hashes the record buffer
+in C, about half the server CPU of the SQL row hash of round 3 (``row:``, still verified).
 
 Non-transactional tables (MyISAM, Aria, MEMORY...) cannot be in a snapshot: they are read after
-the lock is released and their figures are marked as such (``crc-nontx:``); verify reports a
+the lock is released and their figures are marked as such (``tbl-nontx:``); verify reports a
 difference for them as a note, not a failure.
 """
 
@@ -46,10 +49,18 @@ from stackwatch.backup.dump import (
 Rows = list[list[str | None]]
 Query = Callable[[str], Rows]
 TRANSACTIONAL_ENGINES = frozenset({"innodb", "rocksdb"})
+# Figure kinds, by the tag before the value; each is verified by the function that made it.
+TABLE_KIND = "tbl"  # COUNT(*) + CHECKSUM TABLE EXTENDED (current)
+ROW_KIND = "row"  # COUNT(*) + one CRC32 per length-prefixed row text (round 3)
+LEGACY_KIND = "crc"  # COUNT(*) + two sums over per-column CRCs (round 2)
+KINDS = (TABLE_KIND, ROW_KIND, LEGACY_KIND)
 CONSISTENT_PREFIX = "row:"
 NONTX_PREFIX = "row-nontx:"
-LEGACY_PREFIX = "crc:"  # the two-sum figures of round-2 backups, still verified as they were
+LEGACY_PREFIX = "crc:"
 LEGACY_NONTX_PREFIX = "crc-nontx:"
+TABLE_PREFIX = "tbl:"
+TABLE_NONTX_PREFIX = "tbl-nontx:"
+_PREFIXES = tuple(f"{k}{nontx}:" for k in KINDS for nontx in ("-nontx", ""))
 
 
 @dataclass(frozen=True)
@@ -85,28 +96,25 @@ def figures_sql(database: str, table: str, columns: Sequence[str], *, legacy: bo
     return f"SELECT COUNT(*), COALESCE(SUM(CRC32({row})), 0) FROM {name};"
 
 
+def checksum_kind(checksum: str) -> str | None:
+    """The figure kind of a recorded checksum (one of KINDS), None for untagged round-1
+    figures (CHECKSUM TABLE read by ``Client.table_stats``)."""
+    for kind in KINDS:
+        if checksum.startswith((f"{kind}:", f"{kind}-nontx:")):
+            return kind
+    return None
+
+
 def checksum_value(checksum: str) -> str:
-    """The comparable part of a recorded checksum (without the consistency marker)."""
-    for prefix in (NONTX_PREFIX, CONSISTENT_PREFIX, LEGACY_NONTX_PREFIX, LEGACY_PREFIX):
+    """The comparable part of a recorded checksum (without the kind and consistency marker)."""
+    for prefix in _PREFIXES:
         if checksum.startswith(prefix):
             return checksum[len(prefix) :]
     return checksum
 
 
-def is_row_checksum(checksum: str) -> bool:
-    """True for figures made by ``figures_sql`` (older backups recorded CHECKSUM TABLE)."""
-    return checksum.startswith(
-        (CONSISTENT_PREFIX, NONTX_PREFIX, LEGACY_PREFIX, LEGACY_NONTX_PREFIX)
-    )
-
-
-def is_legacy_row_checksum(checksum: str) -> bool:
-    """Figures of round-2 backups: ``figures_sql(..., legacy=True)``."""
-    return checksum.startswith((LEGACY_PREFIX, LEGACY_NONTX_PREFIX))
-
-
 def is_snapshot_consistent(checksum: str) -> bool:
-    return not checksum.startswith((NONTX_PREFIX, LEGACY_NONTX_PREFIX))
+    return not checksum.startswith(tuple(f"{kind}-nontx:" for kind in KINDS))
 
 
 def list_tables(query: Query, databases: Sequence[str]) -> list[TableInfo]:
@@ -135,28 +143,60 @@ def list_tables(query: Query, databases: Sequence[str]) -> list[TableInfo]:
     return result
 
 
+def checksum_sql(database: str, table: str) -> str:
+    """Two result rows: (row count) and (db.table, CHECKSUM TABLE). EXTENDED: always read the
+    rows (never a MyISAM live checksum, which is not a figure of the data read)."""
+    name = f"{sql_ident(database)}.{sql_ident(table)}"
+    return f"SELECT COUNT(*) FROM {name};\nCHECKSUM TABLE {name} EXTENDED;"
+
+
 def table_figures(
-    query: Query, tables: Sequence[TableInfo], *, legacy: bool = False
+    query: Query,
+    tables: Sequence[TableInfo],
+    *,
+    kind: str = TABLE_KIND,
+    legacy: bool = False,
 ) -> list[TableStats]:
     """Row count and checksum of every table, in one request (one snapshot if the session is
-    in a transaction with a consistent snapshot)."""
+    in a transaction with a consistent snapshot). ``kind`` chooses the function (KINDS); the
+    figures are tagged with it, ``-nontx`` for tables that cannot be in a snapshot."""
+    if legacy:
+        kind = LEGACY_KIND
+    if kind not in KINDS:
+        raise ValueError(f"unknown figure kind {kind!r}")
     if not tables:
         return []
-    sql = "\n".join(figures_sql(t.database, t.table, t.columns, legacy=legacy) for t in tables)
+    if kind == TABLE_KIND:
+        sql = "\n".join(checksum_sql(t.database, t.table) for t in tables)
+    else:
+        sql = "\n".join(
+            figures_sql(t.database, t.table, t.columns, legacy=kind == LEGACY_KIND) for t in tables
+        )
     answer = query(sql)
-    if len(answer) != len(tables):
+    per_table = 2 if kind == TABLE_KIND else 1
+    if len(answer) != per_table * len(tables):
         raise ServerError("table checksums: unexpected answer from the server")
     stats = []
-    for info, row in zip(tables, answer, strict=True):
-        if len(row) < (3 if legacy else 2) or row[0] is None:
-            raise ServerError(f"table checksums of {info.database}.{info.table}: bad answer")
-        if legacy:
-            prefix = LEGACY_PREFIX if info.transactional else LEGACY_NONTX_PREFIX
-            checksum = f"{prefix}{row[1]}:{row[2]}"
+    for i, info in enumerate(tables):
+        where = f"table checksums of {info.database}.{info.table}"
+        row = answer[per_table * i]
+        values: list[str | None]
+        if kind == TABLE_KIND:
+            checksum_row = answer[per_table * i + 1]
+            values = checksum_row[1:2]
         else:
-            prefix = CONSISTENT_PREFIX if info.transactional else NONTX_PREFIX
-            checksum = f"{prefix}{row[1]}"
-        stats.append(TableStats(info.database, info.table, int(row[0]), checksum))
+            values = row[1:3] if kind == LEGACY_KIND else row[1:2]
+        wanted = 2 if kind == LEGACY_KIND else 1
+        if not row or row[0] is None or len(values) < wanted or None in values:
+            raise ServerError(f"{where}: bad answer")
+        tag = kind if info.transactional else f"{kind}-nontx"
+        try:
+            count = int(str(row[0]))
+        except ValueError:
+            raise ServerError(f"{where}: bad answer") from None
+        stats.append(
+            TableStats(info.database, info.table, count, f"{tag}:{':'.join(map(str, values))}")
+        )
     return stats
 
 

@@ -26,9 +26,10 @@ from stackwatch.backup.dump import (
     sql_ident,
 )
 from stackwatch.backup.snapshot import (
+    TABLE_KIND,
+    TableInfo,
+    checksum_kind,
     checksum_value,
-    is_legacy_row_checksum,
-    is_row_checksum,
     is_snapshot_consistent,
     list_tables,
     table_figures,
@@ -134,12 +135,22 @@ def restore(server: Server, path: Path, database: str, binlog: bool, timeout: fl
 
 
 def restored_figures(client: Client, database: str, expected: list[TableStats]) -> list[TableStats]:
-    """The figures of a restored copy, by the same function as at dump time: the row checksum
-    of snapshot.py, or CHECKSUM TABLE for backups made before it."""
-    if expected and not all(is_row_checksum(s.checksum) for s in expected):
+    """The figures of a restored copy of a database, by the same function as at dump time
+    (``expected``: its catalog figures): the kind each tag names (snapshot.py), or the untagged
+    CHECKSUM TABLE of round-1 backups."""
+    kind_of = {s.table: checksum_kind(s.checksum) for s in expected}
+    if None in kind_of.values():
         return client.table_stats(database)
-    legacy = bool(expected) and all(is_legacy_row_checksum(s.checksum) for s in expected)
-    return table_figures(client.query, list_tables(client.query, [database]), legacy=legacy)
+    tables = list_tables(client.query, [database])
+    by_kind: dict[str, list[TableInfo]] = {}
+    for info in tables:  # a table not in the catalog: the current kind
+        by_kind.setdefault(kind_of.get(info.table) or TABLE_KIND, []).append(info)
+    figures = {
+        s.table: s
+        for kind, group in by_kind.items()
+        for s in table_figures(client.query, group, kind=kind)
+    }
+    return [figures[info.table] for info in tables]
 
 
 def verify_backup(cfg: BackupConfig, catalog: Catalog, backup_id: str) -> VerifyOutcome:
@@ -228,12 +239,13 @@ def _restore_and_compare(
         """Restore and compare one database; its findings in an outcome of its own."""
         found = VerifyOutcome(backup_id)
         scratch = f"stackwatch_verify_{secrets.token_hex(4)}"
+        want_here = [s for s in expected if s.database == f.database]
         try:
             path = source.fetch(job, backup_id, f.name, tmp)
             client.query(f"CREATE DATABASE {sql_ident(scratch)}")
             try:
                 programs = restore(server, path, scratch, binlog, 6 * 3600)
-                got = {s.table: s for s in restored_figures(client, scratch, expected)}
+                got = {s.table: s for s in restored_figures(client, scratch, want_here)}
             finally:
                 with contextlib.suppress(DumpError):
                     client.query(f"DROP DATABASE IF EXISTS {sql_ident(scratch)}")
