@@ -129,8 +129,8 @@ def main() -> int:
         cli = [sys.executable, "-m", "stackwatch.cli", "backup"]
         ours = timed([*cli, "run", "--config", str(config)], stdout=subprocess.DEVNULL)
         verify = timed([*cli, "verify", "--config", str(config)], stdout=subprocess.DEVNULL)
-        # What the snapshot-consistent table figures (row hashes) cost on their own, in one
-        # session, as `backup run` computes them while the dumps are read.
+        # What the snapshot-consistent table figures (COUNT + CHECKSUM TABLE) cost on their own,
+        # in one session, as `backup run` computes them while the dumps are read.
         from stackwatch.backup.config import Server
         from stackwatch.backup.dump import Client
         from stackwatch.backup.snapshot import list_tables, table_figures
@@ -153,7 +153,7 @@ def main() -> int:
         print(f"{'stackwatch backup run':<44} {ours:7.1f} s "
               f"{mib(out / 'stackwatch'):8.0f} MiB")  # fmt: skip
         print(f"{'stackwatch backup verify':<44} {verify:7.1f} s")
-        print(f"{'table figures alone (row hashes, 1 session)':<44} {figures:7.1f} s")
+        print(f"{'table figures alone (CHECKSUM TABLE)':<44} {figures:7.1f} s")
         print(f"speed-up over the shell script (mysqldump | gzip): {shell / ours:.2f}x "
               f"(goal >= 1.5x)")  # fmt: skip
         print(f"time relative to bare mysqldump | zstd: {ours / bare:.2f} (goal <= 1.10)")
