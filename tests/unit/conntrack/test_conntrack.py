@@ -354,16 +354,7 @@ def test_corrupt_state_is_a_warning(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "root", 1, 100, stat_text([{"drop": 1}]))
     (tmp_path / "s").mkdir()
     (tmp_path / "s/conntrack.json").write_text("{garbage")
-    out = run_stackwatch(
-        "check",
-        "conntrack",
-        "--root",
-        str(root),
-        "--state-dir",
-        str(tmp_path / "s"),
-        "--format",
-        "nagios",
-    )
+    out = nagios_check(root, tmp_path / "s")
     assert out.returncode == 0
     assert "corrupt; discarded" in out.stderr
     assert json.loads((tmp_path / "s/conntrack.json").read_text())["drops"]["counters"]
