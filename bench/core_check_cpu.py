@@ -25,12 +25,14 @@ from _cpu import environment, median_cpu_ms
 MANY_CHECKS = """
 import sys
 from stackwatch import cli
-from stackwatch.core import registry
 count = int(sys.argv[1])
 names = [f"conntrack{i}" for i in range(count)]
-import stackwatch.checks.conntrack as module
+import stackwatch.conntrack.check as module
 from dataclasses import replace
-registry.CHECK_MODULES.update({n: "stackwatch.checks.conntrack" for n in names})
+from stackwatch.core import capability
+owner = capability.capability_named("conntrack")
+many = replace(owner, checks={n: "check" for n in names})
+capability.capabilities = lambda: (many,)
 module.CHECKS = [replace(module.CHECK, name=n) for n in names]
 raise SystemExit(cli.run_check_command([*names, "--format", "nagios", "--state-dir", sys.argv[2]]))
 """

@@ -15,17 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from stackwatch.cli_support import DEFAULT_CONFIG, DEFAULT_STATE_DIR, fail, load_config_or_exit
+from stackwatch.core.exits import INTERRUPTED, OK, PLUGIN_UNKNOWN
+from stackwatch.render import FORMATS, render
 
-# Command groups that live in their own package: name -> module with a Typer ``app``.
-SUBCOMMANDS: dict[str, str] = {
-    "conntrack": "stackwatch.checks.conntrack_cli",
-    "ovs": "stackwatch.ovs.cli",
-    "weblog": "stackwatch.weblog.cli",
-    "backup": "stackwatch.backup.cli",
-}
-
-FORMATS = ("text", "nagios", "json", "prometheus")
-USAGE_ERROR = 3  # UNKNOWN: a plugin that cannot run must not look OK or CRITICAL to Nagios
+USAGE_ERROR = PLUGIN_UNKNOWN  # a plugin that cannot run must not look OK or CRITICAL to Nagios
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,12 +44,22 @@ def _check_parser() -> argparse.ArgumentParser:
         "--statsd-prefix", default=None, help="StatsD name prefix (default stackwatch.HOSTNAME)"
     )
     parser.add_argument("--textfile-dir", metavar="DIR", help="write DIR/stackwatch.prom")
-    parser.add_argument("--timeout", type=float, default=30.0, help="overall limit in seconds")
-    parser.add_argument("--db", help="OVSDB to read (default unix:/var/run/openvswitch/db.sock)")
+    parser.add_argument("--timeout", type=_seconds, default=30.0, help="overall limit in seconds")
     return parser
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse turns the ValueError into a usage error)."""
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return value
+
+
 def run_check_command(argv: Sequence[str]) -> int:
+    from stackwatch.core.config import ConfigError, check_sections_known
     from stackwatch.core.engine import Overrides, run_checks
     from stackwatch.core.host import Host
     from stackwatch.core.ranges import RangeError, parse_range
@@ -79,31 +82,16 @@ def run_check_command(argv: Sequence[str]) -> int:
         fail("-w/-c apply to the main figure of one check: name exactly one", USAGE_ERROR)
     if (warning or critical) and not checks[0].has_main_figure:
         fail(f"check {checks[0].name} has no main figure for -w/-c", USAGE_ERROR)
-    if args.timeout <= 0:
-        fail("--timeout must be above 0", USAGE_ERROR)
     config = load_config_or_exit(args.config, USAGE_ERROR)
+    try:
+        check_sections_known(config)
+    except ConfigError as exc:
+        fail(str(exc), USAGE_ERROR)
     host = Host(args.root, timeout=min(args.timeout, 10.0))
     store = StateStore(args.state_dir)
-    overrides = Overrides(warning, critical, (("db", args.db),))
+    overrides = Overrides(warning, critical)
     results = run_checks(checks, host, config, store, overrides, args.timeout)
-
-    output_format = args.format or "text"
-    if output_format == "nagios":
-        from stackwatch.render.nagios import render_nagios
-
-        sys.stdout.write(render_nagios(results))
-    elif output_format == "json":
-        from stackwatch.render.json import render_json
-
-        sys.stdout.write(render_json(results))
-    elif output_format == "prometheus":
-        from stackwatch.render.prometheus import render_prometheus
-
-        sys.stdout.write(render_prometheus(results))
-    else:
-        from stackwatch.render.text import render_text
-
-        render_text(results)
+    sys.stdout.write(render(results, args.format or "text"))
     for warning_text in store.warnings:
         sys.stderr.write(f"stackwatch: warning: {warning_text}\n")
     if args.textfile_dir:
@@ -168,22 +156,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and args[0] == "checks":
             return run_checks_command(args[1:])
         app = _typer_app()
-        wanted = [args[0]] if args and args[0] in SUBCOMMANDS else list(SUBCOMMANDS)
+        groups = command_groups()
+        wanted = [args[0]] if args and args[0] in groups else list(groups)
         for name in wanted:
-            try:
-                module = importlib.import_module(SUBCOMMANDS[name])
-            except ModuleNotFoundError as exc:
-                if exc.name == SUBCOMMANDS[name]:
-                    continue  # that capability is not part of this build yet
-                raise
-            app.add_typer(module.app, name=name)
+            app.add_typer(importlib.import_module(groups[name]).app, name=name)
         app(args=args, prog_name="stackwatch", standalone_mode=True)
     except KeyboardInterrupt:
         sys.stderr.write("stackwatch: interrupted\n")
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
-        return 0
-    return 0
+        return OK
+    return OK
+
+
+def command_groups() -> dict[str, str]:
+    """Command group name -> module with its Typer ``app``, as the capabilities declare them."""
+    from stackwatch.core.capability import capabilities
+
+    groups = {"config": "stackwatch.config_cli"}
+    for capability in capabilities():
+        if capability.commands_module:
+            groups[capability.name] = capability.commands_module
+    return groups
 
 
 if __name__ == "__main__":

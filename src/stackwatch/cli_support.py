@@ -1,30 +1,41 @@
 """What every command shares: default paths, loading the configuration, failing with one message.
 
-Errors a user can cause end here in one clear line on stderr and an exit code, never a traceback.
+Errors a user can cause end here in one clear line on stderr and an exit code from the one table
+(core/exits.py), never a traceback.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import NoReturn
+from typing import Any
 
-from stackwatch.core.config import DEFAULT_CONFIG, Config, ConfigError, load_config
+from stackwatch.core.config import DEFAULT_CONFIG, Config, ConfigError, load_config, settings_for
+from stackwatch.core.exits import USAGE, fail, usage_error
 from stackwatch.core.state import DEFAULT_STATE_DIR
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_STATE_DIR", "fail", "load_config_or_exit"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_STATE_DIR",
+    "fail",
+    "load_config_or_exit",
+    "load_settings",
+    "usage_error",
+]
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``stackwatch: message`` on stderr and exit with ``code``."""
-    sys.stderr.write(f"stackwatch: {message}\n")
-    raise SystemExit(code)
-
-
-def load_config_or_exit(path: str | None, code: int = 1) -> Config:
+def load_config_or_exit(path: str | None, code: int = USAGE) -> Config:
     """The configuration at ``path`` (or the default file, which may be absent)."""
     try:
         if path is None:
             return load_config(DEFAULT_CONFIG, required=False)
         return load_config(path, required=True)
+    except ConfigError as exc:
+        fail(str(exc), code)
+
+
+def load_settings(path: str | None, capability: str, code: int = USAGE) -> tuple[Config, Any]:
+    """The configuration and the capability's validated section, or one clear error."""
+    config = load_config_or_exit(path, code)
+    try:
+        return config, settings_for(config, capability)
     except ConfigError as exc:
         fail(str(exc), code)

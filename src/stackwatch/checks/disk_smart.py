@@ -15,8 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackwatch.checks.findings import Findings
 from stackwatch.core.config import ConfigError
+from stackwatch.core.findings import Findings
 from stackwatch.core.host import CommandNotFound, CommandTimeout, Host, HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.registry import Check, CheckContext, NotApplicable

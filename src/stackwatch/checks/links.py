@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stackwatch.checks.findings import Findings
 from stackwatch.checks.sysfs import matches_any, parse_int, read_attr, read_int_attr
+from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample

@@ -11,8 +11,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from stackwatch.checks.findings import Findings
 from stackwatch.core.config import ConfigError
+from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status

@@ -6,7 +6,8 @@ Layout of the file (every section optional)::
     warning = "75"
     critical = "90"
 
-    [ovs] / [weblog] / [backup.*]   # sections owned by the capabilities, validated by them
+    [ovs] / [weblog] / [backup.*]   # one section per capability, validated by the dataclass
+                                    # the capability declares (core/capability.py)
 
 Each capability describes its options as a (frozen) dataclass; ``build(cls, table, where)`` turns a
 TOML table into it, refusing unknown keys and wrong types with the file and the dotted key.
@@ -26,7 +27,6 @@ from typing import Any, TypeVar
 from stackwatch.core.ranges import Range, RangeError, parse_range
 
 DEFAULT_CONFIG = "/etc/stackwatch/stackwatch.toml"
-SECTIONS = ("checks", "ovs", "weblog", "backup")
 
 T = TypeVar("T")
 
@@ -39,6 +39,7 @@ class ConfigError(Exception):
 class Config:
     path: Path | None
     data: Mapping[str, Any]
+    cache: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def where(self, *keys: str) -> str:
         name = str(self.path) if self.path else "configuration"
@@ -79,12 +80,50 @@ def load_config(path: str | os.PathLike[str] | None, *, required: bool) -> Confi
         raise ConfigError(f"{file}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}") from None
-    for key in data:
-        if key not in SECTIONS:
-            raise ConfigError(
-                f"{file}: {key}: unknown section (expected one of {', '.join(SECTIONS)})"
-            )
+    _check_sections(file, data)
     return Config(file, data)
+
+
+def _check_sections(file: Path, data: Mapping[str, Any]) -> None:
+    """Unknown top-level sections are errors that name the key (a misspelt section would
+    otherwise be silently ignored)."""
+    from stackwatch.core.capability import configuration_sections
+
+    sections = configuration_sections()
+    for key in data:
+        if key not in sections:
+            raise ConfigError(
+                f"{file}: {key}: unknown section (expected one of {', '.join(sections)})"
+            )
+
+
+def check_sections_known(config: Config) -> None:
+    """``[checks.NAME]`` names an existing check; a misspelt one is an error naming the key."""
+    from stackwatch.core.capability import check_owners
+
+    known = check_owners()
+    for name in config.section("checks"):
+        if name not in known:
+            raise ConfigError(
+                f"{config.where('checks', name)}: no such check (known: {', '.join(known)})"
+            )
+
+
+def settings_for(config: Config, capability: str) -> Any:
+    """The validated ``[capability]`` section: the dataclass the capability declares, built
+    from the file (defaults where absent); None for a capability without settings."""
+    from stackwatch.core.capability import capability_named
+
+    declared = capability_named(capability)
+    cls = declared.settings_class() if declared else None
+    if cls is None:
+        return None
+    key = (capability, cls)
+    cached = config.cache.get(key)
+    if cached is None:
+        cached = build(cls, config.section(capability), config.where(capability))
+        config.cache[key] = cached
+    return cached
 
 
 def build(cls: type[T], table: Mapping[str, Any], where: str) -> T:
@@ -110,7 +149,12 @@ def build(cls: type[T], table: Mapping[str, Any], where: str) -> T:
     ]
     if missing:
         raise ConfigError(f"{where}.{missing[0]}: required key missing")
-    return cls(**values)
+    built = cls(**values)
+    # Rules across keys (a job naming a server that exists) live with the dataclass itself.
+    validate = getattr(built, "validate", None)
+    if callable(validate):
+        validate(where)
+    return built
 
 
 def _type_name(tp: Any) -> str:

@@ -4,17 +4,18 @@ failure inside a check turned into UNKNOWN with its reason so that the other che
 from __future__ import annotations
 
 import dataclasses
+import math
 import signal
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from stackwatch.core.config import Config
+from stackwatch.core.config import Config, settings_for
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range
 from stackwatch.core.registry import Check, CheckContext, CheckState, NotApplicable
-from stackwatch.core.result import Result, Status
+from stackwatch.core.result import Metric, Result, Status
 from stackwatch.core.state import StateStore
 
 
@@ -79,9 +80,10 @@ def run_check(
     """Collect and judge one check; never raises for a failure inside the check."""
     try:
         options = options_for(check, config, overrides)
+        settings = _capability_settings(check, config)
     except Exception as exc:  # a ConfigError names the key; shown as the check's UNKNOWN
         return Result.unknown(check.name, str(exc))
-    context = CheckContext(host, options, CheckState(store, check.name), config)
+    context = CheckContext(host, options, CheckState(store, check.name), config, settings)
     try:
         with _time_limit(timeout):
             facts = check.collect(context)
@@ -96,7 +98,36 @@ def run_check(
         return Result.unknown(check.name, f"internal error: {type(exc).__name__}: {exc}")
     if context.notes:
         result = dataclasses.replace(result, details=(*result.details, *context.notes))
-    return result
+    return refuse_non_finite(result)
+
+
+def _capability_settings(check: Check[Any, Any], config: Config) -> Any:
+    from stackwatch.core.capability import check_owners
+
+    owner = check_owners().get(check.name)
+    return settings_for(config, owner.name) if owner else None
+
+
+def refuse_non_finite(result: Result) -> Result:
+    """A check whose figures hold NaN or infinity cannot be trusted: UNKNOWN, naming them.
+    No renderer ever sees a non-finite number."""
+    bad = [m.label for m in result.metrics if not _finite_metric(m)]
+    if not bad:
+        return result
+    return Result(
+        result.check,
+        Status.UNKNOWN,
+        f"not a finite number: {', '.join(bad)}",
+        tuple(m for m in result.metrics if _finite_metric(m)),
+        (f"the check produced: {result.summary}", *result.details),
+    )
+
+
+def _finite_metric(metric: Metric) -> bool:
+    # a range may be open (an infinite end); it may never be NaN
+    ends = [e for r in (metric.warn, metric.crit) if r is not None for e in (r.start, r.end)]
+    numbers = [n for n in (metric.value, metric.min, metric.max) if n is not None]
+    return all(math.isfinite(n) for n in numbers) and not any(math.isnan(e) for e in ends)
 
 
 def run_checks(

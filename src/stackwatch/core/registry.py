@@ -8,7 +8,8 @@ A check module defines ``CHECK = Check(name, description, collect, judge, Option
   Fields named ``warning`` and ``critical`` (``Range | None``) are the main figure's thresholds,
   which ``-w`` and ``-c`` override.
 
-Modules are imported only when their check is asked for, so one check stays fast to run.
+Each capability declares its checks (core/capability.py); modules are imported only when their
+check is asked for, so one check stays fast to run.
 """
 
 from __future__ import annotations
@@ -20,31 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from stackwatch.core.capability import check_owners
 from stackwatch.core.config import Config
 from stackwatch.core.host import Host
 from stackwatch.core.result import Result
 from stackwatch.core.state import StateStore
-
-# name -> module holding CHECK; the order is the order of `stackwatch checks` and of a full run.
-CHECK_MODULES: dict[str, str] = {
-    "conntrack": "stackwatch.checks.conntrack",
-    # -- host checks --
-    "links": "stackwatch.checks.links",
-    "processes": "stackwatch.checks.processes",
-    "tcp-retransmits": "stackwatch.checks.tcp_retransmits",
-    "memory-ecc": "stackwatch.checks.memory_ecc",
-    "disk-smart": "stackwatch.checks.disk_smart",
-    "temperature": "stackwatch.checks.temperature",
-    # -- open vswitch --
-    "ovs-managers": "stackwatch.ovs.checks",
-    "ovs-controllers": "stackwatch.ovs.checks",
-    "ovs-bridges": "stackwatch.ovs.checks",
-    "ovs-kmod": "stackwatch.ovs.kmod",
-    # -- web log defence --
-    "weblog-flood": "stackwatch.weblog.check",
-    # -- backups --
-    "backup-age": "stackwatch.backup.check",
-}
 
 F = TypeVar("F")
 Opt = TypeVar("Opt")
@@ -93,6 +74,7 @@ class CheckContext(Generic[Opt]):
     options: Opt
     state: CheckState
     config: Config
+    settings: Any = None  # the validated section of the check's capability ([ovs], [weblog], ...)
     now: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)  # facts about the collection, for details
 
@@ -112,15 +94,15 @@ class Check(Generic[F, Opt]):
 
 
 def check_names() -> list[str]:
-    return list(CHECK_MODULES)
+    """Every check, in the order of ``stackwatch checks`` and of a full run."""
+    return list(check_owners())
 
 
 def get_check(name: str) -> Check[Any, Any]:
-    try:
-        module_name = CHECK_MODULES[name]
-    except KeyError:
-        raise UnknownCheck(name) from None
-    module = importlib.import_module(module_name)
+    owner = check_owners().get(name)
+    if owner is None:
+        raise UnknownCheck(name)
+    module = importlib.import_module(owner.check_module(name))
     checks = getattr(module, "CHECKS", None) or [module.CHECK]
     for check in checks:
         if check.name == name:
@@ -129,4 +111,4 @@ def get_check(name: str) -> Check[Any, Any]:
 
 
 def all_checks() -> list[Check[Any, Any]]:
-    return [get_check(name) for name in CHECK_MODULES]
+    return [get_check(name) for name in check_names()]

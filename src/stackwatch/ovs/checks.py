@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, worst
-from stackwatch.ovs.ovsdb import DEFAULT_DB, Uuid, as_optional, as_set, to_python
+from stackwatch.ovs.ovsdb import Uuid, as_optional, as_set, to_python
+from stackwatch.ovs.settings import DEFAULT_DB
 
 if TYPE_CHECKING:
     from stackwatch.core.host import Host

@@ -13,7 +13,8 @@ from stackwatch.cli_support import fail, load_config_or_exit
 from stackwatch.core.config import Config, ConfigError, build
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
-from stackwatch.ovs.ovsdb import DEFAULT_DB, DEFAULT_TIMEOUT, OvsdbClient
+from stackwatch.ovs.ovsdb import OvsdbClient
+from stackwatch.ovs.settings import DEFAULT_DB, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from stackwatch.core.result import Result

@@ -20,9 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from stackwatch.core.host import HostError
+from stackwatch.ovs.settings import DEFAULT_DB, DEFAULT_TIMEOUT
 
-DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
-DEFAULT_TIMEOUT = 5.0
 DATABASE = "Open_vSwitch"
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from stackwatch.core.ranges import Range
 from stackwatch.core.result import Metric, Result, overall_status
+from stackwatch.render.safe import nagios_label, nagios_text
 
 # Units of measure the plugin guidelines allow in perfdata; anything else is left out.
 PERFDATA_UNITS = {"s", "ms", "us", "%", "B", "KB", "MB", "GB", "TB", "c"}
@@ -34,11 +35,11 @@ def _range(value: Range | None) -> str:
 
 def _clean(text: str) -> str:
     # "|" starts perfdata and newlines end the status line: neither may appear inside text.
-    return text.replace("|", "/").replace("\n", " ").replace("\r", " ")
+    return nagios_text(text.replace("\n", " ").replace("\r", " "))
 
 
 def perfdata_item(metric: Metric, prefix: str = "") -> str:
-    label = f"{prefix}{metric.label}".replace("'", "_").replace("=", "_")
+    label = nagios_label(f"{prefix}{metric.label}")
     unit = metric.unit if metric.unit in PERFDATA_UNITS else ""
     fields = [
         f"{_number(metric.value)}{unit}",
@@ -53,7 +54,7 @@ def perfdata_item(metric: Metric, prefix: str = "") -> str:
 
 
 def _status_line(result: Result) -> str:
-    return f"{result.check.upper()} {result.status_text} - {_clean(result.summary)}"
+    return f"{_clean(result.check.upper())} {result.status_text} - {_clean(result.summary)}"
 
 
 def _long_output(result: Result, indent: str = "") -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stackwatch.core.files import write_atomic
 from stackwatch.core.result import Result
+from stackwatch.render.safe import prometheus_label_value
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 _UNIT_SUFFIX = {"%": "_percent", "s": "_seconds", "B": "_bytes", "/s": "_per_second"}
@@ -26,7 +27,7 @@ def metric_name(*parts: str) -> str:
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return prometheus_label_value(value)
 
 
 def _value(value: float) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from stackwatch.core.result import Result, Status
+from stackwatch.render.safe import printable
 
 STYLES = {
     "OK": "green",
@@ -17,12 +19,42 @@ STYLES = {
 }
 
 
-def render_text(results: Sequence[Result], stream: TextIO | None = None) -> None:
+def render_text(results: Sequence[Result], *, color: bool | None = None) -> str:
+    """The table and the problems' details as text; coloured where ``color`` (default: when
+    standard output is a terminal). Names from the machine reach it without control characters."""
     from rich.console import Console
+    from rich.markup import escape
+
+    buffer = io.StringIO()
+    terminal = sys.stdout.isatty() if color is None else color
+    width = shutil.get_terminal_size().columns if terminal and sys.stdout.isatty() else None
+    console = Console(
+        file=buffer,
+        force_terminal=terminal,
+        no_color=not terminal,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
+    console.print(_table(results))
+    for result in (r for r in results if not r.skipped and r.status != Status.OK):
+        style = STYLES[result.status_text]
+        console.print()
+        name = escape(printable(result.check))
+        console.print(f"[{style}]{result.status_text}[/] [bold]{name}[/]")
+        # Indented as a block, so that a long line wraps under itself, not under the margin.
+        width = max(console.width, 40)
+        for line in result.details:
+            console.print(_indented(printable(line), width), markup=False)
+        if result.hint:
+            console.print(_indented(f"what to do: {printable(result.hint)}", width), markup=False)
+    return buffer.getvalue()
+
+
+def _table(results: Sequence[Result]) -> object:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -30,22 +62,11 @@ def render_text(results: Sequence[Result], stream: TextIO | None = None) -> None
     for result in results:
         style = STYLES[result.status_text]
         table.add_row(
-            escape(result.check),
+            escape(printable(result.check)),
             f"[{style}]{result.status_text}[/]",
-            escape(result.summary),
+            escape(printable(result.summary)),
         )
-    console.print(table)
-    problems = [r for r in results if not r.skipped and r.status != Status.OK]
-    for result in problems:
-        style = STYLES[result.status_text]
-        console.print()
-        console.print(f"[{style}]{result.status_text}[/] [bold]{escape(result.check)}[/]")
-        # Indented as a block, so that a long line wraps under itself, not under the margin.
-        width = max(console.width, 40)
-        for line in result.details:
-            console.print(_indented(line, width), markup=False)
-        if result.hint:
-            console.print(_indented(f"what to do: {result.hint}", width), markup=False)
+    return table
 
 
 def _indented(text: str, width: int) -> str:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import run_stackwatch
 
-from stackwatch.checks.conntrack import (
+from stackwatch.conntrack.check import (
     ConntrackFacts,
     ConntrackOptions,
     ConntrackParseError,
@@ -22,7 +22,7 @@ from stackwatch.checks.conntrack import (
     parse_count,
     parse_nf_conntrack_stat,
 )
-from stackwatch.checks.conntrack_plan import parse_slabinfo_entry_size, plan_conntrack
+from stackwatch.conntrack.plan import parse_slabinfo_entry_size, plan_conntrack
 from stackwatch.core.ranges import parse_range
 from stackwatch.core.result import Status
 
@@ -396,7 +396,7 @@ def test_plan_command_writes_sysctl_file(tmp_path: Path) -> None:
 
 
 def test_without_root_the_details_say_namespaces_were_not_counted(tmp_path: Path) -> None:
-    from stackwatch.checks.conntrack import CHECK
+    from stackwatch.conntrack.check import CHECK
     from stackwatch.core.config import Config
     from stackwatch.core.engine import run_check
     from stackwatch.core.host import Host, NamespaceAccessDenied

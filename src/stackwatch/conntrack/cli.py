@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from stackwatch.checks.conntrack_plan import (
+from stackwatch.cli_support import fail
+from stackwatch.conntrack.plan import (
     PlanError,
     parse_slabinfo_entry_size,
     plan_conntrack,
     render_sysctl,
 )
-from stackwatch.cli_support import fail
 from stackwatch.core.files import write_atomic
 from stackwatch.core.host import Host, HostError
 
