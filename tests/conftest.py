@@ -45,3 +45,19 @@ def run_stackwatch(
         check=False,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update",
+        action="store_true",
+        default=False,
+        help="rewrite the golden outputs (tests/golden/expected) instead of comparing with them",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration starts real services: marked so, wherever it is."""
+    for item in items:
+        if "integration" in Path(str(item.fspath)).relative_to(PROJECT).parts[:2]:
+            item.add_marker(pytest.mark.integration)

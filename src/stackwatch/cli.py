@@ -14,17 +14,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from stackwatch.cli_support import DEFAULT_CONFIG, DEFAULT_STATE_DIR, fail, load_config_or_exit
-from stackwatch.core.exits import INTERRUPTED, OK, PLUGIN_UNKNOWN
+from stackwatch.core.config import DEFAULT_CONFIG
+from stackwatch.core.exits import INTERRUPTED, OK, plugin_error
+from stackwatch.core.state import DEFAULT_STATE_DIR
 from stackwatch.render import FORMATS, render
-
-USAGE_ERROR = PLUGIN_UNKNOWN  # a plugin that cannot run must not look OK or CRITICAL to Nagios
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2, which Nagios reads as CRITICAL
         self.print_usage(sys.stderr)
-        fail(message, USAGE_ERROR)
+        plugin_error(message)
 
 
 def _check_parser() -> argparse.ArgumentParser:
@@ -59,41 +58,64 @@ def _seconds(text: str) -> float:
 
 
 def run_check_command(argv: Sequence[str]) -> int:
-    from stackwatch.core.config import ConfigError, check_sections_known
-    from stackwatch.core.engine import Overrides, run_checks
+    from stackwatch.core.engine import run_checks
     from stackwatch.core.host import Host
-    from stackwatch.core.ranges import RangeError, parse_range
-    from stackwatch.core.registry import UnknownCheck, check_names, get_check
     from stackwatch.core.result import overall_status
     from stackwatch.core.state import StateStore
 
     args = _check_parser().parse_args(argv)
-    names = list(dict.fromkeys(args.names)) or check_names()
-    try:
-        checks = [get_check(n) for n in names]
-    except UnknownCheck as exc:
-        fail(f"unknown check {exc.args[0]!r}; known: {', '.join(check_names())}", USAGE_ERROR)
-    try:
-        warning = parse_range(args.warning) if args.warning is not None else None
-        critical = parse_range(args.critical) if args.critical is not None else None
-    except RangeError as exc:
-        fail(str(exc), USAGE_ERROR)
-    if (warning or critical) and len(checks) != 1:
-        fail("-w/-c apply to the main figure of one check: name exactly one", USAGE_ERROR)
-    if (warning or critical) and not checks[0].has_main_figure:
-        fail(f"check {checks[0].name} has no main figure for -w/-c", USAGE_ERROR)
-    config = load_config_or_exit(args.config, USAGE_ERROR)
-    try:
-        check_sections_known(config)
-    except ConfigError as exc:
-        fail(str(exc), USAGE_ERROR)
+    checks = _checks_named(args.names)
+    overrides = _thresholds(args, checks)
+    config = _check_config(args.config)
     host = Host(args.root, timeout=min(args.timeout, 10.0))
     store = StateStore(args.state_dir)
-    overrides = Overrides(warning, critical)
     results = run_checks(checks, host, config, store, overrides, args.timeout)
     sys.stdout.write(render(results, args.format or "text"))
     for warning_text in store.warnings:
         sys.stderr.write(f"stackwatch: warning: {warning_text}\n")
+    _send_elsewhere(args, results)
+    return int(overall_status(results))
+
+
+def _checks_named(names: list[str]) -> list[Any]:
+    from stackwatch.core.registry import UnknownCheck, check_names, get_check
+
+    try:
+        return [get_check(n) for n in list(dict.fromkeys(names)) or check_names()]
+    except UnknownCheck as exc:
+        plugin_error(f"unknown check {exc.args[0]!r}; known: {', '.join(check_names())}")
+
+
+def _thresholds(args: argparse.Namespace, checks: list[Any]) -> Any:
+    """-w/-c, for the main figure of exactly one check."""
+    from stackwatch.core.engine import Overrides
+    from stackwatch.core.ranges import RangeError, parse_range
+
+    try:
+        warning = parse_range(args.warning) if args.warning is not None else None
+        critical = parse_range(args.critical) if args.critical is not None else None
+    except RangeError as exc:
+        plugin_error(str(exc))
+    if (warning or critical) and len(checks) != 1:
+        plugin_error("-w/-c apply to the main figure of one check: name exactly one")
+    if (warning or critical) and not checks[0].has_main_figure:
+        plugin_error(f"check {checks[0].name} has no main figure for -w/-c")
+    return Overrides(warning, critical)
+
+
+def _check_config(path: str | None) -> Any:
+    from stackwatch.core.config import ConfigError, check_sections_known, load_config
+
+    try:
+        config = load_config(path or DEFAULT_CONFIG, required=path is not None)
+        check_sections_known(config)
+    except ConfigError as exc:
+        plugin_error(str(exc))
+    return config
+
+
+def _send_elsewhere(args: argparse.Namespace, results: Sequence[Any]) -> None:
+    """The same results to node_exporter's textfile directory and to StatsD, if asked."""
     if args.textfile_dir:
         from stackwatch.render.prometheus import render_prometheus, write_textfile
 
@@ -109,7 +131,6 @@ def run_check_command(argv: Sequence[str]) -> int:
             send_statsd(results, args.statsd, prefix)
         except StatsdError as exc:
             sys.stderr.write(f"stackwatch: {exc}\n")
-    return int(overall_status(results))
 
 
 def run_checks_command(argv: Sequence[str]) -> int:

@@ -16,6 +16,7 @@ TOML table into it, refusing unknown keys and wrong types with the file and the 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -177,65 +178,80 @@ def convert(value: Any, tp: Any, where: str) -> Any:
     """Check and convert one TOML value to the annotated type."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return convert(value, option, where)
-            except ConfigError as exc:
-                errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
-        names = " or ".join(_type_name(o) for o in options if o is not type(None))
-        raise ConfigError(f"{where}: expected {names}, got {value!r}")
+        return _convert_union(value, typing.get_args(tp), where)
     if tp is Any:
         return value
     if tp is Range:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        try:
-            return parse_range(value)
-        except RangeError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        return _convert_range(value, where)
     if origin is typing.Literal:
         if value not in typing.get_args(tp):
             raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
         return value
     if origin in (list, tuple):
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        args = typing.get_args(tp)
-        inner = args[0] if args else Any
-        items = [convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
+        return _convert_list(value, tp, where)
     if origin in (dict, Mapping):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        args = typing.get_args(tp)
-        inner = args[1] if len(args) == 2 else Any
-        return {str(k): convert(v, inner, f"{where}.{k}") for k, v in value.items()}
+        return _convert_table(value, tp, where)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
         return build(tp, value, where)
+    return _convert_scalar(value, tp, where)
+
+
+def _convert_union(value: Any, options: tuple[Any, ...], where: str) -> Any:
+    errors = []
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return convert(value, option, where)
+        except ConfigError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    names = " or ".join(_type_name(o) for o in options if o is not type(None))
+    raise ConfigError(f"{where}: expected {names}, got {value!r}")
+
+
+def _convert_range(value: Any, where: str) -> Range:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{where}: expected {_type_name(Range)}, got {value!r}")
+    try:
+        return parse_range(value)
+    except RangeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _convert_list(value: Any, tp: Any, where: str) -> Any:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    args = typing.get_args(tp)
+    inner = args[0] if args else Any
+    items = [convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if typing.get_origin(tp) is tuple else items
+
+
+def _convert_table(value: Any, tp: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table, got {value!r}")
+    args = typing.get_args(tp)
+    inner = args[1] if len(args) == 2 else Any
+    return {str(k): convert(v, inner, f"{where}.{k}") for k, v in value.items()}
+
+
+def _convert_scalar(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # TOML nan and inf: no setting means "forever" or "never"
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    if isinstance(tp, type) and isinstance(value, tp):
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if tp in (int, bool, str) or (isinstance(tp, type) and isinstance(value, tp)):
         return value
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")

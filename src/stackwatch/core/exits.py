@@ -41,3 +41,13 @@ def fail(message: str, code: int = FAILED) -> NoReturn:
 def usage_error(message: str) -> NoReturn:
     """A usage or configuration error of a command group (exit 2)."""
     fail(message, USAGE)
+
+
+def plugin_error(message: str, name: str = "STACKWATCH") -> NoReturn:
+    """End a command used as a Nagios plugin: UNKNOWN (3), the reason on stderr for a person and,
+    where standard output is not a terminal (Nagios, NRPE, cron), as the plugin's own status line
+    too, since NRPE passes on standard output only."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(f"{name} UNKNOWN - {printable(message)}\n")
+        sys.stdout.flush()
+    fail(message, PLUGIN_UNKNOWN)

@@ -61,6 +61,13 @@ def _parse_bound(text: str, original: str) -> float:
     return value
 
 
+def _parse_start(text: str, original: str) -> float:
+    """The start of ``start:end``: ``~`` is negative infinity, nothing is 0."""
+    if text == "~":
+        return -math.inf
+    return 0.0 if text == "" else _parse_bound(text, original)
+
+
 def parse_range(text: str | float | int) -> Range:
     """Parse a Nagios range; raises RangeError with the reason on anything else."""
     if isinstance(text, bool):
@@ -84,12 +91,7 @@ def parse_range(text: str | float | int) -> Range:
     start_text, _, end_text = text.partition(":")
     if ":" in end_text:
         raise RangeError(f"invalid range {original!r}: more than one ':'")
-    if start_text == "~":
-        start = -math.inf
-    elif start_text == "":
-        start = 0.0
-    else:
-        start = _parse_bound(start_text, original)
+    start = _parse_start(start_text, original)
     end = math.inf if end_text == "" else _parse_bound(end_text, original)
     if start > end:
         raise RangeError(f"invalid range {original!r}: start {start_text} is above end {end_text}")
