@@ -34,7 +34,11 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
     parser.add_argument("--root", default="/", help="read /proc, /sys and files under DIR")
     parser.add_argument("--config", help=f"TOML configuration (default {DEFAULT_CONFIG})")
-    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="state between runs")
+    parser.add_argument(
+        "--state-dir",
+        help=f"state between runs (default {DEFAULT_STATE_DIR}, or this user's own where that "
+        "is not writable)",
+    )
     parser.add_argument("--format", choices=FORMATS, default=None, help="output (default text)")
     parser.add_argument("-w", "--warning", metavar="RANGE", help="warning range, one check only")
     parser.add_argument("-c", "--critical", metavar="RANGE", help="critical range, one check only")
@@ -68,7 +72,7 @@ def run_check_command(argv: Sequence[str]) -> int:
     overrides = _thresholds(args, checks)
     config = _check_config(args.config)
     host = Host(args.root, timeout=min(args.timeout, 10.0))
-    store = StateStore(args.state_dir)
+    store = StateStore(args.state_dir or DEFAULT_STATE_DIR, fallback=args.state_dir is None)
     results = run_checks(checks, host, config, store, overrides, args.timeout)
     sys.stdout.write(render(results, args.format or "text"))
     for warning_text in store.warnings:

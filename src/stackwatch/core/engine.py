@@ -98,7 +98,24 @@ def run_check(
         return Result.unknown(check.name, f"internal error: {type(exc).__name__}: {exc}")
     if context.notes:
         result = dataclasses.replace(result, details=(*result.details, *context.notes))
-    return refuse_non_finite(result)
+    return refuse_non_finite(with_state_problems(result, store))
+
+
+def with_state_problems(result: Result, store: StateStore) -> Result:
+    """What the check could not keep between runs is said in its own output (NRPE drops
+    stderr): in its details, and, where its state could not be saved, as a WARNING where it was
+    OK, since its rates will be missing next time (a discarded state only restarts them)."""
+    problems = store.problems.get(result.check, [])
+    notes = [store.note] if store.note and result.check in store.used else []
+    if not problems and not notes:
+        return result
+    status = result.status
+    if result.check in store.unsaved and status is Status.OK and not result.skipped:
+        status = Status.WARNING
+    summary = result.summary if status is result.status else f"{result.summary}; {problems[0]}"
+    return dataclasses.replace(
+        result, status=status, summary=summary, details=(*result.details, *problems, *notes)
+    )
 
 
 def _capability_settings(check: Check[Any, Any], config: Config) -> Any:

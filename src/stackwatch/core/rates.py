@@ -6,6 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+MAX_COUNTER = 1 << 64  # kernel counters are at most 64-bit
+MAX_ELAPSED = 10 * 365 * 86400.0
+
+
 @dataclass(frozen=True)
 class CounterRates:
     """Per-second rates of counters since the previous sample.
@@ -36,15 +40,15 @@ def counter_rates(
     if not isinstance(then, int | float) or not isinstance(counters, dict):
         return CounterRates()
     elapsed = now - float(then)
-    if elapsed <= 0:
+    if not 0 < elapsed < MAX_ELAPSED:  # NaN too: a sample from the future or from nowhere
         return CounterRates()
     rates: dict[str, float] = {}
     deltas: dict[str, int] = {}
     resets: list[str] = []
     for name, value in current.items():
         old = counters.get(name)
-        if not isinstance(old, int) or isinstance(old, bool):
-            continue
+        if not isinstance(old, int) or isinstance(old, bool) or not 0 <= old < MAX_COUNTER:
+            continue  # a value no kernel counter holds: that counter starts over
         if value < old:
             resets.append(name)
             continue
