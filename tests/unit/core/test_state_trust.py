@@ -81,9 +81,8 @@ def test_non_finite_numbers_in_state_discard_it_with_a_note(tmp_path: Path, cons
     root = _root(tmp_path)
     state = tmp_path / "state"
     state.mkdir()
-    (state / "conntrack.json").write_text(
-        '{"drops": {"time": %s, "counters": {"drop": 1}}}' % constant
-    )
+    text = '{"drops": {"time": TIME, "counters": {"drop": 1}}}'.replace("TIME", constant)
+    (state / "conntrack.json").write_text(text)
     result = _conntrack(root, StateStore(state))
     assert result.status is Status.OK
     assert any("corrupt; discarded" in d for d in result.details)
