@@ -1,64 +1,119 @@
 """The command line: parses arguments, calls one module, renders; no logic of its own.
 
-``stackwatch check`` is what Nagios, NRPE and cron run every minute on every host, so it is parsed
-with argparse and imports only the checks asked for: Typer and Rich (about 60 ms of imports) stay
-off that path. The other commands (``conntrack plan``, ``ovs``, ``weblog``, ``backup``) use Typer.
+``stackwatch check`` is what Nagios, NRPE and cron run every minute on every host, so its few
+options are read by a small parser of its own and it imports only the checks asked for: Typer,
+Rich and argparse stay off that path. The command groups of the capabilities use Typer.
 """
 
 # No "from __future__ import annotations": Typer reads the annotations of the commands defined
 # inside _typer_app, where the typer module is only a local name.
-import argparse
 import importlib
-import socket
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from stackwatch.core.config import DEFAULT_CONFIG
-from stackwatch.core.exits import INTERRUPTED, OK, plugin_error
+from stackwatch.core.exits import INTERRUPTED, OK, USAGE, fail, plugin_error
 from stackwatch.core.state import DEFAULT_STATE_DIR
 from stackwatch.render import FORMATS, render
 
+CHECK_HELP = f"""usage: stackwatch check [NAME ...] [options]
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse exits 2, which Nagios reads as CRITICAL
-        self.print_usage(sys.stderr)
-        plugin_error(message)
+Run the named checks, or every check that applies to this machine.
+
+options:
+  --root DIR           read /proc, /sys and files under DIR (default /)
+  --config FILE        TOML configuration (default {DEFAULT_CONFIG})
+  --state-dir DIR      state between runs (default {DEFAULT_STATE_DIR}, or this user's own
+                       where that is not writable)
+  --format FORMAT      {" | ".join(FORMATS)} (default text)
+  -w, --warning RANGE  warning range of the main figure, one check only
+  -c, --critical RANGE critical range of the main figure, one check only
+  --statsd HOST:PORT   also send metrics as StatsD gauges
+  --statsd-prefix P    StatsD name prefix (default stackwatch.HOSTNAME)
+  --textfile-dir DIR   also write DIR/stackwatch.prom for node_exporter
+  --timeout SECONDS    overall limit (default 30)
+  -h, --help           show this help
+"""
+
+# option -> attribute; every option takes one value. (argparse costs ~10 ms at every start,
+# a third of what one Nagios call may cost; this is the whole grammar of `check`.)
+CHECK_OPTIONS = {
+    "--root": "root",
+    "--config": "config",
+    "--state-dir": "state_dir",
+    "--format": "format",
+    "-w": "warning",
+    "--warning": "warning",
+    "-c": "critical",
+    "--critical": "critical",
+    "--statsd": "statsd",
+    "--statsd-prefix": "statsd_prefix",
+    "--textfile-dir": "textfile_dir",
+    "--timeout": "timeout",
+}
 
 
-def _check_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="stackwatch check",
-        description="Run the named checks, or every check that applies to this machine.",
-    )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
-    parser.add_argument("--root", default="/", help="read /proc, /sys and files under DIR")
-    parser.add_argument("--config", help=f"TOML configuration (default {DEFAULT_CONFIG})")
-    parser.add_argument(
-        "--state-dir",
-        help=f"state between runs (default {DEFAULT_STATE_DIR}, or this user's own where that "
-        "is not writable)",
-    )
-    parser.add_argument("--format", choices=FORMATS, default=None, help="output (default text)")
-    parser.add_argument("-w", "--warning", metavar="RANGE", help="warning range, one check only")
-    parser.add_argument("-c", "--critical", metavar="RANGE", help="critical range, one check only")
-    parser.add_argument("--statsd", metavar="HOST:PORT", help="also send metrics as StatsD gauges")
-    parser.add_argument(
-        "--statsd-prefix", default=None, help="StatsD name prefix (default stackwatch.HOSTNAME)"
-    )
-    parser.add_argument("--textfile-dir", metavar="DIR", help="write DIR/stackwatch.prom")
-    parser.add_argument("--timeout", type=_seconds, default=30.0, help="overall limit in seconds")
-    return parser
+class CheckArgs:
+    """The parsed command line of ``stackwatch check``."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.root = "/"
+        self.timeout = 30.0
+        self.config = self.state_dir = self.format = self.warning = self.critical = None
+        self.statsd = self.statsd_prefix = self.textfile_dir = None
 
 
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse turns the ValueError into a usage error)."""
+def parse_check_args(argv: Sequence[str]) -> CheckArgs:
+    """``check``'s arguments; a mistake is a usage error answered as UNKNOWN."""
+    args = CheckArgs()
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word in ("-h", "--help"):
+            sys.stdout.write(CHECK_HELP)
+            raise SystemExit(OK)
+        if word == "--":
+            args.names += words
+            break
+        option, given, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if option not in CHECK_OPTIONS:
+            if word.startswith("-") and word != "-":
+                _usage(f"unknown option {word}")
+            args.names.append(word)
+            continue
+        if not given:
+            if not words:
+                _usage(f"{option} needs a value")
+            value = words.pop(0)
+        setattr(args, CHECK_OPTIONS[option], value)
+    return _checked_args(args)
+
+
+def _checked_args(args: CheckArgs) -> CheckArgs:
+    if args.format is not None and args.format not in FORMATS:
+        _usage(f"--format must be one of {', '.join(FORMATS)}, not {args.format!r}")
+    args.timeout = _seconds(args.timeout)
+    return args
+
+
+def _seconds(text: object) -> float:
+    """A positive, finite number of seconds."""
     import math
 
-    value = float(text)
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except ValueError:
+        _usage(f"--timeout: not a number of seconds: {text!r}")
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(text)
+        _usage(f"--timeout must be a finite number of seconds above 0, not {text!r}")
     return value
+
+
+def _usage(message: str) -> NoReturn:
+    sys.stderr.write("usage: stackwatch check [NAME ...] [options] (see --help)\n")
+    plugin_error(message)
 
 
 def run_check_command(argv: Sequence[str]) -> int:
@@ -67,7 +122,7 @@ def run_check_command(argv: Sequence[str]) -> int:
     from stackwatch.core.result import overall_status
     from stackwatch.core.state import StateStore
 
-    args = _check_parser().parse_args(argv)
+    args = parse_check_args(argv)
     checks = _checks_named(args.names)
     overrides = _thresholds(args, checks)
     config = _check_config(args.config)
@@ -90,7 +145,7 @@ def _checks_named(names: list[str]) -> list[Any]:
         plugin_error(f"unknown check {exc.args[0]!r}; known: {', '.join(check_names())}")
 
 
-def _thresholds(args: argparse.Namespace, checks: list[Any]) -> Any:
+def _thresholds(args: CheckArgs, checks: list[Any]) -> Any:
     """-w/-c, for the main figure of exactly one check."""
     from stackwatch.core.engine import Overrides
     from stackwatch.core.ranges import RangeError, parse_range
@@ -118,7 +173,7 @@ def _check_config(path: str | None) -> Any:
     return config
 
 
-def _send_elsewhere(args: argparse.Namespace, results: Sequence[Any]) -> None:
+def _send_elsewhere(args: CheckArgs, results: Sequence[Any]) -> None:
     """The same results to node_exporter's textfile directory and to StatsD, if asked."""
     if args.textfile_dir:
         from stackwatch.render.prometheus import render_prometheus, write_textfile
@@ -128,6 +183,8 @@ def _send_elsewhere(args: argparse.Namespace, results: Sequence[Any]) -> None:
         except OSError as exc:
             sys.stderr.write(f"stackwatch: cannot write textfile: {exc}\n")
     if args.statsd:
+        import socket
+
         from stackwatch.render.statsd import StatsdError, send_statsd
 
         prefix = args.statsd_prefix or f"stackwatch.{socket.gethostname().replace('.', '_')}"
@@ -140,8 +197,11 @@ def _send_elsewhere(args: argparse.Namespace, results: Sequence[Any]) -> None:
 def run_checks_command(argv: Sequence[str]) -> int:
     from stackwatch.core.registry import all_checks
 
-    parser = _Parser(prog="stackwatch checks", description="List every check.")
-    parser.parse_args(argv)
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write("usage: stackwatch checks\n\nList every check.\n")
+        return OK
+    if argv:
+        fail(f"checks takes no arguments, got {' '.join(argv)}", USAGE)
     checks = all_checks()
     width = max(len(c.name) for c in checks)
     for check in checks:

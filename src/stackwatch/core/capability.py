@@ -19,7 +19,7 @@ when they are used. Adding a capability means adding a package; nothing else lis
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -59,17 +59,27 @@ class Capability:
 @cache
 def capabilities() -> tuple[Capability, ...]:
     """Every capability of this build, in their declared order."""
-    import stackwatch
-
     found = []
-    for info in pkgutil.iter_modules(stackwatch.__path__):
-        if not info.ispkg:
-            continue
-        package = f"stackwatch.{info.name}"
+    for name in _subpackages():
+        package = f"stackwatch.{name}"
         declared = getattr(importlib.import_module(package), "CAPABILITY", None)
         if isinstance(declared, Capability):
             found.append(_with_package(declared, package))
     return tuple(sorted(found, key=lambda c: (c.order, c.name)))
+
+
+def _subpackages() -> list[str]:
+    """The packages beside this one's parent (a directory listing: pkgutil costs an import)."""
+    import stackwatch
+
+    names = []
+    for directory in stackwatch.__path__:
+        for entry in sorted(os.listdir(directory)):
+            if entry.isidentifier() and os.path.isfile(
+                os.path.join(directory, entry, "__init__.py")
+            ):
+                names.append(entry)
+    return names
 
 
 def _with_package(declared: Capability, package: str) -> Capability:

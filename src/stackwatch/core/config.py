@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -75,6 +74,8 @@ def load_config(path: str | os.PathLike[str] | None, *, required: bool) -> Confi
         return Config(None, {})
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read configuration: {exc.strerror or exc}") from exc
+    import tomllib  # only where there is a file: most hosts run on the defaults
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -13,7 +12,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     never a part; a failure (full disk) leaves the old file in place."""
     target = Path(path)
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = _temporary_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -40,3 +39,15 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _temporary_beside(target: Path) -> tuple[int, str]:
+    """A new file (O_EXCL, 0600) in the target's directory, for the rename to be atomic.
+    (tempfile would do, at the price of ~3 ms of imports on every Nagios call.)"""
+    for attempt in range(100):
+        name = str(target.parent / f".{target.name}.{os.getpid()}.{attempt}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {target}")
