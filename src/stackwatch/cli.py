@@ -9,6 +9,7 @@ Rich and argparse stay off that path. The command groups of the capabilities use
 # inside _typer_app, where the typer module is only a local name.
 import importlib
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -128,11 +129,12 @@ def run_check_command(argv: Sequence[str]) -> int:
     config = _check_config(args.config)
     host = Host(args.root, timeout=min(args.timeout, 10.0))
     store = StateStore(args.state_dir or DEFAULT_STATE_DIR, fallback=args.state_dir is None)
+    started = time.monotonic()
     results = run_checks(checks, host, config, store, overrides, args.timeout)
     sys.stdout.write(render(results, args.format or "text"))
     for warning_text in store.warnings:
         sys.stderr.write(f"stackwatch: warning: {warning_text}\n")
-    _send_elsewhere(args, results)
+    _send_elsewhere(args, results, args.timeout - (time.monotonic() - started))
     return int(overall_status(results))
 
 
@@ -173,7 +175,7 @@ def _check_config(path: str | None) -> Any:
     return config
 
 
-def _send_elsewhere(args: CheckArgs, results: Sequence[Any]) -> None:
+def _send_elsewhere(args: CheckArgs, results: Sequence[Any], time_left: float) -> None:
     """The same results to node_exporter's textfile directory and to StatsD, if asked."""
     if args.textfile_dir:
         from stackwatch.render.prometheus import render_prometheus, write_textfile
@@ -189,7 +191,7 @@ def _send_elsewhere(args: CheckArgs, results: Sequence[Any]) -> None:
 
         prefix = args.statsd_prefix or f"stackwatch.{socket.gethostname().replace('.', '_')}"
         try:
-            send_statsd(results, args.statsd, prefix)
+            send_statsd(results, args.statsd, prefix, timeout=max(time_left, 0.5))
         except StatsdError as exc:
             sys.stderr.write(f"stackwatch: {exc}\n")
 

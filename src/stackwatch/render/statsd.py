@@ -6,6 +6,7 @@ import math
 import re
 import socket
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from stackwatch.core.result import Result
 
@@ -65,20 +66,17 @@ def pack_datagrams(lines: Iterable[str], limit: int = MAX_DATAGRAM) -> list[byte
 
 def parse_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise StatsdError(f"invalid StatsD address {text!r}: expected HOST:PORT")
     return host.strip("[]"), int(port)
 
 
-def send_statsd(results: Sequence[Result], address: str, prefix: str) -> int:
-    """Send every metric; returns the number of datagrams. UDP never blocks the check."""
+def send_statsd(results: Sequence[Result], address: str, prefix: str, timeout: float = 5.0) -> int:
+    """Send every metric; returns the number of datagrams. UDP never blocks the check, and the
+    name lookup of the StatsD host is bounded by ``timeout`` seconds."""
     host, port = parse_address(address)
     datagrams = pack_datagrams(statsd_lines(results, prefix))
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except OSError as exc:
-        raise StatsdError(f"cannot resolve StatsD host {host}: {exc}") from exc
-    family, kind, proto, _, sockaddr = infos[0]
+    family, kind, proto, _, sockaddr = resolve(host, port, timeout)[0]
     with socket.socket(family, kind, proto) as sock:
         for datagram in datagrams:
             try:
@@ -86,3 +84,27 @@ def send_statsd(results: Sequence[Result], address: str, prefix: str) -> int:
             except OSError as exc:
                 raise StatsdError(f"cannot send to StatsD at {address}: {exc}") from exc
     return len(datagrams)
+
+
+def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """getaddrinfo within ``timeout`` seconds: a resolver that does not answer (a dead DNS
+    server) must not hold a Nagios plugin past its limit. The lookup runs in a daemon thread,
+    which is left behind if it does not finish."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM))
+        except (OSError, UnicodeError) as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=lookup, name="statsd-resolve", daemon=True)
+    worker.start()
+    worker.join(max(timeout, 0.0))
+    if not outcome:
+        raise StatsdError(f"cannot resolve StatsD host {host}: no answer within {timeout:g} s")
+    if isinstance(outcome[0], Exception):
+        raise StatsdError(f"cannot resolve StatsD host {host}: {outcome[0]}")
+    return list(outcome[0])
