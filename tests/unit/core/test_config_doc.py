@@ -9,12 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.conftest import PROJECT, run_stackwatch
 
 from stackwatch.core.capability import capabilities
-from stackwatch.core.config import Config, check_sections_known, load_config, settings_for
+from stackwatch.core.config import (
+    Config,
+    ConfigError,
+    check_sections_known,
+    load_config,
+    settings_for,
+)
 from stackwatch.core.config_doc import (
     REFERENCE_COMMAND,
     describe,
@@ -75,6 +82,37 @@ def test_example_names_every_section_and_key() -> None:
     assert "# [backup.jobs.NAME]" in text
     assert "# server = " in text and "(required)" in text
     assert "# [[checks.processes.role.NAME]]" in text
+
+
+def _toml_blocks() -> list[tuple[str, str]]:
+    """Every ```toml block of the pages under docs/, with the page's name."""
+    blocks = []
+    for page in sorted((PROJECT / "docs").glob("*.md")):
+        parts = page.read_text(encoding="utf-8").split("```toml\n")[1:]
+        blocks += [(page.name, part.split("```", 1)[0]) for part in parts]
+    return blocks
+
+
+def test_every_configuration_example_in_the_docs_validates(tmp_path: Path) -> None:
+    blocks = _toml_blocks()
+    assert len(blocks) >= 4, "the capability pages lost their configuration examples"
+    for number, (page, text) in enumerate(blocks):
+        path = tmp_path / f"{page}-{number}.toml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            _validate_all(load_config(path, required=True))  # unknown sections refused here
+        except ConfigError as exc:
+            pytest.fail(f"docs/{page}: a configuration example is refused: {exc}")
+
+
+def _validate_all(config: Config) -> None:
+    check_sections_known(config)
+    for capability in capabilities():
+        if capability.name in config.data:
+            assert settings_for(config, capability.name) is not None, capability.name
+    for check in all_checks():
+        if check.name in config.section("checks"):
+            config.check_options(check.name, check.options)
 
 
 def test_reference_shows_types_defaults_and_comments() -> None:
