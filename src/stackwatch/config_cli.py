@@ -1,24 +1,45 @@
 """``stackwatch config``: the configuration file, generated from the capabilities' dataclasses."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": Typer reads the annotations of the commands.
+from typing import Annotated
 
 import typer
+
+from stackwatch.core.exits import FAILED, fail
 
 app = typer.Typer(help="The configuration file: a commented example, the reference.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 
+OutputOption = Annotated[
+    str | None,
+    typer.Option("--output", "-o", metavar="FILE", help="write this file (default stdout)"),
+]
+
 
 @app.command("example")
-def example() -> None:
+def example(output: OutputOption = None) -> None:
     """Print a commented example configuration (every section, every key, its default)."""
     from stackwatch.core.config_doc import example_toml
 
-    typer.echo(example_toml(), nl=False)
+    _emit(example_toml(), output)
 
 
 @app.command("reference")
-def reference() -> None:
+def reference(output: OutputOption = None) -> None:
     """Print the configuration reference in Markdown (docs/configuration.md)."""
     from stackwatch.core.config_doc import reference_markdown
 
-    typer.echo(reference_markdown(), nl=False)
+    _emit(reference_markdown(), output)
+
+
+def _emit(text: str, output: str | None) -> None:
+    """Print ``text``, or replace file ``output`` with it (a failed write leaves the old file)."""
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    from stackwatch.core.files import write_atomic
+
+    try:
+        write_atomic(output, text, 0o644)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)

@@ -1,4 +1,5 @@
-"""The configuration example of the host checks in README.md is valid for every host check."""
+"""The configuration example of the host checks in docs/host-checks.md is valid for every host
+check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from stackwatch.core.config import Config
 from stackwatch.core.registry import get_check
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = Path(__file__).resolve().parents[3] / "docs" / "host-checks.md"
 HOST_CHECKS = ["links", "processes", "tcp-retransmits", "memory-ecc", "disk-smart", "temperature"]
 
 
