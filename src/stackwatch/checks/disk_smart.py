@@ -100,16 +100,15 @@ class SmartFacts:
 
 @dataclass(frozen=True)
 class SmartOptions:
-    # Main figure: the count of each strong signal (sectors, errors) on a disk.
-    warning: Range | None = field(default_factory=lambda: parse_range("0"))
-    critical: Range | None = None
-    wear_warning: Range | None = field(default_factory=lambda: parse_range("80"))  # % used
-    wear_critical: Range | None = field(default_factory=lambda: parse_range("95"))
-    temperature_warning: Range | None = field(default_factory=lambda: parse_range("55"))  # °C
-    temperature_critical: Range | None = field(default_factory=lambda: parse_range("65"))
-    command_timeout: float = 20.0  # per disk; a hung disk must not stop the other checks
+    warning: Range | None = parse_range("0")  # count of each failure signal; above 0 always warns
+    critical: Range | None = None  # count of a failure signal that is critical; unset: never
+    wear_warning: Range | None = parse_range("80")  # NVMe wear: % of rated endurance used
+    wear_critical: Range | None = parse_range("95")  # NVMe wear that is critical, %
+    temperature_warning: Range | None = parse_range("55")  # disk temperature, °C
+    temperature_critical: Range | None = parse_range("65")  # critical temperature, °C
+    command_timeout: float = 20.0  # seconds per disk; a hung disk must not stop the other checks
     parallel: int = 8  # disks read at once: 24 disks, a few slow, must not take 24 timeouts
-    devices: list[str] = field(default_factory=list)  # extra "DEVICE TYPE" entries, e.g. megaraid
+    devices: list[str] = field(default_factory=list)  # extra "DEVICE TYPE" the scan misses
 
     def __post_init__(self) -> None:
         if self.parallel < 1:

@@ -127,16 +127,15 @@ class LinksFacts:
 
 @dataclass(frozen=True)
 class LinksOptions:
-    # Main figure: errors as a share (%) of the packets since the last run.
-    warning: Range | None = field(default_factory=lambda: parse_range("0.01"))
-    critical: Range | None = field(default_factory=lambda: parse_range("1"))
-    drop_warning: Range | None = field(default_factory=lambda: parse_range("1"))  # % of packets
-    drop_critical: Range | None = None
+    warning: Range | None = parse_range("0.01")  # errors (rx+tx) as % of packets since last run
+    critical: Range | None = parse_range("1")  # errors as % of packets that are critical
+    drop_warning: Range | None = parse_range("1")  # drops as % of packets since the last run
+    drop_critical: Range | None = None  # drops as % of packets that are critical; unset: never
     error_rate_warning: Range | None = None  # errors per second, where a share is not wanted
-    bandwidth_warning: Range | None = field(default_factory=lambda: parse_range("80"))  # % speed
-    bandwidth_critical: Range | None = field(default_factory=lambda: parse_range("95"))
+    bandwidth_warning: Range | None = parse_range("80")  # traffic as % of link speed, in or out
+    bandwidth_critical: Range | None = parse_range("95")  # traffic as % of speed that is critical
     watch: list[str] = field(default_factory=list)  # name patterns; empty: physical NICs and bonds
-    ignore: list[str] = field(default_factory=list)  # name patterns never watched
+    ignore: list[str] = field(default_factory=list)  # name patterns never watched (unused ports)
     min_packets: int = 1000  # fewer packets since the last run: shares are not judged
 
 

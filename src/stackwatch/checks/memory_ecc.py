@@ -71,10 +71,9 @@ class EccFacts:
 
 @dataclass(frozen=True)
 class EccOptions:
-    # Main figure: corrected errors new since the last run (on the worst DIMM or controller).
-    warning: Range | None = field(default_factory=lambda: parse_range("0"))
-    critical: Range | None = None
-    ue_critical: Range | None = field(default_factory=lambda: parse_range("0"))  # since boot
+    warning: Range | None = parse_range("0")  # corrected errors new since the last run, worst DIMM
+    critical: Range | None = None  # new corrected errors that are critical; unset: never
+    ue_critical: Range | None = parse_range("0")  # uncorrected errors since boot, per controller
 
 
 def parse_csrow(controller: str, csrow: str, files: dict[str, str]) -> list[MemoryUnit]:

@@ -26,10 +26,10 @@ class ProcessSpec:
     """One daemon a role needs. ``cmdline`` is a regular expression searched in the command line
     (arguments joined by spaces); without it the process name must equal ``name``."""
 
-    name: str
-    cmdline: str | None = None
-    min: int = 1
-    max: int | None = None
+    name: str  # process name; several joined by | ("apache2|nginx")
+    cmdline: str | None = None  # regular expression on the command line, in place of the name
+    min: int = 1  # fewest that must run
+    max: int | None = None  # most that may run; unset: no limit
 
     def __post_init__(self) -> None:
         # Checked when the configuration is read, so a bad pattern is one clear message.
@@ -64,8 +64,8 @@ BUILTIN_ROLES: dict[str, list[ProcessSpec]] = {
 
 @dataclass(frozen=True)
 class ProcessesOptions:
-    roles: list[str] = field(default_factory=list)  # the roles of this host
-    role: dict[str, list[ProcessSpec]] = field(default_factory=dict)  # roles defined here
+    roles: list[str] = field(default_factory=list)  # this host's roles (empty: those defined below)
+    role: dict[str, list[ProcessSpec]] = field(default_factory=dict)  # new or replaced roles
 
     def __post_init__(self) -> None:
         known = {**BUILTIN_ROLES, **self.role}

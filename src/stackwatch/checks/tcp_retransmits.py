@@ -63,11 +63,10 @@ class TcpFacts:
 
 @dataclass(frozen=True)
 class TcpOptions:
-    # Main figure: retransmitted segments as a share (%) of the segments sent.
-    warning: Range | None = field(default_factory=lambda: parse_range("1"))
-    critical: Range | None = field(default_factory=lambda: parse_range("5"))
-    listen_warning: Range | None = field(default_factory=lambda: parse_range("0"))  # per second
-    listen_critical: Range | None = None
+    warning: Range | None = parse_range("1")  # % of segments sent that were retransmitted
+    critical: Range | None = parse_range("5")  # % retransmitted that is critical
+    listen_warning: Range | None = parse_range("0")  # listen overflows or drops per second, each
+    listen_critical: Range | None = None  # listen overflows or drops per second: critical
     min_segments: int = 1000  # fewer segments sent since the last run: the share is not judged
 
 

@@ -53,12 +53,12 @@ class ConntrackFacts:
 
 @dataclass(frozen=True)
 class ConntrackOptions:
-    warning: Range | None = field(default_factory=lambda: parse_range("75"))  # percent of limit
-    critical: Range | None = field(default_factory=lambda: parse_range("90"))
-    drop_rate_warning: Range | None = field(default_factory=lambda: parse_range("0"))  # per second
-    drop_rate_critical: Range | None = None
-    namespaces: bool = True
-    top_namespaces: int = 5
+    warning: Range | None = parse_range("75")  # table use, % of the limit (host or a namespace)
+    critical: Range | None = parse_range("90")  # table use that is critical, % of the limit
+    drop_rate_warning: Range | None = parse_range("0")  # connections dropped per second
+    drop_rate_critical: Range | None = None  # connections dropped per second that is critical
+    namespaces: bool = True  # count each network namespace's table too (needs root)
+    top_namespaces: int = 5  # how many of the fullest namespaces the details list
 
 
 def parse_count(text: str, what: str) -> int:
