@@ -7,7 +7,6 @@ names its daemons (by process name or a command-line pattern) with a minimum and
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -147,6 +146,11 @@ def parse_stat(raw: bytes) -> ProcStat | None:
     return ProcStat(text[start + 1 : end], fields[0], int(fields[6]))
 
 
+def _basename(path: str) -> str:
+    """The last component of a path in a command line (text only: nothing on disk is read)."""
+    return path.rpartition("/")[2]
+
+
 def spec_matches(spec: ProcessSpec, pattern: re.Pattern[str] | None, proc: ProcessInfo) -> bool:
     """Does this process count for the spec? By command-line pattern where given, else by name:
     the process name (comm, truncated to 15), the program of argv[0], or the script an
@@ -160,12 +164,12 @@ def spec_matches(spec: ProcessSpec, pattern: re.Pattern[str] | None, proc: Proce
         return True
     if not proc.argv:
         return False
-    program = os.path.basename(proc.argv[0].split(" ")[0]).rstrip(":")
+    program = _basename(proc.argv[0].split(" ")[0]).rstrip(":")
     if program in names:
         return True
     if re.match(r"^(python[0-9.]*|perl|ruby|node)$", program) and len(proc.argv) > 1:
         script = next((a for a in proc.argv[1:] if not a.startswith("-")), "")
-        return os.path.basename(script) in names
+        return _basename(script) in names
     return False
 
 
