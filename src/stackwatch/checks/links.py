@@ -14,7 +14,7 @@ from stackwatch.checks.sysfs import matches_any, parse_int, read_attr, read_int_
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
-from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.rates import CounterRates, counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
 
@@ -273,8 +273,9 @@ def _counters_from_sysfs(host: Host, name: str) -> dict[str, int]:
     return values
 
 
-def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
-    host, options = ctx.host, ctx.options
+def _choose_interfaces(host: Host, options: LinksOptions) -> tuple[list[Interface], list[str]]:
+    """The interfaces to watch (physical NICs and bonds, or those ``watch`` names) read from
+    sysfs, and the names left out."""
     names = [n for n in host.listdir(NET) if host.is_dir(f"{NET}/{n}")]
     if not names:
         raise NotApplicable(f"no network interfaces under {NET}")
@@ -296,7 +297,11 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
             "no physical NICs or bonds here (virtual devices are left out unless "
             "[checks.links] watch names them)"
         )
+    return watched, left_out
 
+
+def _read_counters(host: Host, watched: list[Interface]) -> dict[str, dict[str, int]]:
+    """The watched counters of each interface: /proc/net/dev, else sysfs statistics."""
     dev_text = host.read_optional(PROC_NET_DEV)
     dev = parse_proc_net_dev(dev_text) if dev_text else {}
     counters: dict[str, dict[str, int]] = {}
@@ -305,13 +310,16 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
         if row is None:
             row = _counters_from_sysfs(host, iface.name)
         counters[iface.name] = {c: row[c] for c in WATCHED_COUNTERS if c in row}
+    return counters
 
-    flat = {f"{n}:{c}": v for n, row in counters.items() for c, v in row.items()}
-    rates = counter_rates(ctx.state.load().get("counters"), flat, ctx.now)
-    ctx.state.save({"counters": counter_sample(flat, ctx.now)})
+
+def _per_interface(
+    rates: CounterRates,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]]]:
+    """Rates and deltas keyed "eth0:rx_bytes" regrouped by interface. One counter that went
+    down means the device was reset: none of that interface's rates can be trusted."""
     per_rate: dict[str, dict[str, float]] = {}
     per_delta: dict[str, dict[str, int]] = {}
-    # One counter that went down means the device was reset: none of its rates can be trusted.
     reset_ifaces = {key.rpartition(":")[0] for key in rates.resets}
     for key, rate in rates.rates.items():
         iface_name, _, counter = key.rpartition(":")
@@ -319,6 +327,16 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
             continue
         per_rate.setdefault(iface_name, {})[counter] = rate
         per_delta.setdefault(iface_name, {})[counter] = rates.deltas[key]
+    return per_rate, per_delta
+
+
+def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
+    watched, left_out = _choose_interfaces(ctx.host, ctx.options)
+    counters = _read_counters(ctx.host, watched)
+    flat = {f"{n}:{c}": v for n, row in counters.items() for c, v in row.items()}
+    rates = counter_rates(ctx.state.load().get("counters"), flat, ctx.now)
+    ctx.state.save({"counters": counter_sample(flat, ctx.now)})
+    per_rate, per_delta = _per_interface(rates)
     return LinksFacts(
         interfaces=tuple(watched),
         counters=counters,
