@@ -171,31 +171,18 @@ def _ata_signals(data: dict[str, Any]) -> dict[str, int]:
     return signals
 
 
-@dataclass(frozen=True)
-class NvmeHealth:
-    """The NVMe health log's figures: media errors, critical-warning bits, rated wear used."""
-
-    media_errors: int | None = None
-    critical_warning: int | None = None
-    percentage_used: int | None = None
-
-
-def _nvme_health(data: dict[str, Any]) -> NvmeHealth:
+def _nvme_log(data: dict[str, Any]) -> dict[str, Any]:
+    """The NVMe health log (media errors, critical-warning bits, wear); empty for other disks."""
     log = _get(data, "nvme_smart_health_information_log")
-    if not isinstance(log, dict):
-        return NvmeHealth()
-    return NvmeHealth(
-        _as_int(log.get("media_errors")),
-        _as_int(log.get("critical_warning")),
-        _as_int(log.get("percentage_used")),
-    )
+    return log if isinstance(log, dict) else {}
 
 
-def _signals(data: dict[str, Any], nvme: NvmeHealth) -> dict[str, int]:
+def _signals(data: dict[str, Any], nvme: dict[str, Any]) -> dict[str, int]:
     """The strong failure signals this disk reports, whatever its protocol."""
     signals = _ata_signals(data)
-    if nvme.media_errors is not None:
-        signals[NVME_MEDIA] = nvme.media_errors
+    media = _as_int(nvme.get("media_errors"))
+    if media is not None:
+        signals[NVME_MEDIA] = media
     defects = _as_int(_get(data, "scsi_grown_defect_list"))
     if defects is not None:
         signals[SCSI_DEFECTS] = defects
@@ -233,7 +220,7 @@ def parse_smart(text: str, device: str = "") -> DiskHealth:
     if not isinstance(protocol, str):
         raise SmartParseError(f"{device}: smartctl gave no device protocol")
     exit_status = _as_int(_get(data, "smartctl", "exit_status")) or 0
-    nvme = _nvme_health(data)
+    nvme = _nvme_log(data)
     return DiskHealth(
         device=device,
         model=str(_get(data, "model_name") or _get(data, "scsi_model_name") or ""),
@@ -241,8 +228,8 @@ def parse_smart(text: str, device: str = "") -> DiskHealth:
         protocol=protocol,
         health_passed=_health_passed(data, exit_status),
         signals=_signals(data, nvme),
-        nvme_critical_warning=nvme.critical_warning,
-        percentage_used=nvme.percentage_used,
+        nvme_critical_warning=_as_int(nvme.get("critical_warning")),
+        percentage_used=_as_int(nvme.get("percentage_used")),
         self_test_failed=_self_test_failed(data, exit_status),
         prefail_below_threshold=bool(exit_status & EXIT_PREFAIL_BELOW),
         temperature=_as_int(_get(data, "temperature", "current")),

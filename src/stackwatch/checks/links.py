@@ -437,33 +437,18 @@ def _judge_link_state(found: Findings, iface: Interface, members_of_bonds: set[s
     return True
 
 
-@dataclass(frozen=True)
 class Traffic:
-    """One interface's packets, errors and drops since the last run, and their rates."""
+    """One interface's packets, errors and drops since the last run, and their rates. (A plain
+    class: defining a dataclass costs more at import than this check spends judging.)"""
 
-    packets: int
-    errors: int
-    drops: int
-    error_rate: float
-    drop_rate: float
-
-    @property
-    def error_share(self) -> float:
-        return _share(self.errors, self.packets)
-
-    @property
-    def drop_share(self) -> float:
-        return _share(self.drops, self.packets)
-
-
-def traffic_since_last_run(deltas: dict[str, int], rates: dict[str, float]) -> Traffic:
-    return Traffic(
-        packets=deltas.get("rx_packets", 0) + deltas.get("tx_packets", 0),
-        errors=sum(deltas.get(c, 0) for c in ERROR_COUNTERS),
-        drops=sum(deltas.get(c, 0) for c in DROP_COUNTERS),
-        error_rate=sum(rates.get(c, 0.0) for c in ERROR_COUNTERS),
-        drop_rate=sum(rates.get(c, 0.0) for c in DROP_COUNTERS),
-    )
+    def __init__(self, deltas: dict[str, int], rates: dict[str, float]) -> None:
+        self.packets = deltas.get("rx_packets", 0) + deltas.get("tx_packets", 0)
+        self.errors = sum(deltas.get(c, 0) for c in ERROR_COUNTERS)
+        self.drops = sum(deltas.get(c, 0) for c in DROP_COUNTERS)
+        self.error_rate = sum(rates.get(c, 0.0) for c in ERROR_COUNTERS)
+        self.drop_rate = sum(rates.get(c, 0.0) for c in DROP_COUNTERS)
+        self.error_share = _share(self.errors, self.packets)
+        self.drop_share = _share(self.drops, self.packets)
 
 
 def _traffic_metrics(
@@ -587,7 +572,7 @@ def _judge_interface(
     rates = facts.rates.get(iface.name, {})
     if not deltas:  # first run, or its counters were reset: no rates to judge
         return
-    traffic = traffic_since_last_run(deltas, rates)
+    traffic = Traffic(deltas, rates)
     found.metrics.extend(_traffic_metrics(iface, traffic, rates, options))
     found.details.extend(_traffic_details(iface.name, traffic, deltas))
     _judge_errors_and_drops(found, iface.name, traffic, options)
