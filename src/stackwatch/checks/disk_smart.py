@@ -100,16 +100,15 @@ class SmartFacts:
 
 @dataclass(frozen=True)
 class SmartOptions:
-    # Main figure: the count of each strong signal (sectors, errors) on a disk.
-    warning: Range | None = field(default_factory=lambda: parse_range("0"))
-    critical: Range | None = None
-    wear_warning: Range | None = field(default_factory=lambda: parse_range("80"))  # % used
-    wear_critical: Range | None = field(default_factory=lambda: parse_range("95"))
-    temperature_warning: Range | None = field(default_factory=lambda: parse_range("55"))  # °C
-    temperature_critical: Range | None = field(default_factory=lambda: parse_range("65"))
-    command_timeout: float = 20.0  # per disk; a hung disk must not stop the other checks
+    warning: Range | None = parse_range("0")  # count of each failure signal; above 0 always warns
+    critical: Range | None = None  # count of a failure signal that is critical; unset: never
+    wear_warning: Range | None = parse_range("80")  # NVMe wear: % of rated endurance used
+    wear_critical: Range | None = parse_range("95")  # NVMe wear that is critical, %
+    temperature_warning: Range | None = parse_range("55")  # disk temperature, °C
+    temperature_critical: Range | None = parse_range("65")  # critical temperature, °C
+    command_timeout: float = 20.0  # seconds per disk; a hung disk must not stop the other checks
     parallel: int = 8  # disks read at once: 24 disks, a few slow, must not take 24 timeouts
-    devices: list[str] = field(default_factory=list)  # extra "DEVICE TYPE" entries, e.g. megaraid
+    devices: list[str] = field(default_factory=list)  # extra "DEVICE TYPE" the scan misses
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -157,6 +156,60 @@ def parse_scan(text: str) -> list[ScannedDevice]:
     return found
 
 
+def _ata_signals(data: dict[str, Any]) -> dict[str, int]:
+    signals: dict[str, int] = {}
+    table = _get(data, "ata_smart_attributes", "table")
+    if not isinstance(table, list):
+        return signals
+    for attribute in table:
+        number = _as_int(_get(attribute, "id"))
+        raw = _as_int(_get(attribute, "raw", "value"))
+        if number in ATA_SIGNALS and raw is not None:
+            # Some drives pack more than one value into the 48-bit raw field; the count is in
+            # the low 16 bits there, and a real count never comes near 65535.
+            signals[ATA_SIGNALS[number]] = raw if raw < 1 << 16 else raw & 0xFFFF
+    return signals
+
+
+def _nvme_log(data: dict[str, Any]) -> dict[str, Any]:
+    """The NVMe health log (media errors, critical-warning bits, wear); empty for other disks."""
+    log = _get(data, "nvme_smart_health_information_log")
+    return log if isinstance(log, dict) else {}
+
+
+def _signals(data: dict[str, Any], nvme: dict[str, Any]) -> dict[str, int]:
+    """The strong failure signals this disk reports, whatever its protocol."""
+    signals = _ata_signals(data)
+    media = _as_int(nvme.get("media_errors"))
+    if media is not None:
+        signals[NVME_MEDIA] = media
+    defects = _as_int(_get(data, "scsi_grown_defect_list"))
+    if defects is not None:
+        signals[SCSI_DEFECTS] = defects
+    return signals
+
+
+def _self_test_failed(data: dict[str, Any], exit_status: int) -> bool:
+    """A failed self-test in smartctl's exit status, the ATA self-test status or the newest
+    entry of the NVMe self-test log."""
+    if exit_status & EXIT_SELFTEST_ERRORS:
+        return True
+    if _get(data, "ata_smart_data", "self_test", "status", "passed") is False:
+        return True
+    nvme_tests = _get(data, "nvme_self_test_log", "table")
+    if isinstance(nvme_tests, list) and nvme_tests:
+        return _as_int(_get(nvme_tests[0], "self_test_result", "value")) not in (None, 0)
+    return False
+
+
+def _health_passed(data: dict[str, Any], exit_status: int) -> bool | None:
+    """The disk's own overall verdict; None where it gives none."""
+    if exit_status & EXIT_DISK_FAILING:
+        return False
+    passed = _get(data, "smart_status", "passed")
+    return passed if isinstance(passed, bool) else None
+
+
 def parse_smart(text: str, device: str = "") -> DiskHealth:
     """One disk from ``smartctl --json --all``."""
     data = _load(text, f"smartctl {device}".strip())
@@ -166,54 +219,18 @@ def parse_smart(text: str, device: str = "") -> DiskHealth:
     protocol = _get(data, "device", "protocol")
     if not isinstance(protocol, str):
         raise SmartParseError(f"{device}: smartctl gave no device protocol")
-    model = _get(data, "model_name") or _get(data, "scsi_model_name") or ""
-    serial = _get(data, "serial_number") or ""
-    passed = _get(data, "smart_status", "passed")
     exit_status = _as_int(_get(data, "smartctl", "exit_status")) or 0
-
-    signals: dict[str, int] = {}
-    table = _get(data, "ata_smart_attributes", "table")
-    if isinstance(table, list):
-        for attribute in table:
-            number = _as_int(_get(attribute, "id"))
-            raw = _as_int(_get(attribute, "raw", "value"))
-            if number in ATA_SIGNALS and raw is not None:
-                # Some drives pack more than one value into the 48-bit raw field; the count is in
-                # the low 16 bits there, and a real count never comes near 65535.
-                signals[ATA_SIGNALS[number]] = raw if raw < 1 << 16 else raw & 0xFFFF
-    nvme = _get(data, "nvme_smart_health_information_log")
-    critical_warning = used = None
-    if isinstance(nvme, dict):
-        media = _as_int(nvme.get("media_errors"))
-        if media is not None:
-            signals[NVME_MEDIA] = media
-        critical_warning = _as_int(nvme.get("critical_warning"))
-        used = _as_int(nvme.get("percentage_used"))
-    defects = _as_int(_get(data, "scsi_grown_defect_list"))
-    if defects is not None:
-        signals[SCSI_DEFECTS] = defects
-
-    self_test_failed = bool(exit_status & EXIT_SELFTEST_ERRORS)
-    if _get(data, "ata_smart_data", "self_test", "status", "passed") is False:
-        self_test_failed = True
-    nvme_tests = _get(data, "nvme_self_test_log", "table")
-    if isinstance(nvme_tests, list) and nvme_tests:
-        result = _as_int(_get(nvme_tests[0], "self_test_result", "value"))
-        if result not in (None, 0):
-            self_test_failed = True
-    health = passed if isinstance(passed, bool) else None
-    if exit_status & EXIT_DISK_FAILING:
-        health = False
+    nvme = _nvme_log(data)
     return DiskHealth(
         device=device,
-        model=str(model),
-        serial=str(serial),
+        model=str(_get(data, "model_name") or _get(data, "scsi_model_name") or ""),
+        serial=str(_get(data, "serial_number") or ""),
         protocol=protocol,
-        health_passed=health,
-        signals=signals,
-        nvme_critical_warning=critical_warning,
-        percentage_used=used,
-        self_test_failed=self_test_failed,
+        health_passed=_health_passed(data, exit_status),
+        signals=_signals(data, nvme),
+        nvme_critical_warning=_as_int(nvme.get("critical_warning")),
+        percentage_used=_as_int(nvme.get("percentage_used")),
+        self_test_failed=_self_test_failed(data, exit_status),
         prefail_below_threshold=bool(exit_status & EXIT_PREFAIL_BELOW),
         temperature=_as_int(_get(data, "temperature", "current")),
         temperature_trip=_as_int(_get(data, "temperature", "drive_trip")),
@@ -313,9 +330,8 @@ def _label(disk: DiskHealth) -> str:
     return f"{disk.device}{model}{serial}"
 
 
-def judge_disk(disk: DiskHealth, options: SmartOptions) -> Findings:
-    """The statuses, problems and hints of one disk."""
-    found = Findings()
+def _judge_failure_flags(found: Findings, disk: DiskHealth) -> None:
+    """What the disk itself says: its overall verdict, NVMe warnings, self-tests, thresholds."""
     if disk.health_passed is False:
         found.problem(Status.CRITICAL, "overall health FAILED", HINT_FAILING)
     if disk.nvme_critical_warning:
@@ -330,27 +346,94 @@ def judge_disk(disk: DiskHealth, options: SmartOptions) -> Findings:
         found.problem(
             Status.WARNING, "a pre-failure attribute is at or below its threshold", HINT_SIGNAL
         )
+
+
+def _judge_signals(found: Findings, disk: DiskHealth, options: SmartOptions) -> None:
     for name, count in disk.signals.items():
         status = judge_value(count, options.warning, options.critical)
         if count > 0:
             status = worst([status, Status.WARNING])  # any strong signal above zero
         if status != Status.OK:
             found.problem(status, f"{name.replace('_', ' ')} {count}", HINT_SIGNAL)
+
+
+def _judge_wear(found: Findings, used: int, options: SmartOptions) -> None:
+    status = judge_value(used, options.wear_warning, options.wear_critical)
+    if status != Status.OK:
+        found.problem(status, f"{used}% of its rated endurance used", HINT_SIGNAL)
+
+
+def _judge_temperature(found: Findings, disk: DiskHealth, options: SmartOptions) -> None:
+    if disk.temperature is None:
+        return
+    status = judge_value(
+        disk.temperature, options.temperature_warning, options.temperature_critical
+    )
+    if disk.temperature_trip and disk.temperature >= disk.temperature_trip:
+        status = Status.CRITICAL  # the drive's own trip point outranks any configured range
+    if status != Status.OK:
+        found.problem(status, f"temperature {disk.temperature} °C", HINT_HOT)
+
+
+def judge_disk(disk: DiskHealth, options: SmartOptions) -> Findings:
+    """The statuses, problems and hints of one disk."""
+    found = Findings()
+    _judge_failure_flags(found, disk)
+    _judge_signals(found, disk, options)
     if disk.percentage_used is not None:
-        status = judge_value(disk.percentage_used, options.wear_warning, options.wear_critical)
-        if status != Status.OK:
-            found.problem(
-                status, f"{disk.percentage_used}% of its rated endurance used", HINT_SIGNAL
-            )
-    if disk.temperature is not None:
-        status = judge_value(
-            disk.temperature, options.temperature_warning, options.temperature_critical
-        )
-        if disk.temperature_trip and disk.temperature >= disk.temperature_trip:
-            status = Status.CRITICAL
-        if status != Status.OK:
-            found.problem(status, f"temperature {disk.temperature} °C", HINT_HOT)
+        _judge_wear(found, disk.percentage_used, options)
+    _judge_temperature(found, disk, options)
     return found
+
+
+def _disk_detail(disk: DiskHealth, status: Status) -> str:
+    signals = ", ".join(f"{k} {v}" for k, v in disk.signals.items()) or "no counters"
+    temp = f", {disk.temperature} °C" if disk.temperature is not None else ""
+    wear = f", {disk.percentage_used}% used" if disk.percentage_used is not None else ""
+    return f"{_label(disk)} ({disk.protocol}): {status.name}; {signals}{wear}{temp}"
+
+
+def _disk_metrics(disk: DiskHealth, options: SmartOptions) -> list[Metric]:
+    labels = {"device": disk.device.removeprefix("/dev/")}
+    metrics = [
+        Metric(name, count, warn=options.warning, crit=options.critical, min=0, labels=labels)
+        for name, count in disk.signals.items()
+    ]
+    if disk.temperature is not None:
+        metrics.append(
+            Metric(
+                "temperature",
+                disk.temperature,
+                warn=options.temperature_warning,
+                crit=options.temperature_critical,
+                labels=labels,
+            )
+        )
+    if disk.percentage_used is not None:
+        metrics.append(
+            Metric(
+                "used",
+                disk.percentage_used,
+                "%",
+                warn=options.wear_warning,
+                crit=options.wear_critical,
+                min=0,
+                labels=labels,
+            )
+        )
+    return metrics
+
+
+def _judge_one(found: Findings, disk: DiskHealth, options: SmartOptions) -> None:
+    """One disk into the whole: its problems become one clause of the summary, after its name."""
+    verdict = judge_disk(disk, options)
+    status = worst(verdict.statuses)
+    found.statuses.append(status)
+    found.hints.extend(verdict.hints)
+    found.details.append(_disk_detail(disk, status))
+    if verdict.problems:
+        found.problems.append(f"{disk.device}: {', '.join(verdict.problems)}")
+    found.metrics.extend(_disk_metrics(disk, options))
 
 
 def judge(facts: SmartFacts, options: SmartOptions) -> Result:
@@ -359,48 +442,8 @@ def judge(facts: SmartFacts, options: SmartOptions) -> Result:
         if isinstance(disk, DiskProblem):
             found.problem(Status.UNKNOWN, f"{disk.device}: UNKNOWN, {disk.reason}", HINT_UNKNOWN)
             found.details.append(f"{disk.device}: UNKNOWN, {disk.reason}")
-            continue
-        verdict = judge_disk(disk, options)
-        status = worst(verdict.statuses)
-        found.statuses.append(status)
-        found.hints.extend(verdict.hints)
-        signals = ", ".join(f"{k} {v}" for k, v in disk.signals.items()) or "no counters"
-        temp = f", {disk.temperature} °C" if disk.temperature is not None else ""
-        wear = f", {disk.percentage_used}% used" if disk.percentage_used is not None else ""
-        found.details.append(
-            f"{_label(disk)} ({disk.protocol}): {status.name}; {signals}{wear}{temp}"
-        )
-        if verdict.problems:
-            found.problems.append(f"{disk.device}: {', '.join(verdict.problems)}")
-        labels = {"device": disk.device.removeprefix("/dev/")}
-        for name, count in disk.signals.items():
-            found.metrics.append(
-                Metric(
-                    name, count, warn=options.warning, crit=options.critical, min=0, labels=labels
-                )
-            )
-        if disk.temperature is not None:
-            found.metrics.append(
-                Metric(
-                    "temperature",
-                    disk.temperature,
-                    warn=options.temperature_warning,
-                    crit=options.temperature_critical,
-                    labels=labels,
-                )
-            )
-        if disk.percentage_used is not None:
-            found.metrics.append(
-                Metric(
-                    "used",
-                    disk.percentage_used,
-                    "%",
-                    warn=options.wear_warning,
-                    crit=options.wear_critical,
-                    min=0,
-                    labels=labels,
-                )
-            )
+        else:
+            _judge_one(found, disk, options)
     for device in facts.standby:
         found.details.append(f"{device}: in standby, not woken up to be read")
     found.details.append(CAVEAT)

@@ -14,7 +14,7 @@ from stackwatch.checks.sysfs import matches_any, parse_int, read_attr, read_int_
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
-from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.rates import CounterRates, counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
 
@@ -127,16 +127,15 @@ class LinksFacts:
 
 @dataclass(frozen=True)
 class LinksOptions:
-    # Main figure: errors as a share (%) of the packets since the last run.
-    warning: Range | None = field(default_factory=lambda: parse_range("0.01"))
-    critical: Range | None = field(default_factory=lambda: parse_range("1"))
-    drop_warning: Range | None = field(default_factory=lambda: parse_range("1"))  # % of packets
-    drop_critical: Range | None = None
+    warning: Range | None = parse_range("0.01")  # errors (rx+tx) as % of packets since last run
+    critical: Range | None = parse_range("1")  # errors as % of packets that are critical
+    drop_warning: Range | None = parse_range("1")  # drops as % of packets since the last run
+    drop_critical: Range | None = None  # drops as % of packets that are critical; unset: never
     error_rate_warning: Range | None = None  # errors per second, where a share is not wanted
-    bandwidth_warning: Range | None = field(default_factory=lambda: parse_range("80"))  # % speed
-    bandwidth_critical: Range | None = field(default_factory=lambda: parse_range("95"))
+    bandwidth_warning: Range | None = parse_range("80")  # traffic as % of link speed, in or out
+    bandwidth_critical: Range | None = parse_range("95")  # traffic as % of speed that is critical
     watch: list[str] = field(default_factory=list)  # name patterns; empty: physical NICs and bonds
-    ignore: list[str] = field(default_factory=list)  # name patterns never watched
+    ignore: list[str] = field(default_factory=list)  # name patterns never watched (unused ports)
     min_packets: int = 1000  # fewer packets since the last run: shares are not judged
 
 
@@ -155,59 +154,59 @@ def parse_proc_net_dev(text: str) -> dict[str, dict[str, int]]:
     return result
 
 
-def parse_proc_bonding(name: str, text: str) -> BondStatus:
-    """The bond and its members from /proc/net/bonding/NAME."""
-    mode = mii = ""
-    active: str | None = None
-    active_agg: str | None = None
+def _bonding_sections(text: str) -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:
+    """The ``key: value`` lines of /proc/net/bonding/NAME by section: the bond's own and the
+    active aggregator's (a repeated key: the last one counts), and each member's (the first one
+    counts: the actor and partner LACP details under a member reuse the same keys)."""
+    bond: dict[str, str] = {}
+    aggregator: dict[str, str] = {}
     members: list[dict[str, str]] = []
-    section = "bond"
+    current, first_wins = bond, False
     for raw in text.splitlines():
         line = raw.strip()
-        if not line:
-            continue
         key, sep, value = line.partition(":")
         if not sep:
             if line.lower().startswith("active aggregator info"):
-                section = "active-aggregator"
+                current, first_wins = aggregator, False
             continue
         key, value = key.strip(), value.strip()
         if key == "Slave Interface":
             members.append({"name": value})
-            section = "member"
-            continue
-        if key == "Active Aggregator Info":
-            section = "active-aggregator"
-            continue
-        if section == "member":
-            members[-1].setdefault(key, value)
-        elif section == "active-aggregator":
-            if key == "Aggregator ID":
-                active_agg = value
-        elif key == "Bonding Mode":
-            mode = value
-        elif key == "MII Status":
-            mii = value
-        elif key == "Currently Active Slave":
-            active = value if value and value != "None" else None
+            current, first_wins = members[-1], True
+        elif key == "Active Aggregator Info":
+            current, first_wins = aggregator, False
+        elif first_wins:
+            current.setdefault(key, value)
+        else:
+            current[key] = value
+    return bond, aggregator, members
+
+
+def _bond_member(fields: dict[str, str]) -> BondMember:
+    return BondMember(
+        name=fields["name"],
+        mii_status=fields.get("MII Status", "unknown"),
+        speed_mbps=parse_int(fields.get("Speed", "").split(" ")[0]),
+        link_failures=parse_int(fields.get("Link Failure Count")),
+        aggregator_id=fields.get("Aggregator ID"),
+    )
+
+
+def parse_proc_bonding(name: str, text: str) -> BondStatus:
+    """The bond and its members from /proc/net/bonding/NAME."""
+    bond, aggregator, members = _bonding_sections(text)
+    mode = bond.get("Bonding Mode", "")
+    mii = bond.get("MII Status", "")
     if not mode and not members and not mii:
         raise LinksParseError(f"/proc/net/bonding/{name}: not a bonding status file")
+    active = bond.get("Currently Active Slave")
     return BondStatus(
         name=name,
         mode=mode,
         mii_status=mii,
-        active_member=active,
-        active_aggregator=active_agg,
-        members=tuple(
-            BondMember(
-                name=m["name"],
-                mii_status=m.get("MII Status", "unknown"),
-                speed_mbps=parse_int(m.get("Speed", "").split(" ")[0]),
-                link_failures=parse_int(m.get("Link Failure Count")),
-                aggregator_id=m.get("Aggregator ID"),
-            )
-            for m in members
-        ),
+        active_member=active if active and active != "None" else None,
+        active_aggregator=aggregator.get("Aggregator ID"),
+        members=tuple(_bond_member(m) for m in members),
     )
 
 
@@ -274,8 +273,9 @@ def _counters_from_sysfs(host: Host, name: str) -> dict[str, int]:
     return values
 
 
-def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
-    host, options = ctx.host, ctx.options
+def _choose_interfaces(host: Host, options: LinksOptions) -> tuple[list[Interface], list[str]]:
+    """The interfaces to watch (physical NICs and bonds, or those ``watch`` names) read from
+    sysfs, and the names left out."""
     names = [n for n in host.listdir(NET) if host.is_dir(f"{NET}/{n}")]
     if not names:
         raise NotApplicable(f"no network interfaces under {NET}")
@@ -297,7 +297,11 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
             "no physical NICs or bonds here (virtual devices are left out unless "
             "[checks.links] watch names them)"
         )
+    return watched, left_out
 
+
+def _read_counters(host: Host, watched: list[Interface]) -> dict[str, dict[str, int]]:
+    """The watched counters of each interface: /proc/net/dev, else sysfs statistics."""
     dev_text = host.read_optional(PROC_NET_DEV)
     dev = parse_proc_net_dev(dev_text) if dev_text else {}
     counters: dict[str, dict[str, int]] = {}
@@ -306,13 +310,16 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
         if row is None:
             row = _counters_from_sysfs(host, iface.name)
         counters[iface.name] = {c: row[c] for c in WATCHED_COUNTERS if c in row}
+    return counters
 
-    flat = {f"{n}:{c}": v for n, row in counters.items() for c, v in row.items()}
-    rates = counter_rates(ctx.state.load().get("counters"), flat, ctx.now)
-    ctx.state.save({"counters": counter_sample(flat, ctx.now)})
+
+def _per_interface(
+    rates: CounterRates,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]]]:
+    """Rates and deltas keyed "eth0:rx_bytes" regrouped by interface. One counter that went
+    down means the device was reset: none of that interface's rates can be trusted."""
     per_rate: dict[str, dict[str, float]] = {}
     per_delta: dict[str, dict[str, int]] = {}
-    # One counter that went down means the device was reset: none of its rates can be trusted.
     reset_ifaces = {key.rpartition(":")[0] for key in rates.resets}
     for key, rate in rates.rates.items():
         iface_name, _, counter = key.rpartition(":")
@@ -320,6 +327,16 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
             continue
         per_rate.setdefault(iface_name, {})[counter] = rate
         per_delta.setdefault(iface_name, {})[counter] = rates.deltas[key]
+    return per_rate, per_delta
+
+
+def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
+    watched, left_out = _choose_interfaces(ctx.host, ctx.options)
+    counters = _read_counters(ctx.host, watched)
+    flat = {f"{n}:{c}": v for n, row in counters.items() for c, v in row.items()}
+    rates = counter_rates(ctx.state.load().get("counters"), flat, ctx.now)
+    ctx.state.save({"counters": counter_sample(flat, ctx.now)})
+    per_rate, per_delta = _per_interface(rates)
     return LinksFacts(
         interfaces=tuple(watched),
         counters=counters,
@@ -379,150 +396,211 @@ def _bits(rate: float) -> str:
     return f"{rate:.0f} b/s"
 
 
-def judge(facts: LinksFacts, options: LinksOptions) -> Result:
-    found = Findings()
-    members_of_bonds = {m.name for i in facts.interfaces if i.bond for m in i.bond.members}
+def _is_up(iface: Interface) -> bool:
+    return iface.operstate == "up" or (iface.operstate == "unknown" and iface.carrier == 1)
 
-    for iface in facts.interfaces:
-        labels = {"interface": iface.name}
-        up = iface.operstate == "up" or (iface.operstate == "unknown" and iface.carrier == 1)
-        found.metrics.append(Metric("up", 1 if up else 0, min=0, max=1, labels=labels))
-        speed = f", {iface.speed_mbps} Mb/s" if iface.speed_mbps else ""
-        found.details.append(f"{iface.name} ({iface.kind}): {iface.operstate}{speed}")
-        if not iface.admin_up:
-            found.details.append(f"{iface.name}: administratively down, not judged")
-            continue
-        if iface.bond is not None:
-            status, problem, bond_details = _judge_bond(iface.bond)
-            found.details.extend(bond_details)
-            if problem:
-                found.problem(status, problem, HINT_BOND)
-            live = sum(1 for m in iface.bond.members if _live(m, iface.bond)[0])
-            found.metrics.append(
-                Metric("bond_live_members", live, min=0, max=len(iface.bond.members), labels=labels)
-            )
-        if not up and iface.name not in members_of_bonds:
-            found.problem(
-                Status.CRITICAL,
-                f"{iface.name} is {iface.operstate} (carrier {iface.carrier})",
-                HINT_DOWN,
-            )
 
-        deltas = facts.deltas.get(iface.name, {})
-        rates = facts.rates.get(iface.name, {})
-        if not deltas:
-            continue
-        packets = deltas.get("rx_packets", 0) + deltas.get("tx_packets", 0)
-        errors = sum(deltas.get(c, 0) for c in ERROR_COUNTERS)
-        drops = sum(deltas.get(c, 0) for c in DROP_COUNTERS)
-        error_rate = sum(rates.get(c, 0.0) for c in ERROR_COUNTERS)
-        error_share, drop_share = _share(errors, packets), _share(drops, packets)
-        found.metrics.extend(
-            [
-                Metric("errors_rate", round(error_rate, 4), "/s", min=0, labels=labels),
-                Metric(
-                    "drops_rate",
-                    round(sum(rates.get(c, 0.0) for c in DROP_COUNTERS), 4),
-                    "/s",
-                    min=0,
-                    labels=labels,
-                ),
-                Metric(
-                    "errors",
-                    round(error_share, 4),
-                    "%",
-                    warn=options.warning,
-                    crit=options.critical,
-                    min=0,
-                    labels=labels,
-                ),
-                Metric("drops", round(drop_share, 4), "%", min=0, labels=labels),
-            ]
+def _labels(iface: Interface) -> dict[str, str]:
+    return {"interface": iface.name}
+
+
+def _judge_bond_members(found: Findings, iface: Interface, bond: BondStatus) -> None:
+    status, problem, details = _judge_bond(bond)
+    found.details.extend(details)
+    if problem:
+        found.problem(status, problem, HINT_BOND)
+    live = sum(1 for m in bond.members if _live(m, bond)[0])
+    found.metrics.append(
+        Metric("bond_live_members", live, min=0, max=len(bond.members), labels=_labels(iface))
+    )
+
+
+def _judge_link_state(found: Findings, iface: Interface, members_of_bonds: set[str]) -> bool:
+    """Up or down, and the bond's members; False where the interface is administratively down,
+    which is a choice, not a fault: it is not judged further."""
+    up = _is_up(iface)
+    found.metrics.append(Metric("up", 1 if up else 0, min=0, max=1, labels=_labels(iface)))
+    speed = f", {iface.speed_mbps} Mb/s" if iface.speed_mbps else ""
+    found.details.append(f"{iface.name} ({iface.kind}): {iface.operstate}{speed}")
+    if not iface.admin_up:
+        found.details.append(f"{iface.name}: administratively down, not judged")
+        return False
+    if iface.bond is not None:
+        _judge_bond_members(found, iface, iface.bond)
+    # A bond member that is down is the bond's problem, said once there.
+    if not up and iface.name not in members_of_bonds:
+        found.problem(
+            Status.CRITICAL,
+            f"{iface.name} is {iface.operstate} (carrier {iface.carrier})",
+            HINT_DOWN,
         )
-        for counter in ("rx_frame_errors", "tx_carrier_errors"):
-            if counter in rates:
-                found.metrics.append(
-                    Metric(f"{counter}_rate", round(rates[counter], 4), "/s", min=0, labels=labels)
-                )
-        judged = packets >= options.min_packets
-        if errors:
-            found.details.append(
-                f"{iface.name}: {errors} errors in {packets} packets ({error_share:.3f}%), "
-                f"frame {deltas.get('rx_frame_errors', 0)}, "
-                f"carrier {deltas.get('tx_carrier_errors', 0)}"
+    return True
+
+
+class Traffic:
+    """One interface's packets, errors and drops since the last run, and their rates. (A plain
+    class: defining a dataclass costs more at import than this check spends judging.)"""
+
+    def __init__(self, deltas: dict[str, int], rates: dict[str, float]) -> None:
+        self.packets = deltas.get("rx_packets", 0) + deltas.get("tx_packets", 0)
+        self.errors = sum(deltas.get(c, 0) for c in ERROR_COUNTERS)
+        self.drops = sum(deltas.get(c, 0) for c in DROP_COUNTERS)
+        self.error_rate = sum(rates.get(c, 0.0) for c in ERROR_COUNTERS)
+        self.drop_rate = sum(rates.get(c, 0.0) for c in DROP_COUNTERS)
+        self.error_share = _share(self.errors, self.packets)
+        self.drop_share = _share(self.drops, self.packets)
+
+
+def _traffic_metrics(
+    iface: Interface, traffic: Traffic, rates: dict[str, float], options: LinksOptions
+) -> list[Metric]:
+    labels = _labels(iface)
+    metrics = [
+        Metric("errors_rate", round(traffic.error_rate, 4), "/s", min=0, labels=labels),
+        Metric("drops_rate", round(traffic.drop_rate, 4), "/s", min=0, labels=labels),
+        Metric(
+            "errors",
+            round(traffic.error_share, 4),
+            "%",
+            warn=options.warning,
+            crit=options.critical,
+            min=0,
+            labels=labels,
+        ),
+        Metric("drops", round(traffic.drop_share, 4), "%", min=0, labels=labels),
+    ]
+    for counter in ("rx_frame_errors", "tx_carrier_errors"):
+        if counter in rates:
+            metrics.append(
+                Metric(f"{counter}_rate", round(rates[counter], 4), "/s", min=0, labels=labels)
             )
-        if drops:
-            found.details.append(
-                f"{iface.name}: {drops} drops in {packets} packets ({drop_share:.3f}%)"
-            )
-        error_status = (
-            judge_value(error_share, options.warning, options.critical) if judged else (Status.OK)
+    return metrics
+
+
+def _traffic_details(name: str, traffic: Traffic, deltas: dict[str, int]) -> list[str]:
+    details = []
+    if traffic.errors:
+        details.append(
+            f"{name}: {traffic.errors} errors in {traffic.packets} packets "
+            f"({traffic.error_share:.3f}%), frame {deltas.get('rx_frame_errors', 0)}, "
+            f"carrier {deltas.get('tx_carrier_errors', 0)}"
         )
-        if options.error_rate_warning is not None:
-            error_status = worst(
-                [error_status, judge_value(error_rate, options.error_rate_warning, None)]
-            )
-        if error_status != Status.OK:
-            found.problem(
-                error_status,
-                f"{iface.name} errors {error_share:.3f}% ({error_rate:.2f}/s)",
-                HINT_ERRORS,
-            )
-        if judged:
-            drop_status = judge_value(drop_share, options.drop_warning, options.drop_critical)
-            if drop_status != Status.OK:
-                found.problem(
-                    drop_status, f"{iface.name} drops {drop_share:.2f}% of packets", HINT_DROPS
-                )
+    if traffic.drops:
+        details.append(
+            f"{name}: {traffic.drops} drops in {traffic.packets} packets "
+            f"({traffic.drop_share:.3f}%)"
+        )
+    return details
 
-        for direction, counter in (("in", "rx_bytes"), ("out", "tx_bytes")):
-            if counter not in rates:
-                continue
-            bps = rates[counter] * 8
-            found.metrics.append(
-                Metric(f"bits_{direction}", round(bps, 1), "/s", min=0, labels=labels)
-            )
-            if iface.speed_mbps:
-                used = 100.0 * bps / (iface.speed_mbps * 1e6)
-                found.metrics.append(
-                    Metric(
-                        f"bandwidth_{direction}",
-                        round(used, 2),
-                        "%",
-                        warn=options.bandwidth_warning,
-                        crit=options.bandwidth_critical,
-                        min=0,
-                        max=100,
-                        labels=labels,
-                    )
-                )
-                found.details.append(
-                    f"{iface.name} {direction}: {_bits(bps)} ({used:.1f}% of "
-                    f"{iface.speed_mbps} Mb/s)"
-                )
-                status = judge_value(used, options.bandwidth_warning, options.bandwidth_critical)
-                if status != Status.OK:
-                    found.problem(
-                        status,
-                        f"{iface.name} {direction} at {used:.0f}% of its speed",
-                        HINT_BANDWIDTH,
-                    )
-            else:
-                found.details.append(f"{iface.name} {direction}: {_bits(bps)}")
 
+def _judge_errors_and_drops(
+    found: Findings, name: str, traffic: Traffic, options: LinksOptions
+) -> None:
+    """Shares of too few packets say nothing (one error in ten packets is 10%): below
+    ``min_packets`` only the optional error rate is judged."""
+    judged = traffic.packets >= options.min_packets
+    error_status = (
+        judge_value(traffic.error_share, options.warning, options.critical) if judged else Status.OK
+    )
+    if options.error_rate_warning is not None:
+        error_status = worst(
+            [error_status, judge_value(traffic.error_rate, options.error_rate_warning, None)]
+        )
+    if error_status != Status.OK:
+        found.problem(
+            error_status,
+            f"{name} errors {traffic.error_share:.3f}% ({traffic.error_rate:.2f}/s)",
+            HINT_ERRORS,
+        )
+    if not judged:
+        return
+    drop_status = judge_value(traffic.drop_share, options.drop_warning, options.drop_critical)
+    if drop_status != Status.OK:
+        found.problem(drop_status, f"{name} drops {traffic.drop_share:.2f}% of packets", HINT_DROPS)
+
+
+def _judge_link_use(
+    found: Findings, iface: Interface, direction: str, bps: float, options: LinksOptions
+) -> None:
+    """One direction's traffic as a share of the link's speed (``iface.speed_mbps`` is known)."""
+    speed_mbps = iface.speed_mbps or 0
+    used = 100.0 * bps / (speed_mbps * 1e6)
+    found.metrics.append(
+        Metric(
+            f"bandwidth_{direction}",
+            round(used, 2),
+            "%",
+            warn=options.bandwidth_warning,
+            crit=options.bandwidth_critical,
+            min=0,
+            max=100,
+            labels=_labels(iface),
+        )
+    )
+    found.details.append(
+        f"{iface.name} {direction}: {_bits(bps)} ({used:.1f}% of {speed_mbps} Mb/s)"
+    )
+    status = judge_value(used, options.bandwidth_warning, options.bandwidth_critical)
+    if status != Status.OK:
+        found.problem(
+            status, f"{iface.name} {direction} at {used:.0f}% of its speed", HINT_BANDWIDTH
+        )
+
+
+def _judge_bandwidth(
+    found: Findings, iface: Interface, rates: dict[str, float], options: LinksOptions
+) -> None:
+    for direction, counter in (("in", "rx_bytes"), ("out", "tx_bytes")):
+        if counter not in rates:
+            continue
+        bps = rates[counter] * 8
+        found.metrics.append(
+            Metric(f"bits_{direction}", round(bps, 1), "/s", min=0, labels=_labels(iface))
+        )
+        if iface.speed_mbps:
+            _judge_link_use(found, iface, direction, bps, options)
+        else:
+            found.details.append(f"{iface.name} {direction}: {_bits(bps)}")
+
+
+def _judge_interface(
+    found: Findings, iface: Interface, facts: LinksFacts, options: LinksOptions, members: set[str]
+) -> None:
+    if not _judge_link_state(found, iface, members):
+        return
+    deltas = facts.deltas.get(iface.name, {})
+    rates = facts.rates.get(iface.name, {})
+    if not deltas:  # first run, or its counters were reset: no rates to judge
+        return
+    traffic = Traffic(deltas, rates)
+    found.metrics.extend(_traffic_metrics(iface, traffic, rates, options))
+    found.details.extend(_traffic_details(iface.name, traffic, deltas))
+    _judge_errors_and_drops(found, iface.name, traffic, options)
+    _judge_bandwidth(found, iface, rates, options)
+
+
+def _run_notes(facts: LinksFacts) -> list[str]:
+    """What this run could not judge, and what it left out."""
+    notes = []
     if facts.first_run:
-        found.details.append(
-            "rates: first run, error, drop and bandwidth rates from the next run on"
-        )
+        notes.append("rates: first run, error, drop and bandwidth rates from the next run on")
     if facts.resets:
         reset_ifaces = sorted({r.rpartition(":")[0] for r in facts.resets})
-        found.details.append(
+        notes.append(
             "counters went down since the last run (reboot or driver reload), no rate this time: "
             + ", ".join(reset_ifaces)
         )
     if facts.left_out:
-        found.details.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
+        notes.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
+    return notes
 
+
+def judge(facts: LinksFacts, options: LinksOptions) -> Result:
+    found = Findings()
+    members_of_bonds = {m.name for i in facts.interfaces if i.bond for m in i.bond.members}
+    for iface in facts.interfaces:
+        _judge_interface(found, iface, facts, options, members_of_bonds)
+    found.details.extend(_run_notes(facts))
     names = ", ".join(i.name for i in facts.interfaces)
     return found.result("links", f"{len(facts.interfaces)} links up ({names})")
 

@@ -71,10 +71,9 @@ class EccFacts:
 
 @dataclass(frozen=True)
 class EccOptions:
-    # Main figure: corrected errors new since the last run (on the worst DIMM or controller).
-    warning: Range | None = field(default_factory=lambda: parse_range("0"))
-    critical: Range | None = None
-    ue_critical: Range | None = field(default_factory=lambda: parse_range("0"))  # since boot
+    warning: Range | None = parse_range("0")  # corrected errors new since the last run, worst DIMM
+    critical: Range | None = None  # new corrected errors that are critical; unset: never
+    ue_critical: Range | None = parse_range("0")  # uncorrected errors since boot, per controller
 
 
 def parse_csrow(controller: str, csrow: str, files: dict[str, str]) -> list[MemoryUnit]:
@@ -175,54 +174,78 @@ def _unit_name(unit: MemoryUnit) -> str:
     return f"{unit.location} ({unit.label})" if unit.label else unit.location
 
 
+def _controller_details(mc: MemoryController) -> list[str]:
+    driver = f" ({mc.driver})" if mc.driver else ""
+    noinfo = ""
+    if mc.ce_noinfo or mc.ue_noinfo:
+        noinfo = f", without location: {mc.ce_noinfo or 0} CE, {mc.ue_noinfo or 0} UE"
+    details = [f"{mc.name}{driver}: {mc.ce} corrected, {mc.ue} uncorrected{noinfo}"]
+    for unit in mc.units:
+        if unit.ce or unit.ue:
+            details.append(f"  {_unit_name(unit)}: {unit.ce or 0} corrected, {unit.ue or 0} UE")
+    return details
+
+
+def _controller_metrics(
+    mc: MemoryController, ce_deltas: dict[str, int], options: EccOptions
+) -> list[Metric]:
+    labels = {"controller": mc.name}
+    return [
+        Metric("corrected_total", mc.ce, "c", min=0, labels=labels),
+        Metric("uncorrected_total", mc.ue, "c", crit=options.ue_critical, min=0, labels=labels),
+        Metric("corrected_new", ce_deltas.get(mc.name, 0), min=0, labels=labels),
+    ]
+
+
+def _judge_uncorrected(found: Findings, mc: MemoryController, options: EccOptions) -> None:
+    status = judge_value(mc.ue, None, options.ue_critical)
+    if status == Status.OK:
+        return
+    where = [_unit_name(u) for u in mc.units if u.ue]
+    place = f" on {', '.join(where)}" if where else ""
+    found.problem(status, f"{mc.ue} uncorrected memory errors on {mc.name}{place}", HINT_UE)
+
+
+def _judge_corrected_rising(
+    found: Findings, mc: MemoryController, ce_deltas: dict[str, int], options: EccOptions
+) -> None:
+    """New corrected errors since the last run, on the worst DIMM (named by its slot label) or,
+    where the driver does not say which DIMM, on the controller."""
+    rising = [(u, ce_deltas.get(u.location, 0)) for u in mc.units]
+    rising = [(u, d) for u, d in rising if d > 0]
+    controller_delta = ce_deltas.get(mc.name, 0)
+    worst_delta = max([d for _, d in rising] + [controller_delta])
+    status = judge_value(worst_delta, options.warning, options.critical)
+    if status == Status.OK or not (rising or controller_delta):
+        return
+    if rising:
+        named = ", ".join(f"{_unit_name(u)} +{d}" for u, d in rising)
+    else:
+        named = f"{mc.name} +{controller_delta} (the driver does not say which DIMM)"
+    found.problem(status, f"corrected memory errors rising: {named}", HINT_CE)
+
+
+def _run_notes(facts: EccFacts) -> list[str]:
+    notes = []
+    if facts.first_run:
+        notes.append("first run: rising corrected errors are reported from the next run on")
+    if facts.resets:
+        notes.append("counters went down since the last run (reboot or driver reload)")
+    return notes
+
+
 def judge(facts: EccFacts, options: EccOptions) -> Result:
     if not facts.controllers:
         return Result("memory-ecc", Status.OK, SKIP_NO_EDAC, skipped=True)
     found = Findings()
+    for mc in facts.controllers:
+        found.details.extend(_controller_details(mc))
+        found.metrics.extend(_controller_metrics(mc, facts.ce_deltas, options))
+        _judge_uncorrected(found, mc, options)
+        _judge_corrected_rising(found, mc, facts.ce_deltas, options)
+    found.details.extend(_run_notes(facts))
     total_ce = sum(mc.ce for mc in facts.controllers)
     total_ue = sum(mc.ue for mc in facts.controllers)
-    for mc in facts.controllers:
-        driver = f" ({mc.driver})" if mc.driver else ""
-        noinfo = ""
-        if mc.ce_noinfo or mc.ue_noinfo:
-            noinfo = f", without location: {mc.ce_noinfo or 0} CE, {mc.ue_noinfo or 0} UE"
-        found.details.append(f"{mc.name}{driver}: {mc.ce} corrected, {mc.ue} uncorrected{noinfo}")
-        labels = {"controller": mc.name}
-        found.metrics.append(Metric("corrected_total", mc.ce, "c", min=0, labels=labels))
-        found.metrics.append(
-            Metric("uncorrected_total", mc.ue, "c", crit=options.ue_critical, min=0, labels=labels)
-        )
-        for unit in mc.units:
-            if unit.ce or unit.ue:
-                found.details.append(
-                    f"  {_unit_name(unit)}: {unit.ce or 0} corrected, {unit.ue or 0} UE"
-                )
-
-        ue_status = judge_value(mc.ue, None, options.ue_critical)
-        if ue_status != Status.OK:
-            where = [_unit_name(u) for u in mc.units if u.ue]
-            place = f" on {', '.join(where)}" if where else ""
-            found.problem(
-                ue_status, f"{mc.ue} uncorrected memory errors on {mc.name}{place}", HINT_UE
-            )
-
-        rising = [(u, facts.ce_deltas.get(u.location, 0)) for u in mc.units]
-        rising = [(u, d) for u, d in rising if d > 0]
-        controller_delta = facts.ce_deltas.get(mc.name, 0)
-        worst_delta = max([d for _, d in rising] + [controller_delta])
-        ce_status = judge_value(worst_delta, options.warning, options.critical)
-        if ce_status != Status.OK and (rising or controller_delta):
-            if rising:
-                named = ", ".join(f"{_unit_name(u)} +{d}" for u, d in rising)
-            else:
-                named = f"{mc.name} +{controller_delta} (the driver does not say which DIMM)"
-            found.problem(ce_status, f"corrected memory errors rising: {named}", HINT_CE)
-        found.metrics.append(Metric("corrected_new", controller_delta, min=0, labels=labels))
-
-    if facts.first_run:
-        found.details.append("first run: rising corrected errors are reported from the next run on")
-    if facts.resets:
-        found.details.append("counters went down since the last run (reboot or driver reload)")
     return found.result(
         "memory-ecc",
         f"{total_ce} corrected, {total_ue} uncorrected errors on "

@@ -7,7 +7,6 @@ names its daemons (by process name or a command-line pattern) with a minimum and
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -26,10 +25,10 @@ class ProcessSpec:
     """One daemon a role needs. ``cmdline`` is a regular expression searched in the command line
     (arguments joined by spaces); without it the process name must equal ``name``."""
 
-    name: str
-    cmdline: str | None = None
-    min: int = 1
-    max: int | None = None
+    name: str  # process name; several joined by | ("apache2|nginx")
+    cmdline: str | None = None  # regular expression on the command line, in place of the name
+    min: int = 1  # fewest that must run
+    max: int | None = None  # most that may run; unset: no limit
 
     def __post_init__(self) -> None:
         # Checked when the configuration is read, so a bad pattern is one clear message.
@@ -64,8 +63,8 @@ BUILTIN_ROLES: dict[str, list[ProcessSpec]] = {
 
 @dataclass(frozen=True)
 class ProcessesOptions:
-    roles: list[str] = field(default_factory=list)  # the roles of this host
-    role: dict[str, list[ProcessSpec]] = field(default_factory=dict)  # roles defined here
+    roles: list[str] = field(default_factory=list)  # this host's roles (empty: those defined below)
+    role: dict[str, list[ProcessSpec]] = field(default_factory=dict)  # new or replaced roles
 
     def __post_init__(self) -> None:
         known = {**BUILTIN_ROLES, **self.role}
@@ -147,6 +146,11 @@ def parse_stat(raw: bytes) -> ProcStat | None:
     return ProcStat(text[start + 1 : end], fields[0], int(fields[6]))
 
 
+def _basename(path: str) -> str:
+    """The last component of a path in a command line (text only: nothing on disk is read)."""
+    return path.rpartition("/")[2]
+
+
 def spec_matches(spec: ProcessSpec, pattern: re.Pattern[str] | None, proc: ProcessInfo) -> bool:
     """Does this process count for the spec? By command-line pattern where given, else by name:
     the process name (comm, truncated to 15), the program of argv[0], or the script an
@@ -160,12 +164,12 @@ def spec_matches(spec: ProcessSpec, pattern: re.Pattern[str] | None, proc: Proce
         return True
     if not proc.argv:
         return False
-    program = os.path.basename(proc.argv[0].split(" ")[0]).rstrip(":")
+    program = _basename(proc.argv[0].split(" ")[0]).rstrip(":")
     if program in names:
         return True
     if re.match(r"^(python[0-9.]*|perl|ruby|node)$", program) and len(proc.argv) > 1:
         script = next((a for a in proc.argv[1:] if not a.startswith("-")), "")
-        return os.path.basename(script) in names
+        return _basename(script) in names
     return False
 
 

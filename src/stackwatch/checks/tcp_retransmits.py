@@ -8,13 +8,14 @@ connections more slowly than they arrive. The TCP buffer settings that caused fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stackwatch.checks.sysfs import parse_table_pairs, read_attr
+from stackwatch.core.findings import Findings
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
-from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+from stackwatch.core.result import Metric, Result, Status, judge_value
 
 SNMP = "/proc/net/snmp"
 NETSTAT = "/proc/net/netstat"
@@ -24,7 +25,8 @@ SYSCTLS = {
     "tcp_wmem": "/proc/sys/net/ipv4/tcp_wmem",
     "tcp_congestion_control": "/proc/sys/net/ipv4/tcp_congestion_control",
 }
-LISTEN_COUNTERS = ("ListenOverflows", "ListenDrops")
+# The listen-queue counters of /proc/net/netstat, and their names in metrics and summaries.
+LISTEN_COUNTERS = {"ListenOverflows": "listen_overflows", "ListenDrops": "listen_drops"}
 
 HINT_RETRANS = (
     "segments are being lost on the way: look for errors and drops on the links (stackwatch "
@@ -61,11 +63,10 @@ class TcpFacts:
 
 @dataclass(frozen=True)
 class TcpOptions:
-    # Main figure: retransmitted segments as a share (%) of the segments sent.
-    warning: Range | None = field(default_factory=lambda: parse_range("1"))
-    critical: Range | None = field(default_factory=lambda: parse_range("5"))
-    listen_warning: Range | None = field(default_factory=lambda: parse_range("0"))  # per second
-    listen_critical: Range | None = None
+    warning: Range | None = parse_range("1")  # % of segments sent that were retransmitted
+    critical: Range | None = parse_range("5")  # % retransmitted that is critical
+    listen_warning: Range | None = parse_range("0")  # listen overflows or drops per second, each
+    listen_critical: Range | None = None  # listen overflows or drops per second: critical
     min_segments: int = 1000  # fewer segments sent since the last run: the share is not judged
 
 
@@ -128,67 +129,91 @@ def _settings_details(settings: dict[str, str]) -> list[str]:
     return lines
 
 
-def judge(facts: TcpFacts, options: TcpOptions) -> Result:
-    counters = facts.counters
-    details: list[str] = []
-    statuses: list[Status] = []
-    hints: list[str] = []
-    if facts.first_run or "OutSegs" not in facts.deltas or "RetransSegs" not in facts.deltas:
-        sent, again, since = counters.out_segs, counters.retrans_segs, "since boot (first run)"
+def _segments_judged(facts: TcpFacts) -> tuple[int, int, str]:
+    """Segments sent and sent again, and over which time: since the last run where both
+    counters have a delta, else since boot."""
+    deltas = facts.deltas
+    if facts.first_run or "OutSegs" not in deltas or "RetransSegs" not in deltas:
+        counters = facts.counters
+        since = "since boot (first run)"
         if not facts.first_run:
             since = "since boot (counters reset since the last run)"
-    else:
-        sent, again = facts.deltas["OutSegs"], facts.deltas["RetransSegs"]
-        since = f"in the last {facts.elapsed:.0f} s"
+        return counters.out_segs, counters.retrans_segs, since
+    return deltas["OutSegs"], deltas["RetransSegs"], f"in the last {facts.elapsed:.0f} s"
+
+
+def _judge_share(found: Findings, facts: TcpFacts, options: TcpOptions) -> str:
+    """The share of segments retransmitted, judged where enough were sent; the summary line."""
+    sent, again, since = _segments_judged(facts)
     share = 100.0 * again / sent if sent > 0 else 0.0
-    summary = f"{share:.3f}% of segments retransmitted {since} ({again} of {sent})"
-    retrans_status = Status.OK
+    status = Status.OK
     if sent >= options.min_segments:
-        retrans_status = judge_value(share, options.warning, options.critical)
+        status = judge_value(share, options.warning, options.critical)
     else:
-        details.append(f"only {sent} segments sent {since}: the share is not judged")
-    if retrans_status != Status.OK:
-        hints.append(HINT_RETRANS)
-    statuses.append(retrans_status)
-    metrics = [
-        Metric(
-            "retransmitted",
-            round(share, 4),
-            "%",
-            warn=options.warning,
-            crit=options.critical,
-            min=0,
-            max=100,
-        ),
-        Metric("out_segments_total", counters.out_segs, "c", min=0),
-        Metric("retransmitted_segments_total", counters.retrans_segs, "c", min=0),
-    ]
-    for name in LISTEN_COUNTERS:
-        total = counters.listen_overflows if name == "ListenOverflows" else counters.listen_drops
+        found.details.append(f"only {sent} segments sent {since}: the share is not judged")
+    found.statuses.append(status)
+    if status != Status.OK:
+        found.hints.append(HINT_RETRANS)
+    found.metrics.extend(
+        [
+            Metric(
+                "retransmitted",
+                round(share, 4),
+                "%",
+                warn=options.warning,
+                crit=options.critical,
+                min=0,
+                max=100,
+            ),
+            Metric("out_segments_total", facts.counters.out_segs, "c", min=0),
+            Metric("retransmitted_segments_total", facts.counters.retrans_segs, "c", min=0),
+        ]
+    )
+    return f"{share:.3f}% of segments retransmitted {since} ({again} of {sent})"
+
+
+def _judge_listen(found: Findings, facts: TcpFacts, options: TcpOptions) -> None:
+    """Listen overflows and drops: their rate since the last run is judged. Without a rate (first
+    run, counters reset) a total since boot is only shown: it may be months old."""
+    for name, snake in LISTEN_COUNTERS.items():
+        total: int | None = getattr(facts.counters, snake)
         if total is None:
             continue
-        snake = "listen_overflows" if name == "ListenOverflows" else "listen_drops"
-        metrics.append(Metric(f"{snake}_total", total, "c", min=0))
-        if name in facts.rates:
-            rate = facts.rates[name]
-            metrics.append(Metric(f"{snake}_rate", round(rate, 4), "/s", min=0))
-            status = judge_value(rate, options.listen_warning, options.listen_critical)
-            if status != Status.OK:
-                statuses.append(status)
-                summary += f"; {facts.deltas[name]} {snake.replace('_', ' ')} ({rate:.2f}/s)"
-                hints.append(HINT_LISTEN)
-        elif total:
-            details.append(f"{total} {snake.replace('_', ' ')} since boot")
+        found.metrics.append(Metric(f"{snake}_total", total, "c", min=0))
+        what = snake.replace("_", " ")
+        if name not in facts.rates:
+            if total:
+                found.details.append(f"{total} {what} since boot")
+            continue
+        rate = facts.rates[name]
+        found.metrics.append(Metric(f"{snake}_rate", round(rate, 4), "/s", min=0))
+        status = judge_value(rate, options.listen_warning, options.listen_critical)
+        if status != Status.OK:
+            found.problem(status, f"{facts.deltas[name]} {what} ({rate:.2f}/s)", HINT_LISTEN)
+
+
+def _run_notes(facts: TcpFacts) -> list[str]:
+    notes = []
     if facts.first_run:
-        details.append("first run: the share is over the lifetime; rates from the next run on")
+        notes.append("first run: the share is over the lifetime; rates from the next run on")
     if facts.resets:
-        details.append(
+        notes.append(
             "counters went down since the last run (reboot or namespace change): "
             + ", ".join(facts.resets)
         )
-    details.extend(_settings_details(facts.settings))
-    hint = " / ".join(dict.fromkeys(hints)) if hints else None  # overflows and drops: one hint
-    return Result("tcp-retransmits", worst(statuses), summary, tuple(metrics), tuple(details), hint)
+    return notes
+
+
+def judge(facts: TcpFacts, options: TcpOptions) -> Result:
+    found = Findings()
+    share_line = _judge_share(found, facts, options)
+    _judge_listen(found, facts, options)
+    found.details.extend(_run_notes(facts))
+    found.details.extend(_settings_details(facts.settings))
+    # The share is this check's figure: the summary opens with it whatever the status, and the
+    # listen problems follow it.
+    result = found.result("tcp-retransmits", share_line)
+    return replace(result, summary="; ".join([share_line, *found.problems]))
 
 
 CHECK = Check(

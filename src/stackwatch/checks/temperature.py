@@ -46,17 +46,16 @@ class TemperatureFacts:
 
 @dataclass(frozen=True)
 class SensorLimits:
-    warning: Range | None = None
-    critical: Range | None = None
+    warning: Range | None = None  # °C for the sensors this pattern names
+    critical: Range | None = None  # critical °C for the sensors this pattern names
 
 
 @dataclass(frozen=True)
 class TemperatureOptions:
-    # Ranges (°C) for every sensor, in place of each sensor's own max and crit.
-    warning: Range | None = None
-    critical: Range | None = None
-    sensors: dict[str, SensorLimits] = field(default_factory=dict)  # "chip/label" patterns
-    ignore: list[str] = field(default_factory=list)  # "chip/label" patterns
+    warning: Range | None = None  # °C for every sensor, in place of each sensor's own max
+    critical: Range | None = None  # °C for every sensor, in place of each sensor's own crit
+    sensors: dict[str, SensorLimits] = field(default_factory=dict)  # ranges per "chip/label"
+    ignore: list[str] = field(default_factory=list)  # "chip/label" patterns never judged
 
 
 def _millidegrees(text: str | None) -> float | None:

@@ -8,13 +8,14 @@ against the one global limit, so the fullest namespace matters as much as the ho
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError, NamespaceAccessDenied
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
-from stackwatch.core.result import Metric, Result, Status, judge_value, worst
+from stackwatch.core.result import Metric, Result, Status, judge_value
 
 COUNT_PATH = "/proc/sys/net/netfilter/nf_conntrack_count"
 MAX_PATH = "/proc/sys/net/netfilter/nf_conntrack_max"
@@ -52,12 +53,12 @@ class ConntrackFacts:
 
 @dataclass(frozen=True)
 class ConntrackOptions:
-    warning: Range | None = field(default_factory=lambda: parse_range("75"))  # percent of limit
-    critical: Range | None = field(default_factory=lambda: parse_range("90"))
-    drop_rate_warning: Range | None = field(default_factory=lambda: parse_range("0"))  # per second
-    drop_rate_critical: Range | None = None
-    namespaces: bool = True
-    top_namespaces: int = 5
+    warning: Range | None = parse_range("75")  # table use, % of the limit (host or a namespace)
+    critical: Range | None = parse_range("90")  # table use that is critical, % of the limit
+    drop_rate_warning: Range | None = parse_range("0")  # connections dropped per second
+    drop_rate_critical: Range | None = None  # connections dropped per second that is critical
+    namespaces: bool = True  # count each network namespace's table too (needs root)
+    top_namespaces: int = 5  # how many of the fullest namespaces the details list
 
 
 def parse_count(text: str, what: str) -> int:
@@ -106,6 +107,21 @@ def _read_count(host: Host) -> int:
     return parse_count(host.read_text(COUNT_PATH), COUNT_PATH)
 
 
+def _count_namespaces(host: Host) -> tuple[list[NamespaceCount], list[str]]:
+    """The entries of each network namespace, and why any could not be counted."""
+    namespaces: list[NamespaceCount] = []
+    problems: list[str] = []
+    for name in host.netns_names():
+        try:
+            namespaces.append(NamespaceCount(name, host.in_netns(name, _read_count)))
+        except NamespaceAccessDenied as exc:
+            problems.append(f"namespaces not counted: {exc}")
+            break  # not root: every other namespace would fail the same way
+        except (HostError, ConntrackParseError) as exc:
+            problems.append(f"namespace {name}: {exc}")
+    return namespaces, problems
+
+
 def collect(ctx: CheckContext[ConntrackOptions]) -> ConntrackFacts:
     host = ctx.host
     count_text = host.read_optional(COUNT_PATH)
@@ -126,18 +142,7 @@ def collect(ctx: CheckContext[ConntrackOptions]) -> ConntrackFacts:
         rates = counter_rates(ctx.state.load().get("drops"), drops, ctx.now)
         ctx.state.save({"drops": counter_sample(drops, ctx.now)})
 
-    namespaces: list[NamespaceCount] = []
-    problems: list[str] = []
-    if ctx.options.namespaces:
-        for name in host.netns_names():
-            try:
-                namespaces.append(NamespaceCount(name, host.in_netns(name, _read_count)))
-            except NamespaceAccessDenied as exc:
-                problems.append(f"namespaces not counted: {exc}")
-                break
-            except (HostError, ConntrackParseError) as exc:
-                problems.append(f"namespace {name}: {exc}")
-
+    namespaces, problems = _count_namespaces(host) if ctx.options.namespaces else ([], [])
     return ConntrackFacts(
         entries=entries,
         limit=limit,
@@ -154,26 +159,21 @@ def _percent(entries: int, limit: int) -> float:
     return 100.0 * entries / limit if limit > 0 else math.inf if entries else 0.0
 
 
-def judge(facts: ConntrackFacts, options: ConntrackOptions) -> Result:
-    limit = facts.limit
-    host_pct = _percent(facts.entries, limit)
-    fullest = max(facts.namespaces, key=lambda n: n.entries, default=None)
-    worst_pct = max(host_pct, _percent(fullest.entries, limit) if fullest else 0.0)
-
-    table_status = judge_value(worst_pct, options.warning, options.critical)
-    to_entries = limit / 100.0
-    metrics = [
+def _table_metrics(facts: ConntrackFacts, options: ConntrackOptions, used: float) -> list[Metric]:
+    """Entries against the limit, as a count (thresholds scaled to entries) and as a share."""
+    to_entries = facts.limit / 100.0
+    return [
         Metric(
             "entries",
             facts.entries,
             warn=options.warning.scaled(to_entries, whole=True) if options.warning else None,
             crit=options.critical.scaled(to_entries, whole=True) if options.critical else None,
             min=0,
-            max=limit,
+            max=facts.limit,
         ),
         Metric(
             "used",
-            round(host_pct, 2),
+            round(used, 2),
             "%",
             warn=options.warning,
             crit=options.critical,
@@ -182,49 +182,75 @@ def judge(facts: ConntrackFacts, options: ConntrackOptions) -> Result:
         ),
     ]
 
-    summary = f"{facts.entries} of {limit} entries ({host_pct:.1f}%)"
-    details: list[str] = []
+
+def _report_namespaces(found: Findings, facts: ConntrackFacts, options: ConntrackOptions) -> None:
+    """The fullest namespaces in the details; every namespace's entries as a metric."""
+    ranked = sorted(facts.namespaces, key=lambda n: (-n.entries, n.name))
+    found.details.append(f"{len(facts.namespaces)} network namespaces counted")
+    for ns in ranked[: options.top_namespaces]:
+        found.details.append(
+            f"namespace {ns.name}: {ns.entries} entries ({_percent(ns.entries, facts.limit):.1f}%)"
+        )
+    for ns in ranked:
+        found.metrics.append(
+            Metric("entries", ns.entries, min=0, max=facts.limit, labels={"netns": ns.name})
+        )
+    found.metrics.append(Metric("namespaces", len(facts.namespaces)))
+
+
+def _judge_table(found: Findings, facts: ConntrackFacts, options: ConntrackOptions) -> str:
+    """The table's use on the host and in its fullest namespace (each namespace counts against
+    the one global limit); the line the summary opens with."""
+    host_pct = _percent(facts.entries, facts.limit)
+    fullest = max(facts.namespaces, key=lambda n: n.entries, default=None)
+    fullest_pct = _percent(fullest.entries, facts.limit) if fullest else 0.0
+    status = judge_value(max(host_pct, fullest_pct), options.warning, options.critical)
+    found.statuses.append(status)
+    if status != Status.OK:
+        found.hints.append(HINT)
+    found.metrics.extend(_table_metrics(facts, options, host_pct))
+    line = f"{facts.entries} of {facts.limit} entries ({host_pct:.1f}%)"
     if fullest is not None:
-        ns_pct = _percent(fullest.entries, limit)
-        if ns_pct > host_pct:
-            summary += f"; fullest namespace {fullest.name} {fullest.entries} ({ns_pct:.1f}%)"
-        ranked = sorted(facts.namespaces, key=lambda n: (-n.entries, n.name))
-        details.append(f"{len(facts.namespaces)} network namespaces counted")
-        for ns in ranked[: options.top_namespaces]:
-            details.append(
-                f"namespace {ns.name}: {ns.entries} entries ({_percent(ns.entries, limit):.1f}%)"
-            )
-        for ns in ranked:
-            metrics.append(
-                Metric("entries", ns.entries, min=0, max=limit, labels={"netns": ns.name})
-            )
-        metrics.append(Metric("namespaces", len(facts.namespaces)))
-    details.extend(facts.namespace_problems)
+        if fullest_pct > host_pct:
+            line += f"; fullest namespace {fullest.name} {fullest.entries} ({fullest_pct:.1f}%)"
+        _report_namespaces(found, facts, options)
+    found.details.extend(facts.namespace_problems)
+    return line
 
-    drop_status = Status.OK
-    if facts.drops is None:
-        details.append("drop counters: this kernel has no /proc/net/stat/nf_conntrack")
-    else:
-        for name, value in facts.drops.items():
-            metrics.append(Metric(f"{name}_total", value, "c", min=0))
-        if facts.first_run:
-            details.append("drop rates: first run, rates are reported from the next run on")
-        for name, rate in facts.drop_rates.items():
-            metrics.append(Metric(f"{name}_rate", round(rate, 4), "/s", min=0))
+
+def _judge_drops(
+    found: Findings, drops: dict[str, int], facts: ConntrackFacts, options: ConntrackOptions
+) -> None:
+    """Connections dropped per second since the last run (a full table drops new ones)."""
+    for name, value in drops.items():
+        found.metrics.append(Metric(f"{name}_total", value, "c", min=0))
+    if facts.first_run:
+        found.details.append("drop rates: first run, rates are reported from the next run on")
+    for name, rate in facts.drop_rates.items():
+        found.metrics.append(Metric(f"{name}_rate", round(rate, 4), "/s", min=0))
+    if facts.drop_rates:
         lost = sum(facts.drop_rates.get(n, 0.0) for n in ("drop", "early_drop"))
-        if facts.drop_rates:
-            drop_status = judge_value(lost, options.drop_rate_warning, options.drop_rate_critical)
-            if drop_status != Status.OK:
-                summary += f"; dropping {lost:.2f} connections/s"
-        if facts.drop_resets:
-            details.append(
-                "counters reset since the last run (reboot or module reload): "
-                + ", ".join(facts.drop_resets)
-            )
+        status = judge_value(lost, options.drop_rate_warning, options.drop_rate_critical)
+        if status != Status.OK:
+            found.problem(status, f"dropping {lost:.2f} connections/s", HINT)
+    if facts.drop_resets:
+        found.details.append(
+            "counters reset since the last run (reboot or module reload): "
+            + ", ".join(facts.drop_resets)
+        )
 
-    status = worst([table_status, drop_status])
-    hint = HINT if status != Status.OK else None
-    return Result("conntrack", status, summary, tuple(metrics), tuple(details), hint)
+
+def judge(facts: ConntrackFacts, options: ConntrackOptions) -> Result:
+    found = Findings()
+    table_line = _judge_table(found, facts, options)
+    if facts.drops is None:
+        found.details.append("drop counters: this kernel has no /proc/net/stat/nf_conntrack")
+    else:
+        _judge_drops(found, facts.drops, facts, options)
+    # The table's use is this check's figure: the summary opens with it whatever the status,
+    # and a drop rate follows it.
+    result = found.result("conntrack", table_line)
+    return replace(result, summary="; ".join([table_line, *found.problems]))
 
 
 CHECK = Check(

@@ -1,4 +1,8 @@
-"""``stackwatch conntrack plan``: the settings for an expected number of connections."""
+"""``stackwatch conntrack plan``: the settings for an expected number of connections.
+
+Exit codes (core/exits.py): 0 printed or written; 2 (USAGE) for a bad --connections or
+--headroom, nothing written; 1 (FAILED) where the sysctl.d file could not be written.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,27 @@ from typing import Annotated
 
 import typer
 
-from stackwatch.cli_support import fail
 from stackwatch.conntrack.plan import (
     PlanError,
     parse_slabinfo_entry_size,
     plan_conntrack,
     render_sysctl,
 )
+from stackwatch.core.exits import FAILED, fail, usage_error
 from stackwatch.core.files import write_atomic
 from stackwatch.core.host import Host, HostError
 
 app = typer.Typer(help="Connection-tracking table sizing.", no_args_is_help=True)
+
+
+def measured_entry_bytes(host: Host) -> int | None:
+    """The size of one table entry on this kernel, from /proc/slabinfo; None where it cannot
+    be read (root only on most kernels) or does not list nf_conntrack."""
+    try:
+        slabinfo = host.read_optional("/proc/slabinfo")
+    except HostError:
+        return None
+    return parse_slabinfo_entry_size(slabinfo) if slabinfo else None
 
 
 @app.command("plan")
@@ -28,17 +42,10 @@ def plan(
     root: Annotated[str, typer.Option(help="read /proc under this root")] = "/",
 ) -> None:
     """Print (or write as a sysctl.d file) both max keys, the hash buckets and the memory cost."""
-    entry_bytes = None
     try:
-        slabinfo = Host(root).read_optional("/proc/slabinfo")
-    except HostError:
-        slabinfo = None  # unreadable without root: fall back to the typical size
-    if slabinfo:
-        entry_bytes = parse_slabinfo_entry_size(slabinfo)
-    try:
-        result = plan_conntrack(connections, headroom, entry_bytes)
+        result = plan_conntrack(connections, headroom, measured_entry_bytes(Host(root)))
     except PlanError as exc:
-        fail(str(exc), 2)
+        usage_error(str(exc))
     text = render_sysctl(result)
     if write is None:
         typer.echo(text, nl=False)
@@ -46,5 +53,5 @@ def plan(
     try:
         write_atomic(write, text, 0o644)
     except OSError as exc:
-        fail(f"cannot write {write}: {exc.strerror or exc}")
+        fail(f"cannot write {write}: {exc.strerror or exc}", FAILED)
     typer.echo(f"wrote {write}; apply with: sysctl --system")

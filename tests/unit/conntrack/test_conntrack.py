@@ -395,6 +395,39 @@ def test_plan_command_writes_sysctl_file(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--connections must be a positive" in bad.stderr
 
 
+def test_plan_bad_headroom_is_a_usage_error_and_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "90-conntrack.conf"
+    for headroom in ("-1", "11", "nan"):
+        out = run_stackwatch(
+            "conntrack", "plan", "--connections", "1000", "--headroom", headroom, "--write",
+            str(target),
+        )  # fmt: skip
+        assert out.returncode == 2, (headroom, out.stderr)
+        assert out.stderr == (
+            "stackwatch: --headroom must be between 0 and 10 (0.25 means 25% above the load)\n"
+        )
+    assert not target.exists()
+
+
+def test_plan_write_failure_exits_1_with_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "90-conntrack.conf"
+    out = run_stackwatch("conntrack", "plan", "--connections", "1000", "--write", str(target))
+    assert out.returncode == 1
+    assert out.stderr == f"stackwatch: cannot write {target}: No such file or directory\n"
+    assert out.stdout == ""
+
+
+def test_plan_uses_the_entry_size_measured_under_root(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/slabinfo").write_text(
+        "slabinfo - version: 2.1\n"
+        "nf_conntrack         204    204    256   51    4 : tunables    0    0    0\n"
+    )
+    out = run_stackwatch("conntrack", "plan", "--connections", "1000", "--root", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "(256 bytes per entry, measured in /proc/slabinfo)" in out.stdout
+
+
 def test_without_root_the_details_say_namespaces_were_not_counted(tmp_path: Path) -> None:
     from stackwatch.conntrack.check import CHECK
     from stackwatch.core.config import Config
