@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackwatch.core.registry import Check, CheckContext, NotApplicable
-from stackwatch.core.result import Metric, Result, Status, worst
+from stackwatch.core.findings import Findings
+from stackwatch.core.registry import Check, CheckContext, NoOptions, NotApplicable
+from stackwatch.core.result import Metric, Result, Status
 from stackwatch.ovs.ovsdb import Uuid, as_optional, as_set, to_python
-from stackwatch.ovs.settings import DEFAULT_DB
+from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings
 
 if TYPE_CHECKING:
     from stackwatch.core.host import Host
@@ -27,18 +28,12 @@ VSWITCHD_PATHS = ("/usr/sbin/ovs-vswitchd", "/usr/bin/ovs-vswitchd", "/usr/local
 
 
 @dataclass(frozen=True)
-class OvsTargetOptions:
-    db: str = DEFAULT_DB
-    timeout: float = 5.0  # seconds for OVSDB to answer
-
-
-@dataclass(frozen=True)
 class OvsBridgesOptions:
-    db: str = DEFAULT_DB
-    timeout: float = 5.0
-    layout: str | None = None  # the layout file this host's bridges must match
+    """``[checks.ovs-bridges]``: how drift is judged. Where the switch and its layout are (db,
+    timeout, layout, netns) is ``[ovs]``, OvsSettings, which the ovs commands read too; the
+    manager and controller checks have no options of their own."""
+
     critical_on_drift: bool = False  # drift is WARNING unless set; a missing bridge is CRITICAL
-    netns: str | None = None  # where ovs-vswitchd runs, for internal ports' addresses ([ovs] netns)
 
 
 @dataclass(frozen=True)
@@ -101,43 +96,59 @@ def parse_targets(
     return sorted(targets, key=lambda t: (t.bridge or "", t.target))
 
 
-def _ovs_absent(ctx: CheckContext[Any]) -> bool:
+def ovs_settings(ctx: CheckContext[Any]) -> OvsSettings:
+    """The validated ``[ovs]`` section (its defaults where a caller gave none)."""
+    return ctx.settings if isinstance(ctx.settings, OvsSettings) else OvsSettings()
+
+
+def _ovs_absent(host: Host, settings: OvsSettings) -> bool:
     """Default socket missing and no ovs-vswitchd installed: not an Open vSwitch host."""
-    db = ctx.options.db
+    db = settings.db
     if db != DEFAULT_DB:
         return False
-    if ctx.host.exists(db[5:]):
+    if host.exists(db[5:]):
         return False
-    return not any(ctx.host.exists(p) for p in VSWITCHD_PATHS)
+    return not any(host.exists(p) for p in VSWITCHD_PATHS)
 
 
-def _collect_targets(ctx: CheckContext[OvsTargetOptions], kind: str) -> TargetFacts:
+def _refuse_absent(host: Host, settings: OvsSettings) -> None:
+    if _ovs_absent(host, settings):
+        raise NotApplicable("Open vSwitch is not installed here (no ovs-vswitchd, no OVSDB socket)")
+
+
+def _bridge_of_controllers(bridges: list[dict[str, Any]]) -> dict[str, str]:
+    """Controller row uuid -> the name of the bridge it serves."""
+    bridge_of = {}
+    for row in bridges:
+        for item in as_set(row.get("controller", ["set", []])):
+            if isinstance(item, Uuid):
+                bridge_of[item.value] = str(row["name"])
+    return bridge_of
+
+
+def _collect_targets(ctx: CheckContext[NoOptions], kind: str) -> TargetFacts:
     from stackwatch.ovs.ovsdb import OvsdbClient
 
-    if _ovs_absent(ctx):
-        raise NotApplicable("Open vSwitch is not installed here (no ovs-vswitchd, no OVSDB socket)")
+    settings = ovs_settings(ctx)
+    _refuse_absent(ctx.host, settings)
     table = "Manager" if kind == "manager" else "Controller"
     columns = ["target", "is_connected", "status", "role"]
-    with OvsdbClient(ctx.options.db, ctx.options.timeout) as client:
+    bridge_of: dict[str, str] = {}
+    with OvsdbClient(settings.db, settings.timeout) as client:
         if kind == "controller":
             tables = client.select_many([(table, columns), ("Bridge", ["name", "controller"])])
-            bridge_of = {}
-            for row in tables["Bridge"]:
-                for item in as_set(row.get("controller", ["set", []])):
-                    if isinstance(item, Uuid):
-                        bridge_of[item.value] = str(row["name"])
+            bridge_of = _bridge_of_controllers(tables["Bridge"])
             rows = tables[table]
         else:
             rows = client.select(table, columns)
-            bridge_of = {}
-    return TargetFacts(kind, tuple(parse_targets(rows, bridge_of)), ctx.options.db)
+    return TargetFacts(kind, tuple(parse_targets(rows, bridge_of)), settings.db)
 
 
-def collect_managers(ctx: CheckContext[OvsTargetOptions]) -> TargetFacts:
+def collect_managers(ctx: CheckContext[NoOptions]) -> TargetFacts:
     return _collect_targets(ctx, "manager")
 
 
-def collect_controllers(ctx: CheckContext[OvsTargetOptions]) -> TargetFacts:
+def collect_controllers(ctx: CheckContext[NoOptions]) -> TargetFacts:
     return _collect_targets(ctx, "controller")
 
 
@@ -164,59 +175,63 @@ def _describe(target: Target) -> str:
     return ", ".join(parts)
 
 
-def judge_targets(facts: TargetFacts) -> Result:
-    name = f"ovs-{facts.kind}s"
-    if not facts.targets:
-        return Result(name, Status.OK, f"no {facts.kind}s configured")
-    statuses = []
-    down = []
-    metrics = []
-    for target in facts.targets:
-        labels = {"target": target.target}
-        if target.bridge:
-            labels["bridge"] = target.bridge
-        if target.passive:
-            statuses.append(Status.OK)
-            count = (
-                target.n_connections
-                if target.n_connections is not None
-                else int(target.is_connected)
-            )
-            metrics.append(Metric("connections", count, min=0, labels=labels))
-            continue
-        metrics.append(Metric("connected", int(target.is_connected), min=0, max=1, labels=labels))
-        if target.is_connected:
-            statuses.append(Status.OK)
-        else:
-            statuses.append(Status.CRITICAL)
-            down.append(target)
+def _connection_count(target: Target) -> int:
+    """A passive target's peers (its status map's count, else whether it is connected)."""
+    return target.n_connections if target.n_connections is not None else int(target.is_connected)
+
+
+def _target_metric(target: Target) -> Metric:
+    labels = {"target": target.target}
+    if target.bridge:
+        labels["bridge"] = target.bridge
+    if target.passive:
+        return Metric("connections", _connection_count(target), min=0, labels=labels)
+    return Metric("connected", int(target.is_connected), min=0, max=1, labels=labels)
+
+
+def _counts(facts: TargetFacts) -> str:
     active = [t for t in facts.targets if not t.passive]
     connected = sum(1 for t in active if t.is_connected)
     summary = f"{connected} of {len(active)} active {facts.kind}s connected"
     passive = len(facts.targets) - len(active)
     if passive:
         summary += f", {passive} passive"
-    if down:
-        summary = (
-            f"{facts.kind} " + ", ".join(t.target for t in down) + " not connected; " + summary
-        )
-    hint = None
-    if down:
-        what = "new ports get no flows" if facts.kind == "controller" else "Neutron loses its view"
-        hint = (
-            f"Open vSwitch runs on but {what}: check that the {facts.kind} at the target is up "
-            "and reachable (firewall, its process), then ovs-vsctl "
-            + ("get-controller BRIDGE" if facts.kind == "controller" else "get-manager")
-        )
-    details = tuple(_describe(t) for t in facts.targets) + facts.notes
-    return Result(name, worst(statuses), summary, tuple(metrics), details, hint)
+    return summary
 
 
-def judge_managers(facts: TargetFacts, options: OvsTargetOptions) -> Result:
+def _down_hint(kind: str) -> str:
+    what = "new ports get no flows" if kind == "controller" else "Neutron loses its view"
+    return (
+        f"Open vSwitch runs on but {what}: check that the {kind} at the target is up "
+        "and reachable (firewall, its process), then ovs-vsctl "
+        + ("get-controller BRIDGE" if kind == "controller" else "get-manager")
+    )
+
+
+def judge_targets(facts: TargetFacts) -> Result:
+    name = f"ovs-{facts.kind}s"
+    if not facts.targets:
+        return Result(name, Status.OK, f"no {facts.kind}s configured")
+    findings = Findings(
+        metrics=[_target_metric(t) for t in facts.targets],
+        details=[*(_describe(t) for t in facts.targets), *facts.notes],
+    )
+    # a passive target waits for its peer: only an active one that is not connected is down
+    down = [t.target for t in facts.targets if not t.passive and not t.is_connected]
+    if down:
+        findings.problem(
+            Status.CRITICAL,
+            f"{facts.kind} {', '.join(down)} not connected; {_counts(facts)}",
+            _down_hint(facts.kind),
+        )
+    return findings.result(name, _counts(facts))
+
+
+def judge_managers(facts: TargetFacts, options: NoOptions) -> Result:
     return judge_targets(facts)
 
 
-def judge_controllers(facts: TargetFacts, options: OvsTargetOptions) -> Result:
+def judge_controllers(facts: TargetFacts, options: NoOptions) -> Result:
     return judge_targets(facts)
 
 
@@ -273,33 +288,23 @@ def compare_layout(
 
 
 def collect_bridges(ctx: CheckContext[OvsBridgesOptions]) -> BridgeFacts:
-    from stackwatch.core.host import HostError
+    from stackwatch.core.host import Host, HostError
     from stackwatch.ovs.layout import LayoutError, load_layout
     from stackwatch.ovs.live import read_live
     from stackwatch.ovs.ovsdb import OvsdbClient
 
-    options = ctx.options
-    if options.layout is None:
-        section = ctx.config.section("ovs")
-        layout_path = section.get("layout")
-        if not isinstance(layout_path, str):
-            raise NotApplicable("no layout file configured ([checks.ovs-bridges] layout)")
-    else:
-        layout_path = options.layout
-    if _ovs_absent(ctx):
-        raise NotApplicable("Open vSwitch is not installed here (no ovs-vswitchd, no OVSDB socket)")
-    # the layout is configuration: read it from this machine even with --root
+    settings = ovs_settings(ctx)
+    if settings.layout is None:
+        raise NotApplicable("no layout file configured ([ovs] layout)")
+    _refuse_absent(ctx.host, settings)
     try:
-        layout = load_layout(layout_path)
+        # the layout is configuration: read from this machine, also with --root
+        layout = load_layout(settings.layout, Host())
     except LayoutError as exc:
         raise HostError(str(exc)) from None
-    netns = options.netns
-    if netns is None:
-        configured = ctx.config.section("ovs").get("netns")
-        netns = configured if isinstance(configured, str) else None
-    with OvsdbClient(options.db, options.timeout) as client:
+    with OvsdbClient(settings.db, settings.timeout) as client:
         live = read_live(client)
-    return compare_layout(layout, live, ctx.host, netns)
+    return compare_layout(layout, live, ctx.host, settings.netns)
 
 
 def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
@@ -336,14 +341,12 @@ CHECKS = [
         "Open vSwitch managers (OVSDB) connected",
         collect_managers,
         judge_managers,
-        OvsTargetOptions,
     ),
     Check(
         "ovs-controllers",
         "Open vSwitch OpenFlow controllers connected, per bridge",
         collect_controllers,
         judge_controllers,
-        OvsTargetOptions,
     ),
     Check(
         "ovs-bridges",

@@ -1,24 +1,35 @@
-"""``stackwatch ovs plan|apply|verify|export|show``: declarative Open vSwitch bridge layouts."""
+"""``stackwatch ovs plan|apply|verify|export|show``: declarative Open vSwitch bridge layouts.
+
+Exit codes, from the one table (core/exits.py): 0 done; 1 (FAILED) OVSDB unreachable or apply
+failed; 2 (USAGE) bad arguments, configuration or layout file, nothing done; 4 (FOUND) ``plan``
+found changes to make. ``verify`` is the ovs-bridges check as a Nagios plugin: it answers exactly
+as ``stackwatch check ovs-bridges`` does, its status as exit code, UNKNOWN (3) on every error.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
-from stackwatch.cli_support import fail, load_config_or_exit
-from stackwatch.core.config import Config, ConfigError, build
+from stackwatch.cli_support import fail, load_settings, usage_error
+from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
 from stackwatch.ovs.ovsdb import OvsdbClient
-from stackwatch.ovs.settings import DEFAULT_DB, DEFAULT_TIMEOUT
+from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings, db_problem, netns_problem
+from stackwatch.render.safe import printable
 
 if TYPE_CHECKING:
+    from stackwatch.core.config import Config
     from stackwatch.core.result import Result
     from stackwatch.ovs.apply import Devices
+    from stackwatch.ovs.live import LiveSwitch
 
 T = TypeVar("T")
 
@@ -27,19 +38,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ERROR = 1
-CHANGES = 2
-
-
-@dataclass(frozen=True)
-class OvsSettings:
-    """The [ovs] section of the configuration."""
-
-    db: str = DEFAULT_DB
-    layout: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    netns: str | None = None  # the network namespace ovs-vswitchd runs in (None: the host's)
-
+VERIFY_CHECK = "ovs-bridges"
+PLUGIN_TIMEOUT = 30.0  # seconds: the overall limit stackwatch check gives a check by default
+NO_LAYOUT = "name a layout file (or set [ovs] layout in the configuration)"
 
 DbOption = Annotated[
     str | None, typer.Option("--db", help=f"OVSDB to use (default {DEFAULT_DB}, or [ovs] db)")
@@ -67,55 +68,67 @@ class OutputFormat(StrEnum):
     prometheus = "prometheus"
 
 
-def _load(config_path: str | None) -> tuple[Config, OvsSettings]:
-    config = load_config_or_exit(config_path, ERROR)
+class CommandLineError(ValueError):
+    """An option given on the command line that cannot be used; str() says which and why."""
+
+
+# Settings: [ovs] with the command line over it ---------------------------------------------------
+
+
+def command_line_settings(db: str | None, netns: str | None) -> dict[str, str]:
+    """``--db`` and ``--netns`` where given, as [ovs] keys; CommandLineError where unusable."""
+    given = {key: value for key, value in (("db", db), ("netns", netns)) if value}
+    for key, check in (("db", db_problem), ("netns", netns_problem)):
+        problem = check(given[key]) if key in given else None
+        if problem:
+            raise CommandLineError(f"--{key}: {problem}")
+    return given
+
+
+def _settings(config: str | None, db: str | None = None, netns: str | None = None) -> OvsSettings:
+    """[ovs] from the configuration with --db and --netns over it; a bad one is a usage error."""
+    settings: OvsSettings = load_settings(config, "ovs")[1]
     try:
-        return config, build(OvsSettings, config.section("ovs"), config.where("ovs"))
-    except ConfigError as exc:
-        fail(str(exc), ERROR)
+        given = command_line_settings(db, netns)
+    except CommandLineError as exc:
+        usage_error(str(exc))
+    return dataclasses.replace(
+        settings, db=given.get("db", settings.db), netns=given.get("netns", settings.netns)
+    )
 
 
-def _settings(config_path: str | None) -> OvsSettings:
-    return _load(config_path)[1]
+def _load_layout(path: str) -> Layout:
+    try:
+        return load_layout(path)
+    except LayoutError as exc:
+        usage_error(f"layout refused: {exc}")
 
 
 def _layout(path: str | None, settings: OvsSettings) -> Layout:
     chosen = path or settings.layout
     if not chosen:
-        fail("name a layout file (or set [ovs] layout in the configuration)", ERROR)
+        usage_error(NO_LAYOUT)
+    return _load_layout(chosen)
+
+
+def _client(settings: OvsSettings) -> OvsdbClient:
     try:
-        return load_layout(chosen)
-    except LayoutError as exc:
-        fail(f"layout refused: {exc}", ERROR)
-
-
-def _netns(netns: str | None, settings: OvsSettings) -> str | None:
-    chosen = netns or settings.netns
-    if chosen is not None and (not chosen or "/" in chosen or chosen in (".", "..")):
-        fail(f"--netns {chosen!r}: not a network namespace name", ERROR)
-    return chosen
-
-
-def _devices(netns: str | None, settings: OvsSettings) -> Devices:
-    from stackwatch.ovs.apply import Devices
-
-    return Devices(Host(), _netns(netns, settings), settings.timeout)
-
-
-def _client(db: str | None, settings: OvsSettings) -> OvsdbClient:
-    client = OvsdbClient(db or settings.db, settings.timeout)
-    try:
-        return client.connect()
+        return OvsdbClient(settings.db, settings.timeout).connect()
     except HostError as exc:
-        fail(str(exc), ERROR)
+        fail(str(exc), FAILED)
 
 
-def _prepare(
-    layout: str | None, netns: str | None, db: str | None, config: str | None
-) -> tuple[Layout, Devices, OvsdbClient]:
-    """What plan and apply start from: the layout, where its devices are, the OVSDB."""
-    settings = _settings(config)
-    return _layout(layout, settings), _devices(netns, settings), _client(db, settings)
+def _live_switch(settings: OvsSettings) -> LiveSwitch:
+    from stackwatch.ovs.live import read_live
+
+    with _client(settings) as client:
+        try:
+            return read_live(client)
+        except HostError as exc:
+            fail(str(exc), FAILED)
+
+
+# plan and apply ---------------------------------------------------------------------------------
 
 
 def _against_switch(
@@ -127,22 +140,32 @@ def _against_switch(
     failure: Callable[[HostError], str] = str,
 ) -> tuple[Layout, T]:
     """Run plan or apply's ``action`` on the switch; a HostError ends in one clear message."""
-    wanted, devices, connection = _prepare(layout, netns, db, config)
-    with connection as client:
+    from stackwatch.ovs.apply import Devices
+
+    settings = _settings(config, db, netns)
+    wanted = _layout(layout, settings)
+    devices = Devices(Host(), settings.netns, settings.timeout)
+    with _client(settings) as client:
         try:
             return wanted, action(client, wanted, devices)
         except HostError as exc:
-            fail(failure(exc), ERROR)
+            fail(failure(exc), FAILED)
+
+
+def _say(line: str) -> None:
+    """One line for a person; names from the switch reach the terminal without control
+    characters."""
+    typer.echo(printable(line))
 
 
 def _report(lines: list[str], notes: list[str], unchanged: bool, wanted: Layout) -> bool:
     """Print the changes and notes; True (after saying so) when there is nothing to do."""
     for line in lines:
-        typer.echo(line)
+        _say(line)
     for note in notes:
-        typer.echo(f"  note: {note}")
+        _say(f"  note: {note}")
     if unchanged:
-        typer.echo(f"no changes: the switch matches {wanted.source}")
+        _say(f"no changes: the switch matches {wanted.source}")
     return unchanged
 
 
@@ -154,7 +177,7 @@ def plan_command(
     netns: NetnsOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Print the changes apply would make (exit 0: none, 2: some)."""
+    """Print the changes apply would make (exit 0: none, 4: some, 1: OVSDB failed, 2: usage)."""
     from stackwatch.ovs.apply import plan_against
 
     wanted, full = _against_switch(
@@ -162,9 +185,9 @@ def plan_command(
     )
     lines = full.lines()
     if _report(lines, full.plan.notes, full.empty, wanted):
-        raise typer.Exit(0)
+        raise typer.Exit(OK)
     typer.echo(f"{len(lines)} changes; run stackwatch ovs apply to make them")
-    raise typer.Exit(CHANGES)
+    raise typer.Exit(FOUND)
 
 
 def _apply_failure(exc: HostError) -> str:
@@ -203,7 +226,24 @@ def apply_command(
         typer.echo(f"set the address of {len(outcome.devices)} devices")
 
 
-@app.command("verify")
+# verify: the ovs-bridges check as a Nagios plugin ------------------------------------------------
+
+
+class PluginCommand(TyperCommand):
+    """A command Nagios runs: bad arguments exit UNKNOWN (3), as ``stackwatch check`` does,
+    not Click's 2, which Nagios would read as CRITICAL. Click's message stays as it is."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            # Click's UsageError, from whichever copy of Click typer uses (0.28 carries its own)
+            if getattr(exc, "exit_code", None) == USAGE:
+                setattr(exc, "exit_code", PLUGIN_UNKNOWN)  # noqa: B010
+            raise
+
+
+@app.command("verify", cls=PluginCommand)
 def verify_command(
     layout: LayoutArg = None,
     db: DbOption = None,
@@ -216,48 +256,56 @@ def verify_command(
 ) -> None:
     """The ovs-bridges check: every difference between the switch and the layout.
 
-    Exit status as a Nagios plugin: 0 matches, 1 drift, 2 a bridge missing, 3 OVSDB unreadable.
+    A Nagios plugin that answers as stackwatch check ovs-bridges: exit 0 matches, 1 drift,
+    2 a bridge missing (or drift with critical_on_drift), 3 on any error (bad arguments,
+    configuration or layout, OVSDB unreachable).
     """
+    from stackwatch.core.result import overall_status
+    from stackwatch.render import render
+
+    result = verify_result(layout, db, netns, config)
+    sys.stdout.write(render([result], output.value))
+    raise typer.Exit(int(overall_status([result])))
+
+
+def verify_result(
+    layout: str | None, db: str | None, netns: str | None, config_path: str | None
+) -> Result:
+    """The ovs-bridges check run as ``stackwatch check`` runs it, with the layout, --db and
+    --netns of the command line over [ovs]; every error is an UNKNOWN result saying why."""
+    from stackwatch.cli_support import DEFAULT_STATE_DIR
+    from stackwatch.core.config import ConfigError
+    from stackwatch.core.engine import run_check
+    from stackwatch.core.registry import get_check
     from stackwatch.core.result import Result
-    from stackwatch.ovs.checks import OvsBridgesOptions, compare_layout, judge_bridges
-    from stackwatch.ovs.live import read_live
+    from stackwatch.core.state import StateStore
 
-    loaded, settings = _load(config)
     try:
-        options = loaded.check_options("ovs-bridges", OvsBridgesOptions)
-    except ConfigError as exc:
-        fail(str(exc), ERROR)
-    wanted = _layout(layout, settings)
-    where = _netns(netns, settings)  # verify needs no more of apply than this
-    try:
-        with OvsdbClient(db or settings.db, settings.timeout) as client:
-            live = read_live(client)
-        result = judge_bridges(compare_layout(wanted, live, Host(), where), options)
-    except HostError as exc:  # as the check says it: UNKNOWN with the reason
-        result = Result.unknown("ovs-bridges", str(exc))
-    _render(result, output)
-    raise typer.Exit(int(result.status))
+        config = _verify_config(layout, db, netns, config_path)
+    except (ConfigError, CommandLineError) as exc:
+        return Result.unknown(VERIFY_CHECK, str(exc))
+    check = get_check(VERIFY_CHECK)
+    return run_check(check, Host(), config, StateStore(DEFAULT_STATE_DIR), timeout=PLUGIN_TIMEOUT)
 
 
-def _render(result: Result, output: OutputFormat) -> None:
-    if output is OutputFormat.nagios:
-        from stackwatch.render.nagios import render_nagios
+def _verify_config(
+    layout: str | None, db: str | None, netns: str | None, config_path: str | None
+) -> Config:
+    """The configuration with the command line's values in its [ovs] table, where the check
+    reads (and validates) them; ConfigError or CommandLineError where it cannot be used."""
+    from stackwatch.core.config import DEFAULT_CONFIG, Config, check_sections_known, load_config
 
-        typer.echo(render_nagios([result]), nl=False)
-    elif output is OutputFormat.json:
-        from stackwatch.render.json import render_json
+    loaded = load_config(config_path or DEFAULT_CONFIG, required=config_path is not None)
+    check_sections_known(loaded)
+    section = {**loaded.section("ovs"), **command_line_settings(db, netns)}
+    if layout:
+        section["layout"] = layout
+    if not section.get("layout"):
+        raise CommandLineError(NO_LAYOUT)
+    return Config(loaded.path, {**loaded.data, "ovs": section})
 
-        typer.echo(render_json([result]), nl=False)
-    elif output is OutputFormat.prometheus:
-        from stackwatch.render.prometheus import render_prometheus
 
-        typer.echo(render_prometheus([result]), nl=False)
-    else:
-        typer.echo(f"{result.status.name}: {result.summary}")
-        for line in result.details:
-            typer.echo(f"  {line}")
-        if result.hint:
-            typer.echo(f"hint: {result.hint}")
+# export and show --------------------------------------------------------------------------------
 
 
 @app.command("export")
@@ -270,14 +318,9 @@ def export_command(
 ) -> None:
     """Write the live layout as a layout file."""
     from stackwatch.core.files import write_atomic
-    from stackwatch.ovs.live import live_to_layout, read_live
+    from stackwatch.ovs.live import live_to_layout
 
-    settings = _settings(config)
-    with _client(db, settings) as client:
-        try:
-            live = read_live(client)
-        except HostError as exc:
-            fail(str(exc), ERROR)
+    live = _live_switch(_settings(config, db))
     text = "# exported by stackwatch ovs export\n" + dump_layout(live_to_layout(live))
     if output is None:
         typer.echo(text, nl=False)
@@ -285,13 +328,13 @@ def export_command(
     try:
         write_atomic(output, text, 0o644)
     except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", ERROR)
+        fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
     typer.echo(f"wrote {output}")
 
 
 def render_layout(layout: Layout) -> str:
-    """A readable tree of bridges and ports."""
-    from stackwatch.ovs.plan import _describe
+    """A readable tree of bridges and ports (names from the switch made printable)."""
+    from stackwatch.ovs.plan import describe_port
 
     lines = []
     for bridge in layout.bridges:
@@ -301,8 +344,8 @@ def render_layout(layout: Layout) -> str:
         lines.append(f"{bridge.name}  ({', '.join(attrs)})")
         for i, port in enumerate(bridge.ports):
             branch = "└─" if i == len(bridge.ports) - 1 else "├─"
-            lines.append(f"  {branch} {port.name}: {_describe(port)}")
-    return "\n".join(lines) + "\n" if lines else "(no bridges)\n"
+            lines.append(f"  {branch} {port.name}: {describe_port(port)}")
+    return "".join(f"{printable(line)}\n" for line in lines) if lines else "(no bridges)\n"
 
 
 @app.command("show")
@@ -314,18 +357,8 @@ def show_command(
     config: ConfigOption = None,
 ) -> None:
     """Print a layout file, or the live switch, readably."""
-    from stackwatch.ovs.live import live_to_layout, read_live
+    from stackwatch.ovs.live import live_to_layout
 
-    settings = _settings(config)
-    if layout is not None:
-        try:
-            shown = load_layout(layout)
-        except LayoutError as exc:
-            fail(f"layout refused: {exc}", ERROR)
-    else:
-        with _client(db, settings) as client:
-            try:
-                shown = live_to_layout(read_live(client))
-            except HostError as exc:
-                fail(str(exc), ERROR)
+    settings = _settings(config, db)  # a bad configuration is refused also when showing a file
+    shown = _load_layout(layout) if layout is not None else live_to_layout(_live_switch(settings))
     typer.echo(render_layout(shown), nl=False)

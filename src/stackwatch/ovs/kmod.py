@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from stackwatch.core.findings import Findings
 from stackwatch.core.host import CommandFailed, Host
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Result, Status
@@ -163,8 +164,11 @@ def _pending_hint(facts: KmodFacts) -> str:
     )
 
 
-def judge(facts: KmodFacts, options: KmodOptions) -> Result:
+def _details(facts: KmodFacts) -> list[str]:
+    """What was found, module by module: the detail lines of every outcome."""
     details = [f"running kernel {facts.running}"]
+    if facts.loaded and facts.loaded_srcversion is not None:
+        details.insert(0, f"loaded srcversion {facts.loaded_srcversion}")
     if facts.running_module is not None:
         details.append(
             f"module on disk for {facts.running}: {facts.running_module.filename} "
@@ -179,54 +183,69 @@ def judge(facts: KmodFacts, options: KmodOptions) -> Result:
                 f"module for {facts.next_kernel}: "
                 + (facts.next_module.filename if facts.next_module else "MISSING")
             )
-    if not facts.loaded:
-        if options.datapath == "system":
-            return Result(
-                "ovs-kmod",
-                Status.CRITICAL,
-                f"{MODULE} module not loaded but the kernel datapath is configured",
-                details=tuple(details),
-                hint=f"modprobe {MODULE}; check dmesg for why it did not load",
-            )
+    return details
+
+
+def _judge_not_loaded(facts: KmodFacts, options: KmodOptions, details: list[str]) -> Result:
+    if options.datapath == "system":
         return Result(
             "ovs-kmod",
-            Status.OK,
-            f"{MODULE} module not loaded: the userspace datapath (netdev/DPDK) needs none",
+            Status.CRITICAL,
+            f"{MODULE} module not loaded but the kernel datapath is configured",
             details=tuple(details),
+            hint=f"modprobe {MODULE}; check dmesg for why it did not load",
         )
-    statuses = [Status.OK]
-    summary = []
-    hint = None
+    return Result(
+        "ovs-kmod",
+        Status.OK,
+        f"{MODULE} module not loaded: the userspace datapath (netdev/DPDK) needs none",
+        details=tuple(details),
+    )
+
+
+def _judge_loaded_module(facts: KmodFacts, findings: Findings) -> None:
+    """The loaded module against the file on disk for the running kernel."""
+    disk = facts.running_module
     if facts.loaded_srcversion is None:
-        summary.append(f"{MODULE} built into kernel {facts.running}")
+        findings.problem(Status.OK, f"{MODULE} built into kernel {facts.running}")
+    elif disk is None:
+        findings.problem(
+            Status.WARNING,
+            f"loaded {MODULE} has no module file on disk for {facts.running}",
+            "the module was removed or replaced since it was loaded; reinstall it",
+        )
+    elif disk.srcversion and disk.srcversion != facts.loaded_srcversion:
+        findings.problem(
+            Status.WARNING,
+            f"loaded {MODULE} (srcversion {facts.loaded_srcversion}) differs from the one "
+            f"on disk ({disk.srcversion})",
+            "the module on disk was updated (package or DKMS rebuild) after it was loaded; "
+            "the new one takes effect when openvswitch-switch is restarted or at reboot",
+        )
     else:
-        details.insert(0, f"loaded srcversion {facts.loaded_srcversion}")
-        disk = facts.running_module
-        if disk is None:
-            statuses.append(Status.WARNING)
-            summary.append(f"loaded {MODULE} has no module file on disk for {facts.running}")
-            hint = "the module was removed or replaced since it was loaded; reinstall it"
-        elif disk.srcversion and disk.srcversion != facts.loaded_srcversion:
-            statuses.append(Status.WARNING)
-            summary.append(
-                f"loaded {MODULE} (srcversion {facts.loaded_srcversion}) differs from the one "
-                f"on disk ({disk.srcversion})"
-            )
-            hint = (
-                "the module on disk was updated (package or DKMS rebuild) after it was loaded; "
-                "the new one takes effect when openvswitch-switch is restarted or at reboot"
-            )
-        else:
-            summary.append(f"loaded {MODULE} matches the module on disk")
-    if facts.next_kernel and facts.next_kernel != facts.running:
-        if facts.next_module is None:
-            statuses.append(Status.CRITICAL)
-            summary.insert(0, f"next kernel {facts.next_kernel} has no {MODULE} module")
-            hint = _pending_hint(facts)
-        else:
-            summary.append(f"next kernel {facts.next_kernel} has one")
-    status = max(statuses, key=lambda s: s.severity)
-    return Result("ovs-kmod", status, "; ".join(summary), (), tuple(details), hint)
+        findings.problem(Status.OK, f"loaded {MODULE} matches the module on disk")
+
+
+def _next_kernel_lacks_module(facts: KmodFacts) -> bool:
+    pending = facts.next_kernel is not None and facts.next_kernel != facts.running
+    return pending and facts.next_module is None
+
+
+def judge(facts: KmodFacts, options: KmodOptions) -> Result:
+    details = _details(facts)
+    if not facts.loaded:
+        return _judge_not_loaded(facts, options, details)
+    # The summary states every finding, the good ones too (as OK), the costliest first: a next
+    # kernel without the module takes the host's network at the next reboot.
+    findings = Findings(details=details)
+    missing_next = _next_kernel_lacks_module(facts)
+    if missing_next:
+        findings.problem(Status.CRITICAL, f"next kernel {facts.next_kernel} has no {MODULE} module")
+    _judge_loaded_module(facts, findings)
+    if facts.next_kernel and facts.next_kernel != facts.running and not missing_next:
+        findings.problem(Status.OK, f"next kernel {facts.next_kernel} has one")
+    # the pending kernel's remedy comes before (and replaces) the loaded module's
+    return findings.result("ovs-kmod", "", _pending_hint(facts) if missing_next else None)
 
 
 CHECK = Check(

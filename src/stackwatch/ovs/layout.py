@@ -27,10 +27,14 @@ outside 1-4094, tunnels without a remote_ip. Each refusal names the file and lin
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from stackwatch.core.host import Host, HostError
 
 FAIL_MODES = ("secure", "standalone")
 BOND_MODES = ("active-backup", "balance-slb", "balance-tcp")
@@ -53,6 +57,7 @@ PORT_KEYS = (
     "address",
 )
 IFNAMSIZ = 15  # the kernel's limit for interface names (system and internal ports)
+LAYOUT_LIMIT = 4 * 1024 * 1024  # bytes; a layout of thousands of ports is far smaller
 
 
 class LayoutError(ValueError):
@@ -204,77 +209,125 @@ def _check_name(reader: _Reader, node: yaml.Node, name: str, what: str, kernel: 
         )
 
 
-def _port(reader: _Reader, name: str, name_node: yaml.Node, node: yaml.Node) -> PortSpec:
-    what = f"port {name}"
-    values: dict[str, Any] = {}
-    nodes: dict[str, yaml.Node] = {}
-    if not (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
-        for key, key_node, value_node in reader.mapping(node, what):
-            if key not in PORT_KEYS:
-                raise reader.error(
-                    key_node, f"{what}: unknown key {key!r} (known: {', '.join(PORT_KEYS)})"
-                )
-            nodes[key] = value_node
-            if key == "type":
-                values[key] = reader.choice(value_node, f"{what}: type", PORT_TYPES)
-            elif key == "tag":
-                values[key] = reader.integer(value_node, f"{what}: tag", 1, 4094)
-            elif key == "trunks":
-                if not isinstance(value_node, yaml.SequenceNode):
-                    raise reader.error(value_node, f"{what}: trunks: expected a list of VLANs")
-                trunks = [reader.integer(v, f"{what}: trunks", 0, 4095) for v in value_node.value]
-                if len(set(trunks)) != len(trunks):
-                    raise reader.error(value_node, f"{what}: trunks: a VLAN is listed twice")
-                values[key] = tuple(sorted(trunks))
-            elif key == "vlan_mode":
-                values[key] = reader.choice(value_node, f"{what}: vlan_mode", VLAN_MODES)
-            elif key == "peer":
-                values[key] = reader.string(value_node, f"{what}: peer")
-            elif key in ("options", "other_config"):
-                values[key] = reader.string_map(value_node, f"{what}: {key}")
-            elif key == "members":
-                values[key] = reader.name_list(value_node, f"{what}: members")
-            elif key == "bond_mode":
-                values[key] = reader.choice(value_node, f"{what}: bond_mode", BOND_MODES)
-            elif key == "lacp":
-                values[key] = reader.choice(value_node, f"{what}: lacp", LACP_MODES)
-            elif key == "address":
-                text = reader.string(value_node, f"{what}: address")
-                try:
-                    ipaddress.ip_interface(text)
-                except ValueError:
-                    raise reader.error(
-                        value_node, f"{what}: address {text!r} is not an address/prefix"
-                    ) from None
-                values[key] = text
-    port_type = values.get("type", "system")
-    options = dict(values.get("options", {}))
-    members: list[tuple[str, yaml.Node]] = values.get("members", [])
-    if "members" in values:
-        if len(members) < 2:
-            raise reader.error(
-                nodes["members"], f"{what}: a bond needs at least two members, got {len(members)}"
-            )
-        if "type" in values and port_type != "system":
-            raise reader.error(nodes["type"], f"{what}: a bond's members are system interfaces")
-        for member, member_node in members:
-            _check_name(reader, member_node, member, f"{what}: member", kernel=True)
-    else:
+def _blank(node: yaml.Node, *spellings: str) -> bool:
+    """A value left empty (``ports:`` with nothing after it) rather than a mapping."""
+    return isinstance(node, yaml.ScalarNode) and node.value in spellings
+
+
+@dataclass
+class _Table:
+    """The keys of one mapping as read, and their nodes (for the line of a later refusal)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    nodes: dict[str, yaml.Node] = field(default_factory=dict)
+
+
+ValueReader = Callable[[_Reader, yaml.Node, str], Any]
+
+
+def _read_table(
+    reader: _Reader,
+    node: yaml.Node,
+    what: str,
+    readers: dict[str, ValueReader],
+    known: tuple[str, ...],
+) -> _Table:
+    """Each key of a bridge or port read by its own reader; an unknown key names the known."""
+    table = _Table()
+    if _blank(node, "", "~", "null"):
+        return table
+    for key, key_node, value_node in reader.mapping(node, what):
+        if key not in readers:
+            raise reader.error(key_node, f"{what}: unknown key {key!r} (known: {', '.join(known)})")
+        table.nodes[key] = value_node
+        table.values[key] = readers[key](reader, value_node, what)
+    return table
+
+
+def _trunks(reader: _Reader, node: yaml.Node, what: str) -> tuple[int, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise reader.error(node, f"{what}: trunks: expected a list of VLANs")
+    trunks = [reader.integer(v, f"{what}: trunks", 0, 4095) for v in node.value]
+    if len(set(trunks)) != len(trunks):
+        raise reader.error(node, f"{what}: trunks: a VLAN is listed twice")
+    return tuple(sorted(trunks))
+
+
+def _address(reader: _Reader, node: yaml.Node, what: str) -> str:
+    text = reader.string(node, f"{what}: address")
+    try:
+        ipaddress.ip_interface(text)
+    except ValueError:
+        raise reader.error(node, f"{what}: address {text!r} is not an address/prefix") from None
+    return text
+
+
+_PORT_READERS: dict[str, ValueReader] = {
+    "type": lambda reader, node, what: reader.choice(node, f"{what}: type", PORT_TYPES),
+    "tag": lambda reader, node, what: reader.integer(node, f"{what}: tag", 1, 4094),
+    "trunks": _trunks,
+    "vlan_mode": lambda reader, node, what: reader.choice(node, f"{what}: vlan_mode", VLAN_MODES),
+    "peer": lambda reader, node, what: reader.string(node, f"{what}: peer"),
+    "options": lambda reader, node, what: reader.string_map(node, f"{what}: options"),
+    "members": lambda reader, node, what: reader.name_list(node, f"{what}: members"),
+    "bond_mode": lambda reader, node, what: reader.choice(node, f"{what}: bond_mode", BOND_MODES),
+    "lacp": lambda reader, node, what: reader.choice(node, f"{what}: lacp", LACP_MODES),
+    "other_config": lambda reader, node, what: reader.string_map(node, f"{what}: other_config"),
+    "address": _address,
+}
+
+
+def _check_bond(reader: _Reader, what: str, table: _Table, port_type: str) -> None:
+    """A bond has two members or more, all system interfaces; bond settings need a bond."""
+    values, nodes = table.values, table.nodes
+    if "members" not in values:
         for key in ("bond_mode", "lacp"):
             if key in values:
                 raise reader.error(nodes[key], f"{what}: {key} needs members (a bond)")
-    if "peer" in values:
+        return
+    members: list[tuple[str, yaml.Node]] = values["members"]
+    if len(members) < 2:
+        raise reader.error(
+            nodes["members"], f"{what}: a bond needs at least two members, got {len(members)}"
+        )
+    if "type" in values and port_type != "system":
+        raise reader.error(nodes["type"], f"{what}: a bond's members are system interfaces")
+    for member, member_node in members:
+        _check_name(reader, member_node, member, f"{what}: member", kernel=True)
+
+
+def _port_options(
+    reader: _Reader, what: str, name_node: yaml.Node, table: _Table, port_type: str
+) -> dict[str, str]:
+    """The interface options, with ``peer`` folded in; patch ports and tunnels need theirs."""
+    options = dict(table.values.get("options", {}))
+    if "peer" in table.values:
         if port_type != "patch":
-            raise reader.error(nodes["peer"], f"{what}: peer is for ports of type patch")
-        options["peer"] = values["peer"]
+            raise reader.error(table.nodes["peer"], f"{what}: peer is for ports of type patch")
+        options["peer"] = table.values["peer"]
     if port_type == "patch" and not options.get("peer"):
         raise reader.error(name_node, f"{what}: a patch port needs a peer")
-    if port_type in TUNNEL_TYPES and port_type not in ("bareudp",) and "remote_ip" not in options:
+    if port_type in TUNNEL_TYPES and port_type != "bareudp" and "remote_ip" not in options:
         raise reader.error(name_node, f"{what}: a {port_type} tunnel needs options.remote_ip")
+    return options
+
+
+def _check_address_and_vlans(reader: _Reader, what: str, table: _Table, port_type: str) -> None:
+    values, nodes = table.values, table.nodes
     if "address" in values and port_type != "internal":
         raise reader.error(nodes["address"], f"{what}: an address needs a port of type internal")
     if "tag" in values and "trunks" in values and values.get("vlan_mode") is None:
         raise reader.error(nodes["trunks"], f"{what}: tag and trunks together need a vlan_mode")
+
+
+def _port(reader: _Reader, name: str, name_node: yaml.Node, node: yaml.Node) -> PortSpec:
+    what = f"port {name}"
+    table = _read_table(reader, node, what, _PORT_READERS, PORT_KEYS)
+    values = table.values
+    port_type = values.get("type", "system")
+    _check_bond(reader, what, table, port_type)
+    options = _port_options(reader, what, name_node, table, port_type)
+    _check_address_and_vlans(reader, what, table, port_type)
     _check_name(reader, name_node, name, "port", kernel=port_type in ("system", "internal"))
     return PortSpec(
         name=name,
@@ -283,7 +336,7 @@ def _port(reader: _Reader, name: str, name_node: yaml.Node, node: yaml.Node) -> 
         trunks=values.get("trunks", ()),
         vlan_mode=values.get("vlan_mode"),
         options=options,
-        members=tuple(m for m, _ in members),
+        members=tuple(m for m, _ in values.get("members", [])),
         bond_mode=values.get("bond_mode"),
         lacp=values.get("lacp"),
         other_config=values.get("other_config", {}),
@@ -292,37 +345,36 @@ def _port(reader: _Reader, name: str, name_node: yaml.Node, node: yaml.Node) -> 
     )
 
 
+def _ports(reader: _Reader, node: yaml.Node, what: str) -> list[PortSpec]:
+    if _blank(node, "", "~"):
+        return []
+    return [
+        _port(reader, port_name, port_key, port_node)
+        for port_name, port_key, port_node in reader.mapping(node, f"{what}: ports")
+    ]
+
+
+_BRIDGE_READERS: dict[str, ValueReader] = {
+    "fail_mode": lambda reader, node, what: reader.choice(node, f"{what}: fail_mode", FAIL_MODES),
+    "datapath_type": lambda reader, node, what: reader.choice(
+        node, f"{what}: datapath_type", ("system", "netdev")
+    ),
+    "other_config": lambda reader, node, what: reader.string_map(node, f"{what}: other_config"),
+    "ports": _ports,
+}
+
+
 def _bridge(reader: _Reader, name: str, name_node: yaml.Node, node: yaml.Node) -> BridgeSpec:
     what = f"bridge {name}"
     _check_name(reader, name_node, name, "bridge", kernel=True)
-    values: dict[str, Any] = {}
-    ports: list[PortSpec] = []
-    if not (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
-        for key, key_node, value_node in reader.mapping(node, what):
-            if key not in BRIDGE_KEYS:
-                raise reader.error(
-                    key_node, f"{what}: unknown key {key!r} (known: {', '.join(BRIDGE_KEYS)})"
-                )
-            if key == "fail_mode":
-                values[key] = reader.choice(value_node, f"{what}: fail_mode", FAIL_MODES)
-            elif key == "datapath_type":
-                values[key] = reader.choice(
-                    value_node, f"{what}: datapath_type", ("system", "netdev")
-                )
-            elif key == "other_config":
-                values[key] = reader.string_map(value_node, f"{what}: other_config")
-            elif key == "ports":
-                if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~"):
-                    continue
-                for port_name, port_key, port_node in reader.mapping(value_node, f"{what}: ports"):
-                    ports.append(_port(reader, port_name, port_key, port_node))
+    values = _read_table(reader, node, what, _BRIDGE_READERS, BRIDGE_KEYS).values
     datapath = values.get("datapath_type")
     return BridgeSpec(
         name=name,
         fail_mode=values.get("fail_mode"),
         datapath_type=None if datapath == "system" else datapath,
         other_config=values.get("other_config", {}),
-        ports=tuple(ports),
+        ports=tuple(values.get("ports", ())),
         line=name_node.start_mark.line + 1,
     )
 
@@ -334,35 +386,46 @@ def parse_layout(text: str, source: str = "layout") -> Layout:
     except yaml.YAMLError as exc:  # the reader refuses control characters up front
         raise LayoutError(source, None, f"not valid YAML: {exc}") from None
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            raise LayoutError(source, line, f"not valid YAML: {exc.problem or exc}") from None
-        except yaml.YAMLError as exc:
-            raise LayoutError(source, None, f"not valid YAML: {exc}") from None
-        except RecursionError:
-            raise LayoutError(source, None, "not valid YAML: nested too deeply") from None
-        if root is None:
-            raise LayoutError(source, None, "empty layout (expected a bridges: mapping)")
-        reader = _Reader(source, loader)
-        bridges: list[BridgeSpec] = []
-        bridges_node = None
-        for key, key_node, value_node in reader.mapping(root, "layout"):
-            if key != "bridges":
-                raise reader.error(key_node, f"unknown key {key!r} (known: bridges)")
-            bridges_node = value_node
-            if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~"):
-                continue
-            for name, name_node, node in reader.mapping(value_node, "bridges"):
-                bridges.append(_bridge(reader, name, name_node, node))
-        if bridges_node is None:
-            raise LayoutError(source, root.start_mark.line + 1, "no bridges: mapping")
+        root = _root_node(loader, source)
+        bridges = _bridges(_Reader(source, loader), root)
     finally:
         loader.dispose()
     _check_unique(source, bridges)
     return Layout(tuple(bridges), source)
+
+
+def _root_node(loader: yaml.SafeLoader, source: str) -> yaml.Node:
+    """The document's one node; YAML errors as LayoutError with their line."""
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise LayoutError(source, line, f"not valid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise LayoutError(source, None, f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise LayoutError(source, None, "not valid YAML: nested too deeply") from None
+    if root is None:
+        raise LayoutError(source, None, "empty layout (expected a bridges: mapping)")
+    return root
+
+
+def _bridges(reader: _Reader, root: yaml.Node) -> list[BridgeSpec]:
+    """The ``bridges:`` mapping, the only key of a layout."""
+    bridges: list[BridgeSpec] = []
+    bridges_node = None
+    for key, key_node, value_node in reader.mapping(root, "layout"):
+        if key != "bridges":
+            raise reader.error(key_node, f"unknown key {key!r} (known: bridges)")
+        bridges_node = value_node
+        if _blank(value_node, "", "~"):
+            continue
+        for name, name_node, node in reader.mapping(value_node, "bridges"):
+            bridges.append(_bridge(reader, name, name_node, node))
+    if bridges_node is None:
+        raise LayoutError(reader.source, root.start_mark.line + 1, "no bridges: mapping")
+    return bridges
 
 
 def _check_unique(source: str, bridges: list[BridgeSpec]) -> None:
@@ -398,15 +461,13 @@ def _check_unique(source: str, bridges: list[BridgeSpec]) -> None:
                 raise LayoutError(source, port.line, f"patch port {port.name} peers with itself")
 
 
-def load_layout(path: str) -> Layout:
-    """Read and parse a layout file; an unreadable file is a LayoutError too."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(4 * 1024 * 1024 + 1)
-    except OSError as exc:
-        raise LayoutError(path, None, f"cannot read layout: {exc.strerror or exc}") from None
-    if len(raw) > 4 * 1024 * 1024:
-        raise LayoutError(path, None, "layout larger than 4 MiB")
+def load_layout(path: str, host: Host | None = None) -> Layout:
+    """Read and parse a layout file; an unreadable file is a LayoutError too.
+
+    A layout is configuration: it is read from this machine (``Host()``), also where a check
+    judges a captured tree.
+    """
+    raw = _read_layout(path, host or Host())
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -414,51 +475,58 @@ def load_layout(path: str) -> Layout:
     return parse_layout(text, path)
 
 
+def _read_layout(path: str, host: Host) -> bytes:
+    try:
+        # A bounded read: a file that fits the limit comes whole; one larger (or a device
+        # such as /dev/zero) yields one byte more than the limit, never more.
+        raw = host.read_tail(os.path.abspath(path), LAYOUT_LIMIT + 1)
+    except HostError as exc:
+        cause = exc.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
+        raise LayoutError(path, None, f"cannot read layout: {reason}") from None
+    if len(raw) > LAYOUT_LIMIT:
+        raise LayoutError(path, None, "layout larger than 4 MiB")
+    return raw
+
+
 # Writing --------------------------------------------------------------------------------------
+
+
+def _port_data(port: PortSpec) -> dict[str, Any]:
+    """One port as the file writes it: only what differs from the defaults."""
+    options = dict(port.options)
+    has_peer = port.type == "patch" and "peer" in options
+    peer = options.pop("peer") if has_peer else None
+    fields: tuple[tuple[str, Any, bool], ...] = (
+        ("type", port.type, port.type != "system"),
+        ("members", list(port.members), bool(port.members)),
+        ("bond_mode", port.bond_mode, bool(port.bond_mode)),
+        ("lacp", port.lacp, bool(port.lacp)),
+        ("tag", port.tag, port.tag is not None),
+        ("trunks", list(port.trunks), bool(port.trunks)),
+        ("vlan_mode", port.vlan_mode, bool(port.vlan_mode)),
+        ("peer", peer, has_peer),
+        ("options", dict(sorted(options.items())), bool(options)),
+        ("other_config", dict(sorted(port.other_config.items())), bool(port.other_config)),
+        ("address", port.address, bool(port.address)),
+    )
+    return {key: value for key, value, written in fields if written}
+
+
+def _bridge_data(bridge: BridgeSpec) -> dict[str, Any]:
+    ports = {port.name: _port_data(port) for port in bridge.ports}
+    fields: tuple[tuple[str, Any, bool], ...] = (
+        ("fail_mode", bridge.fail_mode, bool(bridge.fail_mode)),
+        ("datapath_type", bridge.datapath_type, bool(bridge.datapath_type)),
+        ("other_config", dict(sorted(bridge.other_config.items())), bool(bridge.other_config)),
+        ("ports", ports, bool(ports)),
+    )
+    return {key: value for key, value, written in fields if written}
 
 
 def layout_to_data(layout: Layout) -> dict[str, Any]:
     """The layout as plain data in the file's shape (for export)."""
-    bridges: dict[str, Any] = {}
-    for bridge in layout.bridges:
-        item: dict[str, Any] = {}
-        if bridge.fail_mode:
-            item["fail_mode"] = bridge.fail_mode
-        if bridge.datapath_type:
-            item["datapath_type"] = bridge.datapath_type
-        if bridge.other_config:
-            item["other_config"] = dict(sorted(bridge.other_config.items()))
-        ports: dict[str, Any] = {}
-        for port in bridge.ports:
-            spec: dict[str, Any] = {}
-            if port.type != "system":
-                spec["type"] = port.type
-            if port.members:
-                spec["members"] = list(port.members)
-            if port.bond_mode:
-                spec["bond_mode"] = port.bond_mode
-            if port.lacp:
-                spec["lacp"] = port.lacp
-            if port.tag is not None:
-                spec["tag"] = port.tag
-            if port.trunks:
-                spec["trunks"] = list(port.trunks)
-            if port.vlan_mode:
-                spec["vlan_mode"] = port.vlan_mode
-            options = dict(port.options)
-            if port.type == "patch" and "peer" in options:
-                spec["peer"] = options.pop("peer")
-            if options:
-                spec["options"] = dict(sorted(options.items()))
-            if port.other_config:
-                spec["other_config"] = dict(sorted(port.other_config.items()))
-            if port.address:
-                spec["address"] = port.address
-            ports[port.name] = spec
-        if ports:
-            item["ports"] = ports
-        bridges[bridge.name] = item
-    return {"bridges": bridges}
+    return {"bridges": {bridge.name: _bridge_data(bridge) for bridge in layout.bridges}}
 
 
 def dump_layout(layout: Layout) -> str:

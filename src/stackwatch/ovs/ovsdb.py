@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from stackwatch.core.host import HostError
-from stackwatch.ovs.settings import DEFAULT_DB, DEFAULT_TIMEOUT
+from stackwatch.core.host import Host, HostError
+from stackwatch.ovs.settings import DEFAULT_DB, DEFAULT_TIMEOUT, db_problem
 
 DATABASE = "Open_vSwitch"
+_DECODER = json.JSONDecoder()
 
 
 class OvsdbError(HostError):
@@ -31,6 +32,13 @@ class OvsdbError(HostError):
 
 class OvsdbTransactionError(OvsdbError):
     """The server refused a transaction; nothing of it was applied."""
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """The result of a request (which may itself be None)."""
+
+    result: Any
 
 
 @dataclass(frozen=True)
@@ -102,13 +110,14 @@ class OvsdbClient:
         import ovs.jsonrpc
         import ovs.stream
 
-        if ":" not in self.target or self.target.split(":", 1)[0] not in ("unix", "tcp", "ssl"):
-            raise OvsdbError(f"{self.target}: not an OVSDB address (unix:PATH or tcp:IP:PORT)")
+        problem = db_problem(self.target)
+        if problem:
+            raise OvsdbError(problem)
         if self.target.startswith("unix:"):
-            path = self.target[5:]
-            if not os.path.exists(path):
+            path = os.path.abspath(self.target[5:])
+            if not Host().exists(path):
                 raise OvsdbError(
-                    f"OVSDB not reachable: {path} does not exist (is ovsdb-server up?)"
+                    f"OVSDB not reachable: {self.target[5:]} does not exist (is ovsdb-server up?)"
                 )
         error, stream = ovs.stream.Stream.open_block(
             ovs.stream.Stream.open(self.target), int(self.timeout * 1000)
@@ -140,7 +149,6 @@ class OvsdbClient:
     def call(self, method: str, params: list[Any]) -> Any:
         """Send one request and wait for its reply, at most ``timeout`` seconds."""
         import ovs.jsonrpc
-        import ovs.poller
 
         if self._conn is None:
             self.connect()
@@ -148,49 +156,70 @@ class OvsdbClient:
         request = ovs.jsonrpc.Message.create_request(method, params)
         deadline = time.monotonic() + self.timeout
         error = conn.send_block(request)
-        # Replies are parsed with the standard library's C JSON decoder: the ovs package's
-        # pure-Python parser takes most of a second for a switch with a few hundred ports.
-        buffer = ""
-        decoder = json.JSONDecoder()
+        pending = ""
         while not error:
             status, data = conn.stream.recv(1 << 16)
             if status == errno.EAGAIN:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise OvsdbError(
-                        f"OVSDB at {_describe_target(self.target)}: no reply to {method} "
-                        f"within {self.timeout:g} s"
-                    )
-                poller = ovs.poller.Poller()
-                conn.stream.run_wait(poller)
-                conn.stream.recv_wait(poller)
-                poller.timer_wait(int(left * 1000) + 1)
-                poller.block()
+                self._wait_for_data(method, deadline)
                 continue
             if status or not data:
                 error = status or -1
                 break
-            buffer += data.decode("utf-8", errors="replace")
-            while buffer.strip() and buffer.rstrip().endswith("}"):
-                try:
-                    message, end = decoder.raw_decode(buffer.lstrip())
-                except json.JSONDecodeError:
-                    break
-                buffer = buffer.lstrip()[end:]
-                if not isinstance(message, dict):
-                    raise OvsdbError(f"OVSDB at {self.target}: malformed message")
-                if message.get("method") == "echo" and "id" in message:
-                    conn.send_block(
-                        ovs.jsonrpc.Message.create_reply(message.get("params"), message["id"])
-                    )
-                    continue
-                if message.get("id") != request.id:
-                    continue
-                if message.get("error") is not None:
-                    raise OvsdbError(f"OVSDB refused {method}: {message['error']}")
-                return message.get("result")
+            pending += data.decode("utf-8", errors="replace")
+            reply, pending = self._take_reply(pending, request.id, method)
+            if reply is not None:
+                return reply.result
         reason = "connection closed" if error in (-1, "EOF") else _strerror(error)
         raise OvsdbError(f"OVSDB at {_describe_target(self.target)}: {reason}")
+
+    def _wait_for_data(self, method: str, deadline: float) -> None:
+        """Block until the stream can be read, or fail once ``deadline`` has passed."""
+        import ovs.poller
+
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise OvsdbError(
+                f"OVSDB at {_describe_target(self.target)}: no reply to {method} "
+                f"within {self.timeout:g} s"
+            )
+        poller = ovs.poller.Poller()
+        self._conn.stream.run_wait(poller)
+        self._conn.stream.recv_wait(poller)
+        poller.timer_wait(int(left * 1000) + 1)
+        poller.block()
+
+    def _take_reply(self, pending: str, request_id: Any, method: str) -> tuple[_Reply | None, str]:
+        """The reply to ``request_id`` among the complete messages at the head of ``pending``
+        (None until it has arrived), and the text left over."""
+        # Parsed with the standard library's C JSON decoder: the ovs package's pure-Python
+        # parser takes most of a second for a switch with a few hundred ports.
+        while pending.strip() and pending.rstrip().endswith("}"):
+            try:
+                message, end = _DECODER.raw_decode(pending.lstrip())
+            except json.JSONDecodeError:
+                break  # incomplete: wait for more
+            pending = pending.lstrip()[end:]
+            reply = self._answer(message, request_id, method)
+            if reply is not None:
+                return reply, pending
+        return None, pending
+
+    def _answer(self, message: Any, request_id: Any, method: str) -> _Reply | None:
+        """Our reply, or None for a message that is not (the server's echo is answered)."""
+        import ovs.jsonrpc
+
+        if not isinstance(message, dict):
+            raise OvsdbError(f"OVSDB at {self.target}: malformed message")
+        if message.get("method") == "echo" and "id" in message:
+            self._conn.send_block(
+                ovs.jsonrpc.Message.create_reply(message.get("params"), message["id"])
+            )
+            return None
+        if message.get("id") != request_id:
+            return None
+        if message.get("error") is not None:
+            raise OvsdbError(f"OVSDB refused {method}: {message['error']}")
+        return _Reply(message.get("result"))
 
     def schema(self) -> dict[str, Any]:
         if self._schema is None:

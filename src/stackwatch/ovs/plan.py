@@ -9,6 +9,7 @@ left untouched rather than half-changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,8 @@ def _optional(value: Any) -> Any:
     return ovs_set([] if value is None else [value])
 
 
-def _describe(spec: PortSpec) -> str:
+def describe_port(spec: PortSpec) -> str:
+    """A port in one line: what it is (bond, type), its VLANs, options and address."""
     parts = []
     if spec.is_bond:
         parts.append("bond of " + "+".join(spec.members))
@@ -147,6 +149,26 @@ class _Ops:
             }
         )
 
+    def change_refs(
+        self,
+        table: str,
+        uuid: str,
+        column: str,
+        current: Sequence[str],
+        remove: list[Any],
+        add: list[Any],
+    ) -> None:
+        """Delete ``remove`` from and insert ``add`` into a column of references, guarded by a
+        wait on its ``current`` uuids: a change made by someone else in between refuses the
+        whole transaction instead of being overwritten."""
+        if not (remove or add):
+            return
+        self.wait_unchanged(table, uuid, column, ovs_set([ref(u) for u in current]))
+        if remove:
+            self.mutate(table, uuid, column, "delete", ovs_set(remove))
+        if add:
+            self.mutate(table, uuid, column, "insert", ovs_set(add))
+
     def wait_unchanged(self, table: str, uuid: str, column: str, value: Any) -> None:
         self.ops.append(
             {
@@ -220,86 +242,119 @@ def _update_port(ops: _Ops, spec: PortSpec, live: LivePort) -> None:
 
 def plan_layout(layout: Layout, live: LiveSwitch, prune: bool = False) -> Plan:
     """The changes that make ``live`` match ``layout``, and their OVSDB operations."""
-    plan = Plan()
-    ops = _Ops()
-    declared_bridges = {b.name for b in layout.bridges}
+    planner = _Planner(layout, live, prune)
+    for bridge in live.bridges:
+        if layout.bridge(bridge.name) is None:
+            planner.undeclared_bridge(bridge)
+    for spec in layout.bridges:
+        have = live.bridge(spec.name)
+        if have is None:
+            planner.new_bridge(spec)
+        else:
+            planner.existing_bridge(spec, have)
+    return planner.finish()
+
+
+def _displaced_ports(layout: Layout, live: LiveSwitch) -> dict[str, str]:
+    """Live ports that must go, as uuid -> why: declared in another bridge, or holding an
+    interface that the layout gives to another port."""
     declared_ports = {p.name: b.name for b in layout.bridges for p in b.ports}
     declared_ifaces = {i: p.name for b in layout.bridges for p in b.ports for i in p.interfaces}
-
-    # Live ports that must go: declared in another bridge, or holding a declared interface.
-    displaced: dict[str, str] = {}  # live port uuid -> why it goes
+    displaced: dict[str, str] = {}
     for bridge in live.bridges:
         for held in bridge.user_ports:
             home = declared_ports.get(held.name)
             if home is not None and home != bridge.name:
                 displaced[held.uuid] = f"moves to bridge {home}"
-            else:
-                for iface in held.interfaces:
-                    owner = declared_ifaces.get(iface.name)
-                    if owner is not None and owner != held.name:
-                        displaced[held.uuid] = f"its interface {iface.name} is declared in {owner}"
-                        break
+                continue
+            owners = ((i.name, declared_ifaces.get(i.name)) for i in held.interfaces)
+            taken = next(((i, o) for i, o in owners if o is not None and o != held.name), None)
+            if taken is not None:
+                displaced[held.uuid] = f"its interface {taken[0]} is declared in {taken[1]}"
+    return displaced
 
-    bridge_refs: list[Any] = []
-    removed_bridges: list[str] = []
-    for bridge in live.bridges:
-        if bridge.name in declared_bridges:
-            continue
-        moving = [p for p in bridge.user_ports if p.uuid in displaced]
-        if bridge.managed and prune:
-            plan.changes.append(Change("remove", f"bridge {bridge.name}", ("no longer declared",)))
-            removed_bridges.append(bridge.uuid)
-            continue
-        if bridge.managed:
-            plan.notes.append(f"bridge {bridge.name}: no longer declared; apply --prune removes it")
-        else:
-            plan.notes.append(
-                f"bridge {bridge.name}: not in the layout and not created by stackwatch; left alone"
-            )
-        for gone in moving:
-            plan.changes.append(
-                Change("remove", f"port {bridge.name}/{gone.name}", (displaced[gone.uuid],))
-            )
-            ops.mutate("Bridge", bridge.uuid, "ports", "delete", ovs_set([ref(gone.uuid)]))
 
-    for spec in layout.bridges:
-        have = live.bridge(spec.name)
-        if have is None:
-            port_refs = [_insert_port(ops, p) for p in spec.ports]
-            local_iface = ops.insert("Interface", _interface_row(spec.name, "internal", {}))
-            local_port = ops.insert(
-                "Port",
-                {
-                    "name": spec.name,
-                    "interfaces": ovs_set([local_iface]),
-                    "external_ids": ovs_map({MANAGED_KEY: "true"}),
-                },
-            )
-            bridge_row: dict[str, Any] = {
+def _left_alone(what: str, managed: bool) -> str:
+    """The note for a bridge or port that is not declared and that apply does not remove."""
+    if managed:
+        return f"{what}: no longer declared; apply --prune removes it"
+    return f"{what}: not in the layout and not created by stackwatch; left alone"
+
+
+def _bridge_row(spec: BridgeSpec, ports: list[Any]) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "ports": ovs_set(ports),
+        "fail_mode": _optional(spec.fail_mode),
+        "datapath_type": spec.datapath_type or "",
+        "other_config": ovs_map(spec.other_config),
+        "external_ids": ovs_map({MANAGED_KEY: "true"}),
+    }
+
+
+def _new_bridge_details(spec: BridgeSpec) -> tuple[str, ...]:
+    details = [f"{len(spec.ports)} ports"]
+    if spec.fail_mode:
+        details.append(f"fail_mode {spec.fail_mode}")
+    if spec.datapath_type:
+        details.append(f"datapath {spec.datapath_type}")
+    return tuple(details)
+
+
+class _Planner:
+    """Walks the layout beside the live switch, writing the changes (for people) and the
+    operations (for OVSDB) of one plan, in the order the transaction needs them."""
+
+    def __init__(self, layout: Layout, live: LiveSwitch, prune: bool) -> None:
+        self.live = live
+        self.prune = prune
+        self.plan = Plan()
+        self.ops = _Ops()
+        self.declared_ports = {p.name: b.name for b in layout.bridges for p in b.ports}
+        self.displaced = _displaced_ports(layout, live)
+        self.new_bridges: list[Any] = []  # references to inserted Bridge rows
+        self.removed_bridges: list[str] = []  # uuids
+
+    def change(self, action: str, what: str, *details: str) -> None:
+        self.plan.changes.append(Change(action, what, details))
+
+    def undeclared_bridge(self, bridge: LiveBridge) -> None:
+        """A live bridge the layout does not name: removed (with prune, if stackwatch made it)
+        or left alone, less the ports that the layout moves elsewhere."""
+        if bridge.managed and self.prune:
+            self.change("remove", f"bridge {bridge.name}", "no longer declared")
+            self.removed_bridges.append(bridge.uuid)
+            return
+        self.plan.notes.append(_left_alone(f"bridge {bridge.name}", bridge.managed))
+        for gone in bridge.user_ports:
+            if gone.uuid in self.displaced:
+                self.change("remove", f"port {bridge.name}/{gone.name}", self.displaced[gone.uuid])
+                self.ops.mutate("Bridge", bridge.uuid, "ports", "delete", ovs_set([ref(gone.uuid)]))
+
+    def new_bridge(self, spec: BridgeSpec) -> None:
+        """A declared bridge that does not exist: inserted with its ports and its local port."""
+        ops = self.ops
+        port_refs = [_insert_port(ops, p) for p in spec.ports]
+        local_iface = ops.insert("Interface", _interface_row(spec.name, "internal", {}))
+        local_port = ops.insert(
+            "Port",
+            {
                 "name": spec.name,
-                "ports": ovs_set([local_port, *port_refs]),
-                "fail_mode": _optional(spec.fail_mode),
-                "datapath_type": spec.datapath_type or "",
-                "other_config": ovs_map(spec.other_config),
+                "interfaces": ovs_set([local_iface]),
                 "external_ids": ovs_map({MANAGED_KEY: "true"}),
-            }
-            bridge_refs.append(ops.insert("Bridge", bridge_row))
-            details = [f"{len(spec.ports)} ports"]
-            if spec.fail_mode:
-                details.append(f"fail_mode {spec.fail_mode}")
-            if spec.datapath_type:
-                details.append(f"datapath {spec.datapath_type}")
-            plan.changes.append(Change("add", f"bridge {spec.name}", tuple(details)))
-            for port in spec.ports:
-                plan.changes.append(
-                    Change("add", f"port {spec.name}/{port.name}", (_describe(port),))
-                )
-            continue
+            },
+        )
+        self.new_bridges.append(ops.insert("Bridge", _bridge_row(spec, [local_port, *port_refs])))
+        self.change("add", f"bridge {spec.name}", *_new_bridge_details(spec))
+        for port in spec.ports:
+            self.change("add", f"port {spec.name}/{port.name}", describe_port(port))
 
+    def existing_bridge(self, spec: BridgeSpec, have: LiveBridge) -> None:
+        """A declared bridge that exists: its settings, its declared ports, the others."""
         diffs = bridge_differences(spec, have)
         if diffs:
-            plan.changes.append(Change("change", f"bridge {spec.name}", tuple(diffs)))
-            ops.update(
+            self.change("change", f"bridge {spec.name}", *diffs)
+            self.ops.update(
                 "Bridge",
                 have.uuid,
                 {
@@ -309,77 +364,61 @@ def plan_layout(layout: Layout, live: LiveSwitch, prune: bool = False) -> Plan:
                 },
             )
         live_ports = {p.name: p for p in have.user_ports}
-        add_refs: list[Any] = []
-        remove_refs: list[Any] = []
-        for port in spec.ports:
-            current = live_ports.get(port.name)
-            if current is not None and current.uuid in displaced:
-                current = None  # cannot happen for a port declared here; kept for safety
-            if current is None:
-                add_refs.append(_insert_port(ops, port))
-                plan.changes.append(
-                    Change("add", f"port {spec.name}/{port.name}", (_describe(port),))
-                )
-                continue
-            port_diffs = port_differences(port, port_to_spec(current))
-            if port_diffs:
-                _update_port(ops, port, current)
-                plan.changes.append(
-                    Change("change", f"port {spec.name}/{port.name}", tuple(port_diffs))
-                )
-        for name, current in sorted(live_ports.items()):
-            if name in declared_ports and declared_ports[name] == spec.name:
-                continue
-            if current.uuid in displaced:
-                remove_refs.append(ref(current.uuid))
-                plan.changes.append(
-                    Change("remove", f"port {spec.name}/{name}", (displaced[current.uuid],))
-                )
-            elif current.managed and prune:
-                remove_refs.append(ref(current.uuid))
-                plan.changes.append(
-                    Change("remove", f"port {spec.name}/{name}", ("no longer declared",))
-                )
-            elif current.managed:
-                plan.notes.append(
-                    f"port {spec.name}/{name}: no longer declared; apply --prune removes it"
-                )
-            else:
-                plan.notes.append(
-                    f"port {spec.name}/{name}: not in the layout and not created by stackwatch; "
-                    "left alone"
-                )
-        if add_refs or remove_refs:
-            ops.wait_unchanged(
-                "Bridge", have.uuid, "ports", ovs_set([ref(u) for u in have.port_uuids])
-            )
-        if remove_refs:
-            ops.mutate("Bridge", have.uuid, "ports", "delete", ovs_set(remove_refs))
-        if add_refs:
-            ops.mutate("Bridge", have.uuid, "ports", "insert", ovs_set(add_refs))
+        added = [self.declared_port(spec.name, p, live_ports.get(p.name)) for p in spec.ports]
+        removed = [
+            self.undeclared_port(spec.name, name, current)
+            for name, current in sorted(live_ports.items())
+            if self.declared_ports.get(name) != spec.name
+        ]
+        self.ops.change_refs(
+            "Bridge",
+            have.uuid,
+            "ports",
+            have.port_uuids,
+            [r for r in removed if r is not None],
+            [r for r in added if r is not None],
+        )
 
-    if bridge_refs or removed_bridges:
-        ops.wait_unchanged(
-            "Open_vSwitch",
-            live.root_uuid,
-            "bridges",
-            ovs_set([ref(u) for u in live.bridge_uuids]),
+    def declared_port(self, bridge: str, port: PortSpec, current: LivePort | None) -> Any:
+        """Insert or update one declared port; the reference of an inserted row, else None."""
+        if current is not None and current.uuid in self.displaced:
+            current = None  # cannot happen for a port declared here; kept for safety
+        if current is None:
+            inserted = _insert_port(self.ops, port)
+            self.change("add", f"port {bridge}/{port.name}", describe_port(port))
+            return inserted
+        port_diffs = port_differences(port, port_to_spec(current))
+        if port_diffs:
+            _update_port(self.ops, port, current)
+            self.change("change", f"port {bridge}/{port.name}", *port_diffs)
+        return None
+
+    def undeclared_port(self, bridge: str, name: str, current: LivePort) -> Any:
+        """A live port this bridge should not hold: the reference to delete, or None (a note)."""
+        what = f"port {bridge}/{name}"
+        if current.uuid in self.displaced:
+            reason = self.displaced[current.uuid]
+        elif current.managed and self.prune:
+            reason = "no longer declared"
+        else:
+            self.plan.notes.append(_left_alone(what, current.managed))
+            return None
+        self.change("remove", what, reason)
+        return ref(current.uuid)
+
+    def finish(self) -> Plan:
+        """The switch's list of bridges, then the marks that close the transaction."""
+        root = self.live.root_uuid
+        removed = [ref(u) for u in self.removed_bridges]
+        ops = self.ops
+        ops.change_refs(
+            "Open_vSwitch", root, "bridges", self.live.bridge_uuids, removed, self.new_bridges
         )
-    if removed_bridges:
-        ops.mutate(
-            "Open_vSwitch",
-            live.root_uuid,
-            "bridges",
-            "delete",
-            ovs_set([ref(u) for u in removed_bridges]),
-        )
-    if bridge_refs:
-        ops.mutate("Open_vSwitch", live.root_uuid, "bridges", "insert", ovs_set(bridge_refs))
-    if ops.ops:
-        ops.mutate("Open_vSwitch", live.root_uuid, "next_cfg", "+=", 1)
-        ops.ops.append({"op": "comment", "comment": "stackwatch ovs apply"})
-    plan.operations = ops.ops
-    return plan
+        if ops.ops:
+            ops.mutate("Open_vSwitch", root, "next_cfg", "+=", 1)
+            ops.ops.append({"op": "comment", "comment": "stackwatch ovs apply"})
+        self.plan.operations = ops.ops
+        return self.plan
 
 
 def verify_differences(layout: Layout, live: LiveSwitch) -> list[str]:

@@ -8,6 +8,22 @@ from stackwatch.core.config import ConfigError
 
 DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
 DEFAULT_TIMEOUT = 5.0
+DB_SCHEMES = ("unix", "tcp", "ssl")
+
+
+def netns_problem(netns: str) -> str | None:
+    """Why ``netns`` cannot name a network namespace (a file in /run/netns), or None."""
+    if not netns or "/" in netns or netns in (".", "..") or "\n" in netns:
+        return f"not a network namespace name: {netns!r}"
+    return None
+
+
+def db_problem(db: str) -> str | None:
+    """Why ``db`` cannot be an OVSDB address the client connects to, or None."""
+    scheme, sep, rest = db.partition(":")
+    if not sep or scheme not in DB_SCHEMES or not rest:
+        return f"not an OVSDB address (unix:PATH, tcp:IP:PORT or ssl:IP:PORT): {db!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -22,7 +38,9 @@ class OvsSettings:
     def validate(self, where: str) -> None:
         if not 0 < self.timeout <= 3600:  # also refuses nan and inf
             raise ConfigError(f"{where}.timeout: must be above 0 and at most 3600 seconds")
-        if self.netns is not None and (
-            not self.netns or "/" in self.netns or self.netns in (".", "..") or "\n" in self.netns
-        ):
-            raise ConfigError(f"{where}.netns: not a network namespace name: {self.netns!r}")
+        problem = db_problem(self.db)
+        if problem:
+            raise ConfigError(f"{where}.db: {problem}")
+        problem = netns_problem(self.netns) if self.netns is not None else None
+        if problem:
+            raise ConfigError(f"{where}.netns: {problem}")

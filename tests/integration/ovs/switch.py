@@ -120,6 +120,14 @@ class Switch:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def ovs_config(path: Path, db: str, **ovs: str) -> Path:
+    """Write a configuration whose [ovs] section names ``db`` (and any other [ovs] keys): the
+    checks read where the switch is from [ovs], as the ovs commands do."""
+    lines = ["[ovs]", f'db = "{db}"', *(f'{key} = "{value}"' for key, value in ovs.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 class _Child:
     """A process a test started, stopped with SIGTERM (SIGKILL after 10 s)."""
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
-from switch import OpenFlowController, OvsdbListener, Switch
+from switch import OpenFlowController, OvsdbListener, Switch, ovs_config
 
 from tests.conftest import free_port, run_stackwatch
 
 pytestmark = pytest.mark.integration
 
 
+def config_of(switch: Switch) -> str:
+    return str(ovs_config(Path(switch.dir) / "targets.toml", switch.db))
+
+
 def check_json(switch: Switch, *names: str) -> dict[str, dict[str, object]]:
-    done = run_stackwatch("check", *names, "--db", switch.db, "--format", "json", timeout=60)
+    done = run_stackwatch(
+        "check", *names, "--config", config_of(switch), "--format", "json", timeout=60
+    )
     data = json.loads(done.stdout)
     results = data["checks"]
     return {r["name"]: r for r in results}
@@ -85,17 +92,20 @@ def test_managers_connected_and_not(switch: Switch) -> None:
         )
         assert result["status"] == "CRITICAL", result
         assert f"tcp:127.0.0.1:{down} not connected" in result["summary"]
-        nagios = run_stackwatch("check", "ovs-managers", "--db", switch.db, "--format", "nagios")
+        nagios = run_stackwatch(
+            "check", "ovs-managers", "--config", config_of(switch), "--format", "nagios"
+        )
         assert nagios.returncode == 2
         assert nagios.stdout.startswith("OVS-MANAGERS CRITICAL")
     finally:
         listener.stop()
 
 
-def test_unreachable_ovsdb_is_unknown_within_the_timeout(switch: Switch) -> None:
+def test_unreachable_ovsdb_is_unknown_within_the_timeout(switch: Switch, tmp_path: Path) -> None:
     port = free_port()
+    config = ovs_config(tmp_path / "unreachable.toml", f"tcp:127.0.0.1:{port}")
     started = time.monotonic()
-    done = run_stackwatch("check", "ovs-managers", "--db", f"tcp:127.0.0.1:{port}")
+    done = run_stackwatch("check", "ovs-managers", "--config", str(config))
     assert done.returncode == 3
     assert "not reachable" in done.stdout
     assert time.monotonic() - started < 15

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from switch import Switch
+from switch import Switch, ovs_config
 
 from tests.conftest import run_stackwatch
 
@@ -16,32 +16,30 @@ CLASSIC = Path(__file__).resolve().parents[2] / "fixtures" / "ovs" / "openstack-
 
 
 def both(switch: Switch, config: Path, output: str, *extra: str) -> tuple[object, object]:
-    """(verify, check) as (exit code, stdout) for the same switch, layout and configuration."""
+    """(verify, check) as (exit code, stdout) for the same switch, layout and configuration
+    (whose [ovs] db names the switch: stackwatch check has no --db)."""
     verify = run_stackwatch(
         "ovs", "verify", str(CLASSIC), "--db", switch.db, "--config", str(config),
         "--format", output, *extra, timeout=60,
     )  # fmt: skip
     check = run_stackwatch(
-        "check", "ovs-bridges", "--db", switch.db, "--config", str(config), "--format", output,
-        *extra, timeout=60,
+        "check", "ovs-bridges", "--config", str(config), "--format", output, *extra, timeout=60,
     )  # fmt: skip
     assert "Traceback" not in verify.stderr + check.stderr
     return (verify.returncode, verify.stdout), (check.returncode, check.stdout)
 
 
 def test_unknown_format_is_refused() -> None:
+    # a Nagios plugin answers UNKNOWN (3) to bad arguments too, as stackwatch check does
     done = run_stackwatch("ovs", "verify", str(CLASSIC), "--format", "xml", timeout=60)
-    assert done.returncode == 2 and done.stdout == ""
+    assert done.returncode == 3 and done.stdout == ""
     assert "Invalid value for '--format'" in done.stderr and "'xml'" in done.stderr
     assert "nagios" in done.stderr and "json" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_formats_match_the_check(switch: Switch, tmp_path: Path) -> None:
-    config = tmp_path / "sw.toml"
-    config.write_text(
-        f'[ovs]\nnetns = "{switch.netns}"\n[checks.ovs-bridges]\nlayout = "{CLASSIC}"\n'
-    )
+    config = ovs_config(tmp_path / "sw.toml", switch.db, netns=switch.netns, layout=str(CLASSIC))
     assert (
         run_stackwatch(
             "ovs", "apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns, timeout=60
@@ -63,28 +61,24 @@ def test_formats_match_the_check(switch: Switch, tmp_path: Path) -> None:
     assert code == 1 and result["status"] == "WARNING"
     assert "~ port br-ex/mgmt: tag 20 -> 15" in result["details"]
 
+    # the text format of verify is the check's (one render() for both)
+    verify, check = both(switch, config, "text")
+    assert verify == check
+    assert verify[0] == 1 and "WARNING" in str(verify[1]) and "1 differences" in str(verify[1])
+
     # [checks.ovs-bridges] critical_on_drift is honoured by verify as by the check
-    config.write_text(config.read_text() + "critical_on_drift = true\n")
+    config.write_text(config.read_text() + "[checks.ovs-bridges]\ncritical_on_drift = true\n")
     verify, check = both(switch, config, "nagios")
     assert verify == check and verify[0] == 2
 
-    # the text format of verify is unchanged
-    done = run_stackwatch(
-        "ovs", "verify", str(CLASSIC), "--db", switch.db, "--netns", switch.netns, timeout=60
-    )
-    assert done.returncode == 1 and done.stdout.startswith("WARNING: 1 differences")
-
 
 def test_unreachable_db_is_unknown_as_in_the_check(tmp_path: Path) -> None:
-    config = tmp_path / "sw.toml"
-    config.write_text(f'[checks.ovs-bridges]\nlayout = "{CLASSIC}"\n')
     db = f"unix:{tmp_path}/none.sock"
+    config = ovs_config(tmp_path / "sw.toml", db, layout=str(CLASSIC))
     verify = run_stackwatch(
         "ovs", "verify", str(CLASSIC), "--db", db, "--config", str(config), "--format", "nagios"
     )
-    check = run_stackwatch(
-        "check", "ovs-bridges", "--db", db, "--config", str(config), "--format", "nagios"
-    )
+    check = run_stackwatch("check", "ovs-bridges", "--config", str(config), "--format", "nagios")
     assert (verify.returncode, verify.stdout) == (check.returncode, check.stdout)
     assert verify.returncode == 3 and verify.stdout.startswith("OVS-BRIDGES UNKNOWN - OVSDB not")
 
@@ -98,19 +92,16 @@ def test_captured_root_does_not_read_this_machines_devices(switch: Switch, tmp_p
         ).returncode
         == 0
     )
-    config = tmp_path / "sw.toml"
-    config.write_text(f'[checks.ovs-bridges]\nlayout = "{CLASSIC}"\n')
+    config = ovs_config(tmp_path / "sw.toml", switch.db, layout=str(CLASSIC))
     tree = tmp_path / "tree"
     tree.mkdir()
     done = run_stackwatch(
-        "check", "ovs-bridges", "--root", str(tree), "--db", switch.db, "--config", str(config),
-        "--format", "nagios", timeout=60,
+        "check", "ovs-bridges", "--root", str(tree), "--config", str(config), "--format", "nagios",
+        timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "device mgmt" not in done.stdout
     assert "addresses of internal ports not compared" in done.stdout
     # the same configuration on the live root looks in the host's namespace: a clear difference
-    done = run_stackwatch(
-        "check", "ovs-bridges", "--db", switch.db, "--config", str(config), timeout=60
-    )
+    done = run_stackwatch("check", "ovs-bridges", "--config", str(config), timeout=60)
     assert done.returncode == 1 and "the device does not exist" in done.stdout

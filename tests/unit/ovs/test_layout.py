@@ -136,3 +136,23 @@ def test_structured_garbage_is_a_layout_or_a_clear_error(data: object) -> None:
         parse_layout(text, "fuzz.yaml")
     except LayoutError as exc:
         assert str(exc).startswith("fuzz.yaml")
+
+
+def test_a_layout_over_the_limit_is_refused_without_being_read_whole(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (4 * 1024 * 1024 + 1))
+    with pytest.raises(LayoutError, match=r"big.yaml: layout larger than 4 MiB"):
+        load_layout(str(big))
+    with pytest.raises(LayoutError, match=r"^/dev/zero: layout larger than 4 MiB$"):
+        load_layout("/dev/zero")  # endless: read to one byte past the limit, no further
+
+
+def test_a_relative_path_is_read_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here.yaml").write_text("bridges:\n  br0: {}\n  br0: {}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LayoutError) as caught:
+        load_layout("here.yaml")
+    # the error names the file as the user wrote it, with the line
+    assert str(caught.value).startswith("here.yaml:3: bridges: duplicate key 'br0'")
