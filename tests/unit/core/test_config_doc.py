@@ -117,7 +117,8 @@ def _validate_all(config: Config) -> None:
 
 def test_reference_shows_types_defaults_and_comments() -> None:
     text = reference_markdown()
-    assert '| `warning` | range such as 10:20 | `"75"` | table use, % of the limit (host or a namespace) |' in text
+    comment = "table use, % of the limit (host or a namespace)"
+    assert f'| `warning` | range such as 10:20 | `"75"` | {comment} |' in text
     assert "| `datapath` | one of 'auto', 'system', 'netdev' | `\"auto\"` |" in text
     assert "### `[weblog.detect]`" in text
     assert "### `[backup.jobs.NAME]`" in text
