@@ -66,7 +66,7 @@ set_option() {
     --bin-dir) bin_dir=$value ;;
     --config-dir) config_dir=$value ;;
     --state-dir) state_dir=$value ;;
-    --python) python=$2 ;;
+    --python) python=$(command -v -- "$2" || printf '%s' "$2") ;;
   esac
 }
 
