@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: the real services the
-# integration tests start themselves (Open vSwitch, Apache, nginx, MariaDB, sshd), the tools the
-# checks call (smartctl, modinfo), the peers the benchmarks compare against, and the Python
-# package with its test extras. Services are installed but not started: the tests start their own,
-# bound to 127.0.0.1, and stop them.
+# integration tests start themselves (Open vSwitch, Apache, nginx, MariaDB, sshd, NRPE), the tools
+# the checks call (smartctl, modinfo), the peers the benchmarks compare against, and the Python
+# package with its test extras in a virtual environment of its own (.venv in the checkout, made
+# with the distribution's python3: Debian refuses system-wide pip installs, PEP 668).
+# Services are installed but not started: the tests start their own, bound to 127.0.0.1, and stop
+# them. scripts/run-tests.sh runs everything with .venv/bin/python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+PYTHON=${STACKWATCH_PYTHON:-/usr/bin/python3}
+VENV=.venv
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(
@@ -15,7 +20,9 @@ packages=(
   mariadb-server mariadb-client
   openssh-server openssh-client rsync
   smartmontools monitoring-plugins-basic
+  nagios-nrpe-server nagios-nrpe-plugin
   zstd gzip pigz
+  python3 python3-venv
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -23,7 +30,7 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   # Keep package scripts from starting the daemons (apache2 and nginx would both want port 80 on
-  # every address); the tests start their own on loopback.
+  # every address, nagios-nrpe-server port 5666); the tests start their own on loopback.
   policy_created=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
@@ -35,4 +42,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# A virtual environment that no longer runs, or was made by another python version (after an
+# upgrade of the distribution), is made again rather than patched.
+venv_usable() {
+  local version='import sys; print(sys.version_info[:2])'
+  [ -x "$VENV/bin/python" ] &&
+    [ "$("$VENV/bin/python" -c "$version" 2>/dev/null)" = "$("$PYTHON" -c "$version")" ]
+}
+venv_usable || "$PYTHON" -m venv --clear "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
