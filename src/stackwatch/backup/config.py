@@ -14,6 +14,7 @@ from typing import Literal
 
 from stackwatch.core.config import ConfigError
 from stackwatch.core.durations import DurationError, parse_duration
+from stackwatch.core.host import SecretOnCommandLine, audit_argv
 
 DEFAULT_CATALOG = "/var/lib/stackwatch/backup-catalog.sqlite"
 DEFAULT_LOCK_DIR = "/run/stackwatch"
@@ -116,6 +117,9 @@ class Job:
             argv = getattr(self, key)
             if argv and not argv[0]:
                 raise ConfigError(f"{where}.{key}: the program name is empty")
+            _check_no_password(argv, f"{where}.{key}", 0)
+        dump_argv = ["mariadb-dump", *self.extra_dump_options]
+        _check_no_password(dump_argv, f"{where}.extra_dump_options", 1)
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,20 @@ def _check_timeout(seconds: float, where: str) -> None:
             f"{where}: must be a positive number of seconds (at most {MAX_TIMEOUT:g}), "
             f"got {seconds!r}"
         )
+
+
+def _check_no_password(argv: list[str], where: str, offset: int) -> None:
+    """The check Host makes before it starts a program (core/host.py audit_argv), made here so
+    that the key is named before anything runs."""
+    if not argv:
+        return
+    try:
+        audit_argv(argv)
+    except SecretOnCommandLine as exc:
+        raise ConfigError(
+            f"{where}[{exc.index - offset}]: a password on a command line is visible to every "
+            "user of the machine; keep it in a file (the server's option_file for the dumps)"
+        ) from None
 
 
 def _check_name(name: str, where: str) -> None:

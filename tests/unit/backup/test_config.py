@@ -154,3 +154,22 @@ def test_keep_within_reaches_retention_in_hours(tmp_path: Path) -> None:
     assert Policy.from_job(load(tmp_path, text).jobs["nightly"]).within_hours == 17 * 24
     text = EXAMPLE.replace("keep_last = 3", 'keep_within = "90min"')
     assert Policy.from_job(load(tmp_path, text).jobs["nightly"]).within_hours == 1.5
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (
+            'extra_dump_options = ["--skip-lock-tables", "--password=hunter2"]',
+            "extra_dump_options[1]",
+        ),
+        ('extra_dump_options = ["-phunter2"]', "extra_dump_options[0]"),
+        ('pre_hook = ["/usr/local/bin/freeze", "--password", "hunter2"]', "pre_hook[1]"),
+        ('notify_command = ["notify", "token=1", "password=hunter2"]', "notify_command[2]"),
+    ],
+)
+def test_a_password_on_a_command_line_is_refused(tmp_path: Path, line: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, EXAMPLE.replace("keep_last = 3", line))
+    assert f"backup.jobs.nightly.{key}: a password on a command line" in str(err.value)
+    assert "hunter2" not in str(err.value)
