@@ -263,8 +263,9 @@ class Session:
         """End the connection (end of input first, so the client quits on its own); the server
         then releases its lock and snapshot."""
         self.process.close_input()
-        with contextlib.suppress(CommandTimeout):
+        with contextlib.suppress(CommandTimeout):  # at the deadline it is ended for us
             self.process.wait(5)
+        self._reader.join(5)  # the output read to its end before the pipe is closed
         self.process.stop()
 
 
