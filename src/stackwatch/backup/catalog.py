@@ -116,6 +116,32 @@ class Verification:
     details: str
 
 
+@dataclass(frozen=True)
+class JobSummary:
+    """What a job's backups amount to: the one source of ``backup status`` and the
+    ``backup-age`` check, so that the two cannot disagree."""
+
+    job: str
+    newest_good: Backup | None
+    copies: tuple[Copy, ...]  # the good copies of the newest good backup
+    good_count: int
+    total_size: int  # of every good backup
+    newest_failed: str | None  # the error of the newest finished run, when it failed
+    last_verification: Verification | None  # of any backup of the job
+
+    @property
+    def offsite_copies(self) -> int:
+        return sum(1 for c in self.copies if c.offsite)
+
+
+@dataclass(frozen=True)
+class BackupEntry:
+    """One backup with its copies, as ``backup list`` shows it."""
+
+    backup: Backup
+    copies: tuple[Copy, ...]
+
+
 class Catalog:
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -269,6 +295,27 @@ class Catalog:
             ).fetchall()
         return [Copy(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
 
+    def job_summary(self, job: str) -> JobSummary:
+        """The newest good backup of ``job``, its good copies, the job's last verification and
+        whether its newest finished run failed."""
+        backups = self.backups(job=job)
+        good = [b for b in backups if b.status == "good"]
+        newest = good[0] if good else None
+        copies = () if newest is None else tuple(self.copies(newest.id))
+        return JobSummary(
+            job=job,
+            newest_good=newest,
+            copies=tuple(c for c in copies if c.status == "good"),
+            good_count=len(good),
+            total_size=sum(b.size for b in good),
+            newest_failed=_newest_failure(backups),
+            last_verification=self.last_verification(job=job),
+        )
+
+    def entries(self, job: str) -> list[BackupEntry]:
+        """Every backup of ``job``, newest first, with its copies."""
+        return [BackupEntry(b, tuple(self.copies(b.id))) for b in self.backups(job=job)]
+
     def last_verification(
         self, backup_id: str | None = None, job: str | None = None
     ) -> Verification | None:
@@ -287,3 +334,12 @@ class Catalog:
         with self._tx() as db:
             row = db.execute(sql, args).fetchone()
         return Verification(row[0], row[1], bool(row[2]), row[3]) if row else None
+
+
+def _newest_failure(backups: Sequence[Backup]) -> str | None:
+    """The error of the newest finished run (newest first in ``backups``) when it failed or
+    stored fewer copies than it should have (a good backup with an error)."""
+    settled = [b for b in backups if b.status in ("good", "failed")]
+    if settled and (settled[0].status == "failed" or settled[0].error):
+        return settled[0].error or "failed"
+    return None

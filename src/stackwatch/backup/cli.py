@@ -1,21 +1,26 @@
 """``stackwatch backup``: run, list, verify, prune, status.
 
-Exit codes: 0 success, 1 a backup, copy or verification failed, 2 a configuration or usage error,
-75 the job is already running (EX_TEMPFAIL: try again later).
+Exit codes (core/exits.py): OK (0) success; FAILED (1) a backup, copy or verification failed;
+USAGE (2) a configuration or usage error; BUSY (75) the job is already running (EX_TEMPFAIL: try
+again later). What `list`, `status` and `prune` print is made in views.py.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
 
+from stackwatch.backup import views
 from stackwatch.backup.catalog import Catalog, CatalogError
-from stackwatch.backup.config import BackupConfig, load_backup_config
+from stackwatch.backup.config import BackupConfig
 from stackwatch.backup.lock import LockBusy
-from stackwatch.cli_support import fail, load_config_or_exit
-from stackwatch.core.config import ConfigError
+from stackwatch.cli_support import fail, load_settings, usage_error
+from stackwatch.core.exits import BUSY, FAILED, OK
+from stackwatch.core.host import Host, HostError
+from stackwatch.render.safe import printable
 
 app = typer.Typer(
     help="MySQL/MariaDB backups that can be trusted: dump, copy, verify, retain.",
@@ -24,46 +29,46 @@ app = typer.Typer(
 )
 
 ConfigOption = Annotated[str | None, typer.Option("--config", help="stackwatch TOML file")]
-CONFIG_ERROR = 2
-BUSY = 75
+FormatOption = Annotated[str, typer.Option("--format", help="text or json")]
 
 
 def _config(path: str | None) -> BackupConfig:
-    config = load_config_or_exit(path, CONFIG_ERROR)
-    try:
-        cfg = load_backup_config(config)
-    except ConfigError as exc:
-        fail(str(exc), CONFIG_ERROR)
-    if not cfg.jobs:
-        fail(f"{config.where('backup', 'jobs')}: no backup job configured", CONFIG_ERROR)
-    return cfg
+    config, settings = load_settings(path, "backup")
+    if not settings.jobs:
+        usage_error(f"{config.where('backup', 'jobs')}: no backup job configured")
+    assert isinstance(settings, BackupConfig)
+    return settings
 
 
 def _jobs(cfg: BackupConfig, job: str | None) -> list[str]:
     if job is None:
         return list(cfg.jobs)
     if job not in cfg.jobs:
-        fail(f"unknown job {job!r}; configured: {', '.join(cfg.jobs)}", CONFIG_ERROR)
+        usage_error(f"unknown job {job!r}; configured: {', '.join(cfg.jobs)}")
     return [job]
 
 
-def _catalog(cfg: BackupConfig, readonly: bool = False) -> Catalog:
+def _format(value: str) -> str:
+    if value not in ("text", "json"):
+        usage_error(f"--format must be text or json, not {value!r}")
+    return value
+
+
+def _catalog(cfg: BackupConfig) -> Catalog:
     try:
-        return Catalog(cfg.catalog, readonly=readonly)
+        return Catalog(cfg.catalog)
     except CatalogError as exc:
-        fail(str(exc), 1)
+        fail(str(exc), FAILED)
 
 
-def _when(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+def _echo(lines: Iterable[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+def _echo_report(report: str) -> None:
+    """A run's or a verification's report: server messages in it shown printable."""
+    _echo(printable(line) for line in report.splitlines())
 
 
 @app.command()
@@ -72,58 +77,58 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Dump, compress, checksum, copy to every destination, record, apply retention, notify."""
+    cfg = _config(config)
+    host = Host()
+    failed = False
+    for name in _jobs(cfg, job):
+        failed |= not _run_job(cfg, name, host)
+    raise typer.Exit(FAILED if failed else OK)
+
+
+def _run_job(cfg: BackupConfig, name: str, host: Host) -> bool:
+    """Run one job (and verify it when the job asks); True when all went well."""
     from stackwatch.backup.job import run_job
     from stackwatch.backup.verify import verify_backup
 
-    cfg = _config(config)
-    failed = False
-    for name in _jobs(cfg, job):
-        try:
-            outcome = run_job(cfg, name)
-        except LockBusy as exc:
-            fail(str(exc), BUSY)
-        except (CatalogError, OSError) as exc:
-            fail(f"job {name}: {exc}", 1)
-        typer.echo(outcome.report())
-        failed |= not outcome.ok
-        if outcome.ok and outcome.backup_id and cfg.jobs[name].verify_after_run:
-            catalog = _catalog(cfg)
-            try:
-                result = verify_backup(cfg, catalog, outcome.backup_id)
-            finally:
-                catalog.close()
-            typer.echo(result.report())
-            failed |= not result.ok
-    raise typer.Exit(1 if failed else 0)
+    try:
+        outcome = run_job(cfg, name, host=host)
+    except LockBusy as exc:
+        fail(str(exc), BUSY)
+    except (CatalogError, HostError, OSError) as exc:
+        fail(f"job {name}: {exc}", FAILED)
+    _echo_report(outcome.report())
+    if not (outcome.ok and outcome.backup_id and cfg.jobs[name].verify_after_run):
+        return outcome.ok
+    catalog = _catalog(cfg)
+    try:
+        result = verify_backup(cfg, catalog, outcome.backup_id, host)
+    finally:
+        catalog.close()
+    _echo_report(result.report())
+    return result.ok
 
 
 @app.command("list")
 def list_backups(
     job: Annotated[str | None, typer.Argument(help="only this job")] = None,
     config: ConfigOption = None,
+    output: FormatOption = "text",
 ) -> None:
     """Backups per job, with their copies per destination."""
     cfg = _config(config)
+    fmt = _format(output)
     catalog = _catalog(cfg)
     try:
-        for name in _jobs(cfg, job):
-            typer.echo(f"job {name}")
-            backups = catalog.backups(job=name)
-            if not backups:
-                typer.echo("  no backups")
-            for b in backups:
-                copies = ", ".join(
-                    f"{c.destination}{'(off-site)' if c.offsite else ''}={c.status}"
-                    for c in catalog.copies(b.id)
-                )
-                line = f"  {b.id}  {_when(b.started)}  {b.status:<8} {_size(b.size):>10}  {copies}"
-                if b.lock_seconds is not None:
-                    line += f"  lock {b.lock_seconds:.3f} s"
-                if b.error:
-                    line += f"  [{b.error}]"
-                typer.echo(line)
+        listing = {name: catalog.entries(name) for name in _jobs(cfg, job)}
+    except CatalogError as exc:
+        fail(str(exc), FAILED)
     finally:
         catalog.close()
+    if fmt == "json":
+        typer.echo(views.list_json(listing))
+        return
+    for name, entries in listing.items():
+        _echo(views.list_lines(name, entries))
 
 
 @app.command()
@@ -137,31 +142,38 @@ def verify(
     from stackwatch.backup.verify import verify_backup
 
     cfg = _config(config)
+    host = Host()
     catalog = _catalog(cfg)
-    failed = False
     try:
-        if backup_id is not None:
-            ids = [backup_id]
-        else:
-            ids = []
-            for name in cfg.jobs:
-                good = catalog.backups(job=name, status="good")
-                if good:
-                    ids.append(good[0].id)
-                else:
-                    typer.echo(f"job {name}: no good backup to verify")
-                    failed = True
+        ids, failed = _to_verify(cfg, catalog, backup_id)
         for one in ids:
-            try:
-                outcome = verify_backup(cfg, catalog, one)
-            except CatalogError as exc:
-                fail(str(exc), 1)
-            typer.echo(outcome.report())
+            outcome = verify_backup(cfg, catalog, one, host)
+            _echo_report(outcome.report())
             typer.echo(f"verify took {outcome.seconds:.1f} s")
             failed |= not outcome.ok
+    except CatalogError as exc:
+        fail(str(exc), FAILED)
     finally:
         catalog.close()
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(FAILED if failed else OK)
+
+
+def _to_verify(
+    cfg: BackupConfig, catalog: Catalog, backup_id: str | None
+) -> tuple[list[str], bool]:
+    """The backups to verify (the one named, else each job's newest good one), and whether a
+    job has none."""
+    if backup_id is not None:
+        return [backup_id], False
+    ids, missing = [], False
+    for name in cfg.jobs:
+        newest = catalog.job_summary(name).newest_good
+        if newest is None:
+            typer.echo(printable(f"job {name}: no good backup to verify"))
+            missing = True
+        else:
+            ids.append(newest.id)
+    return ids, missing
 
 
 @app.command()
@@ -174,55 +186,35 @@ def prune(
     from stackwatch.backup.job import prune as prune_job
 
     cfg = _config(config)
+    host = Host()
     failed = False
     for name in _jobs(cfg, job):
         try:
-            forgotten, kept, errors = prune_job(cfg, name, dry_run)
+            forgotten, kept, errors = prune_job(cfg, name, dry_run, host)
         except LockBusy as exc:
             fail(str(exc), BUSY)
         except CatalogError as exc:
-            fail(str(exc), 1)
-        verb = "would delete" if dry_run else "deleted"
-        typer.echo(f"job {name}: {verb} {len(forgotten)}, keep {len(kept)}")
-        for k in kept:
-            typer.echo(f"  keep   {k}")
-        for f in forgotten:
-            typer.echo(f"  {verb} {f}")
-        for e in errors:
-            typer.echo(f"  error: {e}")
+            fail(str(exc), FAILED)
+        _echo(views.prune_lines(name, forgotten, kept, errors, dry_run))
         failed |= bool(errors)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(FAILED if failed else OK)
 
 
 @app.command()
-def status(config: ConfigOption = None) -> None:
-    """Freshness, size and copies of each job's newest good backup."""
+def status(config: ConfigOption = None, output: FormatOption = "text") -> None:
+    """Freshness, size and copies of each job's newest good backup (the facts the backup-age
+    check judges)."""
     cfg = _config(config)
+    fmt = _format(output)
     catalog = _catalog(cfg)
-    now = time.time()
     try:
-        for name in cfg.jobs:
-            good = catalog.backups(job=name, status="good")
-            total = sum(b.size for b in good)
-            if not good:
-                typer.echo(f"{name}: no good backup")
-                continue
-            last = good[0]
-            copies = [c for c in catalog.copies(last.id) if c.status == "good"]
-            offsite = sum(1 for c in copies if c.offsite)
-            ver = catalog.last_verification(job=name)
-            verified = (
-                "never verified"
-                if ver is None
-                else f"last verify {'ok' if ver.ok else 'FAILED'} {_when(ver.at)}"
-            )
-            lock = (
-                "" if last.lock_seconds is None else f", writers locked {last.lock_seconds:.3f} s"
-            )
-            typer.echo(
-                f"{name}: newest {last.id} {(now - last.started) / 3600:.1f} h old, "
-                f"{len(copies)} copies ({offsite} off-site), {_size(last.size)}{lock}; "
-                f"{len(good)} backups kept, {_size(total)} in all; {verified}"
-            )
+        summaries = [catalog.job_summary(name) for name in cfg.jobs]
+    except CatalogError as exc:
+        fail(str(exc), FAILED)
     finally:
         catalog.close()
+    now = time.time()
+    if fmt == "json":
+        typer.echo(views.status_json(summaries, now))
+    else:
+        _echo(views.status_lines(summaries, now))

@@ -1,7 +1,9 @@
 """The [backup] section of the stackwatch TOML: servers, destinations, jobs, mail.
 
-Every table is validated by ``core.config.build`` (unknown keys and wrong types name the file and
-the key); references between tables (a job's server and destinations) are checked here.
+``BackupConfig`` is the capability's settings dataclass: ``core.config.build`` validates every
+table (unknown keys and wrong types name the file and the key) and calls the ``validate`` methods
+below for the rules across keys: each table's own (a job's timeouts, an ssh destination's host),
+then the references between tables (a job's server and destinations).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackwatch.core.config import Config, ConfigError, build
+from stackwatch.core.config import ConfigError
+from stackwatch.core.durations import DurationError, parse_duration
+from stackwatch.core.host import SecretOnCommandLine, audit_argv
 
 DEFAULT_CATALOG = "/var/lib/stackwatch/backup-catalog.sqlite"
 DEFAULT_LOCK_DIR = "/run/stackwatch"
@@ -19,9 +23,9 @@ SYSTEM_DATABASES = ("information_schema", "performance_schema", "sys", "mysql")
 EVENTS = ("failure", "success", "deletion")
 MAX_TIMEOUT = 31536000.0  # a year: the server's own limit for lock_wait_timeout
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_DURATION = re.compile(r"^(\d+)([hdwmy])$")
-_DURATION_PART = re.compile(r"(\d+)([hdwmy])")
-_HOURS = {"h": 1, "d": 24, "w": 24 * 7, "m": 24 * 30, "y": 24 * 365}
+_UNITLESS = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+RETENTION_EXAMPLES = "36h, 7d, 2w3d, 6mo, 1y"
+TIMEOUT_KEYS = ("lock_timeout", "snapshot_timeout", "hook_timeout", "dump_timeout")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class Server:
     option_file: str | None = None  # [client] user=... password=...; never on a command line
     dump_program: str = "mariadb-dump"
     client_program: str = "mariadb"
+
+    def validate(self, where: str) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"{where}.port: out of range: {self.port}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,14 @@ class Destination:
     @property
     def is_offsite(self) -> bool:
         return self.offsite if self.offsite is not None else self.kind == "ssh"
+
+    def validate(self, where: str) -> None:
+        if not self.path.startswith("/") and self.kind != "ssh":
+            raise ConfigError(f"{where}.path: must be an absolute path, got {self.path!r}")
+        if self.kind == "ssh" and not self.host:
+            raise ConfigError(f"{where}.host: required for kind = 'ssh'")
+        if self.kind == "volume" and not self.device:
+            raise ConfigError(f"{where}.device: required for kind = 'volume'")
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,24 @@ class Job:
     idle_priority: bool = True
     verify_after_run: bool = False
 
+    def validate(self, where: str) -> None:
+        """The rules of one job's own keys (its references are checked by BackupConfig)."""
+        _check_databases(self.databases, where)
+        if self.keep_within is not None:
+            keep_within_seconds(self.keep_within, f"{where}.keep_within")
+        for key in ("parallel", "compression_level"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{where}.{key}: must be at least 1")
+        for key in TIMEOUT_KEYS:
+            _check_timeout(getattr(self, key), f"{where}.{key}")
+        for key in ("pre_hook", "post_hook", "notify_command"):
+            argv = getattr(self, key)
+            if argv and not argv[0]:
+                raise ConfigError(f"{where}.{key}: the program name is empty")
+            _check_no_password(argv, f"{where}.{key}", 0)
+        dump_argv = ["mariadb-dump", *self.extra_dump_options]
+        _check_no_password(dump_argv, f"{where}.extra_dump_options", 1)
+
 
 @dataclass(frozen=True)
 class Mail:
@@ -109,71 +143,81 @@ class BackupConfig:
     destinations: dict[str, Destination] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
 
+    def validate(self, where: str) -> None:
+        """Names usable as file names, and every job's server and destinations defined (each
+        table's own rules were checked when it was built)."""
+        for kind in ("servers", "destinations", "jobs"):
+            for name in getattr(self, kind):
+                _check_name(name, f"{where}.{kind}.{name}")
+        for name, job in self.jobs.items():
+            self._check_references(job, f"{where}.jobs.{name}")
 
-def parse_duration_hours(text: str) -> float:
-    """'7d', '2w3d', '36h', '1y' -> hours. Months are 30 days, years 365 (restic's rounding
-    differs; the value is a lower bound on what is kept)."""
-    compact = text.strip().lower()
-    if not compact or _DURATION_PART.sub("", compact):
-        raise ValueError(f"invalid duration {text!r} (use e.g. 36h, 7d, 2w3d, 6m, 1y)")
-    return float(sum(int(n) * _HOURS[u] for n, u in _DURATION_PART.findall(compact)))
-
-
-def load_backup_config(config: Config) -> BackupConfig:
-    """Validate [backup] into a BackupConfig; a ConfigError names the file and the key."""
-    where = config.where("backup")
-    result = build(BackupConfig, config.section("backup"), where)
-    for name, dest in result.destinations.items():
-        at = f"{where}.destinations.{name}"
-        _check_name(name, at)
-        if not dest.path.startswith("/") and dest.kind != "ssh":
-            raise ConfigError(f"{at}.path: must be an absolute path, got {dest.path!r}")
-        if dest.kind == "ssh" and not dest.host:
-            raise ConfigError(f"{at}.host: required for kind = 'ssh'")
-        if dest.kind == "volume" and not dest.device:
-            raise ConfigError(f"{at}.device: required for kind = 'volume'")
-    for name, server in result.servers.items():
-        _check_name(name, f"{where}.servers.{name}")
-        if not 0 < server.port < 65536:
-            raise ConfigError(f"{where}.servers.{name}.port: out of range: {server.port}")
-    for name, job in result.jobs.items():
-        at = f"{where}.jobs.{name}"
-        _check_name(name, at)
-        if job.server not in result.servers:
-            known = ", ".join(sorted(result.servers)) or "none defined"
-            raise ConfigError(f"{at}.server: unknown server {job.server!r} (known: {known})")
+    def _check_references(self, job: Job, where: str) -> None:
+        if job.server not in self.servers:
+            known = ", ".join(sorted(self.servers)) or "none defined"
+            raise ConfigError(f"{where}.server: unknown server {job.server!r} (known: {known})")
         if not job.destinations:
-            raise ConfigError(f"{at}.destinations: at least one destination is needed")
-        for dest_name in job.destinations:
-            if dest_name not in result.destinations:
-                known = ", ".join(sorted(result.destinations)) or "none defined"
+            raise ConfigError(f"{where}.destinations: at least one destination is needed")
+        for name in job.destinations:
+            if name not in self.destinations:
+                known = ", ".join(sorted(self.destinations)) or "none defined"
                 raise ConfigError(
-                    f"{at}.destinations: unknown destination {dest_name!r} (known: {known})"
+                    f"{where}.destinations: unknown destination {name!r} (known: {known})"
                 )
-        if isinstance(job.databases, str) and job.databases != "all":
-            raise ConfigError(f'{at}.databases: expected "all" or a list of names')
-        if isinstance(job.databases, list) and not job.databases:
-            raise ConfigError(f"{at}.databases: the list is empty")
-        if job.keep_within is not None:
-            try:
-                parse_duration_hours(job.keep_within)
-            except ValueError as exc:
-                raise ConfigError(f"{at}.keep_within: {exc}") from None
-        for key in ("parallel", "compression_level"):
-            if getattr(job, key) < 1:
-                raise ConfigError(f"{at}.{key}: must be at least 1")
-        for key in ("lock_timeout", "snapshot_timeout", "hook_timeout", "dump_timeout"):
-            seconds = getattr(job, key)
-            if not (0 < seconds <= MAX_TIMEOUT):  # also refuses TOML nan and inf
-                raise ConfigError(
-                    f"{at}.{key}: must be a positive number of seconds "
-                    f"(at most {MAX_TIMEOUT:g}), got {seconds!r}"
-                )
-        for key in ("pre_hook", "post_hook", "notify_command"):
-            argv = getattr(job, key)
-            if argv and not argv[0]:
-                raise ConfigError(f"{at}.{key}: the program name is empty")
-    return result
+
+
+def keep_within_seconds(value: str, where: str = "keep_within") -> float:
+    """A retention period in seconds, read by the one duration parser (core/durations.py),
+    where "m" is refused as ambiguous (minutes or months?) and a unit is required."""
+    if _UNITLESS.match(value):
+        raise ConfigError(
+            f"{where}: invalid duration {value!r}: give a unit (e.g. {RETENTION_EXAMPLES})"
+        )
+    try:
+        return parse_duration(value, allow_bare_m=False)
+    except DurationError as exc:
+        if _readable_with_minutes(value):  # only the ambiguous "m": say so
+            raise ConfigError(f"{where}: invalid duration: {exc}") from None
+        raise ConfigError(
+            f"{where}: invalid duration {value!r} (use e.g. {RETENTION_EXAMPLES})"
+        ) from None
+
+
+def _readable_with_minutes(value: str) -> bool:
+    try:
+        parse_duration(value)
+    except DurationError:
+        return False
+    return True
+
+
+def _check_databases(databases: str | list[str], where: str) -> None:
+    if isinstance(databases, str) and databases != "all":
+        raise ConfigError(f'{where}.databases: expected "all" or a list of names')
+    if isinstance(databases, list) and not databases:
+        raise ConfigError(f"{where}.databases: the list is empty")
+
+
+def _check_timeout(seconds: float, where: str) -> None:
+    if not (0 < seconds <= MAX_TIMEOUT):  # also refuses TOML nan and inf
+        raise ConfigError(
+            f"{where}: must be a positive number of seconds (at most {MAX_TIMEOUT:g}), "
+            f"got {seconds!r}"
+        )
+
+
+def _check_no_password(argv: list[str], where: str, offset: int) -> None:
+    """The check Host makes before it starts a program (core/host.py audit_argv), made here so
+    that the key is named before anything runs."""
+    if not argv:
+        return
+    try:
+        audit_argv(argv)
+    except SecretOnCommandLine as exc:
+        raise ConfigError(
+            f"{where}[{exc.index - offset}]: a password on a command line is visible to every "
+            "user of the machine; keep it in a file (the server's option_file for the dumps)"
+        ) from None
 
 
 def _check_name(name: str, where: str) -> None:

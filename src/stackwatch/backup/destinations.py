@@ -12,63 +12,47 @@ import contextlib
 import hashlib
 import os
 import shlex
-import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from stackwatch.backup.config import Destination
 from stackwatch.backup.dump import DumpedFile
-from stackwatch.core.files import fsync_directory
+from stackwatch.core.host import CommandFailed, CommandTimeout, Host, HostError
 
 
 class DestinationError(Exception):
     """A destination failed; the message names it."""
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(host: Host, path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with host.open_read(path) as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
 
 
-def copy_file(source: Path, target: Path) -> None:
-    """Copy with a temporary name, fsync and rename; mode 0600."""
-    tmp = target.with_name(f".{target.name}.partial")
-    try:
-        with source.open("rb") as src, open(tmp, "wb") as dst:
-            os.fchmod(dst.fileno(), 0o600)
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def check_sums(directory: Path, files: Sequence[DumpedFile]) -> list[str]:
+def check_sums(host: Host, directory: Path, files: Sequence[DumpedFile]) -> list[str]:
+    """What differs between the files in ``directory`` and the catalog (size, then SHA-256)."""
     problems = []
     for f in files:
         path = directory / f.name
         try:
-            size = path.stat().st_size
+            size = host.size_of(path)
             if size != f.size:
                 problems.append(f"{f.name}: {size} bytes, catalog says {f.size}")
-            elif sha256_file(path) != f.sha256:
+            elif sha256_file(host, path) != f.sha256:
                 problems.append(f"{f.name}: SHA-256 differs from the catalog")
-        except OSError as exc:
-            problems.append(f"{f.name}: {exc.strerror or exc}")
+        except (HostError, OSError) as exc:
+            problems.append(f"{f.name}: {exc}")
     return problems
 
 
 class Backend:
-    def __init__(self, name: str, dest: Destination) -> None:
+    def __init__(self, name: str, dest: Destination, host: Host) -> None:
         self.name = name
         self.dest = dest
+        self.host = host
 
     @property
     def offsite(self) -> bool:
@@ -101,56 +85,54 @@ class DirectoryBackend(Backend):
         return self.root(job) / f".partial-{backup_id}"
 
     def open(self) -> None:
-        if not Path(self.dest.path).is_dir():
+        if not self.host.is_dir(self.dest.path):
             raise DestinationError(f"{self.name}: {self.dest.path} is not a directory")
 
     def prepare(self, job: str, backup_id: str) -> Path:
         """A fresh staging directory on this destination (the dump is written straight here)."""
-        root = self.root(job)
+        staging = self.staging_dir(job, backup_id)
         try:
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            staging = self.staging_dir(job, backup_id)
-            staging.mkdir(mode=0o700)
-        except OSError as exc:
-            raise DestinationError(f"{self.name}: cannot create {root}: {exc.strerror}") from None
+            self.host.make_dir(self.root(job), parents=True)
+            self.host.make_dir(staging)
+        except HostError as exc:
+            raise DestinationError(f"{self.name}: {exc}") from None
         return staging
 
     def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
-        final = self.root(job) / backup_id
         own = self.staging_dir(job, backup_id)
         try:
             if staging != own:
-                own = self.prepare(job, backup_id)
-                for f in files:
-                    copy_file(staging / f.name, own / f.name)
-                fsync_directory(own)
-            problems = check_sums(own, files)
+                self._copy(staging, job, backup_id, files)
+            problems = check_sums(self.host, own, files)
             if problems:
                 raise DestinationError(f"{self.name}: copy does not match: {'; '.join(problems)}")
-            os.replace(own, final)
-            fsync_directory(final.parent)
-        except OSError as exc:
+            self.host.rename(own, self.root(job) / backup_id)
+        except HostError as exc:
+            raise DestinationError(f"{self.name}: {exc}") from None
+        finally:  # a copy that did not become the backup is not kept
             if staging != own:
-                shutil.rmtree(own, ignore_errors=True)
-            raise DestinationError(f"{self.name}: {exc.strerror or exc}") from None
+                with contextlib.suppress(HostError):
+                    self.host.remove_tree(own)
+
+    def _copy(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
+        own = self.prepare(job, backup_id)
+        for f in files:
+            self.host.copy_file(staging / f.name, own / f.name)
 
     def delete(self, job: str, backup_id: str) -> None:
-        target = self.root(job) / backup_id
         try:
-            if target.exists():
-                shutil.rmtree(target)
-                fsync_directory(target.parent)
-        except OSError as exc:
-            raise DestinationError(f"{self.name}: cannot delete {target}: {exc.strerror}") from None
+            self.host.remove_tree(self.root(job) / backup_id)
+        except HostError as exc:
+            raise DestinationError(f"{self.name}: {exc}") from None
 
     def fetch(self, job: str, backup_id: str, name: str, into: Path) -> Path:
         path = self.root(job) / backup_id / name
-        if not path.is_file():
+        if not self.host.exists(str(path)):
             raise DestinationError(f"{self.name}: {path} is missing")
         return path
 
     def check(self, job: str, backup_id: str, files: Sequence[DumpedFile]) -> list[str]:
-        return check_sums(self.root(job) / backup_id, files)
+        return check_sums(self.host, self.root(job) / backup_id, files)
 
 
 class VolumeBackend(DirectoryBackend):
@@ -160,23 +142,26 @@ class VolumeBackend(DirectoryBackend):
 
     def open(self) -> None:
         path = self.dest.path
-        if os.path.ismount(path):
+        if self.host.is_mount(path):
             return
-        Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            self.host.make_dir(path, 0o755, parents=True)
+        except HostError as exc:
+            raise DestinationError(f"{self.name}: {exc}") from None
         argv = ["mount"]
         if self.dest.fstype:
             argv += ["-t", self.dest.fstype]
         if self.dest.mount_options:
             argv += ["-o", self.dest.mount_options]
         argv += ["--", str(self.dest.device), path]
-        _run(argv, f"{self.name}: mount", 120)
+        _run(self.host, argv, f"{self.name}: mount", 120)
         self.mounted_by_us = True
 
     def close(self) -> None:
         if self.mounted_by_us:
             with contextlib.suppress(OSError):
                 os.sync()
-            _run(["umount", "--", self.dest.path], f"{self.name}: umount", 300)
+            _run(self.host, ["umount", "--", self.dest.path], f"{self.name}: umount", 300)
             self.mounted_by_us = False
 
 
@@ -197,6 +182,7 @@ class SshBackend(Backend):
     def remote(self, argv: Sequence[str], timeout: float = 600) -> str:
         command = " ".join(shlex.quote(a) for a in argv)
         return _run(
+            self.host,
             ["ssh", *self.ssh_options(), "--", self.target(), command],
             f"{self.name}: ssh {self.target()}",
             timeout,
@@ -208,7 +194,7 @@ class SshBackend(Backend):
     def rsync(self, sources: Sequence[str], target: str, timeout: float) -> None:
         shell = " ".join(shlex.quote(a) for a in ["ssh", *self.ssh_options()])
         argv = ["rsync", "-rt", "--chmod=D700,F600", "-e", shell, *sources, target]
-        _run(argv, f"{self.name}: rsync to {self.target()}", timeout)
+        _run(self.host, argv, f"{self.name}: rsync to {self.target()}", timeout)
 
     def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
         root = self.root(job)
@@ -255,26 +241,19 @@ class SshBackend(Backend):
             return [str(exc)]
 
 
-def _run(argv: Sequence[str], what: str, timeout: float) -> str:
+def _run(host: Host, argv: Sequence[str], what: str, timeout: float) -> str:
+    """A command of a destination (ssh, rsync, mount); DestinationError naming it on failure."""
     try:
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, errors="replace", timeout=timeout
-        )
-    except FileNotFoundError:
-        raise DestinationError(f"{what}: {argv[0]} not found") from None
-    except subprocess.TimeoutExpired:
-        raise DestinationError(f"{what}: no answer within {timeout:g} s") from None
-    if done.returncode != 0:
-        lines = [x for x in done.stderr.strip().splitlines() if x.strip()]
-        raise DestinationError(
-            f"{what} failed (status {done.returncode}): {lines[-1] if lines else 'no message'}"
-        )
-    return done.stdout
+        return host.run(argv, timeout=timeout, what=what).stdout
+    except (CommandFailed, CommandTimeout) as exc:
+        raise DestinationError(str(exc)) from None
+    except HostError as exc:
+        raise DestinationError(f"{what}: {exc}") from None
 
 
-def backend(name: str, dest: Destination) -> Backend:
+def backend(name: str, dest: Destination, host: Host) -> Backend:
     if dest.kind == "ssh":
-        return SshBackend(name, dest)
+        return SshBackend(name, dest, host)
     if dest.kind == "volume":
-        return VolumeBackend(name, dest)
-    return DirectoryBackend(name, dest)
+        return VolumeBackend(name, dest, host)
+    return DirectoryBackend(name, dest, host)

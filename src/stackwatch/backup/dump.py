@@ -7,24 +7,17 @@ password stays in the option file (``--defaults-extra-file``): never on a comman
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import subprocess
-import tempfile
-import threading
-import typing
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from stackwatch.backup.config import SYSTEM_DATABASES, Server
-from stackwatch.core.files import fsync_directory
+from stackwatch.backup.config import SYSTEM_DATABASES, Job, Server
+from stackwatch.core.host import Drained, Encoder, Host, HostError, Process
 
-CHUNK = 1 << 20
 TRAILER = re.compile(rb"\n-- Dump completed(?: on [0-9: -]+)?\s*$")
 _BINLOG_POS = re.compile(
     r"^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']{1,255})', MASTER_LOG_POS=(\d{1,20});", re.M
@@ -114,28 +107,21 @@ def parse_row(line: str) -> list[str | None]:
 class Client:
     """SQL queries through the ``mariadb`` command-line client (no driver needed)."""
 
-    def __init__(self, server: Server, timeout: float = 600.0) -> None:
+    def __init__(self, server: Server, timeout: float = 600.0, *, host: Host | None = None) -> None:
         self.server = server
         self.timeout = timeout
+        self.host = host or Host()
 
     def query(self, sql: str, database: str | None = None) -> list[list[str | None]]:
         argv = client_argv(self.server)
         if database:
             argv.append(f"--database={database}")
         try:
-            done = subprocess.run(
-                argv,
-                input=sql,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-                check=False,
+            done = self.host.run(
+                argv, input_text=sql, timeout=self.timeout, check=False, what="query"
             )
-        except FileNotFoundError:
-            raise ServerError(f"{self.server.client_program}: command not found") from None
-        except subprocess.TimeoutExpired:
-            raise ServerError(f"query did not finish within {self.timeout:g} s") from None
+        except HostError as exc:  # not found, no answer in time: the server is not reached
+            raise ServerError(str(exc)) from None
         if done.returncode != 0:
             raise server_error(self.server, done.stderr)
         return [parse_row(line) for line in done.stdout.splitlines()]
@@ -214,192 +200,66 @@ def select_databases(
     return [d for d in chosen if d not in set(exclude)]
 
 
-class _Sink(Protocol):
-    def compress(self, data: bytes) -> bytes: ...
-    def flush(self) -> bytes: ...
+@dataclass(frozen=True)
+class Compression:
+    kind: str  # zstd, gzip, none
+    level: int
+    threads: int  # zstd workers; 0 = one per CPU
+
+    @classmethod
+    def of(cls, job: Job) -> Compression:
+        return cls(job.compression, job.compression_level, job.threads)
+
+    def encoder(self) -> Encoder | None:
+        """A streaming compressor (None: the bytes as they are)."""
+        if self.kind == "zstd":
+            import zstandard
+
+            workers = self.threads if self.threads > 0 else (os.cpu_count() or 1)
+            cctx = zstandard.ZstdCompressor(level=self.level, threads=workers if workers > 1 else 0)
+            return cctx.compressobj()
+        if self.kind == "gzip":
+            return zlib.compressobj(min(self.level, 9), zlib.DEFLATED, 31)
+        return None
 
 
-class _Plain:
-    def compress(self, data: bytes) -> bytes:
-        return data
-
-    def flush(self) -> bytes:
-        return b""
-
-
-def make_compressor(kind: str, level: int, threads: int) -> _Sink:
-    if kind == "zstd":
-        import zstandard
-
-        workers = threads if threads > 0 else (os.cpu_count() or 1)
-        cctx = zstandard.ZstdCompressor(level=level, threads=workers if workers > 1 else 0)
-        return cctx.compressobj()
-    if kind == "gzip":
-        return zlib.compressobj(min(level, 9), zlib.DEFLATED, 31)
-    return _Plain()
-
-
-def open_decompressed(path: Path) -> bytes:
-    """The SQL text of a dump file, whatever its compression (by extension)."""
-    data = path.read_bytes()
-    if path.name.endswith(".zst"):
-        import zstandard
-
-        with zstandard.ZstdDecompressor().stream_reader(data) as reader:
-            return bytes(reader.read())
-    if path.name.endswith(".gz"):
-        return zlib.decompress(data, 47)
-    return data
-
-
-@dataclass
-class Started:
-    """A program started with its output on a pipe, not yet read (see ``drain_to_file``)."""
-
-    argv: list[str]
-    proc: subprocess.Popen[bytes]
-    stderr: typing.IO[bytes]
-
-
-def spawn(argv: Sequence[str]) -> Started:
-    """Start ``argv`` with stdout on a pipe and stderr in a temporary file."""
-    stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by drain_to_file or stop)
-    try:
-        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=stderr_file)
-    except FileNotFoundError:
-        stderr_file.close()
-        raise DumpError(f"{argv[0]}: command not found") from None
-    return Started(list(argv), proc, stderr_file)
-
-
-def stop(started: Started) -> None:
-    """Kill a started program that will not be drained, and release what it holds."""
-    if started.proc.poll() is None:
-        started.proc.kill()
-    with contextlib.suppress(Exception):
-        started.proc.wait(timeout=10)
-    if started.proc.stdout is not None:
-        started.proc.stdout.close()
-    started.stderr.close()
-
-
-def stream_to_file(
-    argv: Sequence[str],
-    directory: Path,
-    name: str,
-    *,
-    compression: str,
-    level: int,
-    threads: int,
+def write_dump(
+    host: Host,
+    process: Process,
+    path: Path,
+    compression: Compression,
     timeout: float,
+    *,
     require_trailer: bool = True,
-    what: str = "dump",
-) -> tuple[int, int, str, bytes]:
-    """Run ``argv`` and compress its output into ``directory/name`` (see ``drain_to_file``)."""
-    return drain_to_file(
-        spawn(argv),
-        directory,
-        name,
-        compression=compression,
-        level=level,
-        threads=threads,
-        timeout=timeout,
-        require_trailer=require_trailer,
-        what=what,
+) -> Drained:
+    """Compress what a started dump program prints into ``path`` (Host.drain_to_file: temporary
+    name, fsync, rename, mode 0600; nothing left behind on failure, the program stopped whatever
+    happens). Good only when the program exited 0 and, with ``require_trailer``, its text ends
+    with the completion trailer. Raises HostError (CommandFailed, CommandTimeout, writing) or
+    DumpError (cut short)."""
+
+    def complete(drained: Drained) -> None:
+        if require_trailer and not has_trailer(drained.tail):
+            raise DumpError(f"{process.what} ended without its completion trailer (cut short)")
+
+    return host.drain_to_file(
+        process, path, timeout=timeout, encoder=compression.encoder(), accept=complete
     )
 
 
-def drain_to_file(
-    started: Started,
-    directory: Path,
-    name: str,
-    *,
-    compression: str,
-    level: int,
-    threads: int,
+def stream_to_file(
+    host: Host,
+    argv: Sequence[str],
+    path: Path,
+    compression: Compression,
     timeout: float,
+    *,
+    what: str,
     require_trailer: bool = True,
-    what: str = "dump",
-) -> tuple[int, int, str, bytes]:
-    """Compress the output of a started program into ``directory/name`` (temporary name, fsync,
-    rename, mode 0600). Returns (size, raw size, sha256, head). Nothing is left behind on
-    failure, and the program is stopped whatever happens."""
-    proc, stderr_file = started.proc, started.stderr
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
-    except OSError:
-        stop(started)
-        raise
-    os.fchmod(fd, 0o600)
-    tmp = Path(tmp_name)
-    killed = threading.Event()
-
-    def kill() -> None:
-        killed.set()
-        proc.kill()
-
-    timer = threading.Timer(timeout, kill)
-    timer.start()
-    sink = make_compressor(compression, level, threads)
-    digest = hashlib.sha256()
-    size = raw = 0
-    head = b""
-    tail = b""
-    ok = False
-    try:
-        assert proc.stdout is not None
-        with os.fdopen(fd, "wb", buffering=0) as out:
-
-            def write(block: bytes) -> None:
-                nonlocal size
-                if block:
-                    view = memoryview(block)
-                    while view:
-                        written = out.write(view)
-                        view = view[written or 0 :]
-                    digest.update(block)
-                    size += len(block)
-
-            try:
-                while True:
-                    chunk = proc.stdout.read(CHUNK)
-                    if not chunk:
-                        break
-                    raw += len(chunk)
-                    if len(head) < 65536:
-                        head += chunk[: 65536 - len(head)]
-                    tail = (tail + chunk)[-512:]
-                    write(sink.compress(chunk))
-                write(sink.flush())
-                os.fsync(out.fileno())
-            except OSError as exc:
-                proc.kill()
-                raise DumpError(f"writing {name}: {exc.strerror or exc}") from None
-        returncode = proc.wait()
-        stderr_file.seek(0)
-        stderr = stderr_file.read().decode(errors="replace")
-        if killed.is_set():
-            raise DumpError(f"{what} did not finish within {timeout:g} s")
-        if returncode != 0:
-            raise DumpError(f"{what} exited with status {returncode}: {_error_line(stderr)}")
-        if require_trailer and not has_trailer(tail):
-            raise DumpError(f"{what} ended without its completion trailer (cut short)")
-        os.replace(tmp, directory / name)
-        fsync_directory(directory)
-        ok = True
-        return size, raw, digest.hexdigest(), head
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-        with contextlib.suppress(Exception):
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        stderr_file.close()
-        if not ok:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+) -> Drained:
+    """Run ``argv`` and compress its output into ``path`` (see ``write_dump``)."""
+    process = host.spawn(argv, what=what)
+    return write_dump(host, process, path, compression, timeout, require_trailer=require_trailer)
 
 
 def dump_argv(server: Server, database: str, extra: Sequence[str]) -> list[str]:

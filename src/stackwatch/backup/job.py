@@ -12,16 +12,14 @@ import contextlib
 import ctypes
 import json
 import os
-import shutil
-import subprocess
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackwatch.backup import notify
 from stackwatch.backup.catalog import Catalog
-from stackwatch.backup.config import BackupConfig, Job
+from stackwatch.backup.config import BackupConfig, Job, Server
 from stackwatch.backup.destinations import (
     Backend,
     DestinationError,
@@ -31,20 +29,24 @@ from stackwatch.backup.destinations import (
 from stackwatch.backup.dump import (
     EXTENSIONS,
     Client,
+    Compression,
     DumpedFile,
     DumpError,
     TableStats,
-    drain_to_file,
     dump_argv,
     dump_file_name,
     select_databases,
-    stop,
     stream_to_file,
     users_argv,
+    write_dump,
 )
 from stackwatch.backup.lock import job_lock
 from stackwatch.backup.retention import Policy, Snapshot, apply_policy
 from stackwatch.backup.snapshot import Session, open_snapshot, table_figures
+from stackwatch.backup.snapshot import Snapshot as DumpSnapshot
+from stackwatch.core.host import CommandFailed, CommandTimeout, Drained, Host, HostError
+
+Dumped = tuple[list[DumpedFile], list[TableStats], dict[str, object]]
 
 
 @dataclass
@@ -103,29 +105,36 @@ def new_backup_id(catalog: Catalog, now: float) -> str:
     return candidate
 
 
-def run_hook(argv: list[str], what: str, job: str, timeout: float) -> None:
-    env = dict(os.environ, STACKWATCH_BACKUP_JOB=job)
+def run_hook(host: Host, argv: list[str], what: str, job: str, timeout: float) -> None:
+    """A pre or post hook, with the job's name in STACKWATCH_BACKUP_JOB; DumpError on failure."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        host.run(argv, timeout=timeout, env={"STACKWATCH_BACKUP_JOB": job}, what=f"{what} hook")
+    except (CommandFailed, CommandTimeout) as exc:
+        raise DumpError(str(exc)) from None
+    except HostError as exc:
         raise DumpError(f"{what} hook failed: {exc}") from None
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        raise DumpError(f"{what} hook exited with status {done.returncode}: {tail[0]}")
 
 
-def dump_all(
-    job_name: str, job: Job, cfg: BackupConfig, staging: Path
-) -> tuple[list[DumpedFile], list[TableStats], dict[str, object]]:
+def dump_all(host: Host, job: Job, cfg: BackupConfig, staging: Path) -> Dumped:
     """Every database at one point in time (see snapshot.py), at most ``job.parallel`` of them
     read at once; the table figures come from the same point, then users and include_paths."""
     server = cfg.servers[job.server]
-    client = Client(server)
-    databases = select_databases(client.databases(), job.databases, job.exclude)
+    available = Client(server, host=host).databases()
+    databases = select_databases(available, job.databases, job.exclude)
     if not databases:
         raise DumpError("no database to back up (check databases and exclude)")
-    session = Session(server, timeout=job.dump_timeout)
-    files: list[DumpedFile] = []
+    files, stats, position = _dump_databases(host, job, server, databases, staging)
+    files += _dump_extras(host, job, server, staging)
+    for f in files:  # the same point for every database: that is the point of snapshot.py
+        if f.database and (f.binlog_file or f.gtid):
+            position[f.database] = {"file": f.binlog_file, "pos": f.binlog_pos, "gtid": f.gtid}
+    return files, stats, position
+
+
+def _dump_databases(
+    host: Host, job: Job, server: Server, databases: list[str], staging: Path
+) -> Dumped:
+    session = Session(server, timeout=job.dump_timeout, host=host)
     try:
         snap = open_snapshot(
             session,
@@ -137,93 +146,104 @@ def dump_all(
             wants_stalls=job.parallel < len(databases),
         )
         workers = job.parallel if snap.stalls_are_safe else len(databases)
-
-        def one(database: str) -> DumpedFile:
-            name = dump_file_name(database, job.compression)
-            size, raw, sha, _ = drain_to_file(
-                snap.dumps[database],
-                staging,
-                name,
-                compression=job.compression,
-                level=job.compression_level,
-                threads=job.threads,
-                timeout=job.dump_timeout,
-                what=f"dump of {database}",
-            )
-            pos = snap.position
-            file, offset, gtid = pos.get("file"), pos.get("pos"), pos.get("gtid")
-            return DumpedFile(
-                name,
-                database,
-                size,
-                raw,
-                sha,
-                file if isinstance(file, str) else None,
-                offset if isinstance(offset, int) else None,
-                gtid if isinstance(gtid, str) else None,
-            )
-
-        pool = ThreadPoolExecutor(max_workers=workers)
-        futures = {db: pool.submit(one, db) for db in databases}
-        try:
-            # The figures, in the control session's snapshot, while the dumps are read.
-            stats = table_figures(session.query, snap.tables)
-            session.query("COMMIT")
-            wait(futures.values(), return_when=FIRST_EXCEPTION)
-            for future in futures.values():
-                if future.done() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-            files = [futures[db].result() for db in databases]
-        finally:
-            for db, future in futures.items():
-                if future.cancel():
-                    stop(snap.dumps[db])
-                elif not future.done():  # a failure elsewhere ends the running ones
-                    snap.dumps[db].proc.kill()
-            pool.shutdown(wait=True)
+        files, stats = _drain_dumps(host, job, snap, session, staging, workers)
     finally:
         session.close()
+    return files, stats, dict(snap.position)
+
+
+def _drain_dumps(
+    host: Host, job: Job, snap: DumpSnapshot, session: Session, staging: Path, workers: int
+) -> tuple[list[DumpedFile], list[TableStats]]:
+    """Each dump into its file, ``workers`` at once, while the control session computes the
+    table figures in its own snapshot (the dumps' point in time)."""
+    compression = Compression.of(job)
+
+    def one(database: str) -> DumpedFile:
+        name = dump_file_name(database, job.compression)
+        process = snap.dumps[database]
+        drained = write_dump(host, process, staging / name, compression, job.dump_timeout)
+        return _dumped_file(name, database, drained, snap.position)
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = {db: pool.submit(one, db) for db in snap.dumps}
+    try:
+        stats = table_figures(session.query, snap.tables)
+        session.query("COMMIT")
+        return _in_order(futures), stats
+    finally:
+        for db, future in futures.items():
+            if future.cancel():
+                snap.dumps[db].stop()
+            elif not future.done():  # a failure elsewhere ends the running ones
+                snap.dumps[db].kill()
+        pool.shutdown(wait=True)
+
+
+def _in_order(futures: dict[str, Future[DumpedFile]]) -> list[DumpedFile]:
+    """The results in database order; the first failure raised as soon as it happens."""
+    wait(futures.values(), return_when=FIRST_EXCEPTION)
+    for future in futures.values():
+        error = future.exception() if future.done() else None
+        if error is not None:
+            raise error
+    return [future.result() for future in futures.values()]
+
+
+def _dumped_file(
+    name: str, database: str, drained: Drained, position: dict[str, object]
+) -> DumpedFile:
+    file, offset, gtid = position.get("file"), position.get("pos"), position.get("gtid")
+    return DumpedFile(
+        name,
+        database,
+        drained.size,
+        drained.raw_size,
+        drained.sha256,
+        file if isinstance(file, str) else None,
+        offset if isinstance(offset, int) else None,
+        gtid if isinstance(gtid, str) else None,
+    )
+
+
+def _dump_extras(host: Host, job: Job, server: Server, staging: Path) -> list[DumpedFile]:
+    """The users and grants, and the files of include_paths, each in a file of its own."""
     ext = EXTENSIONS[job.compression]
+    extras = []
     if job.dump_users:
-        size, raw, sha, _ = stream_to_file(
-            users_argv(server),
-            staging,
-            f"_users.sql{ext}",
-            compression=job.compression,
-            level=job.compression_level,
-            threads=job.threads,
-            timeout=job.dump_timeout,
-            what="dump of users and grants",
-        )
-        files.append(DumpedFile(f"_users.sql{ext}", None, size, raw, sha))
+        argv = users_argv(server)
+        name = f"_users.sql{ext}"
+        what = "dump of users and grants"
+        extras.append(_extra(host, job, staging, argv, name, what, trailer=True))
     if job.include_paths:
         rel = [p.lstrip("/") or "." for p in job.include_paths]
-        size, raw, sha, _ = stream_to_file(
-            ["tar", "--create", "--file=-", "--sparse", "-C", "/", "--", *rel],
-            staging,
-            f"_files.tar{ext}",
-            compression=job.compression,
-            level=job.compression_level,
-            threads=job.threads,
-            timeout=job.dump_timeout,
-            require_trailer=False,
-            what="archive of include_paths",
-        )
-        files.append(DumpedFile(f"_files.tar{ext}", None, size, raw, sha))
-    position = dict(snap.position)
-    for f in files:  # the same point for every database: that is the point of snapshot.py
-        if f.database and (f.binlog_file or f.gtid):
-            position[f.database] = {"file": f.binlog_file, "pos": f.binlog_pos, "gtid": f.gtid}
-    return files, stats, position
+        argv = ["tar", "--create", "--file=-", "--sparse", "-C", "/", "--", *rel]
+        name = f"_files.tar{ext}"
+        what = "archive of include_paths"  # a tar archive has no SQL trailer
+        extras.append(_extra(host, job, staging, argv, name, what, trailer=False))
+    return extras
+
+
+def _extra(
+    host: Host, job: Job, staging: Path, argv: list[str], name: str, what: str, *, trailer: bool
+) -> DumpedFile:
+    path, compression = staging / name, Compression.of(job)
+    drained = stream_to_file(
+        host, argv, path, compression, job.dump_timeout, what=what, require_trailer=trailer
+    )
+    return DumpedFile(name, None, drained.size, drained.raw_size, drained.sha256)
 
 
 def write_manifest(
-    staging: Path, backup_id: str, job: str, files: list[DumpedFile], stats: list[TableStats]
+    host: Host,
+    staging: Path,
+    backup_id: str,
+    job: str,
+    files: list[DumpedFile],
+    stats: list[TableStats],
 ) -> DumpedFile:
     """manifest.json beside the dumps: enough to rebuild the catalog from any one copy."""
     import hashlib
-
-    from stackwatch.core.files import write_atomic
 
     data = json.dumps(
         {
@@ -235,15 +255,15 @@ def write_manifest(
         indent=1,
         sort_keys=True,
     ).encode()
-    write_atomic(staging / "manifest.json", data, 0o600)
+    host.write_atomic(staging / "manifest.json", data, 0o600)
     sha = hashlib.sha256(data).hexdigest()
     return DumpedFile("manifest.json", None, len(data), len(data), sha)
 
 
-def open_backends(cfg: BackupConfig, job: Job, outcome: RunOutcome) -> list[Backend]:
+def open_backends(cfg: BackupConfig, job: Job, outcome: RunOutcome, host: Host) -> list[Backend]:
     opened = []
     for name in job.destinations:
-        b = backend(name, cfg.destinations[name])
+        b = backend(name, cfg.destinations[name], host)
         try:
             b.open()
             opened.append(b)
@@ -261,7 +281,9 @@ def close_backends(backends: list[Backend], outcome: RunOutcome) -> None:
             outcome.errors.append(str(exc))
 
 
-def run_job(cfg: BackupConfig, job_name: str, now: float | None = None) -> RunOutcome:
+def run_job(
+    cfg: BackupConfig, job_name: str, now: float | None = None, host: Host | None = None
+) -> RunOutcome:
     """Run one job; the outcome says what happened. Raises LockBusy when the job is running."""
     job = cfg.jobs[job_name]
     started = time.monotonic()
@@ -271,110 +293,178 @@ def run_job(cfg: BackupConfig, job_name: str, now: float | None = None) -> RunOu
             set_idle_priority()
         catalog = Catalog(cfg.catalog)
         try:
-            _run(cfg, job_name, job, catalog, outcome, time.time() if now is None else now)
+            run = _Run(cfg, job_name, catalog, outcome, host or Host())
+            run.execute(time.time() if now is None else now)
         finally:
             catalog.close()
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
-def _run(
-    cfg: BackupConfig, job_name: str, job: Job, catalog: Catalog, outcome: RunOutcome, now: float
-) -> None:
-    # We hold the lock: a backup still "running" in the catalog belongs to a run that was killed.
-    for stale in catalog.backups(job=job_name, status="running"):
-        catalog.finish(stale.id, False, "interrupted: the run was killed before it finished")
-        outcome.notes.append(f"backup {stale.id} was interrupted; marked failed")
-    backup_id = new_backup_id(catalog, now)
-    outcome.backup_id = backup_id
-    catalog.start(backup_id, job_name, now)
-    backends = open_backends(cfg, job, outcome)
-    for b in backends:
-        if isinstance(b, DirectoryBackend):
-            for leftover in b.root(job_name).glob(".partial-*"):
-                shutil.rmtree(leftover, ignore_errors=True)
-    leftovers = Path(cfg.work_dir) / job_name
-    for leftover in leftovers.glob(".partial-*") if leftovers.is_dir() else []:
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging_owner: DirectoryBackend | None = None
-    staging: Path | None = None
-    try:
-        for b in backends:
+class _Run:
+    """The steps of one run, in order; each records what it did in the outcome."""
+
+    def __init__(
+        self, cfg: BackupConfig, job_name: str, catalog: Catalog, outcome: RunOutcome, host: Host
+    ) -> None:
+        self.cfg = cfg
+        self.job_name = job_name
+        self.job = cfg.jobs[job_name]
+        self.catalog = catalog
+        self.outcome = outcome
+        self.host = host
+        self.backends: list[Backend] = []
+        self.staging: Path | None = None
+        self.staging_owner: DirectoryBackend | None = None
+
+    def execute(self, now: float) -> None:
+        self.mark_interrupted()
+        backup_id = new_backup_id(self.catalog, now)
+        self.outcome.backup_id = backup_id
+        self.catalog.start(backup_id, self.job_name, now)
+        self.backends = open_backends(self.cfg, self.job, self.outcome, self.host)
+        try:
+            self.remove_leftovers()
+            dumped = self.dump(backup_id)
+            if dumped is not None:
+                self.record(backup_id, *dumped)
+                self.store(backup_id, dumped[0])
+                self.finish(backup_id)
+        finally:
+            self.clean_up()
+
+    def mark_interrupted(self) -> None:
+        # We hold the lock: a backup still "running" in the catalog belongs to a run that was
+        # killed.
+        for stale in self.catalog.backups(job=self.job_name, status="running"):
+            self.catalog.finish(
+                stale.id, False, "interrupted: the run was killed before it finished"
+            )
+            self.outcome.notes.append(f"backup {stale.id} was interrupted; marked failed")
+
+    def work_root(self) -> Path:
+        return Path(os.path.abspath(self.cfg.work_dir)) / self.job_name
+
+    def remove_leftovers(self) -> None:
+        """The staging directories of killed runs (the lock says no run is writing them)."""
+        roots = [b.root(self.job_name) for b in self.backends if isinstance(b, DirectoryBackend)]
+        for root in [*roots, self.work_root()]:
+            for name in self.host.listdir(str(root)):
+                if name.startswith(".partial-"):
+                    with contextlib.suppress(HostError):
+                        self.host.remove_tree(root / name)
+
+    def dump(self, backup_id: str) -> Dumped | None:
+        """Hooks, dumps and manifest into a fresh staging directory; None (the run recorded
+        as failed) when that fails."""
+        try:
+            self.staging = self.stage(backup_id)
+            files, stats, position = self.dump_with_hooks(self.staging)
+            files.append(
+                write_manifest(self.host, self.staging, backup_id, self.job_name, files, stats)
+            )
+        except (DumpError, HostError, OSError) as exc:
+            message = f"{exc.strerror}: {exc}" if isinstance(exc, OSError) else str(exc)
+            self.outcome.errors.insert(0, message)
+            self.catalog.finish(backup_id, False, message)
+            return None
+        return files, stats, position
+
+    def stage(self, backup_id: str) -> Path:
+        """The staging directory: on the first local destination that can hold one (the dump
+        is written where it stays), else in the work directory."""
+        for b in self.backends:
             if isinstance(b, DirectoryBackend):
                 try:
-                    staging = b.prepare(job_name, backup_id)
-                    staging_owner = b
-                    break
+                    staging = b.prepare(self.job_name, backup_id)
                 except DestinationError as exc:
-                    outcome.notes.append(f"{exc}; dumping elsewhere")
-        if staging is None:
-            work = Path(cfg.work_dir) / job_name
-            work.mkdir(mode=0o700, parents=True, exist_ok=True)
-            staging = work / f".partial-{backup_id}"
-            staging.mkdir(mode=0o700)
+                    self.outcome.notes.append(f"{exc}; dumping elsewhere")
+                    continue
+                self.staging_owner = b
+                return staging
+        work = self.work_root()
+        self.host.make_dir(work, parents=True)
+        self.host.make_dir(work / f".partial-{backup_id}")
+        return work / f".partial-{backup_id}"
+
+    def dump_with_hooks(self, staging: Path) -> Dumped:
+        job, name = self.job, self.job_name
+        if job.pre_hook:
+            run_hook(self.host, job.pre_hook, "pre", name, job.hook_timeout)
         try:
-            if job.pre_hook:
-                run_hook(job.pre_hook, "pre", job_name, job.hook_timeout)
-            try:
-                files, stats, position = dump_all(job_name, job, cfg, staging)
-            finally:
-                if job.post_hook:
-                    try:
-                        run_hook(job.post_hook, "post", job_name, job.hook_timeout)
-                    except DumpError as exc:
-                        outcome.errors.append(str(exc))
-            files.append(write_manifest(staging, backup_id, job_name, files, stats))
-        except (DumpError, OSError) as exc:
-            message = str(exc) if isinstance(exc, DumpError) else f"{exc.strerror}: {exc}"
-            outcome.errors.insert(0, message)
-            catalog.finish(backup_id, False, message)
-            return
-        outcome.files = files
+            return dump_all(self.host, job, self.cfg, staging)
+        finally:
+            if job.post_hook:
+                try:
+                    run_hook(self.host, job.post_hook, "post", name, job.hook_timeout)
+                except DumpError as exc:
+                    self.outcome.errors.append(str(exc))
+
+    def record(
+        self,
+        backup_id: str,
+        files: list[DumpedFile],
+        stats: list[TableStats],
+        position: dict[str, object],
+    ) -> None:
+        self.outcome.files = files
         lock = position.get("lock_seconds")
-        outcome.lock_seconds = float(lock) if isinstance(lock, int | float) else None
-        outcome.position = _position_text(position)
-        catalog.record_dump(backup_id, files, stats, position)
+        self.outcome.lock_seconds = float(lock) if isinstance(lock, int | float) else None
+        self.outcome.position = _position_text(position)
+        self.catalog.record_dump(backup_id, files, stats, position)
+
+    def store(self, backup_id: str, files: list[DumpedFile]) -> None:
+        """A copy on every destination; a destination that could not be opened is recorded as
+        a failed copy."""
         # The staging destination last: its store() renames the staging directory away.
-        order = [b for b in backends if b is not staging_owner]
-        if staging_owner is not None:
-            order.append(staging_owner)
+        order = [b for b in self.backends if b is not self.staging_owner]
+        if self.staging_owner is not None:
+            order.append(self.staging_owner)
         for b in order:
-            try:
-                b.store(staging, job_name, backup_id, files)
-                outcome.copies[b.name] = None
-                catalog.record_copy(backup_id, b.name, b.offsite, True, None)
-            except (DestinationError, OSError) as exc:
-                outcome.copies[b.name] = str(exc)
-                outcome.errors.append(str(exc))
-                catalog.record_copy(backup_id, b.name, b.offsite, False, str(exc))
-        for name, error in outcome.copies.items():
-            if error is not None and name not in {b.name for b in backends}:
-                catalog.record_copy(
-                    backup_id, name, cfg.destinations[name].is_offsite, False, error
-                )
-        stored = any(e is None for e in outcome.copies.values())
-        outcome.ok = not outcome.errors
-        failed = [n for n, e in outcome.copies.items() if e is not None]
-        catalog.finish(
-            backup_id,
-            stored,
-            None if not failed else "copy failed: " + ", ".join(failed),
-        )
-        if outcome.ok:
-            try:
-                outcome.deleted = prune_job(cfg, job_name, catalog, backends, dry_run=False)[0]
-            except DestinationError as exc:
-                outcome.errors.append(f"retention: {exc}")
-                outcome.ok = False
-        else:
-            outcome.notes.append("retention skipped: nothing is deleted after a failed run")
-    finally:
+            self.store_one(b, backup_id, files)
+        opened = {b.name for b in self.backends}
+        for name, error in self.outcome.copies.items():
+            if error is not None and name not in opened:
+                offsite = self.cfg.destinations[name].is_offsite
+                self.catalog.record_copy(backup_id, name, offsite, False, error)
+
+    def store_one(self, b: Backend, backup_id: str, files: list[DumpedFile]) -> None:
+        assert self.staging is not None
+        try:
+            b.store(self.staging, self.job_name, backup_id, files)
+        except (DestinationError, HostError, OSError) as exc:
+            self.outcome.copies[b.name] = str(exc)
+            self.outcome.errors.append(str(exc))
+            self.catalog.record_copy(backup_id, b.name, b.offsite, False, str(exc))
+            return
+        self.outcome.copies[b.name] = None
+        self.catalog.record_copy(backup_id, b.name, b.offsite, True, None)
+
+    def finish(self, backup_id: str) -> None:
+        """The backup good when at least one copy is stored; retention after a clean run only."""
+        copies = self.outcome.copies
+        stored = any(e is None for e in copies.values())
+        failed = [n for n, e in copies.items() if e is not None]
+        error = "copy failed: " + ", ".join(failed) if failed else None
+        self.catalog.finish(backup_id, stored, error)
+        if self.outcome.errors:
+            self.outcome.notes.append("retention skipped: nothing is deleted after a failed run")
+            return
+        try:
+            forgotten, _ = prune_job(self.cfg, self.job_name, self.catalog, self.backends, False)
+        except (DestinationError, HostError) as exc:
+            self.outcome.errors.append(f"retention: {exc}")
+            return
+        self.outcome.deleted = forgotten
+
+    def clean_up(self) -> None:
         # Whatever is still in staging is not a backup: the finished one was renamed away.
-        if staging is not None and staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        close_backends(backends, outcome)
-        outcome.ok = not outcome.errors
-        _notify(cfg, job_name, job, outcome)
+        if self.staging is not None:
+            with contextlib.suppress(HostError):
+                self.host.remove_tree(self.staging)
+        close_backends(self.backends, self.outcome)
+        self.outcome.ok = not self.outcome.errors
+        _notify(self.cfg, self.job_name, self.job, self.outcome, self.host)
 
 
 def _position_text(position: dict[str, object]) -> str | None:
@@ -386,15 +476,18 @@ def _position_text(position: dict[str, object]) -> str | None:
     return ", ".join(where) or None
 
 
-def _notify(cfg: BackupConfig, job_name: str, job: Job, outcome: RunOutcome) -> None:
+def _notify(cfg: BackupConfig, job_name: str, job: Job, outcome: RunOutcome, host: Host) -> None:
     event = "success" if outcome.ok else "failure"
     subject = f"{job_name}: backup {'succeeded' if outcome.ok else 'FAILED'}"
-    outcome.notes += notify.send(job_name, job, cfg.mail, event, subject, outcome.report())
+    outcome.notes += notify.send(host, job_name, job, cfg.mail, event, subject, outcome.report())
     if outcome.deleted:
-        body = "Deleted by retention (restic forget rules):\n" + "\n".join(outcome.deleted)
-        outcome.notes += notify.send(
-            job_name, job, cfg.mail, "deletion", f"{job_name}: {len(outcome.deleted)} deleted", body
-        )
+        outcome.notes += _notify_deletion(host, cfg, job_name, outcome.deleted)
+
+
+def _notify_deletion(host: Host, cfg: BackupConfig, job_name: str, deleted: list[str]) -> list[str]:
+    body = "Deleted by retention (restic forget rules):\n" + "\n".join(deleted)
+    subject = f"{job_name}: {len(deleted)} deleted"
+    return notify.send(host, job_name, cfg.jobs[job_name], cfg.mail, "deletion", subject, body)
 
 
 def prune_job(
@@ -431,25 +524,22 @@ def prune_job(
 
 
 def prune(
-    cfg: BackupConfig, job_name: str, dry_run: bool
+    cfg: BackupConfig, job_name: str, dry_run: bool, host: Host | None = None
 ) -> tuple[list[str], list[str], list[str]]:
     """Retention alone (``backup prune``): (forgotten, kept, errors)."""
-    job = cfg.jobs[job_name]
+    host = host or Host()
     outcome = RunOutcome(job_name)
     with job_lock(cfg.lock_dir, job_name):
         catalog = Catalog(cfg.catalog)
-        backends = [] if dry_run else open_backends(cfg, job, outcome)
+        backends = [] if dry_run else open_backends(cfg, cfg.jobs[job_name], outcome, host)
         try:
             forgotten, kept = prune_job(cfg, job_name, catalog, backends, dry_run)
-        except DestinationError as exc:
+        except (DestinationError, HostError) as exc:
             outcome.errors.append(str(exc))
             forgotten, kept = [], []
         finally:
             close_backends(backends, outcome)
             catalog.close()
     if forgotten and not dry_run:
-        body = "Deleted by retention (restic forget rules):\n" + "\n".join(forgotten)
-        notify.send(
-            job_name, job, cfg.mail, "deletion", f"{job_name}: {len(forgotten)} deleted", body
-        )
+        _notify_deletion(host, cfg, job_name, forgotten)
     return forgotten, kept, outcome.errors

@@ -6,18 +6,21 @@ from __future__ import annotations
 import os
 import smtplib
 import socket
-import subprocess
 from email.message import EmailMessage
-from pathlib import Path
 
 from stackwatch.backup.config import Job, Mail
+from stackwatch.core.host import Host, HostError
+
+COMMAND_TIMEOUT = 120.0
 
 
 def wanted(job: Job, event: str) -> bool:
     return event == "failure" or event in job.notify_on
 
 
-def send(job_name: str, job: Job, mail: Mail, event: str, subject: str, body: str) -> list[str]:
+def send(
+    host: Host, job_name: str, job: Job, mail: Mail, event: str, subject: str, body: str
+) -> list[str]:
     """Send one notification; returns the problems (a notification that fails must not hide
     the outcome of the backup, so it is reported, not raised)."""
     if not wanted(job, event):
@@ -25,33 +28,40 @@ def send(job_name: str, job: Job, mail: Mail, event: str, subject: str, body: st
     problems: list[str] = []
     if job.notify_email:
         try:
-            send_mail(mail, job.notify_email, subject, body)
-        except (OSError, smtplib.SMTPException) as exc:
+            send_mail(host, mail, job.notify_email, subject, body)
+        except (OSError, HostError, smtplib.SMTPException) as exc:
             problems.append(f"mail to {', '.join(job.notify_email)} failed: {exc}")
     if job.notify_command:
-        env = dict(os.environ)
-        env.update(
-            STACKWATCH_BACKUP_JOB=job_name,
-            STACKWATCH_BACKUP_EVENT=event,
-            STACKWATCH_BACKUP_SUBJECT=subject,
-        )
-        try:
-            done = subprocess.run(
-                job.notify_command,
-                input=body,
-                text=True,
-                env=env,
-                capture_output=True,
-                timeout=120,
-            )
-            if done.returncode != 0:
-                problems.append(f"notify command exited with status {done.returncode}")
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problems.append(f"notify command failed: {exc}")
+        problems += run_command(host, job_name, job.notify_command, event, subject, body)
     return problems
 
 
-def send_mail(mail: Mail, recipients: list[str], subject: str, body: str) -> None:
+def run_command(
+    host: Host, job_name: str, argv: list[str], event: str, subject: str, body: str
+) -> list[str]:
+    """The notify command, with the message on its input and the event in its environment."""
+    env = {
+        "STACKWATCH_BACKUP_JOB": job_name,
+        "STACKWATCH_BACKUP_EVENT": event,
+        "STACKWATCH_BACKUP_SUBJECT": subject,
+    }
+    try:
+        done = host.run(
+            argv,
+            input_text=body,
+            env=env,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+            what="notify command",
+        )
+    except HostError as exc:
+        return [f"notify command failed: {exc}"]
+    if done.returncode != 0:
+        return [f"notify command exited with status {done.returncode}"]
+    return []
+
+
+def send_mail(host: Host, mail: Mail, recipients: list[str], subject: str, body: str) -> None:
     message = EmailMessage()
     message["From"] = mail.sender
     message["To"] = ", ".join(recipients)
@@ -61,6 +71,8 @@ def send_mail(mail: Mail, recipients: list[str], subject: str, body: str) -> Non
         if mail.starttls:
             smtp.starttls()
         if mail.username:
-            password = Path(mail.password_file).read_text().strip() if mail.password_file else ""
+            password = ""
+            if mail.password_file:
+                password = host.read_text(os.path.abspath(mail.password_file)).strip()
             smtp.login(mail.username, password)
         smtp.send_message(message)

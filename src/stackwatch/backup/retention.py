@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from stackwatch.backup.config import Job, parse_duration_hours
+from stackwatch.backup.config import Job, keep_within_seconds
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Policy:
 
     @classmethod
     def from_job(cls, job: Job) -> Policy:
-        within = parse_duration_hours(job.keep_within) if job.keep_within else None
+        within = keep_within_seconds(job.keep_within) / 3600 if job.keep_within else None
         return cls(
             job.keep_last,
             job.keep_hourly,
@@ -86,37 +86,13 @@ def apply_policy(
     (default: this machine's local time, as restic does)."""
     ordered = sorted(snapshots, key=lambda s: (s.time, s.id), reverse=True)
     decision = Decision()
-    if not ordered:
-        return decision
     if policy.empty:
         decision.keep = list(ordered)
-        for snap in ordered:
-            decision.reasons[snap.id] = ["no retention policy"]
+        decision.reasons = {snap.id: ["no retention policy"] for snap in ordered}
         return decision
-    counts = [
-        policy.last,
-        policy.hourly,
-        policy.daily,
-        policy.weekly,
-        policy.monthly,
-        policy.yearly,
-    ]
-    last_bucket: list[object] = [None] * len(counts)
-    bucketers = _bucketers(tz)
-    newest = ordered[0].time
+    rules = _Rules(policy, tz, ordered[0].time if ordered else 0.0)
     for number, snap in enumerate(ordered):
-        reasons: list[str] = []
-        if policy.within_hours is not None and snap.time >= newest - policy.within_hours * 3600:
-            reasons.append("within")
-        for i, (name, bucket_of) in enumerate(bucketers):
-            if counts[i] == 0:
-                continue
-            value = bucket_of(snap.time, number)
-            if value != last_bucket[i]:
-                last_bucket[i] = value
-                reasons.append(name)
-                if counts[i] > 0:
-                    counts[i] -= 1
+        reasons = rules.reasons(snap, number)
         if number == 0 and not reasons:
             reasons.append("newest good backup")
         if reasons:
@@ -125,3 +101,35 @@ def apply_policy(
         else:
             decision.forget.append(snap)
     return decision
+
+
+class _Rules:
+    """The rules of a policy, applied to the snapshots newest first: each counting rule keeps
+    the first snapshot of each new period until its count is used up (negative: unlimited)."""
+
+    def __init__(self, policy: Policy, tz: dt.tzinfo | None, newest: float) -> None:
+        counts = (policy.last, policy.hourly, policy.daily, policy.weekly, policy.monthly,
+                  policy.yearly)  # fmt: skip
+        self.left = list(counts)
+        self.last_bucket: list[object] = [None] * len(counts)
+        self.bucketers = _bucketers(tz)
+        self.within_from: float | None = None
+        if policy.within_hours is not None:
+            self.within_from = newest - policy.within_hours * 3600
+
+    def reasons(self, snap: Snapshot, number: int) -> list[str]:
+        reasons = []
+        if self.within_from is not None and snap.time >= self.within_from:
+            reasons.append("within")
+        for i, (name, bucket_of) in enumerate(self.bucketers):
+            if self.left[i] != 0 and self._new_period(i, bucket_of(snap.time, number)):
+                reasons.append(name)
+        return reasons
+
+    def _new_period(self, rule: int, bucket: object) -> bool:
+        if bucket == self.last_bucket[rule]:
+            return False
+        self.last_bucket[rule] = bucket
+        if self.left[rule] > 0:
+            self.left[rule] -= 1
+        return True

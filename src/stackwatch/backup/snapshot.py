@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import secrets
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,16 +33,14 @@ from stackwatch.backup.dump import (
     Client,
     DumpError,
     ServerError,
-    Started,
     TableStats,
     client_argv,
     parse_row,
     server_error,
-    spawn,
     sql_ident,
     sql_string,
-    stop,
 )
+from stackwatch.core.host import CommandTimeout, Host, HostError, Process
 
 Rows = list[list[str | None]]
 Query = Callable[[str], Rows]
@@ -205,20 +201,16 @@ class Session:
     marker row after each request): what a lock and a snapshot need, without a driver.
     ``--skip-reconnect``: a silent reconnect would lose the lock and the snapshot."""
 
-    def __init__(self, server: Server, timeout: float) -> None:
+    def __init__(self, server: Server, timeout: float, *, host: Host | None = None) -> None:
         self.server = server
         self.timeout = timeout
+        self.host = host or Host()
         # No --force: the first error ends the client, so a lost server is seen at once.
         argv = [*client_argv(server), "--unbuffered", "--skip-reconnect"]
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close)
-        self._seen_errors = 0
         try:
-            self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
-            )
-        except FileNotFoundError:
-            self._stderr.close()
-            raise ServerError(f"{server.client_program}: command not found") from None
+            self.process = self.host.spawn(argv, stdin=True, what="control session")
+        except HostError as exc:
+            raise ServerError(str(exc)) from None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._token = secrets.token_hex(6)
         self._n = 0
@@ -226,26 +218,23 @@ class Session:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
             self._lines.put(line.rstrip(b"\n"))
         self._lines.put(None)
 
     def _new_errors(self) -> str:
-        self._stderr.seek(self._seen_errors)
-        data = self._stderr.read()
-        self._seen_errors += len(data)
-        return data.decode(errors="replace")
+        return self.process.new_stderr()
 
     def query(self, sql: str, timeout: float | None = None) -> Rows:
         self._n += 1
         marker = f"stackwatch-end-{self._token}-{self._n}".encode()
         text = sql.strip().rstrip(";") + f";\nSELECT '{marker.decode()}';\n"
         where = self.server.socket or f"{self.server.host}:{self.server.port}"  # for timeouts
-        assert self.proc.stdin is not None
+        assert self.process.stdin is not None
         try:
-            self.proc.stdin.write(text.encode())
-            self.proc.stdin.flush()
+            self.process.stdin.write(text.encode())
+            self.process.stdin.flush()
         except (BrokenPipeError, ValueError):
             time.sleep(0.05)
             raise server_error(self.server, self._new_errors()) from None
@@ -257,9 +246,9 @@ class Session:
                 line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise ServerError(f"server {where}: no answer within {limit:g} s") from None
-            if line is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(timeout=5)
+            if line is None:  # the client ended: wait for its last words on stderr
+                with contextlib.suppress(CommandTimeout):
+                    self.process.wait(5)
                 self._lines.put(None)
                 raise server_error(self.server, self._new_errors())
             if line == marker:
@@ -271,25 +260,20 @@ class Session:
         return rows
 
     def close(self) -> None:
-        """End the connection; the server then releases its lock and snapshot."""
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._stderr.close()
+        """End the connection (end of input first, so the client quits on its own); the server
+        then releases its lock and snapshot."""
+        self.process.close_input()
+        with contextlib.suppress(CommandTimeout):  # at the deadline it is ended for us
+            self.process.wait(5)
+        self._reader.join(5)  # the output read to its end before the pipe is closed
+        self.process.stop()
 
 
 @dataclass
 class Snapshot:
     """The dumps, started and holding their snapshots, and what the control session read."""
 
-    dumps: dict[str, Started]
+    dumps: dict[str, Process]
     tables: list[TableInfo]
     position: dict[str, object]
     lock_seconds: float
@@ -319,7 +303,7 @@ def open_snapshot(
         session.query("FLUSH TABLES WITH READ LOCK", timeout=lock_timeout + 5)
     except ServerError as exc:
         with contextlib.suppress(DumpError):  # a waiting FTWRL blocks every writer: end it
-            Client(session.server, timeout=10).query(f"KILL {int(str(conn_id))}")
+            Client(session.server, timeout=10, host=session.host).query(f"KILL {int(str(conn_id))}")
         raise DumpError(
             f"could not take the global read lock within {lock_timeout:g} s (a long-running "
             f"query or transaction holds tables); nothing was dumped ({exc})"
@@ -340,7 +324,7 @@ def open_snapshot(
         # A dump waiting for its turn stops reading; the server would drop it after
         # net_write_timeout. Sessions copy the global value when they connect.
         # Another connection: an error (no privilege) must not end the control session.
-        other = Client(session.server, timeout=30)
+        other = Client(session.server, timeout=30, host=session.host)
         try:
             old_timeout = str(other.query("SELECT @@GLOBAL.net_write_timeout")[0][0])
             wanted = max(int(old_timeout), min(int(stall_timeout), 31536000))
@@ -349,19 +333,19 @@ def open_snapshot(
         except (ServerError, ValueError, IndexError):
             old_timeout = None
     newest = session.query("SELECT MAX(ID) FROM information_schema.PROCESSLIST")[0][0]
-    dumps: dict[str, Started] = {}
+    dumps: dict[str, Process] = {}
     try:
         for database in databases:
-            dumps[database] = spawn(argv_of(database))
+            dumps[database] = session.host.spawn(argv_of(database), what=f"dump of {database}")
         _wait_for_snapshots(session, dumps, int(str(newest or 0)), user, snapshot_timeout)
     except BaseException:
-        for started in dumps.values():
-            stop(started)
+        for process in dumps.values():
+            process.stop()
         raise
     finally:
         if old_timeout is not None:
             with contextlib.suppress(DumpError):
-                Client(session.server, timeout=30).query(
+                Client(session.server, timeout=30, host=session.host).query(
                     f"SET GLOBAL net_write_timeout = {int(old_timeout)}"
                 )
     session.query("UNLOCK TABLES")
@@ -371,7 +355,7 @@ def open_snapshot(
 
 
 def _wait_for_snapshots(
-    session: Session, dumps: dict[str, Started], newest: int, user: str, limit: float
+    session: Session, dumps: dict[str, Process], newest: int, user: str, limit: float
 ) -> None:
     """Until every dump connection (newer than ``newest``) has selected its database, which
     mariadb-dump does only after opening its snapshot, or its program has ended."""
@@ -384,7 +368,7 @@ def _wait_for_snapshots(
             f"WHERE ID > {newest} AND USER = {sql_string(user)} AND DB IS NOT NULL"
         )
         seen = {str(row[0]) for row in rows if row and row[0] is not None}
-        pending = {d for d in pending if d not in seen and dumps[d].proc.poll() is None}
+        pending = {d for d in pending if d not in seen and dumps[d].poll() is None}
         if not pending:
             return
         if time.monotonic() > deadline:

@@ -7,14 +7,15 @@ from __future__ import annotations
 import contextlib
 import gzip
 import secrets
-import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
-from stackwatch.backup.catalog import Catalog, CatalogError
+from stackwatch.backup.catalog import Backup, Catalog, CatalogError, Copy
 from stackwatch.backup.config import BackupConfig, Server
 from stackwatch.backup.destinations import Backend, DestinationError, backend
 from stackwatch.backup.dump import (
@@ -34,6 +35,10 @@ from stackwatch.backup.snapshot import (
     list_tables,
     table_figures,
 )
+from stackwatch.core.host import Host, HostError
+
+RESTORE_TIMEOUT = 6 * 3600.0
+BLOCK = 1 << 20
 
 
 @dataclass
@@ -50,15 +55,38 @@ class VerifyOutcome:
         lines += [f"problem: {p}" for p in self.problems]
         return "\n".join(lines)
 
+    def add(self, other: VerifyOutcome) -> None:
+        self.problems += other.problems
+        self.checked += other.checked
 
-def _open_sql(path: Path) -> BinaryIO:
+
+def read_sql(host: Host, path: Path) -> Iterator[bytes]:
+    """The SQL text of a dump file in blocks, decompressed by its extension; a corrupt file is
+    a DumpError naming it (zstd and gzip raise their own errors)."""
+    try:
+        with host.open_read(path) as raw, _decompressed(path, raw) as source:
+            while block := source.read(BLOCK):
+                yield block
+    except Exception as exc:  # a corrupt file: zstd and gzip raise their own errors
+        raise DumpError(f"reading {path.name}: {exc}") from None
+
+
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@contextlib.contextmanager
+def _decompressed(path: Path, raw: BinaryIO) -> Iterator[_Reader]:
     if path.name.endswith(".zst"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+        with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as reader:
+            yield reader
+    elif path.name.endswith(".gz"):
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            yield unzipped
+    else:
+        yield raw
 
 
 class ProgramFilter:
@@ -98,7 +126,9 @@ class ProgramFilter:
         return b"".join(out)
 
 
-def restore(server: Server, path: Path, database: str, binlog: bool, timeout: float) -> int:
+def restore(
+    host: Host, server: Server, path: Path, database: str, binlog: bool, timeout: float
+) -> int:
     """Stream a dump file into ``database`` through the mariadb client, without its trigger,
     routine and event definitions; returns how many such blocks the dump holds."""
     programs = ProgramFilter()
@@ -106,31 +136,13 @@ def restore(server: Server, path: Path, database: str, binlog: bool, timeout: fl
     if binlog:  # a scratch restore must not replicate to the replicas
         argv.append("--init-command=SET SESSION sql_log_bin=0")
     argv += ["--batch", f"--database={database}"]
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
-        assert proc.stdin is not None
-        try:
-            with _open_sql(path) as source:
-                while block := source.read(1 << 20):
-                    proc.stdin.write(programs.feed(block))
-                proc.stdin.write(programs.flush())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        except Exception as exc:  # a corrupt file: zstd and gzip raise their own errors
-            proc.kill()
-            raise DumpError(f"reading {path.name}: {exc}") from None
-        finally:
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise DumpError(f"restoring {path.name} took longer than {timeout:g} s") from None
-        if code != 0:
-            err.seek(0)
-            lines = err.read().decode(errors="replace").strip().splitlines()
-            raise DumpError(f"restoring {path.name}: {lines[-1] if lines else f'status {code}'}")
+
+    def filtered() -> Iterator[bytes]:
+        for block in read_sql(host, path):
+            yield programs.feed(block)
+        yield programs.flush()
+
+    host.feed(argv, filtered(), timeout=timeout, what=f"restoring {path.name}")
     return programs.blocks
 
 
@@ -153,63 +165,20 @@ def restored_figures(client: Client, database: str, expected: list[TableStats]) 
     return [figures[info.table] for info in tables]
 
 
-def verify_backup(cfg: BackupConfig, catalog: Catalog, backup_id: str) -> VerifyOutcome:
-    import time
-
+def verify_backup(
+    cfg: BackupConfig, catalog: Catalog, backup_id: str, host: Host | None = None
+) -> VerifyOutcome:
+    """Check every good copy's files, then restore from one copy and compare the figures; the
+    result is recorded in the catalog."""
+    host = host or Host()
     started = time.monotonic()
     outcome = VerifyOutcome(backup_id)
-    backup = catalog.get(backup_id)
-    if backup is None:
-        raise CatalogError(f"no backup {backup_id!r} in the catalog")
-    if backup.job not in cfg.jobs:
-        raise CatalogError(f"backup {backup_id}: job {backup.job!r} is not configured any more")
-    job = cfg.jobs[backup.job]
-    server = cfg.servers[job.server]
-    files = catalog.files(backup_id)
-    expected = catalog.table_stats(backup_id)
+    backup = _configured_backup(cfg, catalog, backup_id)
     copies = [c for c in catalog.copies(backup_id) if c.status == "good"]
     if backup.status != "good" or not copies:
         outcome.problems.append(f"backup is {backup.status} with no good copy to verify")
-        catalog.record_verification(backup_id, False, "; ".join(outcome.problems))
-        return outcome
-    backends: list[Backend] = []
-    try:
-        for copy in copies:
-            if copy.destination not in cfg.destinations:
-                outcome.problems.append(f"destination {copy.destination} is not configured")
-                continue
-            b = backend(copy.destination, cfg.destinations[copy.destination])
-            try:
-                b.open()
-            except DestinationError as exc:
-                outcome.problems.append(str(exc))
-                continue
-            backends.append(b)
-            problems = b.check(backup.job, backup_id, files)
-            outcome.problems += [f"{b.name}: {p}" for p in problems]
-            if not problems:
-                outcome.checked.append(f"copy {b.name}: {len(files)} files match their SHA-256")
-        source = next((b for b in backends if b.dest.kind != "ssh"), None) or (
-            backends[0] if backends else None
-        )
-        if source is None:
-            outcome.problems.append("no copy reachable to restore from")
-        else:
-            _restore_and_compare(
-                server,
-                job.compression,
-                source,
-                backup.job,
-                backup_id,
-                files,
-                expected,
-                outcome,
-                parallel=job.parallel,
-            )
-    finally:
-        for b in backends:
-            with contextlib.suppress(DestinationError):
-                b.close()
+    else:
+        _verify_copies(cfg, catalog, host, backup, copies, outcome)
     outcome.ok = not outcome.problems
     outcome.seconds = time.monotonic() - started
     details = "; ".join(outcome.problems) if outcome.problems else "; ".join(outcome.checked)
@@ -217,78 +186,173 @@ def verify_backup(cfg: BackupConfig, catalog: Catalog, backup_id: str) -> Verify
     return outcome
 
 
-def _restore_and_compare(
-    server: Server,
-    compression: str,
-    source: Backend,
-    job: str,
-    backup_id: str,
-    files: list[DumpedFile],
-    expected: list[TableStats],
-    outcome: VerifyOutcome,
-    parallel: int = 1,
-) -> None:
-    client = Client(server)
-    try:
-        binlog = client.binlog_enabled()
-    except DumpError as exc:
-        outcome.problems.append(str(exc))
-        return
+def _configured_backup(cfg: BackupConfig, catalog: Catalog, backup_id: str) -> Backup:
+    backup = catalog.get(backup_id)
+    if backup is None:
+        raise CatalogError(f"no backup {backup_id!r} in the catalog")
+    if backup.job not in cfg.jobs:
+        raise CatalogError(f"backup {backup_id}: job {backup.job!r} is not configured any more")
+    return backup
 
-    def one(f: DumpedFile, tmp: Path) -> VerifyOutcome:
-        """Restore and compare one database; its findings in an outcome of its own."""
-        found = VerifyOutcome(backup_id)
-        scratch = f"stackwatch_verify_{secrets.token_hex(4)}"
-        want_here = [s for s in expected if s.database == f.database]
+
+def _verify_copies(
+    cfg: BackupConfig,
+    catalog: Catalog,
+    host: Host,
+    backup: Backup,
+    copies: list[Copy],
+    outcome: VerifyOutcome,
+) -> None:
+    """Every reachable copy's files against their SHA-256; then the restore, from a local copy
+    where there is one (no transfer)."""
+    files = catalog.files(backup.id)
+    backends: list[Backend] = []
+    try:
+        for copy in copies:
+            b = _open_copy(cfg, host, copy.destination, outcome)
+            if b is not None:
+                backends.append(b)
+                _check_copy(b, backup, files, outcome)
+        source = next((b for b in backends if b.dest.kind != "ssh"), None)
+        source = source or (backends[0] if backends else None)
+        if source is None:
+            outcome.problems.append("no copy reachable to restore from")
+            return
+        job = cfg.jobs[backup.job]
+        restore = _Restore(
+            host, cfg.servers[job.server], source, backup, catalog.table_stats(backup.id)
+        )
+        restore.all(files, job.parallel, outcome)
+    finally:
+        for b in backends:
+            with contextlib.suppress(DestinationError):
+                b.close()
+
+
+def _open_copy(
+    cfg: BackupConfig, host: Host, destination: str, outcome: VerifyOutcome
+) -> Backend | None:
+    if destination not in cfg.destinations:
+        outcome.problems.append(f"destination {destination} is not configured")
+        return None
+    b = backend(destination, cfg.destinations[destination], host)
+    try:
+        b.open()
+    except DestinationError as exc:
+        outcome.problems.append(str(exc))
+        return None
+    return b
+
+
+def _check_copy(
+    b: Backend, backup: Backup, files: list[DumpedFile], outcome: VerifyOutcome
+) -> None:
+    problems = b.check(backup.job, backup.id, files)
+    outcome.problems += [f"{b.name}: {p}" for p in problems]
+    if not problems:
+        outcome.checked.append(f"copy {b.name}: {len(files)} files match their SHA-256")
+
+
+@dataclass(frozen=True)
+class _Restore:
+    """Restoring one backup's databases into scratch databases and comparing their figures with
+    the catalog's (``expected``, taken at dump time)."""
+
+    host: Host
+    server: Server
+    source: Backend
+    backup: Backup
+    expected: list[TableStats]
+
+    def all(self, files: list[DumpedFile], parallel: int, outcome: VerifyOutcome) -> None:
+        client = Client(self.server, host=self.host)
         try:
-            path = source.fetch(job, backup_id, f.name, tmp)
+            binlog = client.binlog_enabled()
+        except DumpError as exc:
+            outcome.problems.append(str(exc))
+            return
+        dumps = [f for f in files if f.database is not None]
+        with (
+            tempfile.TemporaryDirectory(prefix="stackwatch-verify-") as tmp,
+            ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
+        ):
+            # Several restores at once (each is one server thread); findings in file order.
+            for found in pool.map(lambda f: self.one(client, binlog, f, Path(tmp)), dumps):
+                outcome.add(found)
+
+    def one(self, client: Client, binlog: bool, f: DumpedFile, tmp: Path) -> VerifyOutcome:
+        """Restore and compare one database; its findings in an outcome of its own."""
+        found = VerifyOutcome(self.backup.id)
+        database = str(f.database)
+        want = {s.table: s for s in self.expected if s.database == database}
+        try:
+            got, programs = self.restored(client, binlog, f, tmp, list(want.values()))
+        except (DumpError, DestinationError, HostError, OSError) as exc:
+            found.problems.append(f"{database}: {exc}")
+            return found
+        compare(database, want, got, programs, found)
+        return found
+
+    def restored(
+        self, client: Client, binlog: bool, f: DumpedFile, tmp: Path, want: list[TableStats]
+    ) -> tuple[dict[str, TableStats], int]:
+        """The figures of the database restored into a scratch one (dropped afterwards), and
+        how many trigger/routine/event blocks its dump holds."""
+        scratch = f"stackwatch_verify_{secrets.token_hex(4)}"
+        path = self.source.fetch(self.backup.job, self.backup.id, f.name, tmp)
+        try:
             client.query(f"CREATE DATABASE {sql_ident(scratch)}")
             try:
-                programs = restore(server, path, scratch, binlog, 6 * 3600)
-                got = {s.table: s for s in restored_figures(client, scratch, want_here)}
+                programs = restore(self.host, self.server, path, scratch, binlog, RESTORE_TIMEOUT)
+                figures = restored_figures(client, scratch, want)
             finally:
                 with contextlib.suppress(DumpError):
                     client.query(f"DROP DATABASE IF EXISTS {sql_ident(scratch)}")
-                if path.parent == tmp:
-                    path.unlink(missing_ok=True)
-        except (DumpError, DestinationError, OSError) as exc:
-            found.problems.append(f"{f.database}: {exc}")
-            return found
-        want = {s.table: s for s in expected if s.database == f.database}
-        bad = []
-        for table in sorted(set(want) | set(got)):
-            w, g = want.get(table), got.get(table)
-            if w is None:
-                bad.append(f"{table}: not in the catalog")
-            elif g is None:
-                bad.append(f"{table}: missing after restore")
-            elif (w.rows, checksum_value(w.checksum)) != (g.rows, checksum_value(g.checksum)):
-                differs = (
-                    f"{table}: {g.rows} rows checksum {checksum_value(g.checksum)}, "
-                    f"at dump time {w.rows} rows checksum {checksum_value(w.checksum)}"
-                )
-                if is_snapshot_consistent(w.checksum):
-                    bad.append(differs)
-                else:  # read after the unlock: it may have changed in between
-                    found.checked.append(
-                        f"note: {f.database}.{differs} (non-transactional table, not in the"
-                        " snapshot: written during the dump)"
-                    )
-        if bad:
-            found.problems += [f"{f.database}.{b}" for b in bad]
-        else:
-            found.checked.append(
-                f"database {f.database}: {len(want)} tables restored, rows and checksums match"
-                f" ({programs} trigger/routine/event blocks present)"
-            )
-        return found
+        finally:
+            if path.parent == tmp:
+                self.host.remove_file(path)
+        return {s.table: s for s in figures}, programs
 
-    dumps = [f for f in files if f.database is not None]
-    with (
-        tempfile.TemporaryDirectory(prefix="stackwatch-verify-") as tmp,
-        ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
-    ):
-        # Several restores at once (each is one server thread); findings in file order.
-        for found in pool.map(lambda f: one(f, Path(tmp)), dumps):
-            outcome.problems += found.problems
-            outcome.checked += found.checked
+
+def compare(
+    database: str,
+    want: dict[str, TableStats],
+    got: dict[str, TableStats],
+    programs: int,
+    found: VerifyOutcome,
+) -> None:
+    """Each table's rows and checksum after the restore against dump time. A difference on a
+    table that cannot be in the snapshot (MyISAM...) is a note: it may have been written during
+    the dump."""
+    bad = []
+    for table in sorted(set(want) | set(got)):
+        differs = _difference(table, want.get(table), got.get(table))
+        if differs is None:
+            continue
+        if table in want and table in got and not is_snapshot_consistent(want[table].checksum):
+            found.checked.append(
+                f"note: {database}.{differs} (non-transactional table, not in the"
+                " snapshot: written during the dump)"
+            )
+        else:
+            bad.append(f"{database}.{differs}")
+    found.problems += bad
+    if not bad:
+        found.checked.append(
+            f"database {database}: {len(want)} tables restored, rows and checksums match"
+            f" ({programs} trigger/routine/event blocks present)"
+        )
+
+
+def _difference(table: str, want: TableStats | None, got: TableStats | None) -> str | None:
+    if want is None:
+        return f"{table}: not in the catalog"
+    if got is None:
+        return f"{table}: missing after restore"
+    before, after = checksum_value(want.checksum), checksum_value(got.checksum)
+    if (want.rows, before) == (got.rows, after):
+        return None
+    return (
+        f"{table}: {got.rows} rows checksum {after}, "
+        f"at dump time {want.rows} rows checksum {before}"
+    )

@@ -3,18 +3,32 @@
 Every check reads through a ``Host``. ``Host(root="/")`` is this machine; ``Host(root=fixture)``
 reads a captured tree of /proc and /sys instead (the node_exporter way), so every check can be
 tested and replayed on data from another machine.
+
+Every program stackwatch starts is started here, under one rule: no shell; an argv that carries no
+password (``audit_argv``: passwords go in option files, command lines are visible to every user);
+a deadline, at which the program gets SIGTERM, then SIGKILL after ``STOP_GRACE`` seconds, and is
+reaped; failures as ``HostError`` subclasses (CommandNotFound, CommandTimeout, CommandFailed).
+``run`` is for short commands, ``spawn`` for long-running ones whose output is streamed
+(``drain_to_file``) or whose input is fed (``feed``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from types import TracebackType
+from typing import IO, Any, BinaryIO, Protocol, TypeVar
+
+from stackwatch.core.files import fsync_directory, write_atomic
 
 T = TypeVar("T")
 
@@ -33,19 +47,33 @@ class CommandNotFound(HostError):
 
 
 class CommandTimeout(HostError):
-    def __init__(self, argv: Sequence[str], timeout: float) -> None:
-        super().__init__(f"{argv[0]} did not finish within {timeout:g} s")
+    def __init__(self, argv: Sequence[str], timeout: float, what: str | None = None) -> None:
+        super().__init__(f"{what or argv[0]} did not finish within {timeout:g} s")
         self.argv = list(argv)
         self.timeout = timeout
 
 
 class CommandFailed(HostError):
-    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
-        tail = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
-        super().__init__(f"{argv[0]} exited with status {returncode}: {tail}")
+    def __init__(
+        self, argv: Sequence[str], returncode: int, stderr: str, what: str | None = None
+    ) -> None:
+        tail = stderr.strip().splitlines()[-1].strip() if stderr.strip() else "no message"
+        super().__init__(f"{what or argv[0]} exited with status {returncode}: {tail}")
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
+
+
+class SecretOnCommandLine(HostError):
+    """An argv that would show a password to every user of the machine (``ps``)."""
+
+    def __init__(self, program: str, index: int) -> None:
+        super().__init__(
+            f"refusing to run {program}: argument {index} carries a password, and command lines "
+            "are visible to every user; put it in an option file (e.g. --defaults-extra-file)"
+        )
+        self.program = program
+        self.index = index
 
 
 class NamespaceAccessDenied(HostError):
@@ -153,43 +181,23 @@ class Host:
         check: bool = True,
         input_text: str | None = None,
         env: Mapping[str, str] | None = None,
+        what: str | None = None,
     ) -> CommandResult:
-        """Run a program (never through a shell). Raises CommandNotFound, CommandTimeout and,
-        with ``check``, CommandFailed on a non-zero exit."""
-        if not argv:
-            raise ValueError("empty command")
-        program = self.which(argv[0]) if "/" not in argv[0] else argv[0]
-        if program is None:
-            raise CommandNotFound(argv[0])
+        """Run a program (never through a shell) and wait for it. Raises SecretOnCommandLine,
+        CommandNotFound, CommandTimeout (the program stopped: SIGTERM, SIGKILL after STOP_GRACE)
+        and, with ``check``, CommandFailed on a non-zero exit. ``what`` names the command in those
+        messages (default: the program)."""
         limit = self.timeout if timeout is None else timeout
-        run_env = None
-        if env is not None or self._path_env is not None:
-            run_env = dict(os.environ)
-            if self._path_env is not None:
-                run_env["PATH"] = self._path_env
-            run_env.update(env or {})
-        try:
-            completed = subprocess.run(
-                [program, *argv[1:]],
-                input=input_text,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=limit,
-                env=run_env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise CommandTimeout(argv, limit) from None
-        except FileNotFoundError:
-            raise CommandNotFound(argv[0]) from None
-        except PermissionError as exc:
-            raise HostError(f"cannot run {argv[0]}: {exc.strerror}") from exc
-        result = CommandResult(
-            tuple(argv), completed.returncode, completed.stdout, completed.stderr
-        )
-        if check and completed.returncode != 0:
-            raise CommandFailed(argv, completed.returncode, completed.stderr)
+        stdin = None if input_text is None else subprocess.PIPE
+        with self._popen(argv, stdin, subprocess.PIPE, subprocess.PIPE, env, text=True) as popen:
+            try:
+                stdout, stderr = popen.communicate(input_text, timeout=limit)
+            except subprocess.TimeoutExpired:
+                _end_popen(popen, STOP_GRACE)
+                raise CommandTimeout(argv, limit, what) from None
+        result = CommandResult(tuple(argv), popen.returncode, stdout, stderr)
+        if check and popen.returncode != 0:
+            raise CommandFailed(argv, popen.returncode, stderr, what)
         return result
 
     # Network namespaces -------------------------------------------------------------------------
@@ -210,6 +218,200 @@ class Host:
         if not self.is_live:
             return read(Host(self.path(f"/run/netns/{name}"), self.timeout, self._path_env))
         return _call_in_netns(str(self.path(f"/run/netns/{name}")), read, self)
+
+    # Processes and the files of long-running jobs ==============================================
+    # (issue 9: every process start goes through Host; the rule is in the module docstring)
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bool = False,
+        stdout: bool = True,
+        env: Mapping[str, str] | None = None,
+        what: str | None = None,
+    ) -> Process:
+        """Start a program and return at once: its output on a pipe (or /dev/null), its input
+        on a pipe (or /dev/null), its stderr kept in a temporary file. The caller stops it
+        (``with process:`` or ``process.stop()``); ``drain_to_file`` does."""
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Process.stop)
+        try:
+            popen = self._popen(
+                argv,
+                subprocess.PIPE if stdin else subprocess.DEVNULL,
+                subprocess.PIPE if stdout else subprocess.DEVNULL,
+                errors,
+                env,
+            )
+        except BaseException:
+            errors.close()
+            raise
+        return Process(argv, popen, errors, what or argv[0])
+
+    def drain_to_file(
+        self,
+        process: Process,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float,
+        encoder: Encoder | None = None,
+        accept: Callable[[Drained], None] | None = None,
+        mode: int = 0o600,
+    ) -> Drained:
+        """Write what ``process`` prints into ``path``, through ``encoder`` (a compressor) when
+        given: under a temporary name beside it, mode ``mode``, fsynced, renamed into place (the
+        directory fsynced) once the program exited 0 within ``timeout`` and ``accept`` raised
+        nothing for the result. Raises CommandTimeout, CommandFailed, HostError (writing) or what
+        ``accept`` raises, leaving nothing behind. The program is stopped whatever happens."""
+        if process.stdout is None:
+            raise ValueError(f"{process.what}: started without an output pipe")
+        target = self.path(path)
+        with process, _Deadline(process, timeout) as deadline, _PartialFile(target, mode) as out:
+            drained = _copy_stream(process.stdout, out, encoder or _Unchanged())
+            returncode = process.wait(None)
+            deadline.check(process)
+            process.check(returncode)
+            if accept is not None:
+                accept(drained)
+            out.commit()
+        return drained
+
+    def feed(
+        self,
+        argv: Sequence[str],
+        chunks: Iterable[bytes],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        what: str | None = None,
+    ) -> None:
+        """Run a program with ``chunks`` on its input (its output discarded) and wait for it.
+        A program that ends early ends the feeding (broken pipe): its exit status says why.
+        Raises like ``run``; an exception raised by ``chunks`` (a corrupt source) stops the
+        program and goes through."""
+        with (
+            self.spawn(argv, stdin=True, stdout=False, env=env, what=what) as process,
+            _Deadline(process, timeout) as deadline,
+        ):
+            _write_all(process, chunks)
+            returncode = process.wait(None)
+            deadline.check(process)
+            process.check(returncode)
+
+    def open_read(self, path: str | os.PathLike[str]) -> BinaryIO:
+        """A file opened for reading bytes; the caller closes it."""
+        try:
+            return self.path(path).open("rb")
+        except OSError as exc:
+            raise HostError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+    def size_of(self, path: str | os.PathLike[str]) -> int:
+        """A file's size in bytes."""
+        try:
+            return self.path(path).stat().st_size
+        except OSError as exc:
+            raise HostError(f"cannot stat {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+    def is_mount(self, path: str | os.PathLike[str]) -> bool:
+        return os.path.ismount(self.path(path))
+
+    def make_dir(
+        self, path: str | os.PathLike[str], mode: int = 0o700, *, parents: bool = False
+    ) -> None:
+        """Create a directory; with ``parents``, its parents too and an existing one is fine."""
+        try:
+            self.path(path).mkdir(mode=mode, parents=parents, exist_ok=parents)
+        except OSError as exc:
+            raise HostError(f"cannot create {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+    def copy_file(
+        self, source: str | os.PathLike[str], target: str | os.PathLike[str], mode: int = 0o600
+    ) -> None:
+        """Copy under a temporary name beside ``target``, fsync, rename, fsync the directory:
+        ``target`` is the whole copy or absent."""
+        with self.open_read(source) as reader, _PartialFile(self.path(target), mode) as out:
+            try:
+                while block := reader.read(DRAIN_CHUNK):
+                    out.write(block)
+            except OSError as exc:
+                raise HostError(f"cannot read {os.fspath(source)}: {exc.strerror}") from exc
+            out.commit()
+
+    def write_atomic(self, path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+        """Replace a file in one step (core/files.py): the old one or the new one, never a part."""
+        try:
+            write_atomic(self.path(path), data, mode)
+        except OSError as exc:
+            raise HostError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+    def rename(self, source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        """Rename in one step (replacing ``target``) and make it durable (fsync the directory)."""
+        try:
+            os.replace(self.path(source), self.path(target))
+        except OSError as exc:
+            raise HostError(f"cannot rename {os.fspath(source)}: {exc.strerror or exc}") from exc
+        fsync_directory(self.path(target).parent)
+
+    def remove_tree(self, path: str | os.PathLike[str]) -> None:
+        """Remove a directory and everything in it (nothing where it is absent), durably."""
+        where = self.path(path)
+        try:
+            shutil.rmtree(where)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise HostError(f"cannot delete {os.fspath(path)}: {exc.strerror or exc}") from exc
+        fsync_directory(where.parent)
+
+    def remove_file(self, path: str | os.PathLike[str]) -> None:
+        """Remove a file (nothing where it is absent)."""
+        try:
+            self.path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            raise HostError(f"cannot delete {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+    def _popen(
+        self,
+        argv: Sequence[str],
+        stdin: int | IO[bytes] | None,
+        stdout: int | IO[bytes] | None,
+        stderr: int | IO[bytes] | None,
+        env: Mapping[str, str] | None,
+        *,
+        text: bool = False,
+    ) -> subprocess.Popen[Any]:
+        """The one place a program is started: argv audited, program found on PATH."""
+        if not argv:
+            raise ValueError("empty command")
+        audit_argv(argv)
+        program = self.which(argv[0]) if "/" not in argv[0] else argv[0]
+        if program is None:
+            raise CommandNotFound(argv[0])
+        try:
+            return subprocess.Popen(
+                [program, *argv[1:]],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=self._env(env),
+                text=text,
+                errors="replace" if text else None,
+            )
+        except FileNotFoundError:
+            raise CommandNotFound(argv[0]) from None
+        except PermissionError as exc:
+            raise HostError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+
+    def _env(self, env: Mapping[str, str] | None) -> dict[str, str] | None:
+        if env is None and self._path_env is None:
+            return None
+        merged = dict(os.environ)
+        if self._path_env is not None:
+            merged["PATH"] = self._path_env
+        merged.update(env or {})
+        return merged
+
+    # End of processes and the files of long-running jobs =======================================
 
 
 def _call_in_netns(ns_path: str, read: Callable[[Host], T], host: Host) -> T:
@@ -249,3 +451,280 @@ def _call_in_netns(ns_path: str, read: Callable[[Host], T], host: Host) -> T:
         assert isinstance(error, Exception)
         raise error
     return outcome["value"]  # type: ignore[return-value]
+
+
+# Processes: the handle, the deadline, the argv audit (issue 9) ===================================
+
+STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+DRAIN_CHUNK = 1 << 20
+TAIL_BYTES = 512
+# --password[=...] and the abbreviations MySQL programs accept (--pass, --passw, ...);
+# not --password-file=PATH (rsync), which names a file, as an option file does.
+_PASSWORD_OPTION = re.compile(r"--pass(?:w(?:o(?:r(?:d)?)?)?)?(?:=|$)", re.IGNORECASE)
+_SHORT_P_IS_PASSWORD = ("mysql", "mariadb")  # -pSECRET; for ssh, -p is the port
+
+
+def audit_argv(argv: Sequence[str]) -> None:
+    """Refuse an argv that carries a password: any element holding ``password=``; before a
+    ``--`` (after it come operands, not options), ``--password`` in any form and, for MySQL
+    and MariaDB programs, ``-pSECRET``. Every user can read a command line (/proc/PID/cmdline):
+    passwords go in option files."""
+    program = os.path.basename(argv[0])
+    short_p = program.startswith(_SHORT_P_IS_PASSWORD)
+    options = True
+    for index, element in enumerate(argv[1:], start=1):
+        if element == "--":
+            options = False
+        if "password=" in element.lower() or (options and _is_password_option(element, short_p)):
+            raise SecretOnCommandLine(program, index)
+
+
+def _is_password_option(element: str, short_p_is_password: bool) -> bool:
+    if _PASSWORD_OPTION.match(element):
+        return True
+    return short_p_is_password and element.startswith("-p") and len(element) > 2
+
+
+class Encoder(Protocol):
+    """A streaming transformation of a program's output (zstandard's and zlib's compressobj)."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class _Unchanged:
+    def compress(self, data: bytes, /) -> bytes:
+        return data
+
+    def flush(self) -> bytes:
+        return b""
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What ``Host.drain_to_file`` wrote."""
+
+    size: int  # bytes written (after the encoder)
+    raw_size: int  # bytes the program printed
+    sha256: str  # of the bytes written
+    tail: bytes  # the last TAIL_BYTES the program printed (where a completion trailer is)
+
+
+class Process:
+    """A program started by ``Host.spawn``. Its stderr goes to a temporary file (a chatty
+    program never blocks on it; its last line makes the error message). ``stop``, or leaving a
+    ``with`` block, ends it the one way: SIGTERM, SIGKILL after STOP_GRACE, reaped, pipes closed."""
+
+    def __init__(
+        self, argv: Sequence[str], popen: subprocess.Popen[bytes], stderr: IO[bytes], what: str
+    ) -> None:
+        self.argv = tuple(argv)
+        self.what = what
+        self._popen = popen
+        self._stderr = stderr
+        self._stderr_seen = 0
+
+    @property
+    def stdin(self) -> IO[bytes] | None:
+        return self._popen.stdin
+
+    @property
+    def stdout(self) -> IO[bytes] | None:
+        return self._popen.stdout
+
+    def poll(self) -> int | None:
+        """The exit status, or None while it runs."""
+        return self._popen.poll()
+
+    def kill(self) -> None:
+        """SIGKILL now, from any thread: whoever reads its output sees the end at once. The
+        owner still stops it (reaps it, closes its pipes)."""
+        with contextlib.suppress(OSError):
+            self._popen.kill()
+
+    def end(self, grace: float = STOP_GRACE) -> int:
+        """SIGTERM, SIGKILL after ``grace`` seconds, reaped: the exit status. The pipes stay
+        open, so a deadline timer may call this while another thread reads them."""
+        return _end_popen(self._popen, grace)
+
+    def wait(self, timeout: float | None) -> int:
+        """The exit status; at ``timeout`` the program is ended and CommandTimeout raised."""
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.end()
+            raise CommandTimeout(self.argv, timeout or 0.0, self.what) from None
+
+    def close_input(self) -> None:
+        """End of input: the program sees EOF on its stdin."""
+        if self._popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._popen.stdin.close()
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """End it if it still runs, reap it, release its pipes and stderr file (idempotent)."""
+        self.end(grace)
+        self.close_input()
+        if self._popen.stdout is not None:
+            self._popen.stdout.close()
+        self._stderr.close()
+
+    def stderr_text(self) -> str:
+        """Everything it wrote to stderr so far."""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
+    def new_stderr(self) -> str:
+        """What it wrote to stderr since the last call (the errors of a long-lived session)."""
+        self._stderr.seek(self._stderr_seen)
+        data = self._stderr.read()
+        self._stderr_seen += len(data)
+        return data.decode(errors="replace")
+
+    def check(self, returncode: int) -> None:
+        """CommandFailed (with stderr's last line) unless ``returncode`` is 0."""
+        if returncode != 0:
+            raise CommandFailed(self.argv, returncode, self.stderr_text(), self.what)
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _end_popen(popen: subprocess.Popen[Any], grace: float) -> int:
+    if popen.poll() is None:
+        with contextlib.suppress(OSError):
+            popen.terminate()
+        try:
+            return popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                popen.kill()
+    return popen.wait()
+
+
+class _Deadline:
+    """Ends a process (from a timer thread) when ``seconds`` have passed."""
+
+    def __init__(self, process: Process, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = threading.Event()
+        self._timer = threading.Timer(seconds, self._expire, args=(process,))
+        self._timer.daemon = True
+
+    def _expire(self, process: Process) -> None:
+        self.expired.set()
+        process.end()
+
+    def check(self, process: Process) -> None:
+        if self.expired.is_set():
+            raise CommandTimeout(process.argv, self.seconds, process.what)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._timer.cancel()
+
+
+class _PartialFile:
+    """A file written under a temporary name beside ``target``; ``commit`` fsyncs it, renames it
+    into place and fsyncs the directory. Left uncommitted, it is removed."""
+
+    def __init__(self, target: Path, mode: int) -> None:
+        self.target = target
+        self._committed = False
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+            )
+        except OSError as exc:
+            raise self._error(exc) from None
+        self._tmp = Path(name)
+        self._out = os.fdopen(fd, "wb", buffering=0)
+        os.fchmod(fd, mode)
+
+    def _error(self, exc: OSError) -> HostError:
+        return HostError(f"writing {self.target}: {exc.strerror or exc}")
+
+    def write(self, block: bytes) -> None:
+        view = memoryview(block)
+        try:
+            while view:
+                written = self._out.write(view)
+                view = view[written or 0 :]
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def commit(self) -> None:
+        try:
+            os.fsync(self._out.fileno())
+            self._out.close()
+            os.replace(self._tmp, self.target)
+        except OSError as exc:
+            raise self._error(exc) from None
+        self._committed = True
+        fsync_directory(self.target.parent)
+
+    def __enter__(self) -> _PartialFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._out.close()
+        if not self._committed:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+
+
+def _copy_stream(source: IO[bytes], out: _PartialFile, encoder: Encoder) -> Drained:
+    digest = hashlib.sha256()
+    size = raw = 0
+    tail = b""
+
+    def put(block: bytes) -> None:
+        nonlocal size
+        if block:
+            out.write(block)
+            digest.update(block)
+            size += len(block)
+
+    while chunk := source.read(DRAIN_CHUNK):
+        raw += len(chunk)
+        tail = (tail + chunk[-TAIL_BYTES:])[-TAIL_BYTES:]
+        put(encoder.compress(chunk))
+    put(encoder.flush())
+    return Drained(size, raw, digest.hexdigest(), tail)
+
+
+def _write_all(process: Process, chunks: Iterable[bytes]) -> None:
+    pipe = process.stdin
+    if pipe is None:
+        raise ValueError(f"{process.what}: started without an input pipe")
+    try:
+        for chunk in chunks:
+            pipe.write(chunk)
+        pipe.close()
+    except BrokenPipeError:
+        pass  # the program ended early: its exit status says why
+
+
+# End of processes ==============================================================================

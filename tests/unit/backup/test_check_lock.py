@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stackwatch.backup.catalog import Catalog
-from stackwatch.backup.check import BackupAgeFacts, BackupAgeOptions, JobFacts, judge, read_job
+from stackwatch.backup.check import BackupAgeFacts, BackupAgeOptions, JobFacts, job_facts, judge
 from stackwatch.backup.dump import DumpedFile, TableStats
 from stackwatch.backup.lock import LockBusy, job_lock
 from stackwatch.core.ranges import parse_range
@@ -82,13 +82,13 @@ def test_read_job_from_a_real_catalog(tmp_path: Path) -> None:
     cat.record_verification("a", True, "ok")
     with cat.db as db:
         db.execute("UPDATE verifications SET at = 1500")
-    job = read_job(cat.db, "nightly", 1000.0 + 7200)
+    job = job_facts(cat.job_summary("nightly"), 1000.0 + 7200)
     assert job.last_good_id == "a" and job.age_hours == 2.0
     assert (job.copies, job.offsite, job.size) == (2, 1, 10)
     assert job.newest_failed == "dump of shop exited with status 2"
     assert job.verified_ok is True
     cat.mark_deleted("a")
-    assert read_job(cat.db, "nightly", 3000.0).last_good_id is None
+    assert job_facts(cat.job_summary("nightly"), 3000.0).last_good_id is None
     cat.close()
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from stackwatch.backup.config import load_backup_config, parse_duration_hours
-from stackwatch.core.config import ConfigError, load_config
+from stackwatch.backup.config import BackupConfig, keep_within_seconds
+from stackwatch.core.config import ConfigError, load_config, settings_for
+from stackwatch.core.durations import DurationError, parse_duration
 
 EXAMPLE = """
 [backup.servers.db1]
@@ -42,10 +43,12 @@ notify_on = ["failure", "success", "deletion"]
 """
 
 
-def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def load(tmp_path: Path, text: str) -> BackupConfig:
     path = tmp_path / "stackwatch.toml"
     path.write_text(text)
-    return load_backup_config(load_config(path, required=True))
+    settings = settings_for(load_config(path, required=True), "backup")
+    assert isinstance(settings, BackupConfig)
+    return settings
 
 
 def test_issue_example_loads_as_written(tmp_path: Path) -> None:
@@ -110,10 +113,63 @@ def test_list_of_databases_and_volume(tmp_path: Path) -> None:
     assert cfg.destinations["vault"].kind == "volume"
 
 
+def hours(text: str) -> float:
+    return parse_duration(text, allow_bare_m=False) / 3600
+
+
 def test_durations() -> None:
-    assert parse_duration_hours("36h") == 36
-    assert parse_duration_hours("2w3d") == 17 * 24
-    assert parse_duration_hours("1y") == 365 * 24
-    for bad in ("", "7", "7 d", "d7", "-1d", "1.5d"):
+    assert hours("36h") == 36
+    assert hours("2w3d") == 17 * 24
+    assert hours("1y") == 365 * 24
+    assert hours("6mo") == 6 * 30 * 24
+    for bad in ("", "7 d", "d7", "-1d"):
         with pytest.raises(ValueError):
-            parse_duration_hours(bad)
+            hours(bad)
+
+
+def test_bare_m_is_refused_as_ambiguous_for_retention() -> None:
+    with pytest.raises(DurationError, match=r"'min' or 'mo'"):
+        hours("6m")
+    with pytest.raises(ConfigError, match=r"keep_within: invalid duration.*'min' or 'mo'"):
+        keep_within_seconds("6m", "keep_within")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"6m"', r"nightly\.keep_within: invalid duration: .*write 'min' or 'mo'"),
+        ('"7"', r"nightly\.keep_within: invalid duration '7': give a unit"),
+        ('"1x"', r"nightly\.keep_within: invalid duration '1x' \(use e\.g\. 36h"),
+    ],
+)
+def test_keep_within_mistakes_name_the_key(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, EXAMPLE.replace("keep_last = 3", f"keep_within = {value}"))
+
+
+def test_keep_within_reaches_retention_in_hours(tmp_path: Path) -> None:
+    from stackwatch.backup.retention import Policy
+
+    text = EXAMPLE.replace("keep_last = 3", 'keep_within = "2w3d"')
+    assert Policy.from_job(load(tmp_path, text).jobs["nightly"]).within_hours == 17 * 24
+    text = EXAMPLE.replace("keep_last = 3", 'keep_within = "90min"')
+    assert Policy.from_job(load(tmp_path, text).jobs["nightly"]).within_hours == 1.5
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (
+            'extra_dump_options = ["--skip-lock-tables", "--password=hunter2"]',
+            "extra_dump_options[1]",
+        ),
+        ('extra_dump_options = ["-phunter2"]', "extra_dump_options[0]"),
+        ('pre_hook = ["/usr/local/bin/freeze", "--password", "hunter2"]', "pre_hook[1]"),
+        ('notify_command = ["notify", "token=1", "password=hunter2"]', "notify_command[2]"),
+    ],
+)
+def test_a_password_on_a_command_line_is_refused(tmp_path: Path, line: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, EXAMPLE.replace("keep_last = 3", line))
+    assert f"backup.jobs.nightly.{key}: a password on a command line" in str(err.value)
+    assert "hunter2" not in str(err.value)

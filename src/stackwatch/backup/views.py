@@ -1,0 +1,149 @@
+"""What `backup list`, `backup status` and `backup prune` show: the catalog's facts as text lines
+(for a person at a terminal) or JSON (for a script).
+
+The facts come from the catalog (``Catalog.entries``, ``Catalog.job_summary``: the summary the
+``backup-age`` check judges, so status and check agree). Text made of names and errors from the
+catalog (job names, server messages) is made printable: a terminal never receives control
+characters from data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+
+from stackwatch.backup.catalog import Backup, BackupEntry, Copy, JobSummary, Verification
+from stackwatch.render.safe import printable
+
+
+def when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+# backup list ---------------------------------------------------------------------------------
+
+
+def list_lines(job: str, entries: Sequence[BackupEntry]) -> list[str]:
+    """One job: a heading, then one line per backup with its copies per destination."""
+    lines = [f"job {job}"]
+    if not entries:
+        lines.append("  no backups")
+    lines += [_entry_line(entry) for entry in entries]
+    return [printable(line) for line in lines]
+
+
+def _entry_line(entry: BackupEntry) -> str:
+    b = entry.backup
+    copies = ", ".join(
+        f"{c.destination}{'(off-site)' if c.offsite else ''}={c.status}" for c in entry.copies
+    )
+    line = f"  {b.id}  {when(b.started)}  {b.status:<8} {size(b.size):>10}  {copies}"
+    if b.lock_seconds is not None:
+        line += f"  lock {b.lock_seconds:.3f} s"
+    if b.error:
+        line += f"  [{b.error}]"
+    return line
+
+
+def list_json(listing: Mapping[str, Sequence[BackupEntry]]) -> str:
+    jobs = [
+        {"job": job, "backups": [_backup_json(e.backup, e.copies) for e in entries]}
+        for job, entries in listing.items()
+    ]
+    return json.dumps({"jobs": jobs}, indent=2)
+
+
+def _backup_json(b: Backup, copies: Sequence[Copy]) -> dict[str, object]:
+    return {
+        "id": b.id,
+        "started": b.started,
+        "finished": b.finished,
+        "status": b.status,
+        "error": b.error,
+        "size": b.size,
+        "lock_seconds": b.lock_seconds,
+        "copies": [_copy_json(c) for c in copies],
+    }
+
+
+def _copy_json(c: Copy) -> dict[str, object]:
+    return {
+        "destination": c.destination,
+        "offsite": c.offsite,
+        "status": c.status,
+        "error": c.error,
+        "at": c.at,
+    }
+
+
+# backup status -------------------------------------------------------------------------------
+
+
+def status_lines(summaries: Sequence[JobSummary], now: float) -> list[str]:
+    """One line per job: its newest good backup's age, copies and size, what is kept, and the
+    last verification."""
+    return [printable(_status_line(summary, now)) for summary in summaries]
+
+
+def _status_line(summary: JobSummary, now: float) -> str:
+    last = summary.newest_good
+    if last is None:
+        return f"{summary.job}: no good backup"
+    lock = "" if last.lock_seconds is None else f", writers locked {last.lock_seconds:.3f} s"
+    return (
+        f"{summary.job}: newest {last.id} {(now - last.started) / 3600:.1f} h old, "
+        f"{len(summary.copies)} copies ({summary.offsite_copies} off-site), "
+        f"{size(last.size)}{lock}; {summary.good_count} backups kept, "
+        f"{size(summary.total_size)} in all; {_verified(summary.last_verification)}"
+    )
+
+
+def _verified(verification: Verification | None) -> str:
+    if verification is None:
+        return "never verified"
+    return f"last verify {'ok' if verification.ok else 'FAILED'} {when(verification.at)}"
+
+
+def status_json(summaries: Sequence[JobSummary], now: float) -> str:
+    return json.dumps({"jobs": [_summary_json(s, now) for s in summaries]}, indent=2)
+
+
+def _summary_json(summary: JobSummary, now: float) -> dict[str, object]:
+    last, verification = summary.newest_good, summary.last_verification
+    return {
+        "job": summary.job,
+        "newest_good": None
+        if last is None
+        else {**_backup_json(last, summary.copies), "age_hours": (now - last.started) / 3600},
+        "copies": len(summary.copies),
+        "offsite_copies": summary.offsite_copies,
+        "backups_kept": summary.good_count,
+        "total_size": summary.total_size,
+        "newest_failed": summary.newest_failed,
+        "last_verification": None
+        if verification is None
+        else {"backup": verification.backup_id, "ok": verification.ok, "at": verification.at},
+    }
+
+
+# backup prune --------------------------------------------------------------------------------
+
+
+def prune_lines(
+    job: str, forgotten: Sequence[str], kept: Sequence[str], errors: Sequence[str], dry_run: bool
+) -> list[str]:
+    verb = "would delete" if dry_run else "deleted"
+    lines = [f"job {job}: {verb} {len(forgotten)}, keep {len(kept)}"]
+    lines += [f"  keep   {k}" for k in kept]
+    lines += [f"  {verb} {f}" for f in forgotten]
+    lines += [f"  error: {e}" for e in errors]
+    return [printable(line) for line in lines]
