@@ -225,16 +225,17 @@ def test_all_four_formats_and_rates_over_two_runs(tmp_path: Path) -> None:
     text = run_stackwatch(*base)
     assert text.returncode == 0 and "123 of 65536 entries (0.2%)" in text.stdout
 
-    # Second state of the tree: 30 more drops, and the stored sample was taken 10 s earlier.
+    # Second state of the tree: 3000 more drops, and the stored sample was taken 1000 s earlier
+    # (so that the seconds a loaded machine takes between the two runs stay within the tolerance).
     saved = json.loads((state / "conntrack.json").read_text())
-    saved["drops"]["time"] -= 10
+    saved["drops"]["time"] -= 1000
     (state / "conntrack.json").write_text(json.dumps(saved))
-    make_tree(root, 123, 65536, stat_text([{"drop": 30, "entries": 5}, {"drop": 15}]))
+    make_tree(root, 123, 65536, stat_text([{"drop": 2010, "entries": 5}, {"drop": 1005}]))
     out = run_stackwatch(*base, "--format", "json")
     doc = json.loads(out.stdout)
     assert out.returncode == 1 and doc["status"] == "WARNING"
     metrics = {m["name"]: m["value"] for m in doc["checks"][0]["metrics"]}
-    assert metrics["drop_total"] == 45
+    assert metrics["drop_total"] == 3015
     assert metrics["drop_rate"] == pytest.approx(3.0, rel=0.05)
 
     prom = run_stackwatch(*base, "--format", "prometheus", "--textfile-dir", str(tmp_path))
