@@ -7,6 +7,7 @@ tested and replayed on data from another machine.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 T = TypeVar("T")
 
@@ -126,6 +127,70 @@ class Host:
             return int(text)
         except ValueError:
             raise HostError(f"{path}: expected an integer, found {text[:40]!r}") from None
+
+    # Files: streaming reads, stat, glob, atomic writes -------------------------------------------
+    # (issue 9: every file access goes through the Host; the process methods live apart)
+
+    def open_binary(self, path: str) -> BinaryIO:
+        """An open binary handle for streaming reads (the caller closes it). A handle kept open
+        follows the file across a rename, as ``tail -F`` and a log follower need."""
+        try:
+            handle: BinaryIO = self.path(path).open("rb")
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        return handle
+
+    def stat(self, path: str) -> os.stat_result:
+        """The file's status (following symbolic links)."""
+        try:
+            return os.stat(self.path(path))
+        except OSError as exc:
+            raise HostError(f"cannot stat {path}: {exc.strerror or exc}") from exc
+
+    def stat_optional(self, path: str) -> os.stat_result | None:
+        """The file's status, or None where it does not exist (a log rotated away)."""
+        try:
+            return os.stat(self.path(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot stat {path}: {exc.strerror or exc}") from exc
+
+    def read_bytes_optional(self, path: str) -> bytes | None:
+        """The file's bytes, or None where it does not exist."""
+        try:
+            return self.path(path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def glob(self, pattern: str) -> list[str]:
+        """The machine paths an absolute glob pattern matches, sorted; a pattern without
+        wildcards gives itself where it exists. A --root tree is looked into, not named."""
+        if not pattern.startswith("/"):
+            raise ValueError(f"host paths are absolute, got {pattern!r}")
+        found = glob.glob(pattern.lstrip("/"), root_dir=self.root)
+        return sorted("/" + name for name in found)
+
+    def write_atomic(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
+        """Replace the file in one step (core/files.py): a reader sees the old file or the new
+        one; a failure leaves the old file in place."""
+        from stackwatch.core.files import write_atomic  # tempfile: only where files are written
+
+        try:
+            write_atomic(self.path(path), data, mode)
+        except OSError as exc:
+            raise HostError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def remove(self, path: str) -> None:
+        """Delete a file; one that does not exist is already gone."""
+        try:
+            self.path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            raise HostError(f"cannot remove {path}: {exc.strerror or exc}") from exc
+
+    # ---------------------------------------------------------------------------------------------
 
     def listdir(self, path: str) -> list[str]:
         """Sorted entry names; empty where the directory does not exist."""
