@@ -204,7 +204,7 @@ class Detector:
         self._seconds: dict[int, _Second] = {}
         # Requests per referring host in the held seconds, and the hosts with enough of them to
         # reach min_rate: only those are judged in full (merging IP and path counters is dear).
-        self._held: Counter[str] = Counter()
+        self._held: dict[str, int] = {}
         self._hot: set[str] = set()
         self._hot_count = self.options.min_rate * self.window
         self._history: deque[tuple[int, int, dict[str, int]]] = deque()  # (second, total, hosts)
@@ -261,7 +261,7 @@ class Detector:
         hb = bucket.hosts.get(host)
         if hb is None:
             hb = bucket.hosts[host] = _HostBucket(first=when, last=when)
-        held = self._held[host] = self._held[host] + 1
+        held = self._held[host] = self._held.get(host, 0) + 1
         if held >= self._hot_count:
             self._hot.add(host)
         hb.count += 1
