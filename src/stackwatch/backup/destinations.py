@@ -26,7 +26,7 @@ class DestinationError(Exception):
 
 def sha256_file(host: Host, path: Path) -> str:
     digest = hashlib.sha256()
-    with host.open_read(path) as handle:
+    with host.open_binary(path) as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()

@@ -64,7 +64,7 @@ def read_sql(host: Host, path: Path) -> Iterator[bytes]:
     """The SQL text of a dump file in blocks, decompressed by its extension; a corrupt file is
     a DumpError naming it (zstd and gzip raise their own errors)."""
     try:
-        with host.open_read(path) as raw, _decompressed(path, raw) as source:
+        with host.open_binary(path) as raw, _decompressed(path, raw) as source:
             while block := source.read(BLOCK):
                 yield block
     except Exception as exc:  # a corrupt file: zstd and gzip raise their own errors

@@ -15,6 +15,7 @@ reaped; failures as ``HostError`` subclasses (CommandNotFound, CommandTimeout, C
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import re
@@ -154,6 +155,53 @@ class Host:
             return int(text)
         except ValueError:
             raise HostError(f"{path}: expected an integer, found {text[:40]!r}") from None
+
+    # Files: streaming reads, stat, glob, atomic writes -------------------------------------------
+    # (issue 9: every file access goes through the Host; the process methods live apart)
+
+    def open_binary(self, path: str | os.PathLike[str]) -> BinaryIO:
+        """An open binary handle for streaming reads (the caller closes it). A handle kept open
+        follows the file across a rename, as ``tail -F`` and a log follower need."""
+        try:
+            handle: BinaryIO = self.path(path).open("rb")
+        except OSError as exc:
+            raise HostError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
+        return handle
+
+    def stat(self, path: str) -> os.stat_result:
+        """The file's status (following symbolic links)."""
+        try:
+            return os.stat(self.path(path))
+        except OSError as exc:
+            raise HostError(f"cannot stat {path}: {exc.strerror or exc}") from exc
+
+    def stat_optional(self, path: str) -> os.stat_result | None:
+        """The file's status, or None where it does not exist (a log rotated away)."""
+        try:
+            return os.stat(self.path(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot stat {path}: {exc.strerror or exc}") from exc
+
+    def read_bytes_optional(self, path: str) -> bytes | None:
+        """The file's bytes, or None where it does not exist."""
+        try:
+            return self.path(path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def glob(self, pattern: str) -> list[str]:
+        """The machine paths an absolute glob pattern matches, sorted; a pattern without
+        wildcards gives itself where it exists. A --root tree is looked into, not named."""
+        if not pattern.startswith("/"):
+            raise ValueError(f"host paths are absolute, got {pattern!r}")
+        found = glob.glob(pattern.lstrip("/"), root_dir=self.root)
+        return sorted("/" + name for name in found)
+
+    # ---------------------------------------------------------------------------------------------
 
     def listdir(self, path: str) -> list[str]:
         """Sorted entry names; empty where the directory does not exist."""
@@ -298,13 +346,6 @@ class Host:
             deadline.check(process)
             process.check(returncode)
 
-    def open_read(self, path: str | os.PathLike[str]) -> BinaryIO:
-        """A file opened for reading bytes; the caller closes it."""
-        try:
-            return self.path(path).open("rb")
-        except OSError as exc:
-            raise HostError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
-
     def size_of(self, path: str | os.PathLike[str]) -> int:
         """A file's size in bytes."""
         try:
@@ -329,7 +370,7 @@ class Host:
     ) -> None:
         """Copy under a temporary name beside ``target``, fsync, rename, fsync the directory:
         ``target`` is the whole copy or absent."""
-        with self.open_read(source) as reader, _PartialFile(self.path(target), mode) as out:
+        with self.open_binary(source) as reader, _PartialFile(self.path(target), mode) as out:
             try:
                 while block := reader.read(DRAIN_CHUNK):
                     out.write(block)
@@ -337,7 +378,9 @@ class Host:
                 raise HostError(f"cannot read {os.fspath(source)}: {exc.strerror}") from exc
             out.commit()
 
-    def write_atomic(self, path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    def write_atomic(
+        self, path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644
+    ) -> None:
         """Replace a file in one step (core/files.py): the old one or the new one, never a part."""
         try:
             write_atomic(self.path(path), data, mode)

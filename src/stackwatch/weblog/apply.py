@@ -3,19 +3,18 @@
 The rules file is replaced in one step (temporary name, fsync, rename). The server's own
 configuration test (``apachectl -t``, ``nginx -t``) runs before any reload; when it fails, the
 previous file is put back and nothing is reloaded, so a bad rule never takes the site down. Each
-block lasts ``ban_time`` seconds after the flood was last seen, then it is lifted.
+block lasts ``ban_time`` seconds after the flood was last seen, then it is lifted. The rules file is
+read and written through the ``Host`` (``path`` is an absolute machine path).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackwatch.core.files import write_atomic
 from stackwatch.core.host import Host, HostError
 from stackwatch.weblog.rules import UnsafeHost, normalize_host, render_rules
 
@@ -64,13 +63,20 @@ class Blocker:
     @classmethod
     def from_state(cls, state: dict[str, Any], **kwargs: Any) -> Blocker:
         blocker = cls(**kwargs)
-        saved = state.get("blocked") if isinstance(state, dict) else None
-        if isinstance(saved, dict):
-            for host, expiry in saved.items():
-                with contextlib.suppress(UnsafeHost, AttributeError):
-                    if isinstance(expiry, int | float):
-                        blocker.blocked[normalize_host(host)] = float(expiry)
+        blocker.restore(state)
         return blocker
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take the blocks a previous run saved (``state()``); hosts that are not plain names
+        and expiries that are not numbers are left out."""
+        self.blocked = {}
+        saved = state.get("blocked") if isinstance(state, dict) else None
+        if not isinstance(saved, dict):
+            return
+        for host, expiry in saved.items():
+            with contextlib.suppress(UnsafeHost, AttributeError):
+                if isinstance(expiry, int | float):
+                    self.blocked[normalize_host(host)] = float(expiry)
 
     def state(self) -> dict[str, Any]:
         return {"blocked": dict(self.blocked)}
@@ -78,6 +84,26 @@ class Blocker:
     def update(self, flooding: Iterable[str], now: float) -> bool:
         """Block new flooding hosts, extend the ban of those still flooding, lift expired bans.
         Returns True when the rules file changed."""
+        wanted = self._wanted(flooding, now)
+        added = sorted(set(wanted) - set(self.blocked))
+        removed = set(self.blocked) - set(wanted)
+        if not added and not removed:
+            self.blocked = wanted
+            return False
+        try:
+            self.write(wanted)
+        except ApplyError as exc:
+            self.log.append(str(exc))
+            self._keep_previous(wanted, added, removed, now)
+            return False
+        for host in added:
+            self.log.append(f"blocked Referer host {host} for {self.ban_time:g} s")
+        self.blocked = wanted
+        return True
+
+    def _wanted(self, flooding: Iterable[str], now: float) -> dict[str, float]:
+        """The blocks there should be: the current ones, the flooding hosts' bans extended
+        (a host whose rules failed waits RETRY_AFTER), expired bans lifted."""
         wanted = dict(self.blocked)
         for raw in flooding:
             try:
@@ -92,46 +118,34 @@ class Blocker:
             if expiry <= now:
                 del wanted[host]
                 self.log.append(f"lifted block of Referer host {host} (ban time over)")
-        added = sorted(set(wanted) - set(self.blocked))
-        removed = set(self.blocked) - set(wanted)
-        if not added and not removed:
-            self.blocked = wanted
-            return False
-        try:
-            self.write(wanted)
-        except ApplyError as exc:
-            self.log.append(str(exc))
-            for host in added:
-                self.failed[host] = now + RETRY_AFTER
-            for host in removed:  # keep the old rules (still in place) until they can go
-                wanted[host] = self.blocked[host]
-            self.blocked = {h: e for h, e in wanted.items() if h not in added}
-            return False
+        return wanted
+
+    def _keep_previous(
+        self, wanted: dict[str, float], added: list[str], removed: set[str], now: float
+    ) -> None:
+        """The rules could not change: new hosts are tried again later, and the old rules
+        (still in place) stay until they can go."""
         for host in added:
-            self.log.append(f"blocked Referer host {host} for {self.ban_time:g} s")
-        self.blocked = wanted
-        return True
+            self.failed[host] = now + RETRY_AFTER
+        for host in removed:
+            wanted[host] = self.blocked[host]
+        self.blocked = {h: e for h, e in wanted.items() if h not in added}
 
     def write(self, hosts: Iterable[str]) -> None:
         """Write the rules, validate the server configuration, reload; roll back on failure."""
         text = render_rules(hosts, self.server)
-        target = self.host.path(os.path.abspath(self.path))
         try:
-            previous: bytes | None = target.read_bytes()
-        except FileNotFoundError:
-            previous = None
-        except OSError as exc:
-            raise ApplyError(f"cannot read {target}: {exc.strerror or exc}") from None
-        try:
-            write_atomic(target, text, 0o644)
-        except OSError as exc:
-            raise ApplyError(f"cannot write {target}: {exc.strerror or exc}") from None
+            previous = self.host.read_bytes_optional(self.path)
+            self.host.write_atomic(self.path, text, 0o644)
+        except HostError as exc:
+            raise ApplyError(str(exc)) from None
         try:
             self.host.run(self.validate, timeout=30)
         except HostError as exc:
-            self._restore(target, previous)
+            self._restore(previous)
             raise ApplyError(
-                f"configuration test failed ({exc}); previous {target} restored, nothing reloaded"
+                f"configuration test failed ({exc}); previous {self.path} restored, "
+                "nothing reloaded"
             ) from None
         if self.reload:
             try:
@@ -139,12 +153,9 @@ class Blocker:
             except HostError as exc:
                 raise ApplyError(f"reload failed: {exc}") from None
 
-    @staticmethod
-    def _restore(target: os.PathLike[str], previous: bytes | None) -> None:
-        try:
+    def _restore(self, previous: bytes | None) -> None:
+        with contextlib.suppress(HostError):
             if previous is None:
-                os.unlink(target)
+                self.host.remove_file(self.path)
             else:
-                write_atomic(target, previous, 0o644)
-        except OSError:
-            pass
+                self.host.write_atomic(self.path, previous, 0o644)

@@ -7,22 +7,18 @@ whose flood was still going on in the last two windows.
 
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass, field
 
-from stackwatch.core.config import ConfigError
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
-from stackwatch.weblog.config import weblog_config
-from stackwatch.weblog.detect import Detector
-from stackwatch.weblog.formats import FormatError, get_format
-from stackwatch.weblog.live import Feeder, FollowStats
-from stackwatch.weblog.reader import order_rotated
+from stackwatch.weblog.config import WeblogConfig
+from stackwatch.weblog.detect import Detector, Driver, Finding, Parser
+from stackwatch.weblog.formats import FormatError, LogFormat, get_format
+from stackwatch.weblog.reader import ScanStats, order_rotated, rotated_name
 
 HINT = (
-    "block the Referer host: stackwatch weblog rules --referrer-host HOST --format apache "
+    "block the Referer host: stackwatch weblog rules --referrer-host HOST --server apache "
     "(or nginx), or leave stackwatch weblog follow --apply running to keep it blocked"
 )
 
@@ -64,32 +60,54 @@ def _tail(host: Host, path: str, max_bytes: int) -> bytes:
 
 
 def _logs(host: Host, pattern: str) -> list[str]:
-    """The live (not gzipped) files a pattern names on the machine, rotated sets oldest first,
-    as machine paths (a --root tree is looked into, not named)."""
+    """The live (not compressed) files a pattern names on the machine, rotated sets oldest
+    first, as machine paths (a --root tree is looked into, not named)."""
     if not pattern.startswith("/"):
         raise HostError(f"[weblog] logs: {pattern!r} is not an absolute path")
-    if not glob.has_magic(pattern):
-        found = [pattern]
-    else:
-        root = str(host.path("/"))
-        found = ["/" + os.path.relpath(f, root) for f in glob.glob(str(host.path(pattern)))]
+    found = host.glob(pattern) or [pattern]
     return [
-        f for f in order_rotated(found) if not f.endswith(".gz") and host.exists(f)
+        f for f in order_rotated(found) if not rotated_name(f).compressed and host.exists(f)
         and not host.is_dir(f)
     ]  # fmt: skip
 
 
+def _active_floods(
+    host: Host, log: str, fmt: LogFormat, settings: WeblogConfig, ctx: CheckContext[FloodOptions]
+) -> tuple[list[ActiveFlood], ScanStats]:
+    """The end of one log judged on the detector's one schedule (the Driver), then at the
+    clock's time; the floods still going on in the last two windows."""
+    data = _tail(host, log, ctx.options.max_bytes)
+    driver = Driver(Detector(ctx.options.sites or settings.sites, settings.detect))
+    stats = ScanStats()
+    driver.feed(Parser(fmt).records(data, stats))
+    driver.judge(ctx.now)
+    recent = max(ctx.now - ctx.options.lookback, ctx.now - 2 * driver.detector.window)
+    floods = [
+        _active(finding, log)
+        for finding in driver.detector.all_findings()
+        if finding.last_seen >= recent
+    ]
+    return floods, stats
+
+
+def _active(finding: Finding, log: str) -> ActiveFlood:
+    top = finding.paths.most_common(1)
+    return ActiveFlood(
+        finding.host, finding.peak_rate, finding.ips, finding.requests,
+        top[0][0] if top else "-", log,
+    )  # fmt: skip
+
+
 def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
+    settings: WeblogConfig = ctx.settings
     try:
-        settings = weblog_config(ctx.config)
         fmt = get_format(settings.format)
-    except (ConfigError, FormatError) as exc:
+    except FormatError as exc:
         raise HostError(str(exc)) from None
     patterns = ctx.options.logs or settings.logs
     if not patterns:
         raise NotApplicable("no web logs configured ([weblog] logs)")
-    sites = ctx.options.sites or settings.sites
-    if not sites:
+    if not (ctx.options.sites or settings.sites):
         raise HostError("[weblog] sites is not set: the site's own hosts are needed")
     logs = [log for pattern in patterns for log in _logs(ctx.host, pattern)]
     if not logs:
@@ -97,34 +115,15 @@ def collect(ctx: CheckContext[FloodOptions]) -> FloodFacts:
     floods: list[ActiveFlood] = []
     problems: list[str] = []
     lines = skipped = 0
-    since = ctx.now - ctx.options.lookback
     for log in logs:
-        detector = Detector(sites, settings.detect)
-        stats = FollowStats()
-        feeder = Feeder(fmt, detector)
         try:
-            data = _tail(ctx.host, log, ctx.options.max_bytes)
+            found, stats = _active_floods(ctx.host, log, fmt, settings, ctx)
         except HostError as exc:
             problems.append(str(exc))
             continue
-        feeder.feed(data, stats)
-        detector.advance(ctx.now)
+        floods.extend(found)
         lines += stats.lines
         skipped += stats.skipped
-        recent = max(since, ctx.now - 2 * detector.window)
-        for finding in detector.all_findings():
-            if finding.last_seen >= recent:
-                top = finding.paths.most_common(1)
-                floods.append(
-                    ActiveFlood(
-                        finding.host,
-                        finding.peak_rate,
-                        finding.ips,
-                        finding.requests,
-                        top[0][0] if top else "-",
-                        log,
-                    )
-                )
     return FloodFacts(tuple(logs), lines, skipped, tuple(floods), tuple(problems))
 
 

@@ -1,26 +1,34 @@
-"""``stackwatch weblog``: growth, top, detect, rules, follow."""
+"""``stackwatch weblog``: growth, top, detect, rules, follow.
+
+Each command reads its options (the command line over ``[weblog]``), calls the function that
+gathers the facts, and prints them through views.py. Paths the user gives are made absolute here
+("-" stays stdin), since the Host reads absolute machine paths. Exit codes come from
+core/exits.py: usage and configuration errors 2, a flood found by ``detect`` 4, failures 1.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import os
 import sys
 import time
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_config_or_exit
-from stackwatch.core.config import ConfigError
-from stackwatch.weblog.config import WeblogConfig, parse_duration, weblog_config
+from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
+from stackwatch.core.durations import DurationError, parse_duration
+from stackwatch.core.exits import FAILED, FOUND, OK
+from stackwatch.core.host import Host, HostError
+from stackwatch.render.safe import printable
 from stackwatch.weblog.formats import FormatError, LogFormat, get_format
 from stackwatch.weblog.reader import LogReadError
 from stackwatch.weblog.rules import UnsafeHost
 
 if TYPE_CHECKING:
-    from stackwatch.weblog.detect import DetectOptions
+    from stackwatch.weblog.apply import Blocker
+    from stackwatch.weblog.config import WeblogConfig
+    from stackwatch.weblog.detect import DetectOptions, Finding, Timeline
 
 app = typer.Typer(
     help="Web log defence: which log grows, which Referer drives it, and blocking it.",
@@ -28,7 +36,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-USAGE = 2
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
 FormatOpt = Annotated[
     str | None,
@@ -38,38 +45,42 @@ OutOpt = Annotated[str, typer.Option("--format", help="text or json")]
 PathsArg = Annotated[list[str], typer.Argument(help="log files, globs or - for stdin")]
 SiteOpt = Annotated[list[str] | None, typer.Option(help="the site's own host (repeat)")]
 WindowOpt = Annotated[float | None, typer.Option(help="seconds judged together")]
-
-
-def _usage(message: str) -> NoReturn:
-    fail(message, USAGE)
+SERVERS = ("apache", "nginx")
 
 
 def _settings(config_path: str | None) -> WeblogConfig:
-    config = load_config_or_exit(config_path, USAGE)
-    try:
-        return weblog_config(config)
-    except ConfigError as exc:
-        _usage(str(exc))
+    _, settings = load_settings(config_path, "weblog")
+    return settings  # type: ignore[no-any-return]
 
 
 def _format(option: str | None, settings: WeblogConfig) -> LogFormat:
     try:
         return get_format(option or settings.format)
     except FormatError as exc:
-        _usage(str(exc))
+        usage_error(str(exc))
 
 
 def _duration(value: str, what: str) -> float:
     try:
         return parse_duration(value)
-    except ValueError as exc:
-        _usage(f"{what}: {exc}")
+    except DurationError as exc:
+        usage_error(f"{what}: {exc}")
 
 
 def _output(value: str) -> str:
     if value not in ("text", "json"):
-        _usage(f"--format must be text or json, not {value!r}")
+        usage_error(f"--format must be text or json, not {value!r}")
     return value
+
+
+def _absolute(paths: list[str]) -> list[str]:
+    """The user's paths and globs as absolute machine paths; "-" (stdin) stays."""
+    return [p if p == "-" else os.path.abspath(p) for p in paths]
+
+
+def _within(value: float, low: float, high: float, message: str) -> None:
+    if not low <= value <= high:
+        usage_error(message)
 
 
 def _detection(
@@ -78,16 +89,11 @@ def _detection(
     """The site's own hosts and the detector options: the command line over [weblog]."""
     sites = list(site or settings.sites)
     if not sites:
-        _usage("--site HOST is required (the site's own host name, never flagged)")
+        usage_error("--site HOST is required (the site's own host name, never flagged)")
     if window is None:
         return sites, settings.detect
-    if window < 1 or window > 3600:
-        _usage("--window must be between 1 and 3600 seconds")
+    _within(window, 1, 3600, "--window must be between 1 and 3600 seconds")
     return sites, dataclasses.replace(settings.detect, window=window)
-
-
-def _when(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command()
@@ -99,22 +105,16 @@ def growth(
 ) -> None:
     """Which logs grow fastest, in bytes/s and lines/s."""
     from stackwatch.weblog.growth import measure
+    from stackwatch.weblog.views import growth_json, growth_text
 
     _output(output)
     if interval <= 0 or interval > 3600:
-        _usage("--interval must be above 0 and at most 3600 seconds")
-    rows = measure(paths, interval)
+        usage_error("--interval must be above 0 and at most 3600 seconds")
+    rows = measure(_absolute(paths), interval)
     if not rows:
-        _usage("no log file matched")
-    if output == "json":
-        sys.stdout.write(json.dumps([r.__dict__ for r in rows[:limit]], indent=2) + "\n")
-        return
-    sys.stdout.write(f"{'bytes/s':>12} {'lines/s':>10} {'size':>14}  log\n")
-    for r in rows[:limit]:
-        note = " (rotated)" if r.rotated else f" ({r.error})" if r.error else ""
-        sys.stdout.write(
-            f"{r.bytes_per_s:12.0f} {r.lines_per_s:10.1f} {r.size:14d}  {r.path}{note}\n"
-        )
+        usage_error("no log file matched")
+    view = growth_json if output == "json" else growth_text
+    sys.stdout.write(view(rows[:limit]))
 
 
 @app.command()
@@ -129,35 +129,21 @@ def top(
 ) -> None:
     """Requests counted by one field, with shares."""
     from stackwatch.weblog.top import KEYS, count_by
+    from stackwatch.weblog.views import top_json, top_text
 
     _output(output)
     if by not in KEYS:
-        _usage(f"--by must be one of {', '.join(KEYS)}")
+        usage_error(f"--by must be one of {', '.join(KEYS)}")
     if limit < 1:
-        _usage("--limit must be at least 1")
+        usage_error("--limit must be at least 1")
     settings = _settings(config)
     fmt = _format(log_format, settings)
     start = time.time() - _duration(since, "--since") if since else None
     try:
-        result = count_by(paths, fmt, by, since=start, limit=limit)
+        result = count_by(_absolute(paths), fmt, by, since=start, limit=limit)
     except (LogReadError, FormatError) as exc:
-        fail(str(exc), USAGE)
-    if output == "json":
-        doc = {
-            "by": by,
-            "total": result.total,
-            "lines": result.stats.lines,
-            "skipped": result.stats.skipped,
-            "rows": [{"key": k, "count": n} for k, n in result.rows],
-        }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
-    total = result.total or 1
-    out = [f"{'count':>10} {'share':>7}  {by}"]
-    for key, count in result.rows:
-        out.append(f"{count:10d} {100.0 * count / total:6.2f}%  {key}")
-    out.append(f"{result.total} requests, {result.stats.skipped} unreadable lines skipped")
-    sys.stdout.write("\n".join(out) + "\n")
+        usage_error(str(exc))
+    sys.stdout.write(top_json(result) if output == "json" else top_text(result))
 
 
 @app.command()
@@ -170,8 +156,9 @@ def detect(
     config: ConfigOpt = None,
     output: OutOpt = "text",
 ) -> None:
-    """Find Referer floods; exit 1 when one was found, 0 when none, 2 on errors."""
+    """Find Referer floods; exit 4 when one was found, 0 when none, 2 on usage errors."""
     from stackwatch.weblog.detect import Timeline, detect_files
+    from stackwatch.weblog.views import detect_json, detect_text
 
     _output(output)
     settings = _settings(config)
@@ -179,77 +166,113 @@ def detect(
     fmt = _format(log_format, settings)
     timeline = Timeline([], []) if plot else None
     try:
-        findings, stats = detect_files(paths, fmt, sites, options, timeline)
+        findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
     except (LogReadError, FormatError) as exc:
-        fail(str(exc), USAGE)
+        usage_error(str(exc))
     if plot and timeline is not None:
-        from stackwatch.weblog.plot import plot_floods
+        _write_plot(os.path.abspath(plot), timeline, findings, sites[0])
+    view = detect_json if output == "json" else detect_text
+    sys.stdout.write(view(findings, stats))
+    raise typer.Exit(FOUND if findings else OK)
 
-        try:
-            plot_floods(plot, timeline, findings, f"requests per second, site {sites[0]}")
-        except (OSError, ValueError) as exc:
-            fail(f"cannot write plot {plot}: {exc}", 1)
-    if output == "json":
-        doc = {
-            "lines": stats.lines,
-            "skipped": stats.skipped,
-            "late": stats.late,
-            "findings": [f.as_dict() for f in findings],
-        }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        out = []
-        for f in findings:
-            d = f.as_dict()
-            out.append(
-                f"FLOOD Referer host {f.host}: {f.requests} requests, peak {d['peak_rate']} req/s, "
-                f"{f.ips} client IPs, {_when(f.first_seen)} .. {_when(f.last_seen)} UTC"
-            )
-            for path, n in f.paths.most_common(3):
-                out.append(f"    {n:8d}  {path}")
-        if not findings:
-            out.append("no Referer flood found")
-        out.append(f"{stats.lines} lines read, {stats.skipped} unreadable lines skipped")
-        if stats.late:
-            out.append(
-                f"{stats.late} requests logged a --window or more late "
-                "(counted in its oldest second)"
-            )
-        if findings:
-            hosts = " ".join(f"--referrer-host {h}" for h in sorted({f.host for f in findings}))
-            out.append(f"block with: stackwatch weblog rules {hosts} --format apache")
-        sys.stdout.write("\n".join(out) + "\n")
-    raise typer.Exit(1 if findings else 0)
+
+def _write_plot(path: str, timeline: Timeline, findings: list[Finding], site: str) -> None:
+    from stackwatch.weblog.plot import plot_floods
+
+    try:
+        image = plot_floods(timeline, findings, f"requests per second, site {site}")
+        Host().write_atomic(path, image)
+    except (HostError, ValueError) as exc:
+        fail(f"cannot write plot {path}: {exc}", FAILED)
+
+
+def _server(server: str | None, legacy: str | None) -> str:
+    """--server, or the --format it replaces (still read, with a warning)."""
+    if legacy is not None:
+        sys.stderr.write(
+            "stackwatch: warning: weblog rules --format is deprecated; use --server "
+            f"{printable(legacy)}\n"
+        )
+        if server is not None and server != legacy:
+            usage_error(f"--server {server} and --format {legacy} disagree")
+    chosen = server or legacy or "apache"
+    if chosen not in SERVERS:
+        usage_error("--server must be apache or nginx")
+    return chosen
 
 
 @app.command()
 def rules(
     referrer_host: Annotated[list[str], typer.Option("--referrer-host", help="host to block")],
-    server: Annotated[str, typer.Option("--format", help="apache or nginx")] = "apache",
+    server: Annotated[str | None, typer.Option(help="apache (default) or nginx")] = None,
+    legacy_format: Annotated[
+        str | None, typer.Option("--format", hidden=True, help="deprecated: --server")
+    ] = None,
     out: Annotated[str | None, typer.Option(help="write the rules to FILE (atomically)")] = None,
 ) -> None:
     """Block rules refusing requests whose Referer is on these hosts (and subdomains)."""
-    from stackwatch.core.files import write_atomic
     from stackwatch.weblog.rules import NGINX_SERVER_SNIPPET, render_rules
 
-    if server not in ("apache", "nginx"):
-        _usage("--format must be apache or nginx")
+    chosen = _server(server, legacy_format)
     try:
-        text = render_rules(referrer_host, server)
+        text = render_rules(referrer_host, chosen)
     except UnsafeHost as exc:
-        _usage(f"refused: {exc}")
+        usage_error(f"refused: {exc}")
     if out is None:
         sys.stdout.write(text)
-        if server == "nginx":
+        if chosen == "nginx":
             sys.stdout.write(f"# server block:\n{NGINX_SERVER_SNIPPET}\n")
         return
     try:
-        write_atomic(out, text, 0o644)
-    except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}", 1)
-    if server == "nginx":
+        Host().write_atomic(os.path.abspath(out), text, 0o644)
+    except HostError as exc:
+        fail(str(exc), FAILED)
+    if chosen == "nginx":
         sys.stderr.write(f"include {out} in the http block; in each server block: "
                          f"{NGINX_SERVER_SNIPPET}\n")  # fmt: skip
+
+
+def _blocker(
+    settings: WeblogConfig,
+    apply: str | None,
+    validate_command: str | None,
+    reload_command: str | None,
+    ban_time: str | None,
+) -> Blocker | None:
+    """The Blocker --apply asks for (the command line over [weblog]), or None."""
+    from stackwatch.weblog.apply import (
+        DEFAULT_RELOAD,
+        DEFAULT_VALIDATE,
+        Blocker,
+        parse_target,
+        split_command,
+    )
+
+    target = apply or settings.apply
+    if not target:
+        return None
+    try:
+        server, path = parse_target(target)
+        validate = split_command(validate_command or settings.validate_command
+                                 or DEFAULT_VALIDATE[server])  # fmt: skip
+        reload = split_command(reload_command or settings.reload_command or DEFAULT_RELOAD[server])
+    except ValueError as exc:
+        usage_error(str(exc))
+    ban = _duration(ban_time or settings.ban_time, "--ban-time")
+    if ban <= 0:
+        usage_error("--ban-time must be above 0")
+    path = os.path.abspath(path)
+    host = Host()
+    if not host.is_dir(os.path.dirname(path)):
+        usage_error(f"--apply: directory of {path} does not exist")
+    return Blocker(server, path, validate, reload, ban, host)
+
+
+def _report(line: str) -> None:
+    from stackwatch.weblog.views import when
+
+    sys.stdout.write(f"{when(time.time())} {printable(line)}\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -276,60 +299,30 @@ def follow(
     config: ConfigOpt = None,
 ) -> None:
     """Detect Referer floods live, and with --apply keep them blocked."""
-    from stackwatch.core.host import Host
     from stackwatch.core.state import StateStore
-    from stackwatch.weblog.apply import (
-        DEFAULT_RELOAD,
-        DEFAULT_VALIDATE,
-        Blocker,
-        parse_target,
-        split_command,
-    )
     from stackwatch.weblog.live import follow as run_follow
     from stackwatch.weblog.reader import expand
 
     settings = _settings(config)
-    files = [p for p in expand(paths or settings.logs) if p != "-"]
+    patterns = [p for p in _absolute(list(paths or settings.logs)) if p != "-"]
+    files = expand(patterns)
     if not files:
-        _usage("name the logs to follow (or set [weblog] logs)")
+        usage_error("name the logs to follow (or set [weblog] logs)")
     sites, options = _detection(settings, site, window)
-    if interval <= 0 or interval > 60:
-        _usage("--interval must be above 0 and at most 60 seconds")
-    if rescan < 1 or rescan > 3600:
-        _usage("--rescan must be between 1 and 3600 seconds")
-    if prime_mb < 1 or prime_mb > 100_000:
-        _usage("--prime-mb must be between 1 and 100000")
+    if not 0 < interval <= 60:
+        usage_error("--interval must be above 0 and at most 60 seconds")
+    _within(rescan, 1, 3600, "--rescan must be between 1 and 3600 seconds")
+    _within(prime_mb, 1, 100_000, "--prime-mb must be between 1 and 100000")
     prime_seconds = _duration(prime, "--prime")
     fmt = _format(log_format, settings)
-    blocker = None
-    target = apply or settings.apply
-    if target:
-        try:
-            server, path = parse_target(target)
-            validate = split_command(validate_command or settings.validate_command
-                                     or DEFAULT_VALIDATE[server])  # fmt: skip
-            reload_text = reload_command or settings.reload_command or DEFAULT_RELOAD[server]
-            reload = split_command(reload_text)
-        except ValueError as exc:
-            _usage(str(exc))
-        ban = _duration(ban_time or settings.ban_time, "--ban-time")
-        if ban <= 0:
-            _usage("--ban-time must be above 0")
-        if not Path(path).parent.is_dir():
-            _usage(f"--apply: directory of {path} does not exist")
-        blocker = Blocker(server, path, validate, reload, ban, Host())
+    blocker = _blocker(settings, apply, validate_command, reload_command, ban_time)
     limit = _duration(duration, "--duration") if duration else None
     store = StateStore(state_dir)
-
-    def report(line: str) -> None:
-        sys.stdout.write(f"{_when(time.time())} {line}\n")
-        sys.stdout.flush()
-
     stats = run_follow(files, fmt, sites, options, store, blocker, duration=limit,
-                       interval=interval, from_start=from_start, report=report,
-                       patterns=paths or settings.logs, rescan=rescan,
-                       prime_seconds=prime_seconds, prime_bytes=prime_mb << 20)  # fmt: skip
+                       interval=interval, from_start=from_start, report=_report,
+                       patterns=patterns, rescan=rescan, prime_seconds=prime_seconds,
+                       prime_bytes=prime_mb << 20)  # fmt: skip
     for warning in store.warnings:
-        sys.stderr.write(f"stackwatch: warning: {warning}\n")
-    report(f"stopped: {stats.lines} lines read, {stats.skipped} unreadable, "
-           f"{len(stats.floods)} flooding Referer hosts seen")  # fmt: skip
+        sys.stderr.write(f"stackwatch: warning: {printable(warning)}\n")
+    _report(f"stopped: {stats.lines} lines read, {stats.skipped} unreadable, "
+            f"{len(stats.floods)} flooding Referer hosts seen")  # fmt: skip

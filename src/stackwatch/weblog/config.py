@@ -1,27 +1,13 @@
-"""The ``[weblog]`` section of the configuration, and durations such as 90s, 10m, 1h, 2d."""
+"""The ``[weblog]`` section of the configuration: the capability's settings, validated once
+(core/config.py ``build``) for the weblog-flood check and the ``weblog`` commands alike."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from stackwatch.core.config import Config, build
+from stackwatch.core.config import ConfigError
+from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.weblog.detect import DetectOptions
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: str | float | int) -> float:
-    """Seconds from 30, "30s", "10m", "1h", "2d", "1w"; ValueError otherwise."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"duration {value!r} is negative")
-        return float(value)
-    match = _DURATION.match(str(value).lower())
-    if not match:
-        raise ValueError(f"cannot read duration {value!r} (examples: 90s, 10m, 1h, 2d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -33,9 +19,12 @@ class WeblogConfig:
     apply: str | None = None  # apache:PATH or nginx:PATH for follow
     validate_command: str | None = None  # default apachectl -t / nginx -t
     reload_command: str | None = None  # default apachectl graceful / nginx -s reload
-    ban_time: str = "1h"
+    ban_time: str = "1h"  # a duration (90s, 10m, 1h, 2d)
 
-
-def weblog_config(config: Config) -> WeblogConfig:
-    """The validated [weblog] section (ConfigError names the key)."""
-    return build(WeblogConfig, config.section("weblog"), config.where("weblog"))
+    def validate(self, where: str) -> None:
+        try:
+            ban = parse_duration(self.ban_time)
+        except DurationError as exc:
+            raise ConfigError(f"{where}.ban_time: {exc}") from None
+        if ban <= 0:
+            raise ConfigError(f"{where}.ban_time: must be above 0")

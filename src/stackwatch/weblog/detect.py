@@ -8,9 +8,10 @@ The two shapes this tells apart:
   page's assets with the site's *own* Referer: about one request per IP under the news Referer.
 Search engines and the site's own hosts are never flagged.
 
-Time is cut into one-second buckets; ``advance(now)`` judges the trailing window. The same
-``Detector`` serves ``detect`` (a whole file, judged every few seconds of log time) and ``follow``
-(live, judged every second).
+Time is cut into one-second buckets; ``advance(now)`` judges the trailing window. One ``Driver``
+feeds a ``Detector`` and judges it on one schedule (at each new second of log time, and at the
+clock's time when asked) for ``weblog detect`` (whole files), ``weblog follow`` (live) and the
+weblog-flood check (the end of each log).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Protocol
 
+from stackwatch.core.host import Host
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
 from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams
 
@@ -200,6 +202,11 @@ class Detector:
             e.lower().encode() for e in STATIC_EXTENSIONS + self.options.static_extensions
         )
         self._seconds: dict[int, _Second] = {}
+        # Requests per referring host in the held seconds, and the hosts with enough of them to
+        # reach min_rate: only those are judged in full (merging IP and path counters is dear).
+        self._held: dict[str, int] = {}
+        self._hot: set[str] = set()
+        self._hot_count = self.options.min_rate * self.window
         self._history: deque[tuple[int, int, dict[str, int]]] = deque()  # (second, total, hosts)
         self._hist_total = 0
         self._hist_hosts: Counter[str] = Counter()
@@ -254,6 +261,9 @@ class Detector:
         hb = bucket.hosts.get(host)
         if hb is None:
             hb = bucket.hosts[host] = _HostBucket(first=when, last=when)
+        held = self._held[host] = self._held.get(host, 0) + 1
+        if held >= self._hot_count:
+            self._hot.add(host)
         hb.count += 1
         hb.last = max(hb.last, when)
         hb.first = min(hb.first, when)
@@ -265,10 +275,16 @@ class Detector:
 
     # Judging -------------------------------------------------------------------------------------
 
+    @property
+    def latest(self) -> int:
+        """The newest second seen or judged."""
+        return self._latest
+
     def _retire(self, before: int) -> None:
         """Move seconds older than ``before`` out of the window into the baseline history."""
         for second in sorted(s for s in self._seconds if s < before):
             bucket = self._seconds.pop(second)
+            self._release(bucket)
             hosts = {h: b.count for h, b in bucket.hosts.items() if h not in self.flagged}
             self._history.append((second, bucket.total, hosts))
             self._hist_total += bucket.total
@@ -282,64 +298,78 @@ class Detector:
                 if self._hist_hosts[h] <= 0:
                     del self._hist_hosts[h]
 
+    def _release(self, bucket: _Second) -> None:
+        """A second leaves the window: its requests no longer count towards a host's rate."""
+        for host, hb in bucket.hosts.items():
+            held = self._held[host] - hb.count
+            if held > 0:
+                self._held[host] = held
+            else:
+                del self._held[host]
+            if held <= 0 or held < self._hot_count:
+                self._hot.discard(host)
+
     def advance(self, now: float | None = None) -> list[Evidence]:
         """Judge the window ending at ``now`` (default: the latest request seen). Returns the
-        evidence of every referring site in the window, floods first."""
+        evidence of the referring sites flagged as floods, highest rate first."""
         if self._first_second is None:
             return []
         end = int(now) if now is not None else self._latest
         self._latest = max(self._latest, end)
         start = end - self.window + 1
         self._retire(start)
-        span = min(float(self.options.baseline), float(start - self._first_second))
-        merged: dict[str, _HostBucket] = {}
+        floods: list[Evidence] = []
+        if end - self._first_second + 1 >= self.options.min_history:
+            span = min(float(self.options.baseline), float(start - self._first_second))
+            site_rate = self._hist_total / span if span >= self.window else 0.0
+            for host in self._hot:
+                hb = self._merged(host, end)
+                ev = self._judge(host, hb, span, site_rate)
+                if ev.flood:
+                    floods.append(ev)
+                    self._record(ev, hb, end)
+        self.flagged = {ev.host: ev for ev in floods}
+        floods.sort(key=lambda e: (-e.rate, e.host))
+        return floods
+
+    def _merged(self, host: str, end: int) -> _HostBucket:
+        """One host's requests over the window's seconds up to ``end``."""
+        into: _HostBucket | None = None
         for second, bucket in self._seconds.items():
-            if second > end:
+            hb = bucket.hosts.get(host)
+            if hb is None or second > end:
                 continue
-            for host, hb in bucket.hosts.items():
-                into = merged.get(host)
-                if into is None:
-                    into = merged[host] = _HostBucket(first=hb.first, last=hb.last)
-                into.count += hb.count
-                into.dynamic += hb.dynamic
-                into.first = min(into.first, hb.first)
-                into.last = max(into.last, hb.last)
-                into.ips.update(hb.ips)
-                into.paths.update(hb.paths)
+            if into is None:
+                into = _HostBucket(first=hb.first, last=hb.last)
+            into.count += hb.count
+            into.dynamic += hb.dynamic
+            into.first = min(into.first, hb.first)
+            into.last = max(into.last, hb.last)
+            into.ips.update(hb.ips)
+            into.paths.update(hb.paths)
+        return into if into is not None else _HostBucket()
+
+    def _judge(self, host: str, hb: _HostBucket, span: float, site_rate: float) -> Evidence:
+        """The evidence of one referring host over the window, and whether it is a flood."""
         o = self.options
-        site_rate = self._hist_total / span if span >= self.window else 0.0
-        warm = end - self._first_second + 1 >= o.min_history
-        evidence: list[Evidence] = []
-        flagged: dict[str, Evidence] = {}
-        for host, hb in merged.items():
-            rate = hb.count / self.window
-            own = self._hist_hosts.get(host, 0) / span if span >= self.window else 0.0
-            ips = len(hb.ips)
-            repeat = hb.count / ips if ips else 0.0
-            dynamic_share = hb.dynamic / hb.count if hb.count else 0.0
-            flood = (
-                warm
-                and rate >= o.min_rate
-                and rate >= o.spike_factor * own
-                and rate >= o.site_share * site_rate
-                and ips >= o.min_ips
-                and repeat >= o.min_repeat
-                and dynamic_share >= o.min_dynamic_share
-            )
-            paths = tuple(
-                (p.decode("utf-8", errors="replace"), n) for p, n in hb.paths.most_common(5)
-            )
-            ev = Evidence(
-                host, rate, hb.count, ips, repeat, dynamic_share, own, site_rate, flood,
-                hb.first, hb.last, paths,
-            )  # fmt: skip
-            evidence.append(ev)
-            if flood:
-                flagged[host] = ev
-                self._record(ev, hb, end)
-        self.flagged = flagged
-        evidence.sort(key=lambda e: (not e.flood, -e.rate))
-        return evidence
+        rate = hb.count / self.window
+        own = self._hist_hosts.get(host, 0) / span if span >= self.window else 0.0
+        ips = len(hb.ips)
+        repeat = hb.count / ips if ips else 0.0
+        dynamic_share = hb.dynamic / hb.count if hb.count else 0.0
+        flood = (
+            rate >= o.min_rate
+            and rate >= o.spike_factor * own
+            and rate >= o.site_share * site_rate
+            and ips >= o.min_ips
+            and repeat >= o.min_repeat
+            and dynamic_share >= o.min_dynamic_share
+        )
+        paths = tuple((p.decode("utf-8", errors="replace"), n) for p, n in hb.paths.most_common(5))
+        return Evidence(
+            host, rate, hb.count, ips, repeat, dynamic_share, own, site_rate, flood,
+            hb.first, hb.last, paths,
+        )  # fmt: skip
 
     def _record(self, ev: Evidence, hb: _HostBucket, end: int) -> None:
         findings = self.findings.setdefault(ev.host, [])
@@ -459,47 +489,101 @@ def merge_by_time(streams: Iterable[Iterator[list[Record]]]) -> Iterator[list[Re
         yield parts[0] if len(parts) == 1 else sorted(chain.from_iterable(parts), key=_TIME)
 
 
+class Driver:
+    """The one schedule on which a Detector judges: ``weblog detect`` (whole files), ``weblog
+    follow`` (live) and the weblog-flood check (the end of each log) all feed it.
+
+    Records come in (roughly) in time order. When a new second of log time begins, the window
+    that ended with the second before is judged, so a flood is flagged within a second of log
+    time however fast the log is read. A record more than ``late`` seconds older than the newest
+    one is counted in ``dropped`` and not judged: putting it into the current window would make a
+    spike of old traffic (a backlog read after fresher history, logs concatenated out of order).
+    ``judge(now)`` judges the window ending at the clock's time, as follow does on every poll.
+    """
+
+    LATE = 120
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.late = max(self.LATE, 2 * detector.window)
+        self.dropped = 0
+        self._newest: int | None = None  # the newest second fed
+
+    def feed(self, records: Iterable[Record]) -> None:
+        detector = self.detector
+        add = detector.add
+        newest = self._newest
+        for stamp, ip, path, host in records:
+            second = int(stamp)
+            if newest is None or second > newest:
+                if newest is not None:
+                    detector.advance(second - 1)
+                newest = self._newest = second
+            elif second < newest - self.late:
+                self.dropped += 1
+                continue
+            add(stamp, ip, path, host)
+
+    def judge(self, now: float | None = None) -> list[Evidence]:
+        """The floods in the window ending at ``now``, or at the newest request when there is
+        no ``now`` or the log runs ahead of the clock."""
+        end = now if now is not None and now > self.detector.latest else None
+        return self.detector.advance(end)
+
+    @property
+    def late_requests(self) -> int:
+        """Requests logged a window or more late: counted in its oldest second, or not judged."""
+        return self.detector.late + self.dropped
+
+
+def _timed(records: Iterable[Record], timeline: Timeline) -> Iterator[Record]:
+    """The records unchanged, each counted in the site's requests per second."""
+    seconds, totals = timeline.seconds, timeline.totals
+    for record in records:
+        second = int(record[0])
+        if seconds and seconds[-1] >= second:
+            totals[-1] += 1
+        else:
+            seconds.append(second)
+            totals.append(1)
+        yield record
+
+
+def _records(
+    paths: Iterable[str], parser: Parser, stats: ScanStats, host: Host | None
+) -> Iterable[Record]:
+    """Every request of the logs in time order: a rotated set oldest file first, separate logs
+    (not one rotated set) merged by time."""
+    groups = streams(paths, host)
+    if len(groups) == 1:  # one stream: records straight from each block, no lists to merge
+        return (
+            r
+            for data in read_blocks(groups[0], stats, host=host)
+            for r in parser.records(data, stats)
+        )
+    block = max(BLOCK // max(len(groups), 1), MIN_MERGE_BLOCK)
+    feeds = [
+        (parser.parse(data, stats) for data in read_blocks(g, stats, block, host)) for g in groups
+    ]
+    return chain.from_iterable(merge_by_time(feeds))
+
+
 def detect_files(
     paths: Iterable[str],
     fmt: LogFormat,
     sites: Iterable[str],
     options: DetectOptions | None = None,
     timeline: Timeline | None = None,
+    host: Host | None = None,
 ) -> tuple[list[Finding], ScanStats]:
-    """Run the detector over whole logs, judging every ``window / 2`` seconds of log time.
+    """Run the detector over whole logs (read through ``host``), on the Driver's schedule.
 
     Separate logs (not one rotated set) are merged by time, so the detector sees the site's
     requests in the order they came whatever file each was written to."""
-    detector = Detector(sites, options)
+    driver = Driver(Detector(sites, options))
     stats = ScanStats()
-    parser = Parser(fmt)
-    groups = streams(paths)
-    block = max(BLOCK // max(len(groups), 1), MIN_MERGE_BLOCK)
-    found: Iterable[Record]
-    if len(groups) == 1:  # one stream: records straight from each block, no lists to merge
-        found = (r for data in read_blocks(groups[0], stats) for r in parser.records(data, stats))
-    else:
-        feeds = [
-            (parser.parse(data, stats) for data in read_blocks(g, stats, block)) for g in groups
-        ]
-        found = chain.from_iterable(merge_by_time(feeds))
-    step = max(1, detector.window // 2)
-    next_judgement: int | None = None
-    for when, ip, path, host in found:
-        second = int(when)
-        if next_judgement is None:
-            next_judgement = second + step
-        while second >= next_judgement:
-            detector.advance(next_judgement - 1)
-            next_judgement += step
-        detector.add(when, ip, path, host)
-        if timeline is not None:
-            if timeline.seconds and timeline.seconds[-1] >= second:
-                timeline.totals[-1] += 1
-            else:
-                timeline.seconds.append(second)
-                timeline.totals.append(1)
-    if next_judgement is not None:
-        detector.advance()
-    stats.late = detector.late
-    return detector.all_findings(), stats
+    found = _records(paths, Parser(fmt), stats, host)
+    driver.feed(_timed(found, timeline) if timeline is not None else found)
+    driver.judge()
+    stats.late = driver.late_requests
+    return driver.detector.all_findings(), stats

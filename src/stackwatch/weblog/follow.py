@@ -11,25 +11,27 @@ Offsets live in the state directory, so a restart resumes where the last run sto
 seen for the first time is read from its end (``from_start`` reads it whole), and ``prime()``
 hands the caller the recent history just before that end to warm its baselines with.
 Globs are expanded again every ``rescan`` seconds: a log created later (a new vhost) is read from
-its beginning; rotated names (access.log.1, -20240101, .gz) and files already followed under
-another name are left alone.
+its beginning; rotated names (access.log.1, -20240101, .gz: the reader's one rule) and files
+already followed under another name are left alone. Files are opened, listed and globbed through
+a ``Host`` (absolute machine paths); the open descriptors are then read with ``pread``.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
-import re
+import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from stackwatch.core.host import Host, HostError
+from stackwatch.weblog.reader import rotated_name
 
 MAX_READ = 32 << 20  # per file and poll, so a huge backlog is read in steps
 HEAD_BYTES = 4096
 MAX_FILES = 2000  # followed at once (each holds a descriptor); more found by a rescan are left
-_ROTATED_NAME = re.compile(r"(?:[.-](?:\d{1,6}|\d{8}))(?:\.gz)?$|\.(?:gz|bz2|xz|zst|zip)$")
 
 
 def _head_hash(handle: BinaryIO) -> str:
@@ -69,14 +71,16 @@ class Follower:
         retire_after: float = 60.0,
         patterns: Iterable[str] = (),
         rescan: float = 10.0,
+        host: Host | None = None,
     ) -> None:
-        self.cursors = [_Cursor(os.path.abspath(p)) for p in dict.fromkeys(paths)]
+        self.host = host or Host()
+        self.cursors = [_Cursor(p) for p in dict.fromkeys(paths)]
         self._saved = state or {}
         self.from_start = from_start
         self.events: list[str] = []  # rotations seen, for the operator
         self.retire_after = retire_after
         self._retired: list[tuple[_Cursor, float]] = []  # renamed files still read, last growth
-        self.patterns = [p for p in dict.fromkeys(patterns) if glob.has_magic(p)]
+        self.patterns = list(dict.fromkeys(patterns))
         self.rescan = rescan
         self._scanned = time.monotonic()
         self._full_reported = False
@@ -108,33 +112,66 @@ class Follower:
         share = max(1 << 20, budget // max(1, len(todo)))
         return [(c.handle, max(0, c.offset - share), c.offset) for c in todo if c.handle]
 
+    # New logs --------------------------------------------------------------------------------
+
     def _rescan(self) -> None:
         """Follow the files the globs match now and did not before, from their beginning."""
+        self._remember_followed()
         known = {c.path for c in self.cursors}
+        for path in self._new_logs(known):
+            if len(self.cursors) >= MAX_FILES:
+                if not self._full_reported:
+                    self.events.append(f"{path}: not followed, already {MAX_FILES} logs")
+                    self._full_reported = True
+                return
+            self.cursors.append(_Cursor(path, fresh=True))
+            known.add(path)
+            self.events.append(f"{path}: new log, read from its start")
+
+    def _remember_followed(self) -> None:
         if len(self._seen) > 100_000:
             self._seen.clear()
         for c in self.cursors + [old for old, _ in self._retired]:
             if c.handle is not None:
                 self._seen[(c.dev, c.inode)] = c.head
+
+    def _new_logs(self, known: set[str]) -> Iterator[str]:
+        """Regular files the patterns match that are neither followed (by name or, renamed, by
+        inode and first line) nor rotated copies. ``known`` grows as the caller takes them."""
         for pattern in self.patterns:
-            for path in sorted(glob.glob(pattern)):
-                path = os.path.abspath(path)
-                if path in known or _ROTATED_NAME.search(path):
+            for path in self._glob(pattern):
+                if path in known or rotated_name(path).rotated:
                     continue
-                try:
-                    st = os.stat(path)
-                except OSError:
+                st = self._stat(path)
+                if st is None or not stat.S_ISREG(st.st_mode) or self._followed(path, st):
                     continue
-                if not os.path.isfile(path) or self._followed(path, st):
-                    continue
-                if len(self.cursors) >= MAX_FILES:
-                    if not self._full_reported:
-                        self.events.append(f"{path}: not followed, already {MAX_FILES} logs")
-                        self._full_reported = True
-                    return
-                self.cursors.append(_Cursor(path, fresh=True))
-                known.add(path)
-                self.events.append(f"{path}: new log, read from its start")
+                yield path
+
+    def _glob(self, pattern: str) -> list[str]:
+        try:
+            return self.host.glob(pattern)
+        except (HostError, ValueError):
+            return []
+
+    def _stat(self, path: str) -> os.stat_result | None:
+        try:
+            return self.host.stat_optional(path)
+        except HostError:
+            return None
+
+    def _followed(self, path: str, st: os.stat_result) -> bool:
+        head = self._seen.get((st.st_dev, st.st_ino))
+        if head is None:
+            return False
+        if not head:
+            return True  # it was empty when seen: take it for the same file
+        try:
+            with self.host.open_binary(path) as handle:
+                return _head_hash(handle) == head
+        except HostError:
+            return True
+
+    # Polling ---------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         out = dict(self._saved)
@@ -152,18 +189,6 @@ class Follower:
             if c.handle is not None:
                 c.handle.close()
                 c.handle = None
-
-    def _followed(self, path: str, st: os.stat_result) -> bool:
-        head = self._seen.get((st.st_dev, st.st_ino))
-        if head is None:
-            return False
-        if not head:
-            return True  # it was empty when seen: take it for the same file
-        try:
-            with open(path, "rb") as handle:
-                return _head_hash(handle) == head
-        except OSError:
-            return True
 
     def poll(self) -> list[bytes]:
         if self.patterns and time.monotonic() - self._scanned >= self.rescan:
@@ -211,9 +236,10 @@ class Follower:
         return data[: cut + 1]
 
     def _open(self, cursor: _Cursor) -> os.stat_result | None:
+        """Open the file under the cursor's name (kept open: it follows renames)."""
         try:
-            handle: BinaryIO = open(cursor.path, "rb")  # noqa: SIM115 - kept open to follow renames
-        except OSError:
+            handle = self.host.open_binary(cursor.path)
+        except HostError:
             return None
         st = os.fstat(handle.fileno())
         cursor.handle, cursor.dev, cursor.inode = handle, st.st_dev, st.st_ino
@@ -221,61 +247,15 @@ class Follower:
 
     def _poll_one(self, cursor: _Cursor) -> list[bytes]:
         out: list[bytes] = []
-        if cursor.handle is None:
-            saved = self._saved.get(cursor.path)
-            st = self._open(cursor)
-            if st is None:
-                return out
-            assert cursor.handle is not None
-            head = _head_hash(cursor.handle)
-            if isinstance(saved, dict) and _valid_saved(saved):
-                if (saved["dev"], saved["inode"]) == (st.st_dev, st.st_ino) and (
-                    saved["head"] in ("", head) and st.st_size >= saved["offset"]
-                ):
-                    cursor.offset = saved["offset"]
-                else:
-                    # Rotated or truncated while we were stopped: finish the old file first.
-                    out.extend(self._from_rotated_copy(cursor, saved))
-                    cursor.offset = 0
-            else:
-                start = self.from_start or cursor.fresh
-                cursor.offset = 0 if start else _end_of_complete(cursor.handle, st)
-            cursor.head = head
-        assert cursor.handle is not None
-        try:
-            st = os.stat(cursor.path)
-        except OSError:
-            st = None
+        if cursor.handle is None and not self._start(cursor, out):
+            return out
+        st = self._stat(cursor.path)
         if st is not None and (st.st_dev, st.st_ino) != (cursor.dev, cursor.inode):
-            # Renamed away and replaced: read what the old file holds, and keep reading it for a
-            # while (Apache writes to it until its graceful restart), then start the new one.
-            while True:
-                block = self._read_complete(cursor.handle, cursor)
-                if not block:
-                    break
-                out.append(block)
-            old = _Cursor(
-                cursor.path, cursor.handle, cursor.dev, cursor.inode, cursor.offset, cursor.head
-            )
-            self._seen[(old.dev, old.inode)] = old.head
-            self._retired.append((old, time.monotonic()))
-            cursor.handle = None
-            self.events.append(f"{cursor.path}: rotated (new file)")
-            if self._open(cursor) is None:
+            if not self._replaced(cursor, out):
                 return out
-            assert cursor.handle is not None
-            cursor.offset = 0
-            cursor.head = _head_hash(cursor.handle)
         else:
-            size = os.fstat(cursor.handle.fileno()).st_size
-            head = _head_hash(cursor.handle)
-            if size < cursor.offset or (cursor.head and head and head != cursor.head):
-                self.events.append(f"{cursor.path}: truncated (copytruncate)")
-                out.extend(self._from_rotated_copy(cursor, cursor.as_state()))
-                cursor.offset = 0
-                cursor.head = head
-            elif not cursor.head:
-                cursor.head = head
+            self._check_truncated(cursor, out)
+        assert cursor.handle is not None
         block = self._read_complete(cursor.handle, cursor)
         if block:
             out.append(block)
@@ -283,37 +263,104 @@ class Follower:
                 cursor.head = _head_hash(cursor.handle)
         return out
 
+    def _start(self, cursor: _Cursor, out: list[bytes]) -> bool:
+        """Open a file not open yet and place its offset: where the saved state says (after the
+        rest of the old file, when it was rotated or truncated while we were stopped), else at
+        its end (a tail -f start) or, for a new log or ``from_start``, at its beginning."""
+        saved = self._saved.get(cursor.path)
+        st = self._open(cursor)
+        if st is None:
+            return False
+        assert cursor.handle is not None
+        head = _head_hash(cursor.handle)
+        if isinstance(saved, dict) and _valid_saved(saved):
+            if _resumes(saved, st, head):
+                cursor.offset = saved["offset"]
+            else:
+                out.extend(self._from_rotated_copy(cursor, saved))
+                cursor.offset = 0
+        else:
+            start = self.from_start or cursor.fresh
+            cursor.offset = 0 if start else _end_of_complete(cursor.handle, st)
+        cursor.head = head
+        return True
+
+    def _replaced(self, cursor: _Cursor, out: list[bytes]) -> bool:
+        """The name holds a new file (renamed away and replaced): read what the old file holds,
+        and keep reading it for a while (Apache writes to it until its graceful restart), then
+        start the new one from its beginning. False while the new file cannot be opened."""
+        assert cursor.handle is not None
+        while block := self._read_complete(cursor.handle, cursor):
+            out.append(block)
+        old = _Cursor(
+            cursor.path, cursor.handle, cursor.dev, cursor.inode, cursor.offset, cursor.head
+        )
+        self._seen[(old.dev, old.inode)] = old.head
+        self._retired.append((old, time.monotonic()))
+        cursor.handle = None
+        self.events.append(f"{cursor.path}: rotated (new file)")
+        if self._open(cursor) is None:
+            return False
+        assert cursor.handle is not None
+        cursor.offset = 0
+        cursor.head = _head_hash(cursor.handle)
+        return True
+
+    def _check_truncated(self, cursor: _Cursor, out: list[bytes]) -> None:
+        """The same file, shorter than our offset or with another first line: truncated
+        (copytruncate); the unread rest comes from the rotated copy, then read from the start."""
+        assert cursor.handle is not None
+        size = os.fstat(cursor.handle.fileno()).st_size
+        head = _head_hash(cursor.handle)
+        if size < cursor.offset or (cursor.head and head and head != cursor.head):
+            self.events.append(f"{cursor.path}: truncated (copytruncate)")
+            out.extend(self._from_rotated_copy(cursor, cursor.as_state()))
+            cursor.offset = 0
+            cursor.head = head
+        elif not cursor.head:
+            cursor.head = head
+
     def _from_rotated_copy(self, cursor: _Cursor, saved: dict[str, Any]) -> list[bytes]:
         """The unread rest of our previous file, found among the siblings of its name by inode
         (renamed) or by first-line hash (copied, then truncated)."""
         directory, name = os.path.split(cursor.path)
         try:
-            siblings = sorted(e for e in os.listdir(directory) if e != name and e.startswith(name))
-        except OSError:
+            entries = self.host.listdir(directory)
+        except HostError:
             return []
-        for entry in siblings:
-            if entry.endswith((".gz", ".bz2", ".xz", ".zst")):
+        for entry in entries:
+            if entry == name or not entry.startswith(name) or rotated_name(entry).compressed:
                 continue
             path = os.path.join(directory, entry)
-            try:
-                with open(path, "rb") as handle:
-                    st = os.fstat(handle.fileno())
-                    same_inode = (st.st_dev, st.st_ino) == (saved["dev"], saved["inode"])
-                    same_head = bool(saved["head"]) and _head_hash(handle) == saved["head"]
-                    if not (same_inode or same_head) or st.st_size < saved["offset"]:
-                        continue
-                    copy = _Cursor(path, offset=int(saved["offset"]))
-                    blocks = []
-                    while True:
-                        block = self._read_complete(handle, copy, final=True)
-                        if not block:
-                            break
-                        blocks.append(block)
-                    self.events.append(f"{cursor.path}: read the rest of {path}")
-                    return blocks
-            except OSError:
-                continue
+            blocks = self._rest_of_copy(path, saved)
+            if blocks is not None:
+                self.events.append(f"{cursor.path}: read the rest of {path}")
+                return blocks
         return []
+
+    def _rest_of_copy(self, path: str, saved: dict[str, Any]) -> list[bytes] | None:
+        """What ``path`` holds after the saved offset, when it is our previous file; else None."""
+        try:
+            with self.host.open_binary(path) as handle:
+                st = os.fstat(handle.fileno())
+                same_inode = (st.st_dev, st.st_ino) == (saved["dev"], saved["inode"])
+                same_head = bool(saved["head"]) and _head_hash(handle) == saved["head"]
+                if not (same_inode or same_head) or st.st_size < saved["offset"]:
+                    return None
+                copy = _Cursor(path, offset=int(saved["offset"]))
+                blocks = []
+                while block := self._read_complete(handle, copy, final=True):
+                    blocks.append(block)
+                return blocks
+        except (HostError, OSError):
+            return None
+
+
+def _resumes(saved: dict[str, Any], st: os.stat_result, head: str) -> bool:
+    """The saved offsets still describe this file: same inode, same first line, not shorter."""
+    return (saved["dev"], saved["inode"]) == (st.st_dev, st.st_ino) and (
+        saved["head"] in ("", head) and st.st_size >= saved["offset"]
+    )
 
 
 def _valid_saved(saved: dict[str, Any]) -> bool:

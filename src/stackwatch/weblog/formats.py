@@ -43,29 +43,21 @@ class _Piece:
     bracketed: bool = False  # %t carries its own [ ]
 
 
+# Directive letter -> our field name (%t and %{...}i are read apart: they depend on the argument).
+_FIELD_OF_LETTER = {
+    "h": "ip", "a": "ip", "r": "request", "s": "status", "b": "size", "B": "size", "O": "size",
+    "I": "size", "v": "vhost", "V": "vhost", "U": "path",
+}  # fmt: skip
+_FIELD_OF_HEADER = {"referer": "referrer", "referrer": "referrer", "user-agent": "agent"}
+
+
 def _field_name(modifier: str, argument: str | None, letter: str) -> str | None:
-    if letter in "ha":
-        return "ip"
-    if letter == "t" and argument is None:
-        return "time"
-    if letter == "r":
-        return "request"
-    if letter == "s":
-        return "status"
-    if letter in "bBOI":
-        return "size"
-    if letter == "i" and argument is not None:
-        header = argument.lower()
-        if header in ("referer", "referrer"):
-            return "referrer"
-        if header == "user-agent":
-            return "agent"
-        return None
-    if letter in "vV":
-        return "vhost"
-    if letter == "U":
-        return "path"
-    return None
+    """Our name for a directive's field, or None for a field no command reads."""
+    if letter == "t":
+        return "time" if argument is None else None  # %{format}t: a time we cannot parse
+    if letter == "i":
+        return _FIELD_OF_HEADER.get(argument.lower()) if argument is not None else None
+    return _FIELD_OF_LETTER.get(letter)
 
 
 class LogFormat:
@@ -224,12 +216,6 @@ def request_path(request: bytes) -> bytes:
     target = parts[1] if len(parts) >= 2 else parts[0]
     cut = target.find(b"?")
     return target if cut < 0 else target[:cut]
-
-
-def request_target(request: bytes) -> bytes:
-    """The request target with its query ("GET /a?x=1 HTTP/1.1" -> /a?x=1)."""
-    parts = unescape(request).split(b" ")
-    return parts[1] if len(parts) >= 2 else parts[0]
 
 
 _MONTHS = {

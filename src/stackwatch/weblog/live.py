@@ -1,8 +1,9 @@
 """``weblog follow``: detection on logs as they are written, and blocking with the Blocker.
 
-One loop: poll the followed files, feed the complete lines to the Detector, judge the trailing
-window, update the blocks, save offsets and blocks in the state directory. Bounded by
-``duration`` (or until interrupted); every step is short, so a flood is blocked within seconds.
+One loop: poll the followed files, feed the complete lines to the detector's Driver (the same
+schedule as ``weblog detect`` and the weblog-flood check), judge the window ending now, update
+the blocks, save offsets and blocks in the state directory. Bounded by ``duration`` (or until
+interrupted); every step is short, so a flood is blocked within seconds.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ import contextlib
 import heapq
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, BinaryIO
 
+from stackwatch.core.host import Host
 from stackwatch.core.state import StateStore
 from stackwatch.weblog.apply import Blocker
-from stackwatch.weblog.detect import DetectOptions, Detector, Evidence, Parser, Record
+from stackwatch.weblog.detect import DetectOptions, Detector, Driver, Evidence, Parser, Record
 from stackwatch.weblog.follow import Follower
 from stackwatch.weblog.formats import LogFormat
 from stackwatch.weblog.reader import BLOCK
@@ -28,6 +31,7 @@ STATE_NAME = "weblog-follow"
 PRIME_STEP = 1 << 20
 PRIME_SECONDS = 600.0  # history read at start, when a log has no saved offset
 PRIME_BYTES = 64 << 20  # at most, shared by the logs (at least 1 MiB each)
+SAVE_EVERY = 1.0  # seconds between saves of offsets and blocks
 
 # What signal.signal() returns and accepts.
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -47,40 +51,79 @@ class FollowStats:
         return self.lines - self.matched
 
 
-class Feeder(Parser):
-    """Turns blocks of log lines into Detector input, judging at each new second of log time.
+@dataclass
+class _Loop:
+    """What one follow run holds: the files, the parser, the driver, the blocks."""
 
-    A line more than ``LATE`` seconds older than the newest one fed is counted but not judged:
-    putting it into the current window would make a spike of old traffic (a backlog read after
-    fresher history)."""
+    follower: Follower
+    parser: Parser
+    driver: Driver
+    store: StateStore
+    blocker: Blocker | None
+    report: Callable[[str], None]
+    stats: FollowStats = field(default_factory=FollowStats)
 
-    LATE = 120
+    def warm(self, seconds: float, budget: int) -> None:
+        """Judge the last ``seconds`` of the logs without saved offsets before following."""
+        if seconds <= 0:
+            return
+        prime(self.follower, self.parser, self.driver, self.stats, time.time() - seconds, budget)
+        if self.stats.primed:
+            self.report(f"baselines warmed with {self.stats.primed} requests of the last "
+                        f"{seconds / 60:g} min")  # fmt: skip
 
-    def __init__(self, fmt: LogFormat, detector: Detector) -> None:
-        super().__init__(fmt)
-        self.detector = detector
-        self._judged = 0
-        self.late = max(self.LATE, 2 * detector.window)
+    def run(self, duration: float | None, interval: float, stop: threading.Event) -> None:
+        started = time.monotonic()
+        saved = 0.0
+        while not stop.is_set():
+            self.step()
+            if time.monotonic() - saved >= SAVE_EVERY:
+                self.save()
+                saved = time.monotonic()
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+            time.sleep(interval)
 
-    def add(self, records: Iterable[Record], stats: FollowStats) -> None:
-        detector = self.detector
-        for stamp, ip, path, host in records:
-            second = int(stamp)
-            if second > self._judged:
-                if self._judged:
-                    detector.advance(second - 1)
-                self._judged = second
-            elif second < self._judged - self.late:
-                stats.late += 1
-                continue
-            detector.add(stamp, ip, path, host)
+    def step(self) -> None:
+        """One poll: new lines in, the window ending now judged, the blocks brought in line."""
+        for block in self.follower.poll():
+            self.driver.feed(self.parser.records(block, self.stats))
+        self.stats.late = self.driver.dropped
+        self._tell(self.follower.events)
+        now = time.time()
+        floods = self.driver.judge(now)
+        for ev in floods:
+            if ev.host not in self.stats.floods:
+                self.report(
+                    f"flood: Referer host {ev.host} {ev.rate:.1f} req/s from {ev.ips} IPs "
+                    f"({ev.repeat:.1f} requests per IP), top path "
+                    f"{ev.paths[0][0] if ev.paths else '-'}"
+                )
+            self.stats.floods[ev.host] = ev
+        if self.blocker is not None:
+            self.blocker.update([ev.host for ev in floods], now)
+            self._tell(self.blocker.log)
+        self.stats.polls += 1
 
-    def feed(self, block: bytes, stats: FollowStats) -> None:
-        self.add(self.parse(block, stats), stats)
+    def _tell(self, lines: list[str]) -> None:
+        for line in lines:
+            self.report(line)
+        lines.clear()
+
+    def save(self) -> None:
+        data: dict[str, Any] = {"files": self.follower.state()}
+        if self.blocker is not None:
+            data["blocks"] = self.blocker.state()
+        self.store.save(STATE_NAME, data)
 
 
 def prime(
-    follower: Follower, feeder: Feeder, stats: FollowStats, since: float, budget: int
+    follower: Follower,
+    parser: Parser,
+    driver: Driver,
+    stats: FollowStats,
+    since: float,
+    budget: int,
 ) -> None:
     """Warm the detector with the requests logged since ``since`` in the files that have no
     saved offsets (at most ``budget`` bytes read from their ends, see Follower.prime), in time
@@ -88,8 +131,9 @@ def prime(
     ranges = follower.prime(budget)
     if not ranges or since <= 0:
         return
-    streams = [_history(feeder, h, start, end, since, stats) for h, start, end in ranges]
-    feeder.add(heapq.merge(*streams, key=_time_of), stats)
+    streams = [_history(parser, h, start, end, since, stats) for h, start, end in ranges]
+    driver.feed(heapq.merge(*streams, key=_time_of))
+    stats.late = driver.dropped
 
 
 def _time_of(record: Record) -> float:
@@ -97,7 +141,7 @@ def _time_of(record: Record) -> float:
 
 
 def _history(
-    feeder: Feeder, handle: BinaryIO, start: int, end: int, since: float, stats: FollowStats
+    parser: Parser, handle: BinaryIO, start: int, end: int, since: float, stats: FollowStats
 ) -> Iterator[Record]:
     """The records of ``handle`` logged since ``since``, from the whole lines in [start, end).
 
@@ -107,7 +151,7 @@ def _history(
     pos = end
     while pos > start:
         pos = max(start, pos - PRIME_STEP)
-        first = _first_line_time(feeder, fd, pos, end)
+        first = _first_line_time(parser, fd, pos, end)
         if first is not None and first < since:
             break
     if pos > 0:
@@ -122,12 +166,12 @@ def _history(
         if cut < 0:
             break
         pos += cut + 1
-        records = [r for r in feeder.parse(data[: cut + 1]) if r[0] >= since]
+        records = [r for r in parser.parse(data[: cut + 1]) if r[0] >= since]
         stats.primed += len(records)
         yield from records
 
 
-def _first_line_time(feeder: Feeder, fd: int, pos: int, end: int) -> float | None:
+def _first_line_time(parser: Parser, fd: int, pos: int, end: int) -> float | None:
     data = os.pread(fd, min(65536, end - pos), pos)
     if pos > 0:
         cut = data.find(b"\n")
@@ -135,8 +179,33 @@ def _first_line_time(feeder: Feeder, fd: int, pos: int, end: int) -> float | Non
     cut = data.find(b"\n")
     if cut < 0:
         return None
-    found = feeder.parse(data[: cut + 1])
+    found = parser.parse(data[: cut + 1])
     return found[0][0] if found else None
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while the block runs; the old handlers come back."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    old_handlers: dict[signal.Signals, _Handler] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
+            old_handlers[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in old_handlers.items():
+            if old is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, old)
+
+
+def _table(saved: dict[str, Any], key: str) -> dict[str, Any]:
+    value = saved.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def follow(
@@ -155,6 +224,7 @@ def follow(
     rescan: float = 10.0,
     prime_seconds: float = PRIME_SECONDS,
     prime_bytes: int = PRIME_BYTES,
+    host: Host | None = None,
 ) -> FollowStats:
     """Follow until ``duration`` seconds have passed, or SIGTERM / SIGINT.
 
@@ -162,79 +232,20 @@ def follow(
     requests (``prime_bytes`` at most), so a flood already under way is judged at once; the
     ``patterns`` (globs) are expanded again every ``rescan`` seconds for new logs."""
     saved = store.load(STATE_NAME)
-    offsets = saved.get("files") if isinstance(saved.get("files"), dict) else {}
-    follower = Follower(paths, offsets, from_start=from_start, patterns=patterns, rescan=rescan)
-    detector = Detector(sites, options)
-    feeder = Feeder(fmt, detector)
-    stats = FollowStats()
+    follower = Follower(paths, _table(saved, "files"), from_start=from_start, patterns=patterns,
+                        rescan=rescan, host=host)  # fmt: skip
     if blocker is not None:
-        previous = saved.get("blocks") if isinstance(saved.get("blocks"), dict) else {}
-        kept = Blocker.from_state(previous or {}, server=blocker.server, path=blocker.path,
-                                  validate=blocker.validate, reload=blocker.reload,
-                                  ban_time=blocker.ban_time, host=blocker.host)  # fmt: skip
-        blocker.blocked = kept.blocked
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    old_handlers: dict[signal.Signals, _Handler] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not the main thread (tests)
-            old_handlers[sig] = signal.signal(sig, stop)
-    started = time.monotonic()
-    last_save = 0.0
-    report(
-        f"following {len(follower.cursors)} logs"
-        + (f", rules in {blocker.path}" if blocker else "")
-    )
-    try:
-        if prime_seconds > 0:
-            prime(follower, feeder, stats, time.time() - prime_seconds, prime_bytes)
-            if stats.primed:
-                report(f"baselines warmed with {stats.primed} requests of the last "
-                       f"{prime_seconds / 60:g} min")  # fmt: skip
-        while not stopping:
-            for block in follower.poll():
-                feeder.feed(block, stats)
-            for event in follower.events:
-                report(event)
-            follower.events.clear()
-            now = time.time()
-            evidence = detector.advance(now if now > detector._latest else None)
-            flooding = [e for e in evidence if e.flood]
-            for ev in flooding:
-                if ev.host not in stats.floods:
-                    report(
-                        f"flood: Referer host {ev.host} {ev.rate:.1f} req/s from {ev.ips} IPs "
-                        f"({ev.repeat:.1f} requests per IP), top path "
-                        f"{ev.paths[0][0] if ev.paths else '-'}"
-                    )
-                stats.floods[ev.host] = ev
-            if blocker is not None:
-                blocker.update([e.host for e in flooding], now)
-                for line in blocker.log:
-                    report(line)
-                blocker.log.clear()
-            stats.polls += 1
-            if time.monotonic() - last_save >= 1.0:
-                _save(store, follower, blocker)
-                last_save = time.monotonic()
-            if duration is not None and time.monotonic() - started >= duration:
-                break
-            time.sleep(interval)
-    finally:
-        _save(store, follower, blocker)
-        follower.close()
-        for old_sig, handler in old_handlers.items():
-            if handler is not None:  # None: installed outside Python, cannot be put back
-                signal.signal(old_sig, handler)
-    return stats
-
-
-def _save(store: StateStore, follower: Follower, blocker: Blocker | None) -> None:
-    data: dict[str, Any] = {"files": follower.state()}
-    if blocker is not None:
-        data["blocks"] = blocker.state()
-    store.save(STATE_NAME, data)
+        blocker.restore(_table(saved, "blocks"))
+    loop = _Loop(follower, Parser(fmt), Driver(Detector(sites, options)), store, blocker, report)
+    with _stopped_by_signals() as stop:
+        report(
+            f"following {len(follower.cursors)} logs"
+            + (f", rules in {blocker.path}" if blocker else "")
+        )
+        try:
+            loop.warm(prime_seconds, prime_bytes)
+            loop.run(duration, interval, stop)
+        finally:
+            loop.save()
+            follower.close()
+    return loop.stats

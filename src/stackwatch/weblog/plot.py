@@ -1,9 +1,11 @@
 """Requests per second over time with the floods marked, as a PNG (matplotlib, Agg backend).
 
-Imported only for ``detect --plot``: matplotlib takes a while to import."""
+Imported only for ``detect --plot``: matplotlib takes a while to import. The image is drawn in
+memory; the command writes it through the Host."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import matplotlib
@@ -16,8 +18,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from stackwatch.weblog.detect import Finding, Timeline
 
 
-def plot_floods(path: str, timeline: Timeline, findings: list[Finding], title: str) -> None:
-    """Draw the site's requests per second and each flood's own rate, the flood spans shaded."""
+def plot_floods(timeline: Timeline, findings: list[Finding], title: str) -> bytes:
+    """The site's requests per second and each flood's own rate, the flood spans shaded, as
+    the bytes of a PNG image."""
     fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
     try:
         # x is epoch seconds as floats, labelled as UTC clock times by the formatter below.
@@ -49,7 +52,9 @@ def plot_floods(path: str, timeline: Timeline, findings: list[Finding], title: s
         ax.legend(loc="upper left", fontsize="small")
         fig.autofmt_xdate()
         fig.tight_layout()
-        fig.savefig(path, format="png")
+        image = io.BytesIO()
+        fig.savefig(image, format="png")
+        return image.getvalue()
     finally:
         plt.close(fig)
 

@@ -2,26 +2,59 @@
 
 ``blocks()`` yields blocks of whole lines (a few MB each) so that a format's matcher can scan a
 block in one call. Lines longer than ``MAX_LINE`` are dropped and counted, so a file of binary junk
-without newlines cannot take the memory of the machine.
+without newlines cannot take the memory of the machine. Files are opened and globs expanded
+through a ``Host`` (machine paths, absolute); "-" is stdin.
+
+The one rule for rotated names lives here too (``rotated_name``): ``access.log.2.gz``,
+``access.log.1``, ``access.log-20240101`` and compressed copies belong to the rotated set of
+``access.log``; the reader orders a set by it, the follower leaves such names alone.
 """
 
 from __future__ import annotations
 
-import glob
 import gzip
-import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple, cast
 
+from stackwatch.core.host import Host, HostError
 from stackwatch.weblog.formats import LogFormat
 
 BLOCK = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is not a log line; it is skipped and counted
 
-_ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<gz>\.gz)?$")
+_ROTATED = re.compile(
+    r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<z>\.(?:gz|bz2|xz|zst|zip))?$", re.DOTALL
+)
+
+
+class RotatedName(NamedTuple):
+    """What a log's name says about its place in a rotated set."""
+
+    base: str  # the live file's name: access.log for access.log.2.gz
+    number: int | None  # the rotation number or date (2, 20240101); None for the live file
+    compressed: bool  # .gz, .bz2, .xz, .zst or .zip
+
+    @property
+    def rotated(self) -> bool:
+        """A rotated copy (numbered, dated or compressed), not a live log."""
+        return self.number is not None or self.compressed
+
+    @property
+    def age(self) -> int:
+        """Sort key within the set: a higher number is older; the live file comes last."""
+        return -self.number if self.number is not None else 1
+
+
+def rotated_name(path: str) -> RotatedName:
+    """access.log.2.gz -> ("access.log", 2, True); access.log -> ("access.log", None, False)."""
+    match = _ROTATED.match(path)
+    assert match is not None  # the pattern matches every string
+    number = match.group("n")
+    return RotatedName(match.group("base"), int(number) if number else None, bool(match["z"]))
 
 
 class LogReadError(Exception):
@@ -41,27 +74,26 @@ class ScanStats:
         return self.lines - self.matched
 
 
-def expand(paths: Iterable[str]) -> list[str]:
+def expand(paths: Iterable[str], host: Host | None = None) -> list[str]:
     """Globs expanded; rotated sets ordered oldest first (access.log.3.gz, .2, .1, access.log).
 
     "-" stands for stdin. A name that matches nothing is kept, so opening it fails with a clear
     message rather than silently reading nothing."""
+    host = host or Host()
     out: list[str] = []
     for path in paths:
         if path == "-":
             out.append(path)
             continue
-        matches = glob.glob(path) if glob.has_magic(path) else [path]
+        matches = host.glob(path)
         out.extend(order_rotated(matches) if matches else [path])
     return list(dict.fromkeys(out))
 
 
 def _rotation(path: str) -> tuple[str, int]:
     """(live file name, age): access.log.2.gz -> ("access.log", -2), access.log -> (.., 1)."""
-    match = _ROTATED.match(path)
-    assert match is not None  # the pattern matches every string
-    number = match.group("n")
-    return (match.group("base"), -int(number) if number else 1)
+    name = rotated_name(path)
+    return name.base, name.age
 
 
 def order_rotated(paths: Iterable[str]) -> list[str]:
@@ -69,31 +101,37 @@ def order_rotated(paths: Iterable[str]) -> list[str]:
     return sorted(paths, key=_rotation)
 
 
-def streams(paths: Iterable[str]) -> list[list[str]]:
+def streams(paths: Iterable[str], host: Host | None = None) -> list[list[str]]:
     """The logs as separate time-ordered streams: each rotated set is one stream, oldest file
     first (see ``expand``); different logs (two vhosts, access.log and ssl_access.log) and stdin
     are streams of their own, to be merged by time."""
     grouped: dict[str, list[str]] = {}
-    for path in expand(paths):
-        grouped.setdefault(_rotation(path)[0], []).append(path)
+    for path in expand(paths, host):
+        grouped.setdefault(rotated_name(path).base, []).append(path)
     return [order_rotated(group) if len(group) > 1 else group for group in grouped.values()]
 
 
-def _open(path: str) -> BinaryIO:
+@contextmanager
+def _opened(path: str, host: Host) -> Iterator[BinaryIO]:
+    """The log's bytes: stdin for "-", a gzip file decompressed (known by its magic bytes)."""
     if path == "-":
-        return sys.stdin.buffer
+        yield sys.stdin.buffer
+        return
     try:
-        handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the caller
-        head = handle.read(2)
-        handle.seek(0)
-        if head == b"\x1f\x8b":
-            handle.close()
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return handle
-    except IsADirectoryError:
-        raise LogReadError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise LogReadError(f"{path}: {exc.strerror or exc}") from None
+        raw = host.open_binary(path)
+    except HostError as exc:
+        raise LogReadError(str(exc)) from None
+    with raw:
+        try:
+            head = raw.read(2)
+            raw.seek(0)
+        except OSError as exc:
+            raise LogReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if head != b"\x1f\x8b":
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
+            yield cast(BinaryIO, unpacked)
 
 
 def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK) -> Iterator[bytes]:
@@ -130,33 +168,30 @@ def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK)
 
 
 def scan(
-    paths: Iterable[str], fmt: LogFormat, fields: Iterable[str], stats: ScanStats | None = None
+    paths: Iterable[str],
+    fmt: LogFormat,
+    fields: Iterable[str],
+    stats: ScanStats | None = None,
+    host: Host | None = None,
 ) -> Iterator[list[Any]]:
     """For each block of each log, the list of matches of ``fields`` (see LogFormat.matcher)."""
     stats = stats if stats is not None else ScanStats()
     matcher = fmt.matcher(fields)
-    for data in read_blocks(expand(paths), stats):
+    host = host or Host()
+    for data in read_blocks(expand(paths, host), stats, host=host):
         found = matcher.findall(data)
         stats.lines += data.count(b"\n")
         stats.matched += len(found)
         yield found
 
 
-def read_blocks(paths: Iterable[str], stats: ScanStats, block: int = BLOCK) -> Iterator[bytes]:
+def read_blocks(
+    paths: Iterable[str], stats: ScanStats, block: int = BLOCK, host: Host | None = None
+) -> Iterator[bytes]:
     """Blocks of whole lines of each log in turn (names as ``expand`` returns them); each file
     is opened when its turn comes and named in ``stats.files``."""
+    host = host or Host()
     for path in paths:
         stats.files.append(path)
-        handle = _open(path)
-        try:
+        with _opened(path, host) as handle:
             yield from blocks_of(handle, stats, path, block)
-        finally:
-            if handle is not sys.stdin.buffer:
-                handle.close()
-
-
-def file_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0

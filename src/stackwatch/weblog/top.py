@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stackwatch.core.host import Host
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path, unescape
 from stackwatch.weblog.reader import ScanStats, scan
 
@@ -41,18 +42,20 @@ def count_by(
     *,
     since: float | None = None,
     limit: int | None = 20,
+    host: Host | None = None,
 ) -> TopResult:
-    """Count requests by ``by``; with ``since`` (epoch seconds) only requests at or after it."""
+    """Count requests by ``by``; with ``since`` (epoch seconds) only requests at or after it.
+    The logs are read through ``host`` (absolute machine paths, globs, "-" for stdin)."""
     if by not in KEYS:
         raise ValueError(f"cannot count by {by!r} (one of {', '.join(KEYS)})")
     source = _SOURCE.get(by, by)
     stats = ScanStats()
     raw: Counter[bytes] = Counter()
     if since is None:
-        for found in scan(paths, fmt, (source,), stats):
+        for found in scan(paths, fmt, (source,), stats, host):
             raw.update(found)
     else:
-        for found in scan(paths, fmt, ("time", source), stats):
+        for found in scan(paths, fmt, ("time", source), stats, host):
             for when, value in found:
                 stamp = parse_time(when)
                 if stamp is not None and stamp >= since:

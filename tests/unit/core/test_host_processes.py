@@ -330,7 +330,7 @@ def test_file_helpers(tmp_path: Path) -> None:
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert leftovers(tmp_path / "x" / "y") == ["b"]
     assert host.size_of(copy) == 3 << 20
-    with host.open_read(copy) as handle:
+    with host.open_binary(copy) as handle:
         assert handle.read(4) == source.read_bytes()[:4]
     host.write_atomic(tmp_path / "x" / "m.json", b"{}", 0o600)
     host.rename(tmp_path / "x" / "y", tmp_path / "x" / "z")
@@ -340,7 +340,7 @@ def test_file_helpers(tmp_path: Path) -> None:
     host.remove_tree(tmp_path / "x")
     host.remove_tree(tmp_path / "x")  # absent: fine
     assert leftovers(tmp_path) == ["a"]
-    for missing in (lambda: host.open_read(tmp_path / "nope"), lambda: host.size_of("/nope/x")):
+    for missing in (lambda: host.open_binary(tmp_path / "nope"), lambda: host.size_of("/nope/x")):
         with pytest.raises(HostError, match="No such file"):
             missing()
     with pytest.raises(HostError, match="cannot read"):

@@ -4,6 +4,7 @@ site's own Referers never are."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from hypothesis import strategies as st
 from stackwatch.weblog import detect
 from stackwatch.weblog.detect import (
     DetectOptions,
+    Detector,
+    Driver,
+    Parser,
     Record,
     Timeline,
     detect_files,
@@ -172,9 +176,57 @@ def test_cli_on_two_interleaved_logs(tmp_path: Path) -> None:
     ssl = write(tmp_path, normal[1::2] + flood[1::2], "ssl_access.log")
     args = ("weblog", "detect", plain, ssl, "--site", "www.example.com")
     result = run_stackwatch(*args, "--format", "json")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 4, result.stderr  # FOUND: a flood
     doc = json.loads(result.stdout)
     assert doc["late"] == 0 and doc["lines"] == len(normal) + len(flood)
     assert [f["peak_rate"] for f in doc["findings"]] == [40.0]
     text = run_stackwatch(*args).stdout
     assert "peak 40.0 req/s, 20 client IPs" in text and "late" not in text
+
+
+def test_the_driver_judges_at_each_new_second_and_leaves_out_minutes_late_lines() -> None:
+    driver = Driver(Detector(SITES, DetectOptions(window=5, min_history=0)))
+    parser = Parser(get_format("combined"))
+    driver.feed(parser.parse("".join(iframe_flood(T0, 6)).encode()))
+    # The sixth second began: the window of the five before was judged, the flood flagged.
+    assert list(driver.detector.findings) == ["seo-spam.example.net"]
+    driver.feed(parser.parse(line(T0 - 20).encode()))  # late: counted in the oldest second
+    driver.feed(parser.parse(line(T0 - 600).encode()))  # minutes late: left out
+    assert (driver.detector.late, driver.dropped, driver.late_requests) == (1, 1, 2)
+    (flood,) = driver.judge(T0 + 6)  # the clock's time: the window T0+2 .. T0+6
+    assert flood.host == "seo-spam.example.net" and flood.rate == 4 * 40 / 5
+
+
+def test_detect_and_the_check_share_one_schedule(tmp_path: Path) -> None:
+    """Two bursts nine seconds apart fit in one 10 s window only when it ends on the second
+    one: judged at every second, detect and the weblog-flood check both find that peak."""
+    now = int(time.time())
+    flood = []
+    for s in range(40):
+        flood += iframe_flood(now - 40 + s, 1, per_second=200 if s in (11, 20) else 20)
+    log = write(tmp_path, normal_traffic(now - 180, 180) + flood, "www.example.com-access.log")
+    found = run_stackwatch("weblog", "detect", log, "--site", "www.example.com", "--format", "json")
+    assert found.returncode == 4, found.stderr
+    (finding,) = json.loads(found.stdout)["findings"]
+    assert finding["peak_rate"] == 56.0  # (200 + 200 + 8 * 20) / 10
+    config = tmp_path / "c.toml"
+    config.write_text(f'[weblog]\nlogs = ["{log}"]\nsites = ["www.example.com"]\n')
+    checked = run_stackwatch("check", "weblog-flood", "--config", str(config), "--state-dir",
+                             str(tmp_path / "state"), "--format", "json")  # fmt: skip
+    (doc,) = json.loads(checked.stdout)["checks"]
+    assert checked.returncode == 2 and "peak 56.0 req/s" in str(doc["details"]), doc
+
+
+def test_detect_text_is_safe_for_the_terminal_and_the_shell(tmp_path: Path) -> None:
+    """A flooding Referer host holding shell syntax and an escape sequence (as Apache logs it):
+    shown made visible, and quoted in the suggested block command."""
+    host = "x$(reboot)\\x1b[2j.example.net"
+    log = write(tmp_path, normal_traffic(T0, 300) + iframe_flood(T0 + 120, 60, host=host))
+    result = run_stackwatch("weblog", "detect", log, "--site", "www.example.com")
+    assert result.returncode == 4, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "FLOOD Referer host x$(reboot)\\x1b[2j.example.net:" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "block with: stackwatch weblog rules --referrer-host 'x$(reboot)\\x1b[2j.example.net' "
+        "--server apache"
+    )

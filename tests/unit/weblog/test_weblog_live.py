@@ -3,6 +3,7 @@ read exactly once, a flood is reported and blocked, and a restart resumes from t
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -14,6 +15,7 @@ from stackwatch.weblog.apply import Blocker
 from stackwatch.weblog.detect import DetectOptions
 from stackwatch.weblog.formats import get_format
 from stackwatch.weblog.live import follow
+from tests.conftest import run_stackwatch
 
 from .logdata import iframe_flood, line, news_spike, normal_traffic
 
@@ -149,3 +151,23 @@ def test_history_is_bounded_by_time_and_bytes(tmp_path: Path) -> None:
                    report=lambda m: None, prime_seconds=7200, prime_bytes=1)  # fmt: skip
     line_size = len(normal_traffic(now, 1, 1)[0])
     assert 0 < stats.primed <= (1 << 20) // line_size + 1  # the 1 MiB floor per file
+
+
+def test_cli_follows_a_relative_path_and_prints_names_made_safe(tmp_path: Path) -> None:
+    """The command line makes the path absolute (state keys too); a flooding Referer host with
+    an escape sequence in it is reported made visible, never raw on the terminal."""
+    now = time.time()
+    host = "evil\\x1b[2j.example.net"  # as Apache logs an escape byte
+    lines = normal_traffic(now - 300, 300) + iframe_flood(now - 60, 60, host=host)
+    lines.sort(key=lambda ln: ln.split("[", 1)[1][:20])
+    (tmp_path / "access.log").write_text("".join(lines))
+    result = run_stackwatch(
+        "weblog", "follow", "access.log", "--site", "www.example.com", "--prime", "5m",
+        "--duration", "1", "--interval", "0.1", "--state-dir", "state", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "flood: Referer host evil\\x1b[2j.example.net" in result.stdout
+    assert "of the last 5 min" in result.stdout  # m: minutes
+    state = json.loads((tmp_path / "state" / "weblog-follow.json").read_text())
+    assert list(state["files"]) == [str(tmp_path / "access.log")]

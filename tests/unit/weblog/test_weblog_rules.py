@@ -4,6 +4,7 @@ attacker-chosen value can break out of a directive."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -16,6 +17,7 @@ from stackwatch.weblog.rules import (
     nginx_map,
     normalize_host,
 )
+from tests.conftest import run_stackwatch
 
 LABEL = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?\Z")
 HOSTS = st.lists(LABEL, min_size=2, max_size=4).map(".".join)
@@ -118,3 +120,24 @@ def test_no_hosts_means_no_rule_that_could_block_everything() -> None:
     assert "RewriteRule" not in apache_rules([])
     assert '"~*' not in nginx_map([])
     assert "default 0;" in nginx_map([])
+
+
+def test_cli_server_option_and_the_deprecated_format(tmp_path: Path) -> None:
+    args = ("weblog", "rules", "--referrer-host", "seo-spam.example.net")
+    nginx = run_stackwatch(*args, "--server", "nginx")
+    assert nginx.returncode == 0 and nginx.stderr == ""
+    assert "map $http_referer" in nginx.stdout
+    old = run_stackwatch(*args, "--format", "nginx")
+    assert old.returncode == 0 and old.stdout == nginx.stdout
+    assert "--format is deprecated" in old.stderr and "--server nginx" in old.stderr
+    apache = run_stackwatch(*args)
+    assert apache.returncode == 0 and "RewriteRule .* - [F]" in apache.stdout
+    for bad in (["--server", "lighttpd"], ["--format", "lighttpd"],
+                ["--server", "apache", "--format", "nginx"]):  # fmt: skip
+        result = run_stackwatch(*args, *bad)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, bad
+    out = run_stackwatch(*args, "--server", "apache", "--out", "rules.conf", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "seo-spam" in (tmp_path / "rules.conf").read_text()
+    failed = run_stackwatch(*args, "--out", str(tmp_path / "no" / "dir" / "rules.conf"))
+    assert failed.returncode == 1 and failed.stderr.startswith("stackwatch: cannot write ")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from pathlib import Path
 
+from stackwatch.core.host import Host
 from stackwatch.weblog.formats import get_format
-from stackwatch.weblog.reader import expand, order_rotated
+from stackwatch.weblog.reader import expand, order_rotated, rotated_name
 from stackwatch.weblog.top import count_by
 from tests.conftest import run_stackwatch
 
@@ -84,3 +86,82 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("stackwatch: "), (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_text_never_puts_control_characters_from_logs_on_the_terminal(tmp_path: Path) -> None:
+    """Apache logs an escape sequence in a Referer as \\x1b; unescaped, it must not reach the
+    terminal: the text view shows it as an escape, JSON escapes it itself."""
+    log = tmp_path / "access.log"
+    evil = "https://evil\\x1b]0;owned\\x07\\x1b[2J.example.net/\\x0d"
+    log.write_text(line(T0, referrer=evil) + line(T0, referrer="https://ok.example.net/"))
+    for by in ("site", "referrer"):
+        text = run_stackwatch("weblog", "top", str(log), "--by", by).stdout
+        assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+        assert "evil\\x1b]0;owned\\x07\\x1b[2" in text  # shown, made visible
+    doc = run_stackwatch("weblog", "top", str(log), "--by", "site", "--format", "json").stdout
+    assert "\x1b" not in doc
+    assert "evil\x1b]0;owned\x07\x1b[2j.example.net" in [r["key"] for r in json.loads(doc)["rows"]]
+
+
+def test_relative_paths_and_globs_are_read_from_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "access.log").write_text(line(T0, referrer="https://a.example.net/"))
+    (tmp_path / "access.log.1").write_text(line(T0 - 9, referrer="https://b.example.net/"))
+    for args in (["access.log*"], ["access.log", "access.log.1"], ["./access.log*"]):
+        result = run_stackwatch("weblog", "top", *args, "--by", "site", "--format", "json",
+                                cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["total"] == 2
+    missing = run_stackwatch("weblog", "top", "nothing.log", "--by", "site", cwd=tmp_path)
+    assert missing.returncode == 2 and f"{tmp_path}/nothing.log" in missing.stderr
+
+
+def test_logs_are_read_through_the_host_root(tmp_path: Path) -> None:
+    """Every read goes through the Host: machine paths are looked up in its root's tree."""
+    logs = tmp_path / "var" / "log"
+    logs.mkdir(parents=True)
+    (logs / "access.log").write_text(line(T0, referrer="https://a.example.net/"))
+    with gzip.open(logs / "access.log.1.gz", "wt") as out:
+        out.write(line(T0 - 9, referrer="https://b.example.net/"))
+    host = Host(tmp_path)
+    result = count_by(["/var/log/access.log*"], get_format("combined"), "site", host=host)
+    assert sorted(result.rows) == [("a.example.net", 1), ("b.example.net", 1)]
+    assert result.stats.files == ["/var/log/access.log.1.gz", "/var/log/access.log"]
+
+
+def test_one_rule_names_rotated_logs() -> None:
+    """The reader orders rotated sets and the follower leaves rotated copies alone by one rule."""
+    for name, expected in [
+        ("/l/access.log", ("/l/access.log", None, False)),
+        ("/l/access.log.1", ("/l/access.log", 1, False)),
+        ("/l/access.log.12.gz", ("/l/access.log", 12, True)),
+        ("/l/access.log-20240101", ("/l/access.log", 20240101, False)),
+        ("/l/access.log-20240101.xz", ("/l/access.log", 20240101, True)),
+        ("/l/access.log.zst", ("/l/access.log", None, True)),
+        ("/l/site-a.log", ("/l/site-a.log", None, False)),
+        ("/l/a\nb.log", ("/l/a\nb.log", None, False)),
+    ]:
+        assert tuple(rotated_name(name)) == expected, name
+    assert [rotated_name(n).rotated for n in ("/l/x.log", "/l/x.log.2", "/l/x.log.gz")] == [
+        False,
+        True,
+        True,
+    ]
+
+
+def test_since_reads_m_as_minutes_and_bad_settings_name_their_key(tmp_path: Path) -> None:
+    now = time.time()
+    log = tmp_path / "access.log"
+    ref = "https://a.example.net/"
+    stamps = [int(now) - 600 + s for s in range(600)]  # one request a second, whole seconds
+    log.write_text("".join(line(t, referrer=ref) for t in stamps))
+    started = time.time()
+    result = run_stackwatch("weblog", "top", str(log), "--by", "site", "--since", "2m",
+                            "--format", "json")  # fmt: skip
+    ended = time.time()
+    fewest = sum(t >= ended - 120 for t in stamps)  # however long the command took to start
+    most = sum(t >= started - 120 for t in stamps)
+    assert fewest <= json.loads(result.stdout)["total"] <= most and most <= 121
+    config = tmp_path / "c.toml"
+    config.write_text('[weblog]\nban_time = "soon"\n')
+    result = run_stackwatch("weblog", "top", str(log), "--by", "site", "--config", str(config))
+    assert result.returncode == 2 and "weblog.ban_time" in result.stderr, result.stderr

@@ -1,0 +1,122 @@
+"""What the weblog commands print, apart from the facts they print: growth rows, top counts and
+detected floods as text for a person or as JSON.
+
+Referer hosts, paths, count keys and file names come from logs an attacker writes into: text
+shows each through ``printable`` so that no control character or escape sequence reaches the
+terminal (JSON escapes them itself), and the block command suggested by ``detect`` quotes each
+host for the shell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from stackwatch.render.safe import printable
+from stackwatch.weblog.detect import Finding
+from stackwatch.weblog.growth import Growth
+from stackwatch.weblog.reader import ScanStats
+from stackwatch.weblog.top import TopResult
+
+FORMATS = ("text", "json")
+
+
+def when(stamp: float) -> str:
+    """A UTC clock time as the commands print it."""
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _json(doc: object) -> str:
+    return json.dumps(doc, indent=2) + "\n"
+
+
+# growth ------------------------------------------------------------------------------------------
+
+
+def growth_json(rows: Sequence[Growth]) -> str:
+    return _json([dataclasses.asdict(r) for r in rows])
+
+
+def growth_text(rows: Sequence[Growth]) -> str:
+    out = [f"{'bytes/s':>12} {'lines/s':>10} {'size':>14}  log"]
+    for r in rows:
+        note = " (rotated)" if r.rotated else f" ({r.error})" if r.error else ""
+        out.append(
+            f"{r.bytes_per_s:12.0f} {r.lines_per_s:10.1f} {r.size:14d}  {printable(r.path)}{note}"
+        )
+    return "\n".join(out) + "\n"
+
+
+# top ---------------------------------------------------------------------------------------------
+
+
+def top_json(result: TopResult) -> str:
+    return _json(
+        {
+            "by": result.by,
+            "total": result.total,
+            "lines": result.stats.lines,
+            "skipped": result.stats.skipped,
+            "rows": [{"key": k, "count": n} for k, n in result.rows],
+        }
+    )
+
+
+def top_text(result: TopResult) -> str:
+    total = result.total or 1
+    out = [f"{'count':>10} {'share':>7}  {result.by}"]
+    for key, count in result.rows:
+        out.append(f"{count:10d} {100.0 * count / total:6.2f}%  {printable(key)}")
+    out.append(f"{result.total} requests, {result.stats.skipped} unreadable lines skipped")
+    return "\n".join(out) + "\n"
+
+
+# detect ------------------------------------------------------------------------------------------
+
+
+def detect_json(findings: Sequence[Finding], stats: ScanStats) -> str:
+    return _json(
+        {
+            "lines": stats.lines,
+            "skipped": stats.skipped,
+            "late": stats.late,
+            "findings": [f.as_dict() for f in findings],
+        }
+    )
+
+
+def detect_text(findings: Sequence[Finding], stats: ScanStats) -> str:
+    out: list[str] = []
+    for f in findings:
+        out.extend(_finding_lines(f))
+    if not findings:
+        out.append("no Referer flood found")
+    out.append(f"{stats.lines} lines read, {stats.skipped} unreadable lines skipped")
+    if stats.late:
+        out.append(
+            f"{stats.late} requests logged a --window or more late (counted in its oldest "
+            "second; minutes late: left out)"
+        )
+    if findings:
+        out.append(f"block with: {printable(block_command(f.host for f in findings))}")
+    return "\n".join(out) + "\n"
+
+
+def _finding_lines(f: Finding) -> list[str]:
+    peak = f.as_dict()["peak_rate"]
+    lines = [
+        f"FLOOD Referer host {printable(f.host)}: {f.requests} requests, peak {peak} req/s, "
+        f"{f.ips} client IPs, {when(f.first_seen)} .. {when(f.last_seen)} UTC"
+    ]
+    lines.extend(f"    {n:8d}  {printable(path)}" for path, n in f.paths.most_common(3))
+    return lines
+
+
+def block_command(hosts: Iterable[str]) -> str:
+    """The ``weblog rules`` command that blocks these hosts, each quoted for the shell."""
+    names = sorted(set(hosts))
+    flags = " ".join(f"--referrer-host {shlex.quote(h)}" for h in names)
+    return f"stackwatch weblog rules {flags} --server apache"
