@@ -37,7 +37,7 @@ def _emit(text: str, output: str | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
         return
-    from stackwatch.core.files import write_atomic
+    from stackwatch.core.host import write_atomic
 
     try:
         write_atomic(output, text, 0o644)

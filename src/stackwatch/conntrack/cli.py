@@ -18,8 +18,7 @@ from stackwatch.conntrack.plan import (
     render_sysctl,
 )
 from stackwatch.core.exits import FAILED, fail, usage_error
-from stackwatch.core.files import write_atomic
-from stackwatch.core.host import Host, HostError
+from stackwatch.core.host import Host, HostError, write_atomic
 
 app = typer.Typer(help="Connection-tracking table sizing.", no_args_is_help=True)
 

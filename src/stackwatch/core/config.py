@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from stackwatch.core.ranges import Range, RangeError, parse_range
 
 DEFAULT_CONFIG = "/etc/stackwatch/stackwatch.toml"
+MAX_CONFIG_BYTES = 16 << 20
 
 T = TypeVar("T")
 
@@ -65,15 +66,17 @@ def load_config(path: str | os.PathLike[str] | None, *, required: bool) -> Confi
     user named is an error."""
     if path is None:
         return Config(None, {})
+    from stackwatch.core.host import Host, HostError
+
     file = Path(path)
     try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
+        raw = Host().read_small(os.path.abspath(file), MAX_CONFIG_BYTES)
+    except HostError as exc:
+        raise ConfigError(f"{file}: cannot read configuration: {exc}") from exc
+    if raw is None:
         if required:
-            raise ConfigError(f"{file}: configuration file not found") from None
+            raise ConfigError(f"{file}: configuration file not found")
         return Config(None, {})
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read configuration: {exc.strerror or exc}") from exc
     import tomllib  # only where there is a file: most hosts run on the defaults
 
     try:

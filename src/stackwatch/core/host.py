@@ -15,21 +15,19 @@ reaped; failures as ``HostError`` subclasses (CommandNotFound, CommandTimeout, C
 from __future__ import annotations
 
 import contextlib
-import glob
-import hashlib
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, BinaryIO, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
-from stackwatch.core.files import fsync_directory, write_atomic
+if TYPE_CHECKING:
+    import subprocess
+
+# subprocess, shutil, tempfile, hashlib, glob and threading are imported by the functions that
+# use them: one Nagios check that only reads /proc must not pay for them at every start.
 
 T = TypeVar("T")
 
@@ -137,6 +135,37 @@ class Host:
         except OSError as exc:
             raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
+    def read_small(self, path: str | os.PathLike[str], limit: int) -> bytes | None:
+        """A small file (state, configuration) read whole, or None where it does not exist.
+        Refused (HostError) when it is larger than ``limit`` bytes or not a regular file: a FIFO
+        or /dev/zero put in its place must not hang or fill the memory of the run."""
+        import stat as stat_module
+
+        try:
+            # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+            fd = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as handle:
+                if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+                    raise HostError(f"{os.fspath(path)} is not a regular file")
+                data = handle.read(limit + 1)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
+        if len(data) > limit:
+            raise HostError(f"{os.fspath(path)} is larger than {limit} bytes")
+        return data
+
+    def is_writable_dir(self, path: str | os.PathLike[str]) -> bool:
+        """True where ``path`` is (or could be made, parents included) a directory this user may
+        write in."""
+        where = self.path(path)
+        try:
+            where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            return False
+        return os.access(where, os.W_OK | os.X_OK)
+
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8", errors="replace")
 
@@ -196,6 +225,8 @@ class Host:
     def glob(self, pattern: str) -> list[str]:
         """The machine paths an absolute glob pattern matches, sorted; a pattern without
         wildcards gives itself where it exists. A --root tree is looked into, not named."""
+        import glob
+
         if not pattern.startswith("/"):
             raise ValueError(f"host paths are absolute, got {pattern!r}")
         found = glob.glob(pattern.lstrip("/"), root_dir=self.root)
@@ -219,6 +250,8 @@ class Host:
             return None
 
     def which(self, program: str) -> str | None:
+        import shutil
+
         return shutil.which(program, path=self._path_env or os.environ.get("PATH"))
 
     def run(
@@ -235,6 +268,8 @@ class Host:
         CommandNotFound, CommandTimeout (the program stopped: SIGTERM, SIGKILL after STOP_GRACE)
         and, with ``check``, CommandFailed on a non-zero exit. ``what`` names the command in those
         messages (default: the program)."""
+        import subprocess
+
         limit = self.timeout if timeout is None else timeout
         stdin = None if input_text is None else subprocess.PIPE
         with self._popen(argv, stdin, subprocess.PIPE, subprocess.PIPE, env, text=True) as popen:
@@ -282,6 +317,9 @@ class Host:
         """Start a program and return at once: its output on a pipe (or /dev/null), its input
         on a pipe (or /dev/null), its stderr kept in a temporary file. The caller stops it
         (``with process:`` or ``process.stop()``); ``drain_to_file`` does."""
+        import subprocess
+        import tempfile
+
         errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Process.stop)
         try:
             popen = self._popen(
@@ -397,6 +435,8 @@ class Host:
 
     def remove_tree(self, path: str | os.PathLike[str]) -> None:
         """Remove a directory and everything in it (nothing where it is absent), durably."""
+        import shutil
+
         where = self.path(path)
         try:
             shutil.rmtree(where)
@@ -424,6 +464,8 @@ class Host:
         text: bool = False,
     ) -> subprocess.Popen[Any]:
         """The one place a program is started: argv audited, program found on PATH."""
+        import subprocess
+
         if not argv:
             raise ValueError("empty command")
         audit_argv(argv)
@@ -459,6 +501,7 @@ class Host:
 
 def _call_in_netns(ns_path: str, read: Callable[[Host], T], host: Host) -> T:
     import ctypes
+    import threading
 
     outcome: dict[str, object] = {}
 
@@ -593,6 +636,8 @@ class Process:
 
     def wait(self, timeout: float | None) -> int:
         """The exit status; at ``timeout`` the program is ended and CommandTimeout raised."""
+        import subprocess
+
         try:
             return self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -643,6 +688,8 @@ class Process:
 
 
 def _end_popen(popen: subprocess.Popen[Any], grace: float) -> int:
+    import subprocess
+
     if popen.poll() is None:
         with contextlib.suppress(OSError):
             popen.terminate()
@@ -658,6 +705,8 @@ class _Deadline:
     """Ends a process (from a timer thread) when ``seconds`` have passed."""
 
     def __init__(self, process: Process, seconds: float) -> None:
+        import threading
+
         self.seconds = seconds
         self.expired = threading.Event()
         self._timer = threading.Timer(seconds, self._expire, args=(process,))
@@ -689,6 +738,8 @@ class _PartialFile:
     into place and fsyncs the directory. Left uncommitted, it is removed."""
 
     def __init__(self, target: Path, mode: int) -> None:
+        import tempfile
+
         self.target = target
         self._committed = False
         try:
@@ -739,6 +790,8 @@ class _PartialFile:
 
 
 def _copy_stream(source: IO[bytes], out: _PartialFile, encoder: Encoder) -> Drained:
+    import hashlib
+
     digest = hashlib.sha256()
     size = raw = 0
     tail = b""
@@ -771,3 +824,52 @@ def _write_all(process: Process, chunks: Iterable[bytes]) -> None:
 
 
 # End of processes ==============================================================================
+
+
+# Writing files so that nothing is lost: temporary name, fsync, rename, fsync the directory ====
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` in one step: a reader sees the old file or the new one,
+    never a part; a failure (full disk) leaves the old file in place."""
+    target = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    fd, tmp_name = _temporary_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    fsync_directory(target.parent)
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make a rename in ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _temporary_beside(target: Path) -> tuple[int, str]:
+    """A new file (O_EXCL, 0600) in the target's directory, for the rename to be atomic.
+    (tempfile would do, at the price of ~3 ms of imports on every Nagios call.)"""
+    for attempt in range(100):
+        name = str(target.parent / f".{target.name}.{os.getpid()}.{attempt}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {target}")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stackwatch.core.files import write_atomic
+from stackwatch.core.host import Host, HostError
 
 DEFAULT_STATE_DIR = "/var/lib/stackwatch"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -32,7 +32,8 @@ class StateStore:
     def __init__(
         self, directory: str | os.PathLike[str] = DEFAULT_STATE_DIR, *, fallback: bool = False
     ) -> None:
-        self.directory = Path(directory)
+        self.host = Host()
+        self.directory = Path(os.path.abspath(directory))
         self.warnings: list[str] = []
         self.problems: dict[str, list[str]] = {}  # per name: what was discarded or not kept
         self.unsaved: set[str] = set()  # names whose state could not be written
@@ -42,10 +43,10 @@ class StateStore:
             self._fall_back_if_unwritable()
 
     def _fall_back_if_unwritable(self) -> None:
-        if _writable_dir(self.directory):
+        if self.host.is_writable_dir(self.directory):
             return
         own = user_state_dir()
-        if own is not None and own != self.directory and _writable_dir(own):
+        if own is not None and own != self.directory and self.host.is_writable_dir(own):
             self.note = f"state kept in {own} ({self.directory} is not writable by this user)"
             self.directory = own
 
@@ -63,14 +64,11 @@ class StateStore:
         path = self._file(name)
         self.used.add(name)
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+            raw = self.host.read_small(path, MAX_STATE_BYTES)
+        except HostError as exc:
+            self._warn(name, f"state {path} unreadable ({exc}); discarded, starting over")
             return {}
-        except OSError as exc:
-            self._warn(name, f"state {path} unreadable ({exc.strerror}); starting over")
-            return {}
-        if len(raw) > MAX_STATE_BYTES:
-            self._warn(name, f"state {path} is too large; discarded, starting over")
+        if raw is None:
             return {}
         try:
             data = json.loads(raw, parse_constant=_refuse_constant)
@@ -87,10 +85,11 @@ class StateStore:
         path = self._file(name)
         self.used.add(name)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, json.dumps(data, separators=(",", ":"), sort_keys=True), 0o600)
-        except OSError as exc:
-            self._warn(name, f"cannot save state {path}: {exc.strerror or exc}")
+            self.host.make_dir(self.directory, parents=True)
+            text = json.dumps(data, separators=(",", ":"), sort_keys=True)
+            self.host.write_atomic(path, text, 0o600)
+        except HostError as exc:
+            self._warn(name, f"cannot save state {path}: {exc}")
             self.unsaved.add(name)
             return False
         return True
@@ -98,14 +97,6 @@ class StateStore:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number a counter can hold")
-
-
-def _writable_dir(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
-        return False
-    return os.access(directory, os.W_OK | os.X_OK)
 
 
 def user_state_dir(environ: Mapping[str, str] | None = None) -> Path | None:

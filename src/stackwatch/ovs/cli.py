@@ -317,7 +317,7 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Write the live layout as a layout file."""
-    from stackwatch.core.files import write_atomic
+    from stackwatch.core.host import write_atomic
     from stackwatch.ovs.live import live_to_layout
 
     live = _live_switch(_settings(config, db))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from stackwatch.core.files import write_atomic
+from stackwatch.core.host import write_atomic
 from stackwatch.core.result import Result
 from stackwatch.render.safe import prometheus_label_value
 

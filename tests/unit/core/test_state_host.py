@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from stackwatch.core.files import write_atomic
-from stackwatch.core.host import CommandFailed, CommandNotFound, CommandTimeout, Host, HostError
+from stackwatch.core.host import (
+    CommandFailed,
+    CommandNotFound,
+    CommandTimeout,
+    Host,
+    HostError,
+    write_atomic,
+)
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.state import StateStore
 
@@ -46,7 +52,7 @@ def test_write_atomic_keeps_old_file_on_failure(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("stackwatch.core.files.os.fsync", disk_full)
+    monkeypatch.setattr("stackwatch.core.host.os.fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         write_atomic(target, "new")
     assert target.read_text() == "old"

@@ -126,3 +126,26 @@ def test_user_state_dir_never_takes_someone_elses_tmp_directory(tmp_path: Path) 
     chosen = user_state_dir(env)
     assert chosen is None or chosen.name.startswith("stackwatch-")
     assert user_state_dir({"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "stackwatch"
+
+
+def test_a_fifo_or_device_in_place_of_the_state_never_hangs_the_check(tmp_path: Path) -> None:
+    import os
+
+    root = _root(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "conntrack.json")  # nobody ever writes to it: a plain read would block
+    result = _conntrack(root, StateStore(state))
+    assert result.status is Status.OK
+    assert any("not a regular file" in d for d in result.details)
+
+
+def test_a_fifo_in_place_of_the_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    import os
+
+    from tests.conftest import run_stackwatch
+
+    os.mkfifo(tmp_path / "c.toml")
+    done = run_stackwatch("check", "conntrack", "--config", str(tmp_path / "c.toml"), timeout=20)
+    assert done.returncode == 3
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
