@@ -24,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -49,121 +51,218 @@ def timed(argv: list[str], **kwargs: object) -> float:
     return time.monotonic() - start
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class Scratch:
+    """Where one run keeps its MariaDB and its dumps."""
+
+    base: Path
+    port: int
+
+    @property
+    def datadir(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def sock(self) -> str:
+        return str(self.base / "sock")
+
+    @property
+    def option_file(self) -> Path:
+        return self.base / "client.cnf"
+
+    @property
+    def out(self) -> Path:
+        return self.base / "out"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds each contender took."""
+
+    shell: float
+    bare: float
+    ours: float
+    verify: float
+    figures: float
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--databases", type=int, default=8)
     parser.add_argument("--dir", help="work directory (default: a temporary one, removed)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-bench-"))
-    base.mkdir(parents=True, exist_ok=True)
-    datadir, sock, port = base / "data", str(base / "sock"), free_port()
+
+def install_datadir(datadir: Path) -> None:
     subprocess.run(
         ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
          "--auth-root-authentication-method=normal", "--skip-test-db"],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    log = (base / "mariadbd.log").open("ab")
-    server = subprocess.Popen(
+
+
+def start_mariadb(scratch: Scratch, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start the server on the installed data directory, listening on 127.0.0.1 only."""
+    datadir, sock, port, base = scratch.datadir, scratch.sock, scratch.port, scratch.base
+    return subprocess.Popen(
         ["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
          f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
          "--innodb-buffer-pool-size=1G", "--innodb-log-file-size=256M",
          "--innodb-flush-log-at-trx-commit=2", f"--log-bin={base}/binlog", "--server-id=1"],
         stdout=log, stderr=log,
     )  # fmt: skip
+
+
+def wait_for_socket(sock: str) -> None:
+    deadline = time.monotonic() + 60
+    while not os.path.exists(sock) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+
+
+def stop_mariadb(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
     try:
-        deadline = time.monotonic() + 60
-        while not os.path.exists(sock) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1)
-        # Rows of about 300 bytes: numbers, dates, a name, an e-mail, a text of random words.
-        rows_per_db = args.size_mb * 1024 * 1024 // 300 // args.databases
-        start = time.monotonic()
-        for n in range(args.databases):
-            db = f"site{n}"
-            sql(
-                sock,
-                f"CREATE DATABASE {db}; USE {db};\n"
-                "CREATE TABLE orders (id INT PRIMARY KEY, customer INT, placed DATETIME, "
-                "total DECIMAL(10,2), email VARCHAR(100), note VARCHAR(255), KEY (customer)) "
-                "ENGINE=InnoDB;\n"
-                f"INSERT INTO orders SELECT seq, seq % 9973, "
-                f"'2024-01-01' + INTERVAL (seq % 500000) MINUTE, (seq % 100000) / 100, "
-                f"CONCAT('user', seq % 77777, '@example.net'), "
-                f"CONCAT_WS(' ', MD5(seq), SHA1(seq % 1000), 'order', seq, MD5(seq * 7), "
-                f"LEFT(SHA2(seq, 256), 20 + seq % 40)) "
-                f"FROM seq_1_to_{rows_per_db};\n",
-            )
-        print(f"loaded {args.databases} databases x {rows_per_db} rows "
-              f"in {time.monotonic() - start:.0f} s")  # fmt: skip
-        size = sum(f.stat().st_size for f in datadir.rglob("*.ibd") if "site" in str(f.parent))
-        print(f"data size on disk: {size / 2**20:.0f} MiB")
+        server.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
-        opt = base / "client.cnf"
-        opt.write_text("[client]\nuser=root\n")
-        conn = f"--defaults-extra-file={opt} --protocol=tcp --host=127.0.0.1 --port={port}"
-        out = base / "out"
-        out.mkdir(exist_ok=True)
-        sql(sock, "FLUSH TABLES;")
 
-        shell = timed(
-            ["bash", "-o", "pipefail", "-c",
-             f"mysqldump {conn} --all-databases | gzip > {out}/all.sql.gz"],
-        )  # fmt: skip
-        bare = timed(
-            ["bash", "-o", "pipefail", "-c",
-             f"mysqldump {conn} --single-transaction --routines --triggers --events "
-             f"--all-databases | zstd -q -T0 > {out}/all.sql.zst"],
-        )  # fmt: skip
-        config = base / "stackwatch.toml"
-        config.write_text(
-            f'[backup]\ncatalog = "{base}/catalog.sqlite"\nlock_dir = "{base}/lock"\n'
-            f'work_dir = "{base}/work"\n'
-            f'[backup.servers.db1]\nhost = "127.0.0.1"\nport = {port}\noption_file = "{opt}"\n'
-            f'[backup.destinations.local]\nkind = "directory"\npath = "{out}/stackwatch"\n'
-            f'[backup.jobs.nightly]\nserver = "db1"\ndestinations = ["local"]\n'
-            f"idle_priority = false\n"
+def load_data(scratch: Scratch, size_mb: int, databases: int) -> None:
+    """Fill `databases` databases with about `size_mb` MiB of rows together, and say how much."""
+    # Rows of about 300 bytes: numbers, dates, a name, an e-mail, a text of random words.
+    rows_per_db = size_mb * 1024 * 1024 // 300 // databases
+    start = time.monotonic()
+    for n in range(databases):
+        db = f"site{n}"
+        sql(
+            scratch.sock,
+            f"CREATE DATABASE {db}; USE {db};\n"
+            "CREATE TABLE orders (id INT PRIMARY KEY, customer INT, placed DATETIME, "
+            "total DECIMAL(10,2), email VARCHAR(100), note VARCHAR(255), KEY (customer)) "
+            "ENGINE=InnoDB;\n"
+            f"INSERT INTO orders SELECT seq, seq % 9973, "
+            f"'2024-01-01' + INTERVAL (seq % 500000) MINUTE, (seq % 100000) / 100, "
+            f"CONCAT('user', seq % 77777, '@example.net'), "
+            f"CONCAT_WS(' ', MD5(seq), SHA1(seq % 1000), 'order', seq, MD5(seq * 7), "
+            f"LEFT(SHA2(seq, 256), 20 + seq % 40)) "
+            f"FROM seq_1_to_{rows_per_db};\n",
         )
-        (out / "stackwatch").mkdir(exist_ok=True)
-        cli = [sys.executable, "-m", "stackwatch.cli", "backup"]
-        ours = timed([*cli, "run", "--config", str(config)], stdout=subprocess.DEVNULL)
-        verify = timed([*cli, "verify", "--config", str(config)], stdout=subprocess.DEVNULL)
-        # What the snapshot-consistent table figures (COUNT + CHECKSUM TABLE) cost on their own,
-        # in one session, as `backup run` computes them while the dumps are read.
-        from stackwatch.backup.config import Server
-        from stackwatch.backup.dump import Client
-        from stackwatch.backup.snapshot import list_tables, table_figures
+    print(f"loaded {databases} databases x {rows_per_db} rows "
+          f"in {time.monotonic() - start:.0f} s")  # fmt: skip
+    datadir = scratch.datadir
+    size = sum(f.stat().st_size for f in datadir.rglob("*.ibd") if "site" in str(f.parent))
+    print(f"data size on disk: {size / 2**20:.0f} MiB")
 
-        target = Server(host="127.0.0.1", port=port, option_file=str(opt))
-        client = Client(target, timeout=3600)
-        names = [f"site{n}" for n in range(args.databases)]
-        start = time.monotonic()
-        table_figures(client.query, list_tables(client.query, names))
-        figures = time.monotonic() - start
 
-        def mib(path: Path) -> float:
-            files = [path] if path.is_file() else list(path.rglob("*"))
-            return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+def prepare_dumps(scratch: Scratch) -> str:
+    """Write the client option file and the output folder; return the mysqldump connection flags."""
+    opt = scratch.option_file
+    opt.write_text("[client]\nuser=root\n")
+    scratch.out.mkdir(exist_ok=True)
+    sql(scratch.sock, "FLUSH TABLES;")
+    return f"--defaults-extra-file={opt} --protocol=tcp --host=127.0.0.1 --port={scratch.port}"
 
-        print(f"{'mysqldump --all-databases | gzip':<44} {shell:7.1f} s "
-              f"{mib(out / 'all.sql.gz'):8.0f} MiB")  # fmt: skip
-        print(f"{'mysqldump --single-transaction | zstd -T0':<44} {bare:7.1f} s "
-              f"{mib(out / 'all.sql.zst'):8.0f} MiB")  # fmt: skip
-        print(f"{'stackwatch backup run':<44} {ours:7.1f} s "
-              f"{mib(out / 'stackwatch'):8.0f} MiB")  # fmt: skip
-        print(f"{'stackwatch backup verify':<44} {verify:7.1f} s")
-        print(f"{'table figures alone (CHECKSUM TABLE)':<44} {figures:7.1f} s")
-        print(f"speed-up over the shell script (mysqldump | gzip): {shell / ours:.2f}x "
-              f"(goal >= 1.5x)")  # fmt: skip
-        print(f"time relative to bare mysqldump | zstd: {ours / bare:.2f} (goal <= 1.10)")
+
+def time_shell_script(conn: str, out: Path) -> float:
+    return timed(
+        ["bash", "-o", "pipefail", "-c",
+         f"mysqldump {conn} --all-databases | gzip > {out}/all.sql.gz"],
+    )  # fmt: skip
+
+
+def time_bare_pipeline(conn: str, out: Path) -> float:
+    return timed(
+        ["bash", "-o", "pipefail", "-c",
+         f"mysqldump {conn} --single-transaction --routines --triggers --events "
+         f"--all-databases | zstd -q -T0 > {out}/all.sql.zst"],
+    )  # fmt: skip
+
+
+def write_stackwatch_config(scratch: Scratch) -> Path:
+    """One server, one local destination, one job; the destination folder exists."""
+    base, out = scratch.base, scratch.out
+    config = base / "stackwatch.toml"
+    config.write_text(
+        f'[backup]\ncatalog = "{base}/catalog.sqlite"\nlock_dir = "{base}/lock"\n'
+        f'work_dir = "{base}/work"\n'
+        f'[backup.servers.db1]\nhost = "127.0.0.1"\nport = {scratch.port}\n'
+        f'option_file = "{scratch.option_file}"\n'
+        f'[backup.destinations.local]\nkind = "directory"\npath = "{out}/stackwatch"\n'
+        f'[backup.jobs.nightly]\nserver = "db1"\ndestinations = ["local"]\n'
+        f"idle_priority = false\n"
+    )
+    (out / "stackwatch").mkdir(exist_ok=True)
+    return config
+
+
+def time_stackwatch(command: str, config: Path) -> float:
+    cli = [sys.executable, "-m", "stackwatch.cli", "backup"]
+    return timed([*cli, command, "--config", str(config)], stdout=subprocess.DEVNULL)
+
+
+def time_table_figures(scratch: Scratch, databases: int) -> float:
+    """What the snapshot-consistent table figures (COUNT + CHECKSUM TABLE) cost on their own,
+    in one session, as `backup run` computes them while the dumps are read."""
+    from stackwatch.backup.config import Server
+    from stackwatch.backup.dump import Client
+    from stackwatch.backup.snapshot import list_tables, table_figures
+
+    target = Server(host="127.0.0.1", port=scratch.port, option_file=str(scratch.option_file))
+    client = Client(target, timeout=3600)
+    names = [f"site{n}" for n in range(databases)]
+    start = time.monotonic()
+    table_figures(client.query, list_tables(client.query, names))
+    return time.monotonic() - start
+
+
+def mib(path: Path) -> float:
+    files = [path] if path.is_file() else list(path.rglob("*"))
+    return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+
+
+def print_results(t: Timings, out: Path) -> None:
+    print(f"{'mysqldump --all-databases | gzip':<44} {t.shell:7.1f} s "
+          f"{mib(out / 'all.sql.gz'):8.0f} MiB")  # fmt: skip
+    print(f"{'mysqldump --single-transaction | zstd -T0':<44} {t.bare:7.1f} s "
+          f"{mib(out / 'all.sql.zst'):8.0f} MiB")  # fmt: skip
+    print(f"{'stackwatch backup run':<44} {t.ours:7.1f} s "
+          f"{mib(out / 'stackwatch'):8.0f} MiB")  # fmt: skip
+    print(f"{'stackwatch backup verify':<44} {t.verify:7.1f} s")
+    print(f"{'table figures alone (CHECKSUM TABLE)':<44} {t.figures:7.1f} s")
+    print(f"speed-up over the shell script (mysqldump | gzip): {t.shell / t.ours:.2f}x "
+          f"(goal >= 1.5x)")  # fmt: skip
+    print(f"time relative to bare mysqldump | zstd: {t.ours / t.bare:.2f} (goal <= 1.10)")
+
+
+def run_contenders(scratch: Scratch, databases: int) -> Timings:
+    """Time the four contenders in the order the module docstring lists, then the figures."""
+    conn = prepare_dumps(scratch)
+    shell = time_shell_script(conn, scratch.out)
+    bare = time_bare_pipeline(conn, scratch.out)
+    config = write_stackwatch_config(scratch)
+    ours = time_stackwatch("run", config)
+    verify = time_stackwatch("verify", config)
+    figures = time_table_figures(scratch, databases)
+    return Timings(shell=shell, bare=bare, ours=ours, verify=verify, figures=figures)
+
+
+def main() -> int:
+    args = parse_args()
+    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    scratch = Scratch(base=base, port=free_port())
+    install_datadir(scratch.datadir)
+    log = (base / "mariadbd.log").open("ab")
+    server = start_mariadb(scratch, log)
+    try:
+        wait_for_socket(scratch.sock)
+        load_data(scratch, args.size_mb, args.databases)
+        print_results(run_contenders(scratch, args.databases), scratch.out)
         return 0
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_mariadb(server)
         log.close()
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REFS = ["-", "https://www.google.com/", "https://www.example.com/", "https://news.example.org/a"]
@@ -40,74 +41,123 @@ def batch(now: float, start: int, count: int, flood: bool) -> str:
     return "".join(out)
 
 
-def main() -> None:
+@dataclass
+class Run:
+    """What happened while writing: lines written, and when (monotonic) things were seen."""
+
+    started: float
+    written: int = 0
+    wrote_for: float = 0.0
+    flood_started: float | None = None
+    blocked_at: float | None = None
+    caught_up: float | None = None
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--flood-at", type=float, default=12.0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def start_follow(log: Path, rules: Path, state: Path, seconds: float) -> subprocess.Popen[str]:
+    """Start `weblog follow` on an empty `log`; return once it has opened the file."""
+    log.write_text("")
+    config = log.parent / "c.toml"
+    config.write_text("[weblog]\n[weblog.detect]\nwindow = 5\nmin_history = 5\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackwatch.cli", "weblog", "follow", str(log),
+         "--site", "www.example.com", "--apply", f"apache:{rules}",
+         "--validate-command", "true", "--reload-command", "true", "--state-dir", str(state),
+         "--interval", "0.2", "--duration", str(seconds + 30), "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "following 1 logs": it has opened the file
+    return proc
+
+
+def note_blocked(run: Run, rules: Path) -> None:
+    """Record the first moment the rules file names the flood Referer."""
+    if run.blocked_at is None and rules.exists() and "seo-spam" in rules.read_text():
+        run.blocked_at = time.monotonic()
+
+
+def write_at_rate(run: Run, log: Path, rules: Path, args: argparse.Namespace) -> None:
+    """Append lines at --rate for --seconds, the flood from --flood-at on."""
+    step = 0.05
+    per_step = int(args.rate * step)
+    with open(log, "a") as out:
+        while (elapsed := time.monotonic() - run.started) < args.seconds:
+            flood = elapsed >= args.flood_at
+            if flood and run.flood_started is None:
+                run.flood_started = time.monotonic()
+            out.write(batch(time.time(), run.written, per_step, flood))
+            out.flush()
+            run.written += per_step
+            note_blocked(run, rules)
+            behind = run.started + run.written / args.rate - time.monotonic()
+            if behind > 0:
+                time.sleep(behind)
+    run.wrote_for = time.monotonic() - run.started
+
+
+def saved_offset(state: Path, log: Path) -> int | None:
+    """How far follow says (in its state file) it has read the log, or None if not readable yet."""
+    try:
+        files = json.loads((state / "weblog-follow.json").read_text())["files"]
+        return int(files[str(log)]["offset"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def wait_caught_up(run: Run, log: Path, rules: Path, state: Path) -> None:
+    """Wait up to 30 s for follow's saved offset to reach the end of the log."""
+    size = log.stat().st_size
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        note_blocked(run, rules)
+        offset = saved_offset(state, log)
+        if offset is not None and offset >= size:
+            run.caught_up = time.monotonic() - run.started - run.wrote_for
+            return
+        time.sleep(0.05)
+
+
+def print_throughput(run: Run, rate: int) -> None:
+    written, wrote_for = run.written, run.wrote_for
+    print(f"written: {written} lines in {wrote_for:.1f} s = {written / wrote_for:,.0f} lines/s")
+    if run.caught_up is None:
+        print("follow did NOT catch up within 30 s of the end of writing")
+        return
+    print(f"follow caught up {run.caught_up:.2f} s after writing stopped (offsets saved 1/s)")
+    speed = written / (wrote_for + run.caught_up)
+    print(f"follow throughput: {speed:,.0f} lines/s (ratio to the {rate:,}/s "
+          f"required: {speed / rate:.2f})")  # fmt: skip
+
+
+def print_blocking(run: Run) -> None:
+    if run.flood_started is None or run.blocked_at is None:
+        print("flood NOT blocked")
+        return
+    took = run.blocked_at - run.flood_started
+    print(f"flood blocked {took:.2f} s after its first line "
+          f"(requirement: 5 s, ratio {took / 5:.2f})")  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sw-follow-bench-"))
     proc = None
     try:
         log, rules, state = tmp / "access.log", tmp / "rules.conf", tmp / "state"
-        log.write_text("")
-        config = tmp / "c.toml"
-        config.write_text("[weblog]\n[weblog.detect]\nwindow = 5\nmin_history = 5\n")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stackwatch.cli", "weblog", "follow", str(log),
-             "--site", "www.example.com", "--apply", f"apache:{rules}",
-             "--validate-command", "true", "--reload-command", "true", "--state-dir", str(state),
-             "--interval", "0.2", "--duration", str(args.seconds + 30), "--config", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "following 1 logs": it has opened the file
-        step = 0.05
-        per_step = int(args.rate * step)
-        written = 0
-        flood_started = blocked_at = None
-        started = time.monotonic()
-        with open(log, "a") as out:
-            while (elapsed := time.monotonic() - started) < args.seconds:
-                flood = elapsed >= args.flood_at
-                if flood and flood_started is None:
-                    flood_started = time.monotonic()
-                out.write(batch(time.time(), written, per_step, flood))
-                out.flush()
-                written += per_step
-                if blocked_at is None and rules.exists() and "seo-spam" in rules.read_text():
-                    blocked_at = time.monotonic()
-                behind = started + written / args.rate - time.monotonic()
-                if behind > 0:
-                    time.sleep(behind)
-        wrote_for = time.monotonic() - started
-        size = log.stat().st_size
-        caught_up = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if blocked_at is None and rules.exists() and "seo-spam" in rules.read_text():
-                blocked_at = time.monotonic()
-            try:
-                files = json.loads((state / "weblog-follow.json").read_text())["files"]
-                if files[str(log)]["offset"] >= size:
-                    caught_up = time.monotonic() - started - wrote_for
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.05)
-        print(f"written: {written} lines in {wrote_for:.1f} s = {written / wrote_for:,.0f} lines/s")
-        if caught_up is None:
-            print("follow did NOT catch up within 30 s of the end of writing")
-        else:
-            print(f"follow caught up {caught_up:.2f} s after writing stopped (offsets saved 1/s)")
-            speed = written / (wrote_for + caught_up)
-            print(f"follow throughput: {speed:,.0f} lines/s (ratio to the {args.rate:,}/s "
-                  f"required: {speed / args.rate:.2f})")  # fmt: skip
-        if flood_started is None or blocked_at is None:
-            print("flood NOT blocked")
-        else:
-            print(f"flood blocked {blocked_at - flood_started:.2f} s after its first line "
-                  f"(requirement: 5 s, ratio {(blocked_at - flood_started) / 5:.2f})")  # fmt: skip
+        proc = start_follow(log, rules, state, args.seconds)
+        run = Run(started=time.monotonic())
+        write_at_rate(run, log, rules, args)
+        wait_caught_up(run, log, rules, state)
+        print_throughput(run, args.rate)
+        print_blocking(run)
     finally:
         if proc is not None:
             proc.terminate()
