@@ -223,7 +223,7 @@ def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
     host = ctx.host
     processes: list[ProcessInfo] = []
     for entry in host.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isascii() and entry.isdigit():
             process = read_process(host, int(entry))
             if process is not None:
                 processes.append(process)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from stackwatch.checks.sysfs import parse_table_pairs, read_attr
+from stackwatch.checks.sysfs import is_count, parse_table_pairs, read_attr
 from stackwatch.core.findings import Findings
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
@@ -121,7 +121,7 @@ def _settings_details(settings: dict[str, str]) -> list[str]:
         )
     for name in ("tcp_rmem", "tcp_wmem"):
         parts = settings.get(name, "").split()
-        if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < 1 << 20:
+        if len(parts) == 3 and is_count(parts[2]) and int(parts[2]) < 1 << 20:
             lines.append(
                 f"{name} maximum is {parts[2]} bytes: below 1 MiB, long fat paths cannot fill the "
                 "link"
