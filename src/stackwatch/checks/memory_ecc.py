@@ -269,9 +269,7 @@ def _judge_uncorrected(found: Findings, mc: MemoryController, options: EccOption
     where = [_unit_name(u) for u in mc.units if u.ue]
     place = f" on {', '.join(where)}" if where else ""
     unread = " (its total cannot be read: counted per DIMM and row)" if mc.ue is None else ""
-    found.problem(
-        status, f"{total} uncorrected memory errors on {mc.name}{place}{unread}", HINT_UE
-    )
+    found.problem(status, f"{total} uncorrected memory errors on {mc.name}{place}{unread}", HINT_UE)
 
 
 def _judge_unreadable(found: Findings, mc: MemoryController) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from stackwatch.checks.sysfs import is_count, parse_table_pairs, read_attr
 from stackwatch.core.findings import Findings
+from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
@@ -92,7 +93,8 @@ def collect(ctx: CheckContext[TcpOptions]) -> TcpFacts:
     try:
         counters = parse_tcp_counters(snmp, host.read_optional(NETSTAT))
     except TcpParseError as exc:
-        raise NotApplicable(str(exc)) from None
+        # The file is there but unreadable: UNKNOWN, never a SKIP (every IPv4 kernel counts TCP).
+        raise HostError(str(exc)) from None
     current = {"OutSegs": counters.out_segs, "RetransSegs": counters.retrans_segs}
     if counters.listen_overflows is not None:
         current["ListenOverflows"] = counters.listen_overflows

@@ -142,6 +142,14 @@ class Host:
         except OSError:
             return None
 
+    def stat(self, path: str) -> os.stat_result | None:
+        """The file's status (symlinks followed), or None where it cannot be reached: absent, or
+        not ours to look at (another user's /proc/PID/exe)."""
+        try:
+            return os.stat(self.path(path))
+        except (OSError, ValueError):
+            return None
+
     def which(self, program: str) -> str | None:
         return shutil.which(program, path=self._path_env or os.environ.get("PATH"))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from stackwatch.core.config import Config
+from stackwatch.core.engine import run_check
 from stackwatch.core.host import Host
 from stackwatch.core.registry import CheckContext, CheckState, NotApplicable, get_check
 from stackwatch.core.result import Result
@@ -67,3 +68,16 @@ def run(
     except NotApplicable as exc:
         return Result.skip(name, str(exc))
     return check.judge(facts, options)
+
+
+def run_engine(
+    name: str,
+    root: Path | str,
+    state_dir: Path,
+    config: dict[str, Any] | None = None,
+    path_env: str | None = None,
+) -> Result:
+    """One check through the engine, as ``stackwatch check NAME`` runs it: a failure inside the
+    check becomes UNKNOWN with its reason, non-finite figures are refused."""
+    cfg = Config(None, {"checks": {name: config}} if config else {})
+    return run_check(get_check(name), Host(root, path_env=path_env), cfg, StateStore(state_dir))
