@@ -115,8 +115,8 @@ class RoleCount:
     spec: ProcessSpec
     count: int
     pids: tuple[int, ...]
-    impostors: tuple[str, ...] = ()  # "PID why": found by name, not the daemon, not counted
-    unchecked: tuple[str, ...] = ()  # "PID why": counted, but what could not be checked
+    impostors: tuple[str, ...] = ()  # "PID: why": found by name, not the daemon, not counted
+    unchecked: tuple[str, ...] = ()  # "PID: why": counted, but what could not be checked
 
 
 @dataclass(frozen=True)
@@ -256,11 +256,11 @@ class _Verifier:
                 self.identities[proc.pid] = read_identity(self.host, proc.pid, proc.argv)
             verdict = verify(self.identities[proc.pid], spec.exe, want_uid, names)
             if not verdict.counted:
-                impostors.append(f"{proc.pid} {verdict.why}")
+                impostors.append(f"{proc.pid}: {verdict.why}")
                 continue
             pids.append(proc.pid)
             if verdict.why:
-                unchecked.append(f"{proc.pid} {verdict.why}")
+                unchecked.append(f"{proc.pid}: {verdict.why}")
         return RoleCount(role, spec, len(pids), tuple(pids), tuple(impostors), tuple(unchecked))
 
 
@@ -310,11 +310,11 @@ def _judge_identities(found: Findings, count: RoleCount) -> None:
     for impostor in count.impostors:
         found.details.append(f"{count.role}: {count.spec.name}: not counted: process {impostor}")
     if count.impostors:
-        pids = ", ".join(i.split(" ")[0] for i in count.impostors[:5])
-        why = count.impostors[0].partition(" ")[2]
-        found.problem(
-            Status.WARNING, f"{count.spec.name}: process {pids} uses its name but is not it ({why})"
-        )
+        pids = [i.partition(":")[0] for i in count.impostors]
+        shown = ", ".join(pids[:5]) + (f" and {len(pids) - 5} more" if len(pids) > 5 else "")
+        which = f"process {shown} uses" if len(pids) == 1 else f"processes {shown} use"
+        why = count.impostors[0].partition(": ")[2]
+        found.problem(Status.WARNING, f"{count.spec.name}: {which} its name but is not it ({why})")
     for note in count.unchecked[:3]:
         found.details.append(f"{count.role}: {count.spec.name}: process {note}")
     if len(count.unchecked) > 3:
