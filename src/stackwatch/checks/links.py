@@ -235,8 +235,11 @@ def _choose_interfaces(host: Host, options: LinksOptions) -> tuple[list[Interfac
 def _read_counters(host: Host, watched: list[Interface]) -> tuple[dict[str, dict[str, int]], int]:
     """The watched counters of each interface (/proc/net/dev, else sysfs statistics), and how
     many lines of /proc/net/dev could not be read."""
-    dev_text = host.read_optional(PROC_NET_DEV)
-    dev = read_proc_net_dev(dev_text) if dev_text else NetDevTable({})
+    dev = NetDevTable({})
+    if host.exists(PROC_NET_DEV):
+        # Decoded as os.listdir decodes names, so that an interface whose name is not UTF-8
+        # has the same name in /proc/net/dev as under /sys/class/net.
+        dev = read_proc_net_dev(host.read_bytes(PROC_NET_DEV).decode("utf-8", "surrogateescape"))
     counters: dict[str, dict[str, int]] = {}
     for iface in watched:
         row = dev.rows.get(iface.name)
@@ -494,8 +497,9 @@ def _run_notes(facts: LinksFacts) -> list[str]:
     if facts.left_out:
         notes.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
     if facts.dev_lines_skipped:
+        lines = "line" if facts.dev_lines_skipped == 1 else "lines"
         notes.append(
-            f"{facts.dev_lines_skipped} lines of {PROC_NET_DEV} could not be read and were skipped"
+            f"{facts.dev_lines_skipped} {lines} of {PROC_NET_DEV} could not be read: skipped"
         )
     return notes
 

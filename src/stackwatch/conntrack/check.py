@@ -31,8 +31,8 @@ HINT = (
 )
 
 
-class ConntrackParseError(ValueError):
-    pass
+class ConntrackParseError(HostError, ValueError):
+    """A table file that is there but cannot be read: the check's UNKNOWN, with this reason."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,17 @@ def write(root: Path, path: str, text: str | bytes) -> None:
         file.write_text(text)
 
 
+def collect(name: str, root: Path | str, state_dir: Path, now: float = 1_000_000.0) -> Any:
+    """The facts one check collects, with its default options."""
+    check = get_check(name)
+    cfg = Config(None, {})
+    options = cfg.check_options(name, check.options)
+    context = CheckContext(
+        Host(root), options, CheckState(StateStore(state_dir), name), cfg, now=now
+    )
+    return check.collect(context)
+
+
 def run(
     name: str,
     root: Path | str,
