@@ -149,9 +149,11 @@ def read_proc_net_dev(text: str) -> NetDevTable:
     rows: dict[str, dict[str, int]] = {}
     skipped = 0
     for line in text.splitlines():
+        # Interface names never hold ":" (dev_valid_name), and the two header lines have none;
+        # a name may hold "|" and any other byte, so nothing else marks a header.
         name, sep, rest = line.partition(":")
         name = name.strip()
-        if not sep or not name or "|" in line:
+        if not sep or not name:
             continue  # the two header lines, blank lines
         cells = rest.split()
         if len(cells) != len(DEV_COLUMNS) or not all(c.isascii() and c.isdigit() for c in cells):

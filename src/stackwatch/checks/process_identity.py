@@ -202,10 +202,10 @@ def verify(
     if want_uid is not None and identity.uid is not None and identity.uid != want_uid:
         return Verdict(False, f"runs as uid {identity.uid}, not {want_uid}")
     if identity.exe is None:
-        unchecked = "its executable cannot be read (run as root to check it)"
+        unchecked = "/proc/PID/exe cannot be read (root alone may read another user's)"
         if want_uid is not None and identity.uid is not None:
-            return Verdict(True, f"{unchecked}; its user is right")
-        return Verdict(True, f"{unchecked}: counted by its name")
+            return Verdict(True, f"{unchecked}: counted by name and user")
+        return Verdict(True, f"{unchecked}: counted by name")
     by_path = bool(exe_patterns)
     verdict = _by_path(identity, exe_patterns) if by_path else _by_ownership(identity, names)
     if verdict.counted and want_uid is not None and identity.uid is None:

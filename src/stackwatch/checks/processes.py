@@ -315,13 +315,19 @@ def _judge_identities(found: Findings, count: RoleCount) -> None:
         which = f"process {shown} uses" if len(pids) == 1 else f"processes {shown} use"
         why = count.impostors[0].partition(": ")[2]
         found.problem(Status.WARNING, f"{count.spec.name}: {which} its name but is not it ({why})")
-    for note in count.unchecked[:3]:
-        found.details.append(f"{count.role}: {count.spec.name}: process {note}")
-    if len(count.unchecked) > 3:
-        found.details.append(
-            f"{count.role}: {count.spec.name}: {len(count.unchecked) - 3} more processes with "
-            "the same limits to what could be checked"
-        )
+    for why, pids in _by_reason(count.unchecked).items():
+        which = f"process {pids[0]}" if len(pids) == 1 else f"processes {', '.join(pids[:10])}"
+        more = f" and {len(pids) - 10} more" if len(pids) > 10 else ""
+        found.details.append(f"{count.role}: {count.spec.name}: {which}{more}: {why}")
+
+
+def _by_reason(notes: tuple[str, ...]) -> dict[str, list[str]]:
+    """ "PID: why" notes grouped by why, in the order first seen."""
+    grouped: dict[str, list[str]] = {}
+    for note in notes:
+        pid, _, why = note.partition(": ")
+        grouped.setdefault(why, []).append(pid)
+    return grouped
 
 
 def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:

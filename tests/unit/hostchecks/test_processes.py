@@ -277,8 +277,8 @@ def test_without_the_executable_the_name_counts_and_says_so(tmp_path: Path) -> N
     result = run("processes", root, tmp_path / "s", config={"role": {"v": [{"name": "libvirtd"}]}})
     assert result.status == Status.OK
     assert any(
-        "process 30: its executable cannot be read (run as root to check it): counted by its name"
-        in d
+        "v: libvirtd: process 30: /proc/PID/exe cannot be read (root alone may read another "
+        "user's): counted by name" in d
         for d in result.details
     )
 
@@ -430,7 +430,8 @@ def test_impostors_on_this_machine_as_root_and_as_nobody(
     assert done.returncode in (0, 1), done.stderr
     check = json.loads(done.stdout)["checks"][0]
     details = "\n".join(check["details"])
-    assert f"process {pids['daemon']}: its executable cannot be read" in details
+    unread = next(d for d in check["details"] if "/proc/PID/exe cannot be read" in d)
+    assert str(pids["daemon"]) in unread and unread.endswith("counted by name and user")
     assert f"not counted: process {pids['copy']}: runs as uid 65534, not 0" in details
     assert f"not counted: process {pids['python']}: runs as uid 65534, not 0" in details
     assert "Traceback" not in done.stderr
