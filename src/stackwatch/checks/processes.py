@@ -124,6 +124,7 @@ class ProcessesFacts:
     counts: tuple[RoleCount, ...]
     scanned: int
     problems: tuple[str, ...] = ()
+    hidden: str | None = None  # why other users' processes cannot be seen (hidepid), if so
 
 
 def parse_cmdline(raw: bytes) -> tuple[str, ...]:
@@ -279,7 +280,24 @@ def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
             pattern = compile_spec(spec)
             found = [p for p in processes if spec_matches(spec, pattern, p)]
             counts.append(verifier.count(role, spec, found))
-    return ProcessesFacts(tuple(counts), len(processes))
+    return ProcessesFacts(tuple(counts), len(processes), hidden=_hidden(ctx.host))
+
+
+def _hidden(host: Host) -> str | None:
+    """Why this user cannot see other users' processes, where it cannot: /proc mounted with
+    hidepid hides them (invisible) or their files (noaccess), and init is then the first one
+    missing. A captured tree is what it is: this applies to the running machine only."""
+    if not host.is_live:
+        return None
+    try:
+        if host.read_optional("/proc/1/cmdline") is not None:
+            return None
+    except HostError:
+        pass
+    return (
+        "other users' processes are hidden from this user (/proc mounted with hidepid): run the "
+        "check as root, or in the group /proc's gid= option names"
+    )
 
 
 def _hint(missing: list[RoleCount], extra: list[RoleCount], impostors: bool) -> str:
@@ -334,6 +352,7 @@ def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
     found = Findings()
     missing: list[RoleCount] = []
     extra: list[RoleCount] = []
+    unseen = False
     for count in facts.counts:
         spec = count.spec
         limits = f"{spec.min}..{spec.max if spec.max is not None else ''}"
@@ -349,7 +368,12 @@ def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
                 labels={"role": count.role, "process": spec.name.split("|")[0]},
             )
         )
-        if count.count < spec.min:
+        if count.count < spec.min and facts.hidden:
+            found.problem(
+                Status.UNKNOWN, f"{spec.name}: {count.count} of {spec.min} seen (role {count.role})"
+            )
+            unseen = True
+        elif count.count < spec.min:
             what = "not running" if count.count == 0 else f"{count.count} of {spec.min} running"
             found.problem(Status.CRITICAL, f"{spec.name} {what} (role {count.role})")
             missing.append(count)
@@ -359,6 +383,8 @@ def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
             )
             extra.append(count)
         _judge_identities(found, count)
+    if unseen and facts.hidden:
+        found.problem(Status.UNKNOWN, facts.hidden)  # once, after the daemons it may hide
     found.details.append(f"{facts.scanned} processes scanned")
     roles = ", ".join(dict.fromkeys(c.role for c in facts.counts))
     return found.result(

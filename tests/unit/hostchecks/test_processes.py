@@ -435,3 +435,34 @@ def test_impostors_on_this_machine_as_root_and_as_nobody(
     assert f"not counted: process {pids['copy']}: runs as uid 65534, not 0" in details
     assert f"not counted: process {pids['python']}: runs as uid 65534, not 0" in details
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("hidepid", ["invisible", "noaccess"])
+def test_processes_hidden_by_hidepid_are_unknown_not_dead(open_dir: Path, hidepid: str) -> None:
+    """NRPE runs plugins as nagios; on a /proc mounted with hidepid it cannot see root's daemons.
+    Not seeing them is not their death: UNKNOWN, saying why, never CRITICAL."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, unshare and setpriv")
+    python = _python_for_nobody()
+    config = open_dir / "c.toml"
+    config.write_text('[checks.processes.role]\nr = [{ name = "sleep" }]\n')
+    config.chmod(0o644)
+    state = open_dir / "s"
+    state.mkdir(mode=0o777)
+    inner = (
+        f"mount -t proc -o hidepid={hidepid} proc /proc || exit 99; exec {' '.join(AS_NOBODY)} "
+        f"env PYTHONPATH={SRC} {python} -m stackwatch.cli check processes --config {config} "
+        f"--state-dir {state} --format nagios"
+    )
+    with subprocess.Popen(["sleep", "30"]) as daemon:  # root's: hidden from nobody
+        done = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", inner],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        daemon.kill()
+    if done.returncode == 99:
+        pytest.skip(f"this kernel cannot mount a proc instance with hidepid={hidepid}")
+    first = done.stdout.splitlines()[0]
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert first.startswith("PROCESSES UNKNOWN - sleep: 0 of 1 seen (role r); ")
+    assert "other users' processes are hidden from this user (/proc mounted with hidepid)" in first
