@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from stackwatch.core.host import Host, HostError
 
-_INTERPRETER = re.compile(r"(python|perl|ruby|node|nodejs|php)[0-9.]*")
+_INTERPRETER = re.compile(r"(python|perl|ruby|node|nodejs|php|sh|bash|dash|ksh|zsh)[0-9.]*")
 _VERSION = re.compile(r"[-_]?[0-9][0-9.]*\Z")  # python3.11 -> python, php-fpm8.2 -> php-fpm
+NO_SCRIPT = "code on its command line, a module, or a relative path"
 DELETED = " (deleted)"  # readlink of /proc/PID/exe once the file was replaced (an upgrade)
 
 
@@ -102,13 +103,13 @@ def _in_process_root(host: Host, pid: int, path: str) -> str:
 
 
 def _script(argv: Sequence[str]) -> str | None:
-    """The script file an interpreter runs: its first argument that is not an option, where
-    that is an absolute path (code given with -c, or a module with -m, is no file)."""
+    """The script file an interpreter runs, by its full path: the first absolute path among its
+    arguments, unless code comes first (-c, -e, -r) or a module (-m): then it runs no file."""
     for arg in argv[1:]:
         if arg in ("-c", "-m", "-e", "-E", "-r"):
             return None
-        if not arg.startswith("-"):
-            return arg if arg.startswith("/") else None
+        if arg.startswith("/"):
+            return arg
     return None
 
 
@@ -181,13 +182,15 @@ def _by_ownership(identity: Identity, names: Sequence[str] | None) -> Verdict:
     if names is not None:
         program = _program(identity)
         if interpreted and identity.script is None:
-            return Verdict(False, f"{exe} runs code given on its command line, not a program")
+            return Verdict(False, f"{exe} runs no script given by its full path: {NO_SCRIPT}")
         if program not in names and _stem(program) not in {_stem(n) for n in names}:
             return Verdict(False, f"runs {identity.script or exe}, not {' or '.join(names)}")
     if identity.exe_trusted is None:
         return Verdict(True, f"{exe} could not be looked at: counted by its name")
     if interpreted and identity.script is None:
-        return Verdict(True, f"{exe} runs code given on its command line: counted by it")
+        return Verdict(
+            True, f"{exe} runs no script given by its full path: counted by its command line"
+        )
     return Verdict(True)
 
 

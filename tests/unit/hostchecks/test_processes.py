@@ -253,6 +253,40 @@ def test_a_borrowed_name_does_not_stand_in_for_the_daemon(tmp_path: Path) -> Non
     assert counts == {"ovs-vswitchd": 0, "ovsdb-server": 1}
 
 
+def test_an_interpreter_counts_for_the_script_root_installed(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the fixture's files must belong to root")
+    root = tmp_path / "root"
+    python = "/usr/bin/python3.11"
+    exe_tree(root, 40, "nova-compute", ["/usr/bin/python3", "/usr/bin/nova-compute"], python, 0o755)
+    write(root, "/usr/bin/nova-compute", "#!/usr/bin/python3\n")
+    exe_tree(root, 41, "nova-compute", ["/usr/bin/python3", "/home/m/nova-compute"], python, 0o755)
+    write(root, "/home/m/nova-compute", "#!/usr/bin/python3\n")
+    (root / "home/m/nova-compute").chmod(0o666)
+    exe_tree(
+        root,
+        42,
+        "nova-compute",
+        ["python3", "-c", "import time", "/usr/bin/nova-compute"],
+        python,
+        0o755,
+    )
+    exe_tree(root, 43, "nova-compute", ["/bin/sh", "/usr/bin/nova-compute"], "/usr/bin/dash", 0o755)
+    (root / "bin").mkdir()
+    (root / "bin/sh").symlink_to("../usr/bin/dash")  # argv[0] /bin/sh names dash: the same file
+    result = run(
+        "processes", root, tmp_path / "s", config={"role": {"n": [{"name": "nova-compute"}]}}
+    )
+    assert [m.value for m in result.metrics] == [2]  # 40, and 43 (a shell running the script)
+    details = "\n".join(result.details)
+    assert (
+        "process 41: /usr/bin/python3.11 runs /home/m/nova-compute, a script root did not install"
+        in details
+    )
+    assert "process 42: /usr/bin/python3.11 runs no script given by its full path" in details
+    assert result.status == Status.WARNING
+
+
 def test_configured_executables_and_user(tmp_path: Path) -> None:
     root = tmp_path / "root"
     exe_tree(root, 20, "mydaemon", ["/opt/app/bin/mydaemon"], "/opt/app/bin/mydaemon", 0o777)
