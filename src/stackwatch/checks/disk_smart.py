@@ -11,6 +11,7 @@ proof of health: redundancy and backups still matter.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,10 @@ EXIT_OPEN_FAILED = 1 << 1
 EXIT_DISK_FAILING = 1 << 3
 EXIT_PREFAIL_BELOW = 1 << 4
 EXIT_SELFTEST_ERRORS = 1 << 7
+
+
+_LEADING_COUNT = re.compile(r"\s*([0-9]+)")
+MAX_JSON_CHARS = 8 << 20  # far above any real `smartctl --json --all` (tens of KiB)
 
 
 class SmartParseError(ValueError):
@@ -132,10 +137,19 @@ def _get(data: Any, *keys: str) -> Any:
 
 
 def _load(text: str, what: str) -> dict[str, Any]:
+    """smartctl's JSON, bounded: a real answer is tens of KiB and a few levels deep, so an
+    answer far larger or nested deeper is refused with a reason, never a traceback."""
+    if len(text) > MAX_JSON_CHARS:
+        raise SmartParseError(
+            f"{what}: answer of {len(text)} characters, more than the {MAX_JSON_CHARS} a SMART "
+            "record can take"
+        )
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise SmartParseError(f"{what}: JSON nested too deeply to be a SMART record") from None
     except ValueError as exc:
-        raise SmartParseError(f"{what}: not JSON ({exc})") from None
+        raise SmartParseError(f"{what}: not JSON ({str(exc)[:200]})") from None
     if not isinstance(data, dict):
         raise SmartParseError(f"{what}: not a JSON object")
     return data
@@ -163,12 +177,27 @@ def _ata_signals(data: dict[str, Any]) -> dict[str, int]:
         return signals
     for attribute in table:
         number = _as_int(_get(attribute, "id"))
-        raw = _as_int(_get(attribute, "raw", "value"))
-        if number in ATA_SIGNALS and raw is not None:
-            # Some drives pack more than one value into the 48-bit raw field; the count is in
-            # the low 16 bits there, and a real count never comes near 65535.
-            signals[ATA_SIGNALS[number]] = raw if raw < 1 << 16 else raw & 0xFFFF
+        if number in ATA_SIGNALS:
+            count = ata_raw_count(_get(attribute, "raw"))
+            if count is not None:
+                signals[ATA_SIGNALS[number]] = count
     return signals
+
+
+def ata_raw_count(raw: Any) -> int | None:
+    """The count an ATA attribute's raw field carries.
+
+    Some drives pack several values into the 48-bit raw field. smartctl decodes it with the
+    format its drive database documents for that model and attribute, and prints the count
+    first in ``raw.string`` ("12 (0 3)", "2 2 2", "0/6"); that leading number is the count.
+    Where the string gives none, the whole 48-bit ``raw.value`` is the count (smartctl's
+    default raw48): never a truncated part of it."""
+    string = _get(raw, "string")
+    if isinstance(string, str):
+        match = _LEADING_COUNT.match(string)
+        if match:
+            return int(match.group(1))
+    return _as_int(_get(raw, "value"))
 
 
 def _nvme_log(data: dict[str, Any]) -> dict[str, Any]:
@@ -239,8 +268,8 @@ def parse_smart(text: str, device: str = "") -> DiskHealth:
 
 def _is_standby(text: str) -> bool:
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = _load(text, "smartctl")
+    except SmartParseError:
         return False
     messages = _get(data, "smartctl", "messages")
     return isinstance(messages, list) and any(
@@ -269,6 +298,17 @@ def read_disk(host: Host, device: ScannedDevice, timeout: float) -> DiskHealth |
         return DiskProblem(device.name, str(exc))
 
 
+def _read_disk_safely(
+    host: Host, device: ScannedDevice, timeout: float
+) -> DiskHealth | DiskProblem | str:
+    """read_disk in a worker thread: whatever goes wrong is this disk's UNKNOWN, never a
+    traceback on stderr and a disk silently left out."""
+    try:
+        return read_disk(host, device, timeout)
+    except Exception as exc:  # a worker thread has no caller to hand it to
+        return DiskProblem(device.name, f"could not be read: {type(exc).__name__}: {exc}")
+
+
 def read_disks(
     host: Host, devices: list[ScannedDevice], timeout: float, parallel: int
 ) -> list[DiskHealth | DiskProblem | str]:
@@ -290,7 +330,7 @@ def read_disks(
                 index = next(queue, None)
             if index is None:
                 return
-            answers[index] = read_disk(host, devices[index], timeout)
+            answers[index] = _read_disk_safely(host, devices[index], timeout)
 
     workers = [
         threading.Thread(target=work, name="smartctl", daemon=True)

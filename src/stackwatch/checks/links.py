@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stackwatch.checks.sysfs import matches_any, parse_int, read_attr, read_int_attr
+from stackwatch.checks.bonds import BondParseError as BondParseError
+from stackwatch.checks.bonds import (
+    BondStatus,
+    bond_problems,
+    live_members,
+    member_details,
+    read_bond,
+)
+from stackwatch.checks.bonds import parse_proc_bonding as parse_proc_bonding
+from stackwatch.checks.sysfs import matches_any, read_attr, read_int_attr
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
@@ -19,6 +28,7 @@ from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
 
 NET = "/sys/class/net"
+LinksParseError = BondParseError  # the name the links check has always raised
 PROC_NET_DEV = "/proc/net/dev"
 IFF_UP = 0x1
 
@@ -73,33 +83,20 @@ HINT_DROPS = (
     "drops mean the host cannot keep up: look at ring buffers (ethtool -g), interrupts and CPU "
     "load, and at the traffic that fills the link"
 )
+HINT_UNREAD = (
+    "what the bonding driver says about that bond could not be read: look at "
+    "/proc/net/bonding/BOND and ip -d link show BOND by hand, and run the check where it can read "
+    "/sys/class/net (as root, or outside a restricted container)"
+)
+HINT_NO_COUNTERS = (
+    "errors and drops of the links named above cannot be judged: their counters are in neither "
+    "/proc/net/dev nor /sys/class/net/IFACE/statistics (a restricted container, or /proc not "
+    "mounted)"
+)
 HINT_BANDWIDTH = (
     "the link is nearly full: find the top talkers (iftop, nload), spread the traffic over a bond "
     "or move to a faster link"
 )
-
-
-class LinksParseError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class BondMember:
-    name: str
-    mii_status: str  # "up", "down", "going down", ... or "missing" where the device is gone
-    speed_mbps: int | None = None
-    link_failures: int | None = None
-    aggregator_id: str | None = None
-
-
-@dataclass(frozen=True)
-class BondStatus:
-    name: str
-    mode: str = ""
-    mii_status: str = ""
-    active_member: str | None = None
-    active_aggregator: str | None = None
-    members: tuple[BondMember, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +120,7 @@ class LinksFacts:
     resets: tuple[str, ...] = ()  # "eth0:rx_bytes"
     first_run: bool = True
     left_out: tuple[str, ...] = ()  # virtual or ignored devices, for the details
+    dev_lines_skipped: int = 0  # lines of /proc/net/dev that could not be read
 
 
 @dataclass(frozen=True)
@@ -139,75 +137,35 @@ class LinksOptions:
     min_packets: int = 1000  # fewer packets since the last run: shares are not judged
 
 
-def parse_proc_net_dev(text: str) -> dict[str, dict[str, int]]:
-    """Counters per interface from /proc/net/dev; lines that cannot be read are skipped."""
-    result: dict[str, dict[str, int]] = {}
+@dataclass(frozen=True)
+class NetDevTable:
+    rows: dict[str, dict[str, int]]  # interface -> counter -> value
+    skipped: int = 0  # lines that name an interface but whose counters could not be read
+
+
+def read_proc_net_dev(text: str) -> NetDevTable:
+    """Counters per interface from /proc/net/dev. A line whose counters are not 16 plain
+    (ASCII) numbers is skipped and counted: one bad line does not hide the others."""
+    rows: dict[str, dict[str, int]] = {}
+    skipped = 0
     for line in text.splitlines():
+        # Interface names never hold ":" (dev_valid_name), and the two header lines have none;
+        # a name may hold "|" and any other byte, so nothing else marks a header.
         name, sep, rest = line.partition(":")
         name = name.strip()
-        if not sep or not name or "|" in line:
-            continue
+        if not sep or not name:
+            continue  # the two header lines, blank lines
         cells = rest.split()
-        if len(cells) != len(DEV_COLUMNS) or not all(c.isdigit() for c in cells):
+        if len(cells) != len(DEV_COLUMNS) or not all(c.isascii() and c.isdigit() for c in cells):
+            skipped += 1
             continue
-        result[name] = {col: int(cell) for col, cell in zip(DEV_COLUMNS, cells, strict=True)}
-    return result
+        rows[name] = {col: int(cell) for col, cell in zip(DEV_COLUMNS, cells, strict=True)}
+    return NetDevTable(rows, skipped)
 
 
-def _bonding_sections(text: str) -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:
-    """The ``key: value`` lines of /proc/net/bonding/NAME by section: the bond's own and the
-    active aggregator's (a repeated key: the last one counts), and each member's (the first one
-    counts: the actor and partner LACP details under a member reuse the same keys)."""
-    bond: dict[str, str] = {}
-    aggregator: dict[str, str] = {}
-    members: list[dict[str, str]] = []
-    current, first_wins = bond, False
-    for raw in text.splitlines():
-        line = raw.strip()
-        key, sep, value = line.partition(":")
-        if not sep:
-            if line.lower().startswith("active aggregator info"):
-                current, first_wins = aggregator, False
-            continue
-        key, value = key.strip(), value.strip()
-        if key == "Slave Interface":
-            members.append({"name": value})
-            current, first_wins = members[-1], True
-        elif key == "Active Aggregator Info":
-            current, first_wins = aggregator, False
-        elif first_wins:
-            current.setdefault(key, value)
-        else:
-            current[key] = value
-    return bond, aggregator, members
-
-
-def _bond_member(fields: dict[str, str]) -> BondMember:
-    return BondMember(
-        name=fields["name"],
-        mii_status=fields.get("MII Status", "unknown"),
-        speed_mbps=parse_int(fields.get("Speed", "").split(" ")[0]),
-        link_failures=parse_int(fields.get("Link Failure Count")),
-        aggregator_id=fields.get("Aggregator ID"),
-    )
-
-
-def parse_proc_bonding(name: str, text: str) -> BondStatus:
-    """The bond and its members from /proc/net/bonding/NAME."""
-    bond, aggregator, members = _bonding_sections(text)
-    mode = bond.get("Bonding Mode", "")
-    mii = bond.get("MII Status", "")
-    if not mode and not members and not mii:
-        raise LinksParseError(f"/proc/net/bonding/{name}: not a bonding status file")
-    active = bond.get("Currently Active Slave")
-    return BondStatus(
-        name=name,
-        mode=mode,
-        mii_status=mii,
-        active_member=active if active and active != "None" else None,
-        active_aggregator=aggregator.get("Aggregator ID"),
-        members=tuple(_bond_member(m) for m in members),
-    )
+def parse_proc_net_dev(text: str) -> dict[str, dict[str, int]]:
+    """Counters per interface from /proc/net/dev; lines that cannot be read are skipped."""
+    return read_proc_net_dev(text).rows
 
 
 def _kind(host: Host, name: str) -> str:
@@ -222,36 +180,12 @@ def _kind(host: Host, name: str) -> str:
     return "physical" if host.exists(f"{base}/device") else "virtual"
 
 
-def _bond_from_sysfs(host: Host, name: str) -> BondStatus:
-    """Where /proc/net/bonding is absent: the members listed by sysfs and their own state."""
-    members = []
-    for member in (read_attr(host, f"{NET}/{name}/bonding/slaves") or "").split():
-        if not host.exists(f"{NET}/{member}"):
-            members.append(BondMember(member, "missing"))
-            continue
-        state = read_attr(host, f"{NET}/{member}/bonding_slave/mii_status")
-        if state is None:
-            carrier = read_int_attr(host, f"{NET}/{member}/carrier")
-            state = "up" if carrier == 1 else "down"
-        members.append(BondMember(member, state, read_int_attr(host, f"{NET}/{member}/speed")))
-    mode = (read_attr(host, f"{NET}/{name}/bonding/mode") or "").split(" ")[0]
-    return BondStatus(
-        name, mode, read_attr(host, f"{NET}/{name}/operstate") or "", None, None, tuple(members)
-    )
-
-
 def _read_interface(host: Host, name: str, kind: str) -> Interface:
     base = f"{NET}/{name}"
     flags = read_int_attr(host, f"{base}/flags")
     speed = read_int_attr(host, f"{base}/speed")
     master = host.readlink(f"{base}/master")
-    bond = None
-    if kind == "bond":
-        text = read_attr(host, f"/proc/net/bonding/{name}")
-        try:
-            bond = parse_proc_bonding(name, text) if text else _bond_from_sysfs(host, name)
-        except LinksParseError:
-            bond = _bond_from_sysfs(host, name)
+    bond = read_bond(host, name) if kind == "bond" else None
     return Interface(
         name=name,
         kind=kind,
@@ -300,17 +234,21 @@ def _choose_interfaces(host: Host, options: LinksOptions) -> tuple[list[Interfac
     return watched, left_out
 
 
-def _read_counters(host: Host, watched: list[Interface]) -> dict[str, dict[str, int]]:
-    """The watched counters of each interface: /proc/net/dev, else sysfs statistics."""
-    dev_text = host.read_optional(PROC_NET_DEV)
-    dev = parse_proc_net_dev(dev_text) if dev_text else {}
+def _read_counters(host: Host, watched: list[Interface]) -> tuple[dict[str, dict[str, int]], int]:
+    """The watched counters of each interface (/proc/net/dev, else sysfs statistics), and how
+    many lines of /proc/net/dev could not be read."""
+    dev = NetDevTable({})
+    if host.exists(PROC_NET_DEV):
+        # Decoded as os.listdir decodes names, so that an interface whose name is not UTF-8
+        # has the same name in /proc/net/dev as under /sys/class/net.
+        dev = read_proc_net_dev(host.read_bytes(PROC_NET_DEV).decode("utf-8", "surrogateescape"))
     counters: dict[str, dict[str, int]] = {}
     for iface in watched:
-        row = dev.get(iface.name)
+        row = dev.rows.get(iface.name)
         if row is None:
             row = _counters_from_sysfs(host, iface.name)
         counters[iface.name] = {c: row[c] for c in WATCHED_COUNTERS if c in row}
-    return counters
+    return counters, dev.skipped
 
 
 def _per_interface(
@@ -332,7 +270,7 @@ def _per_interface(
 
 def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
     watched, left_out = _choose_interfaces(ctx.host, ctx.options)
-    counters = _read_counters(ctx.host, watched)
+    counters, skipped = _read_counters(ctx.host, watched)
     flat = {f"{n}:{c}": v for n, row in counters.items() for c, v in row.items()}
     rates = counter_rates(ctx.state.load().get("counters"), flat, ctx.now)
     ctx.state.save({"counters": counter_sample(flat, ctx.now)})
@@ -345,44 +283,8 @@ def collect(ctx: CheckContext[LinksOptions]) -> LinksFacts:
         resets=rates.resets,
         first_run=rates.first_run,
         left_out=tuple(left_out),
+        dev_lines_skipped=skipped,
     )
-
-
-def _live(member: BondMember, bond: BondStatus) -> tuple[bool, str]:
-    if member.mii_status != "up":
-        return False, f"member {member.name} is {member.mii_status}"
-    if (
-        "802.3ad" in bond.mode
-        and bond.active_aggregator is not None
-        and member.aggregator_id is not None
-        and member.aggregator_id != bond.active_aggregator
-    ):
-        return False, (
-            f"member {member.name} is up but outside the active LACP aggregator "
-            f"({member.aggregator_id} vs {bond.active_aggregator}): the switch did not join it"
-        )
-    return True, ""
-
-
-def _judge_bond(bond: BondStatus) -> tuple[Status, str | None, list[str]]:
-    details = []
-    dead = []
-    for member in bond.members:
-        live, why = _live(member, bond)
-        failures = f", {member.link_failures} link failures" if member.link_failures else ""
-        speed = f", {member.speed_mbps} Mb/s" if member.speed_mbps else ""
-        details.append(
-            f"bond {bond.name}: member {member.name} {member.mii_status}{speed}{failures}"
-        )
-        if not live:
-            dead.append(why)
-    if not bond.members:
-        return Status.CRITICAL, f"bond {bond.name} has no members", details
-    if len(dead) == len(bond.members):
-        return Status.CRITICAL, f"bond {bond.name}: no live member ({'; '.join(dead)})", details
-    if dead:
-        return Status.WARNING, f"bond {bond.name}: {'; '.join(dead)}", details
-    return Status.OK, None, details
 
 
 def _share(part: int, whole: int) -> float:
@@ -405,13 +307,17 @@ def _labels(iface: Interface) -> dict[str, str]:
 
 
 def _judge_bond_members(found: Findings, iface: Interface, bond: BondStatus) -> None:
-    status, problem, details = _judge_bond(bond)
-    found.details.extend(details)
-    if problem:
-        found.problem(status, problem, HINT_BOND)
-    live = sum(1 for m in bond.members if _live(m, bond)[0])
+    found.details.extend(member_details(bond))
+    for status, problem in bond_problems(bond):
+        found.problem(status, problem, HINT_BOND if status != Status.UNKNOWN else HINT_UNREAD)
     found.metrics.append(
-        Metric("bond_live_members", live, min=0, max=len(bond.members), labels=_labels(iface))
+        Metric(
+            "bond_live_members",
+            live_members(bond),
+            min=0,
+            max=len(bond.members),
+            labels=_labels(iface),
+        )
     )
 
 
@@ -592,7 +498,24 @@ def _run_notes(facts: LinksFacts) -> list[str]:
         )
     if facts.left_out:
         notes.append("left out (virtual or ignored): " + ", ".join(facts.left_out))
+    if facts.dev_lines_skipped:
+        lines = "line" if facts.dev_lines_skipped == 1 else "lines"
+        notes.append(
+            f"{facts.dev_lines_skipped} {lines} of {PROC_NET_DEV} could not be read: skipped"
+        )
     return notes
+
+
+def _judge_unread_counters(found: Findings, facts: LinksFacts) -> None:
+    """A watched link whose counters cannot be read is said, not silently left unjudged."""
+    blind = [i.name for i in facts.interfaces if i.admin_up and not facts.counters.get(i.name)]
+    if blind:
+        found.problem(
+            Status.WARNING,
+            f"no traffic counters for {', '.join(blind)} (in neither {PROC_NET_DEV} nor "
+            f"{NET}/IFACE/statistics)",
+            HINT_NO_COUNTERS,
+        )
 
 
 def judge(facts: LinksFacts, options: LinksOptions) -> Result:
@@ -600,6 +523,7 @@ def judge(facts: LinksFacts, options: LinksOptions) -> Result:
     members_of_bonds = {m.name for i in facts.interfaces if i.bond for m in i.bond.members}
     for iface in facts.interfaces:
         _judge_interface(found, iface, facts, options, members_of_bonds)
+    _judge_unread_counters(found, facts)
     found.details.extend(_run_notes(facts))
     names = ", ".join(i.name for i in facts.interfaces)
     return found.result("links", f"{len(facts.interfaces)} links up ({names})")

@@ -11,19 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from stackwatch.checks.sysfs import parse_int, read_attr, read_int_attr
+from stackwatch.checks.sysfs import parse_int, read_attr
 from stackwatch.core.findings import Findings
-from stackwatch.core.host import Host
+from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext
 from stackwatch.core.result import Metric, Result, Status, judge_value
 
 EDAC_MC = "/sys/devices/system/edac/mc"
-_MC = re.compile(r"^mc\d+$")
-_CSROW = re.compile(r"^csrow\d+$")
-_DIMM = re.compile(r"^(dimm|rank)\d+$")
-_CHANNEL = re.compile(r"^ch(\d+)_(ce_count|ue_count|dimm_label)$")
+_MC = re.compile(r"^mc[0-9]+\Z")
+_CSROW = re.compile(r"^csrow[0-9]+\Z")
+_DIMM = re.compile(r"^(dimm|rank)[0-9]+\Z")
+_CHANNEL = re.compile(r"^ch([0-9]+)_(ce_count|ue_count|dimm_label)\Z")
 
 SKIP_NO_EDAC = (
     "no EDAC driver: memory errors go unseen here (they then show up as crashing databases and "
@@ -33,6 +33,11 @@ SKIP_NO_EDAC = (
 HINT_UE = (
     "uncorrected memory errors corrupt data: move the guests off this host and replace the DIMM "
     "named above (its slot label) before anything else"
+)
+HINT_UNREAD = (
+    "the EDAC counters named above cannot be read: run the check as root, or look at them by "
+    "hand (edac-util -v, or the files under /sys/devices/system/edac/mc); until then memory "
+    "errors on that controller go unseen"
 )
 HINT_CE = (
     "corrected errors are rising on the DIMM named above: it is failing; plan its replacement "
@@ -54,11 +59,18 @@ class MemoryUnit:
 class MemoryController:
     name: str
     driver: str
-    ce: int
-    ue: int
+    ce: int | None  # None where the controller's total cannot be read
+    ue: int | None
     ce_noinfo: int | None
     ue_noinfo: int | None
     units: tuple[MemoryUnit, ...]
+    unreadable: tuple[str, ...] = ()  # counter files that exist but could not be read
+
+    @property
+    def row_ue(self) -> int:
+        """Uncorrected errors counted below the controller: per DIMM, row or channel, and
+        those the driver could not place."""
+        return sum(u.ue or 0 for u in self.units) + (self.ue_noinfo or 0)
 
 
 @dataclass(frozen=True)
@@ -123,34 +135,72 @@ def parse_dimm(controller: str, dimm: str, files: dict[str, str]) -> MemoryUnit:
     )
 
 
-def _files(host: Host, directory: str) -> dict[str, str]:
+def read_count(host: Host, path: str, unreadable: list[str]) -> int | None:
+    """A counter file: its value, None where it does not exist, and None with the reason added
+    to ``unreadable`` where it exists but cannot be read or holds no number."""
+    try:
+        text = host.read_optional(path)
+    except HostError as exc:
+        unreadable.append(str(exc))
+        return None
+    if text is None:
+        return None
+    value = parse_int(text)
+    if value is None or value < 0:
+        unreadable.append(f"{path}: not a count ({text.strip()[:20]!r})")
+        return None
+    return value
+
+
+def _files(host: Host, directory: str, unreadable: list[str]) -> dict[str, str]:
+    """The counters and labels of one csrow or DIMM directory; counters that cannot be read are
+    left out and named in ``unreadable``."""
     values = {}
     for name in host.listdir(directory):
-        if name.endswith(("_count", "_label", "_location")):
-            text = read_attr(host, f"{directory}/{name}")
+        path = f"{directory}/{name}"
+        if name.endswith("_count"):
+            count = read_count(host, path, unreadable)
+            if count is not None:
+                values[name] = str(count)
+        elif name.endswith(("_label", "_location")):
+            text = read_attr(host, path)
             if text is not None:
                 values[name] = text
     return values
 
 
-def read_controller(host: Host, name: str) -> MemoryController:
+def _read_units(host: Host, name: str, unreadable: list[str]) -> list[MemoryUnit]:
     base = f"{EDAC_MC}/{name}"
     entries = host.listdir(base)
-    units: list[MemoryUnit] = []
     dimms = [e for e in entries if _DIMM.match(e)]
     if dimms:  # the newer layout describes each DIMM; csrows then repeat the same counts
-        units = [parse_dimm(name, d, _files(host, f"{base}/{d}")) for d in dimms]
-    else:
-        for csrow in (e for e in entries if _CSROW.match(e)):
-            units.extend(parse_csrow(name, csrow, _files(host, f"{base}/{csrow}")))
+        return [parse_dimm(name, d, _files(host, f"{base}/{d}", unreadable)) for d in dimms]
+    units: list[MemoryUnit] = []
+    for csrow in (e for e in entries if _CSROW.match(e)):
+        units.extend(parse_csrow(name, csrow, _files(host, f"{base}/{csrow}", unreadable)))
+    return units
+
+
+def read_controller(host: Host, name: str) -> MemoryController:
+    base = f"{EDAC_MC}/{name}"
+    unreadable: list[str] = []
+    units = _read_units(host, name, unreadable)
+    counts = {
+        key: read_count(host, f"{base}/{key}_count", unreadable)
+        for key in ("ce", "ue", "ce_noinfo", "ue_noinfo")
+    }
+    for key in ("ce", "ue"):
+        if counts[key] is None and not any(f"{base}/{key}_count" in u for u in unreadable):
+            unreadable.append(f"no {base}/{key}_count")
     return MemoryController(
         name=name,
         driver=read_attr(host, f"{base}/mc_name") or "",
-        ce=read_int_attr(host, f"{base}/ce_count") or 0,
-        ue=read_int_attr(host, f"{base}/ue_count") or 0,
-        ce_noinfo=read_int_attr(host, f"{base}/ce_noinfo_count"),
-        ue_noinfo=read_int_attr(host, f"{base}/ue_noinfo_count"),
+        ce=counts["ce"],
+        ue=counts["ue"],
+        ce_noinfo=counts["ce_noinfo"],
+        ue_noinfo=counts["ue_noinfo"],
         units=tuple(units),
+        unreadable=tuple(unreadable),
     )
 
 
@@ -160,7 +210,8 @@ def collect(ctx: CheckContext[EccOptions]) -> EccFacts:
     controllers = tuple(read_controller(ctx.host, n) for n in names)
     current: dict[str, int] = {}
     for mc in controllers:
-        current[mc.name] = mc.ce
+        if mc.ce is not None:
+            current[mc.name] = mc.ce
         for unit in mc.units:
             if unit.ce is not None:
                 current[unit.location] = unit.ce
@@ -174,12 +225,19 @@ def _unit_name(unit: MemoryUnit) -> str:
     return f"{unit.location} ({unit.label})" if unit.label else unit.location
 
 
+def _count_text(value: int | None) -> str:
+    return "unreadable" if value is None else str(value)
+
+
 def _controller_details(mc: MemoryController) -> list[str]:
     driver = f" ({mc.driver})" if mc.driver else ""
     noinfo = ""
     if mc.ce_noinfo or mc.ue_noinfo:
         noinfo = f", without location: {mc.ce_noinfo or 0} CE, {mc.ue_noinfo or 0} UE"
-    details = [f"{mc.name}{driver}: {mc.ce} corrected, {mc.ue} uncorrected{noinfo}"]
+    details = [
+        f"{mc.name}{driver}: {_count_text(mc.ce)} corrected, {_count_text(mc.ue)} "
+        f"uncorrected{noinfo}"
+    ]
     for unit in mc.units:
         if unit.ce or unit.ue:
             details.append(f"  {_unit_name(unit)}: {unit.ce or 0} corrected, {unit.ue or 0} UE")
@@ -190,20 +248,37 @@ def _controller_metrics(
     mc: MemoryController, ce_deltas: dict[str, int], options: EccOptions
 ) -> list[Metric]:
     labels = {"controller": mc.name}
-    return [
-        Metric("corrected_total", mc.ce, "c", min=0, labels=labels),
-        Metric("uncorrected_total", mc.ue, "c", crit=options.ue_critical, min=0, labels=labels),
-        Metric("corrected_new", ce_deltas.get(mc.name, 0), min=0, labels=labels),
-    ]
+    metrics = []
+    if mc.ce is not None:
+        metrics.append(Metric("corrected_total", mc.ce, "c", min=0, labels=labels))
+    if mc.ue is not None:
+        metrics.append(
+            Metric("uncorrected_total", mc.ue, "c", crit=options.ue_critical, min=0, labels=labels)
+        )
+    metrics.append(Metric("corrected_new", ce_deltas.get(mc.name, 0), min=0, labels=labels))
+    return metrics
 
 
 def _judge_uncorrected(found: Findings, mc: MemoryController, options: EccOptions) -> None:
-    status = judge_value(mc.ue, None, options.ue_critical)
+    """The controller's total of uncorrected errors; where that total cannot be read, the
+    errors counted per DIMM, row and channel, which are never ignored for want of a total."""
+    total = mc.ue if mc.ue is not None else mc.row_ue
+    status = judge_value(total, None, options.ue_critical)
     if status == Status.OK:
         return
     where = [_unit_name(u) for u in mc.units if u.ue]
     place = f" on {', '.join(where)}" if where else ""
-    found.problem(status, f"{mc.ue} uncorrected memory errors on {mc.name}{place}", HINT_UE)
+    unread = " (its total cannot be read: counted per DIMM and row)" if mc.ue is None else ""
+    found.problem(status, f"{total} uncorrected memory errors on {mc.name}{place}{unread}", HINT_UE)
+
+
+def _judge_unreadable(found: Findings, mc: MemoryController) -> None:
+    """Counters that exist but cannot be read: the check cannot vouch for this controller."""
+    if not mc.unreadable:
+        return
+    shown = "; ".join(mc.unreadable[:3])
+    more = f" and {len(mc.unreadable) - 3} more" if len(mc.unreadable) > 3 else ""
+    found.problem(Status.UNKNOWN, f"{mc.name}: cannot read {shown}{more}", HINT_UNREAD)
 
 
 def _judge_corrected_rising(
@@ -242,10 +317,11 @@ def judge(facts: EccFacts, options: EccOptions) -> Result:
         found.details.extend(_controller_details(mc))
         found.metrics.extend(_controller_metrics(mc, facts.ce_deltas, options))
         _judge_uncorrected(found, mc, options)
+        _judge_unreadable(found, mc)
         _judge_corrected_rising(found, mc, facts.ce_deltas, options)
     found.details.extend(_run_notes(facts))
-    total_ce = sum(mc.ce for mc in facts.controllers)
-    total_ue = sum(mc.ue for mc in facts.controllers)
+    total_ce = sum(mc.ce or 0 for mc in facts.controllers)
+    total_ue = sum(mc.ue or 0 for mc in facts.controllers)
     return found.result(
         "memory-ecc",
         f"{total_ce} corrected, {total_ue} uncorrected errors on "

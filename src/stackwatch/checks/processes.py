@@ -3,6 +3,9 @@
 A hypervisor whose ovs-vswitchd died keeps its running guests' flows for a while and then loses
 them; a compute node without nova-compute looks fine until the next boot request fails. Each role
 names its daemons (by process name or a command-line pattern) with a minimum and maximum count.
+A name is only a claim: a process counts when what the kernel records about it (its executable,
+its user) shows it is that daemon (process_identity.py), so no user can stand in for a daemon
+that died by starting something under its name.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stackwatch.checks.process_identity import Identity, read_identity, resolve_user, verify
 from stackwatch.core.config import ConfigError
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError
@@ -29,6 +33,8 @@ class ProcessSpec:
     cmdline: str | None = None  # regular expression on the command line, in place of the name
     min: int = 1  # fewest that must run
     max: int | None = None  # most that may run; unset: no limit
+    exe: list[str] = field(default_factory=list)  # executable path patterns; unset: files root owns
+    user: str | None = None  # user (name or uid) it must run as; unset: any user
 
     def __post_init__(self) -> None:
         # Checked when the configuration is read, so a bad pattern is one clear message.
@@ -109,6 +115,8 @@ class RoleCount:
     spec: ProcessSpec
     count: int
     pids: tuple[int, ...]
+    impostors: tuple[str, ...] = ()  # "PID: why": found by name, not the daemon, not counted
+    unchecked: tuple[str, ...] = ()  # "PID: why": counted, but what could not be checked
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,7 @@ class ProcessesFacts:
     counts: tuple[RoleCount, ...]
     scanned: int
     problems: tuple[str, ...] = ()
+    hidden: str | None = None  # why other users' processes cannot be seen (hidepid), if so
 
 
 def parse_cmdline(raw: bytes) -> tuple[str, ...]:
@@ -212,6 +221,50 @@ def read_process(host: Host, pid: int) -> ProcessInfo | None:
     return ProcessInfo(pid, comm if comm is not None else stat.name, argv)
 
 
+def _scan(host: Host) -> list[ProcessInfo]:
+    processes: list[ProcessInfo] = []
+    for entry in host.listdir("/proc"):
+        if entry.isascii() and entry.isdigit():
+            process = read_process(host, int(entry))
+            if process is not None:
+                processes.append(process)
+    if not processes:
+        raise HostError("no processes readable under /proc (is /proc mounted?)")
+    return processes
+
+
+class _Verifier:
+    """Checks the processes a spec found against what the kernel records about them; each
+    process and each configured user is looked up once."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.identities: dict[int, Identity] = {}
+        self.uids: dict[str, int] = {}
+
+    def count(self, role: str, spec: ProcessSpec, found: list[ProcessInfo]) -> RoleCount:
+        want_uid = None
+        if spec.user is not None:
+            if spec.user not in self.uids:
+                self.uids[spec.user] = resolve_user(self.host, spec.user)
+            want_uid = self.uids[spec.user]
+        names = spec.name.split("|") if spec.cmdline is None else None
+        pids: list[int] = []
+        impostors: list[str] = []
+        unchecked: list[str] = []
+        for proc in found:
+            if proc.pid not in self.identities:
+                self.identities[proc.pid] = read_identity(self.host, proc.pid, proc.argv)
+            verdict = verify(self.identities[proc.pid], spec.exe, want_uid, names)
+            if not verdict.counted:
+                impostors.append(f"{proc.pid}: {verdict.why}")
+                continue
+            pids.append(proc.pid)
+            if verdict.why:
+                unchecked.append(f"{proc.pid}: {verdict.why}")
+        return RoleCount(role, spec, len(pids), tuple(pids), tuple(impostors), tuple(unchecked))
+
+
 def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
     roles = resolve_roles(ctx.options)
     if not roles:
@@ -219,26 +272,41 @@ def collect(ctx: CheckContext[ProcessesOptions]) -> ProcessesFacts:
             "no roles configured: set [checks.processes] roles = [...] "
             f"(built in: {', '.join(BUILTIN_ROLES)})"
         )
-    compiled = {id(s): compile_spec(s) for specs in roles.values() for s in specs}
-    host = ctx.host
-    processes: list[ProcessInfo] = []
-    for entry in host.listdir("/proc"):
-        if entry.isdigit():
-            process = read_process(host, int(entry))
-            if process is not None:
-                processes.append(process)
-    if not processes:
-        raise HostError("no processes readable under /proc (is /proc mounted?)")
+    processes = _scan(ctx.host)
+    verifier = _Verifier(ctx.host)
     counts = []
     for role, specs in roles.items():
         for spec in specs:
-            pids = tuple(p.pid for p in processes if spec_matches(spec, compiled[id(spec)], p))
-            counts.append(RoleCount(role, spec, len(pids), pids))
-    return ProcessesFacts(tuple(counts), len(processes))
+            pattern = compile_spec(spec)
+            found = [p for p in processes if spec_matches(spec, pattern, p)]
+            counts.append(verifier.count(role, spec, found))
+    return ProcessesFacts(tuple(counts), len(processes), hidden=_hidden(ctx.host))
 
 
-def _hint(missing: list[RoleCount], extra: list[RoleCount]) -> str:
+def _hidden(host: Host) -> str | None:
+    """Why this user cannot see other users' processes, where it cannot: /proc mounted with
+    hidepid hides them (invisible) or their files (noaccess), and init is then the first one
+    missing. A captured tree is what it is: this applies to the running machine only."""
+    if not host.is_live:
+        return None
+    try:
+        if host.read_optional("/proc/1/cmdline") is not None:
+            return None
+    except HostError:
+        pass
+    return (
+        "other users' processes are hidden from this user (/proc mounted with hidepid): run the "
+        "check as root, or in the group /proc's gid= option names"
+    )
+
+
+def _hint(missing: list[RoleCount], extra: list[RoleCount], impostors: bool) -> str:
     parts = []
+    if impostors:
+        parts.append(
+            "a process that is not the daemon carries its name: look at it (ls -l /proc/PID/exe; "
+            "ps -o user,pid,lstart,args -p PID) and at who started it"
+        )
     if missing:
         names = ", ".join(dict.fromkeys(c.spec.name for c in missing))
         parts.append(
@@ -254,10 +322,37 @@ def _hint(missing: list[RoleCount], extra: list[RoleCount]) -> str:
     return "; ".join(parts)
 
 
+def _judge_identities(found: Findings, count: RoleCount) -> None:
+    """Processes that borrow the daemon's name (WARNING: someone is standing in for it), and
+    those counted without everything about them checked (said in the details)."""
+    for impostor in count.impostors:
+        found.details.append(f"{count.role}: {count.spec.name}: not counted: process {impostor}")
+    if count.impostors:
+        pids = [i.partition(":")[0] for i in count.impostors]
+        shown = ", ".join(pids[:5]) + (f" and {len(pids) - 5} more" if len(pids) > 5 else "")
+        which = f"process {shown} uses" if len(pids) == 1 else f"processes {shown} use"
+        why = count.impostors[0].partition(": ")[2]
+        found.problem(Status.WARNING, f"{count.spec.name}: {which} its name but is not it ({why})")
+    for why, pids in _by_reason(count.unchecked).items():
+        which = f"process {pids[0]}" if len(pids) == 1 else f"processes {', '.join(pids[:10])}"
+        more = f" and {len(pids) - 10} more" if len(pids) > 10 else ""
+        found.details.append(f"{count.role}: {count.spec.name}: {which}{more}: {why}")
+
+
+def _by_reason(notes: tuple[str, ...]) -> dict[str, list[str]]:
+    """ "PID: why" notes grouped by why, in the order first seen."""
+    grouped: dict[str, list[str]] = {}
+    for note in notes:
+        pid, _, why = note.partition(": ")
+        grouped.setdefault(why, []).append(pid)
+    return grouped
+
+
 def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
     found = Findings()
     missing: list[RoleCount] = []
     extra: list[RoleCount] = []
+    unseen = False
     for count in facts.counts:
         spec = count.spec
         limits = f"{spec.min}..{spec.max if spec.max is not None else ''}"
@@ -273,7 +368,12 @@ def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
                 labels={"role": count.role, "process": spec.name.split("|")[0]},
             )
         )
-        if count.count < spec.min:
+        if count.count < spec.min and facts.hidden:
+            found.problem(
+                Status.UNKNOWN, f"{spec.name}: {count.count} of {spec.min} seen (role {count.role})"
+            )
+            unseen = True
+        elif count.count < spec.min:
             what = "not running" if count.count == 0 else f"{count.count} of {spec.min} running"
             found.problem(Status.CRITICAL, f"{spec.name} {what} (role {count.role})")
             missing.append(count)
@@ -282,12 +382,17 @@ def judge(facts: ProcessesFacts, options: ProcessesOptions) -> Result:
                 Status.WARNING, f"{count.count} {spec.name} running, at most {spec.max} expected"
             )
             extra.append(count)
+        _judge_identities(found, count)
+    if unseen and facts.hidden:
+        found.problem(Status.UNKNOWN, facts.hidden)  # once, after the daemons it may hide
     found.details.append(f"{facts.scanned} processes scanned")
     roles = ", ".join(dict.fromkeys(c.role for c in facts.counts))
     return found.result(
         "processes",
         f"all {len(facts.counts)} required processes running (roles {roles})",
-        hint=_hint(missing, extra) if found.problems else None,
+        hint=_hint(missing, extra, any(c.impostors for c in facts.counts))
+        if found.problems
+        else None,
     )
 
 

@@ -8,6 +8,7 @@ reads into ``None`` so a check can say "unknown" for that one value and carry on
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable
 
 from stackwatch.core.host import Host, HostError
@@ -22,15 +23,26 @@ def read_attr(host: Host, path: str) -> str | None:
     return None if text is None else text.strip()
 
 
+# What the kernel prints for an integer: ASCII digits, an optional sign, or 0x and hex digits.
+# (Python's int() also takes other scripts' digits, "1_000" and " +5 ": the kernel never does.)
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
+_TABLE_INT = re.compile(r"-?[0-9]+")  # /proc/net/snmp prints MaxConn as -1
+
+
 def parse_int(text: str | None) -> int | None:
     """An integer from a sysfs or /proc value (decimal, or hexadecimal with 0x); None otherwise."""
     if text is None:
         return None
     value = text.strip()
-    try:
-        return int(value, 16) if value.lower().startswith("0x") else int(value)
-    except ValueError:
-        return None
+    if _HEX.fullmatch(value):
+        return int(value, 16)
+    return int(value) if _DECIMAL.fullmatch(value) else None
+
+
+def is_count(text: str) -> bool:
+    """True where ``text`` is a plain non-negative integer as the kernel prints it."""
+    return text.isascii() and text.isdigit()
 
 
 def read_int_attr(host: Host, path: str) -> int | None:
@@ -59,14 +71,12 @@ def parse_table_pairs(text: str) -> dict[str, dict[str, int]]:
         if pending is not None and pending[0] == prefix and len(pending[1]) == len(fields):
             values: dict[str, int] = {}
             for name, cell in zip(pending[1], fields, strict=True):
-                try:
+                if _TABLE_INT.fullmatch(cell):
                     values[name] = int(cell)
-                except ValueError:
-                    continue
             if values:
                 sections.setdefault(prefix, {}).update(values)
             pending = None
-        elif fields and all(not f.lstrip("-").isdigit() for f in fields):
+        elif fields and all(parse_int(f) is None for f in fields):
             pending = (prefix, fields)
         else:
             pending = None

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from stackwatch.checks.sysfs import parse_table_pairs, read_attr
+from stackwatch.checks.sysfs import is_count, parse_table_pairs, read_attr
 from stackwatch.core.findings import Findings
+from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
@@ -92,7 +93,8 @@ def collect(ctx: CheckContext[TcpOptions]) -> TcpFacts:
     try:
         counters = parse_tcp_counters(snmp, host.read_optional(NETSTAT))
     except TcpParseError as exc:
-        raise NotApplicable(str(exc)) from None
+        # The file is there but unreadable: UNKNOWN, never a SKIP (every IPv4 kernel counts TCP).
+        raise HostError(str(exc)) from None
     current = {"OutSegs": counters.out_segs, "RetransSegs": counters.retrans_segs}
     if counters.listen_overflows is not None:
         current["ListenOverflows"] = counters.listen_overflows
@@ -121,7 +123,7 @@ def _settings_details(settings: dict[str, str]) -> list[str]:
         )
     for name in ("tcp_rmem", "tcp_wmem"):
         parts = settings.get(name, "").split()
-        if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < 1 << 20:
+        if len(parts) == 3 and is_count(parts[2]) and int(parts[2]) < 1 << 20:
             lines.append(
                 f"{name} maximum is {parts[2]} bytes: below 1 MiB, long fat paths cannot fill the "
                 "link"

@@ -10,15 +10,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from stackwatch.checks.sysfs import matches_any, parse_int, read_attr
+from stackwatch.checks.sysfs import matches_any, parse_int
 from stackwatch.core.findings import Findings
-from stackwatch.core.host import Host
+from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 
 HWMON = "/sys/class/hwmon"
-_TEMP_FILE = re.compile(r"^temp(\d+)_(input|max|crit|label|crit_alarm|max_alarm)$")
+_TEMP_FILE = re.compile(r"^temp([0-9]+)_(input|max|crit|label|crit_alarm|max_alarm)\Z")
+HINT_UNREAD = (
+    "a sensor whose reading fails is often a failing sensor or chip: look at it with sensors "
+    "(lm-sensors) and the BMC (ipmitool sdr type Temperature); list it in [checks.temperature] "
+    "ignore once you know it is harmless"
+)
 HINT = (
     "check the fans (ipmitool sdr type Fan, sensors), the air intake and the room; a CPU near "
     "its critical temperature throttles and then shuts the host down"
@@ -40,8 +45,22 @@ class Sensor:
 
 
 @dataclass(frozen=True)
+class UnreadSensor:
+    """A sensor whose reading exists but cannot be read: a fault, not an absent sensor."""
+
+    chip: str
+    label: str
+    why: str  # the path and the error
+
+    @property
+    def key(self) -> str:
+        return f"{self.chip}/{self.label}"
+
+
+@dataclass(frozen=True)
 class TemperatureFacts:
     sensors: tuple[Sensor, ...]
+    unread: tuple[UnreadSensor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,35 +111,67 @@ def parse_hwmon(chip: str, files: dict[str, str]) -> list[Sensor]:
     return sensors
 
 
-def _read_dir(host: Host, directory: str) -> dict[str, str]:
+def unreadable_inputs(files: dict[str, str]) -> dict[str, str]:
+    """The sensors whose input file holds no integer (number -> text): pure, for the parser's
+    callers to report what ``parse_hwmon`` leaves out."""
+    bad = {}
+    for name, text in files.items():
+        match = _TEMP_FILE.match(name)
+        if match and match.group(2) == "input" and parse_int(text) is None:
+            bad[match.group(1)] = text.strip()[:20]
+    return bad
+
+
+def _read_dir(host: Host, directory: str, errors: dict[str, str]) -> dict[str, str]:
+    """The temperature files of one hwmon directory; inputs that exist but cannot be read go
+    to ``errors`` (sensor number -> the path and the error)."""
     files = {}
     for name in host.listdir(directory):
-        if _TEMP_FILE.match(name) or name == "name":
-            text = read_attr(host, f"{directory}/{name}")
-            if text is not None:
-                files[name] = text
+        match = _TEMP_FILE.match(name)
+        if not match and name != "name":
+            continue
+        try:
+            text = host.read_optional(f"{directory}/{name}")
+        except HostError as exc:
+            if match and match.group(2) == "input":
+                errors[match.group(1)] = str(exc)
+            continue
+        if text is not None:
+            files[name] = text.strip()
     return files
 
 
+def _read_chip(host: Host, entry: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """One hwmon entry: its chip name, its temperature files and its unreadable inputs."""
+    directory = f"{HWMON}/{entry}"
+    errors: dict[str, str] = {}
+    files = _read_dir(host, directory, errors)
+    if not any(k.startswith("temp") for k in files) and not errors:
+        # Older drivers keep their attributes in the device directory.
+        files = {**_read_dir(host, f"{directory}/device", errors), **files}
+    for number, text in unreadable_inputs(files).items():
+        errors[number] = f"{directory}/temp{number}_input: not a temperature ({text!r})"
+    chip = files.pop("name", "") or entry
+    return chip, files, errors
+
+
 def collect(ctx: CheckContext[TemperatureOptions]) -> TemperatureFacts:
-    host = ctx.host
     sensors: list[Sensor] = []
-    for entry in host.listdir(HWMON):
-        directory = f"{HWMON}/{entry}"
-        files = _read_dir(host, directory)
-        if not any(k.startswith("temp") for k in files):
-            # Older drivers keep their attributes in the device directory.
-            files = {**_read_dir(host, f"{directory}/device"), **files}
-        chip = files.pop("name", "") or entry
-        for sensor in parse_hwmon(chip, files):
-            if not matches_any(sensor.key, ctx.options.ignore):
-                sensors.append(sensor)
-    if not sensors:
+    unread: list[UnreadSensor] = []
+    ignore = ctx.options.ignore
+    for entry in ctx.host.listdir(HWMON):
+        chip, files, errors = _read_chip(ctx.host, entry)
+        sensors.extend(s for s in parse_hwmon(chip, files) if not matches_any(s.key, ignore))
+        for number, why in sorted(errors.items()):
+            sensor = UnreadSensor(chip, files.get(f"temp{number}_label") or f"temp{number}", why)
+            if not matches_any(sensor.key, ignore):
+                unread.append(sensor)
+    if not sensors and not unread:
         raise NotApplicable(
             "no hwmon temperature sensors (a virtual machine, or the sensor driver is not "
             "loaded: try sensors-detect, or modprobe coretemp / k10temp)"
         )
-    return TemperatureFacts(tuple(sensors))
+    return TemperatureFacts(tuple(sensors), tuple(unread))
 
 
 def limits_for(sensor: Sensor, options: TemperatureOptions) -> tuple[Range | None, Range | None]:
@@ -138,8 +189,31 @@ def limits_for(sensor: Sensor, options: TemperatureOptions) -> tuple[Range | Non
     return warn, crit
 
 
+def _judge_unread(found: Findings, facts: TemperatureFacts) -> None:
+    """Sensors that cannot be read: WARNING beside readable ones, UNKNOWN where none is."""
+    status = Status.WARNING if facts.sensors else Status.UNKNOWN
+    for sensor in facts.unread:
+        found.details.append(f"{sensor.key}: cannot be read: {sensor.why}")
+    if facts.unread:
+        names = ", ".join(f"{s.key} ({s.why})" for s in facts.unread[:3])
+        more = f" and {len(facts.unread) - 3} more" if len(facts.unread) > 3 else ""
+        found.problem(status, f"cannot read {names}{more}", HINT_UNREAD)
+
+
 def judge(facts: TemperatureFacts, options: TemperatureOptions) -> Result:
     found = Findings()
+    _judge_sensors(found, facts, options)
+    _judge_unread(found, facts)
+    if not facts.sensors:
+        return found.result("temperature", "no sensor could be read")
+    hottest = max(facts.sensors, key=lambda s: s.celsius)
+    return found.result(
+        "temperature",
+        f"{len(facts.sensors)} sensors within limits, hottest {hottest.key} {hottest.celsius:g} °C",
+    )
+
+
+def _judge_sensors(found: Findings, facts: TemperatureFacts, options: TemperatureOptions) -> None:
     seen: dict[str, int] = {}
     for sensor in facts.sensors:
         warn, crit = limits_for(sensor, options)
@@ -169,11 +243,6 @@ def judge(facts: TemperatureFacts, options: TemperatureOptions) -> Result:
                 labels={"chip": sensor.chip, "sensor": sensor.label + suffix},
             )
         )
-    hottest = max(facts.sensors, key=lambda s: s.celsius)
-    return found.result(
-        "temperature",
-        f"{len(facts.sensors)} sensors within limits, hottest {hottest.key} {hottest.celsius:g} °C",
-    )
 
 
 CHECK = Check(

@@ -8,6 +8,7 @@ against the one global limit, so the fullest namespace matters as much as the ho
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 
 from stackwatch.core.findings import Findings
@@ -21,6 +22,7 @@ COUNT_PATH = "/proc/sys/net/netfilter/nf_conntrack_count"
 MAX_PATH = "/proc/sys/net/netfilter/nf_conntrack_max"
 STAT_PATH = "/proc/net/stat/nf_conntrack"
 DROP_COUNTERS = ("insert_failed", "drop", "early_drop")
+_HEX_CELL = re.compile(r"[0-9a-fA-F]+")  # int(x, 16) alone would take "1_0" and other scripts
 
 HINT = (
     "raise both net.netfilter.nf_conntrack_max and net.nf_conntrack_max to the sum of "
@@ -29,8 +31,8 @@ HINT = (
 )
 
 
-class ConntrackParseError(ValueError):
-    pass
+class ConntrackParseError(HostError, ValueError):
+    """A table file that is there but cannot be read: the check's UNKNOWN, with this reason."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,11 @@ def parse_nf_conntrack_stat(text: str) -> dict[str, int]:
                 f"nf_conntrack stat: line {number} has {len(row)} fields, header {len(header)}"
             )
         for name, cell in zip(header, row, strict=True):
-            try:
-                value = int(cell, 16)
-            except ValueError:
+            if not _HEX_CELL.fullmatch(cell):
                 raise ConntrackParseError(
                     f"nf_conntrack stat: line {number}: {cell[:20]!r} is not hexadecimal"
-                ) from None
+                )
+            value = int(cell, 16)
             if name == "entries":
                 totals[name] = value
             else:

@@ -1,7 +1,8 @@
 """``stackwatch conntrack plan``: the settings for an expected number of connections.
 
 Exit codes (core/exits.py): 0 printed or written; 2 (USAGE) for a bad --connections or
---headroom, nothing written; 1 (FAILED) where the sysctl.d file could not be written.
+--headroom (not a number, zero, negative, not finite, or beyond what the kernel accepts), nothing
+written; 1 (FAILED) where the sysctl.d file could not be written.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import typer
 
 from stackwatch.conntrack.plan import (
     PlanError,
+    parse_connections,
     parse_slabinfo_entry_size,
     plan_conntrack,
     render_sysctl,
@@ -35,14 +37,15 @@ def measured_entry_bytes(host: Host) -> int | None:
 
 @app.command("plan")
 def plan(
-    connections: Annotated[int, typer.Option(help="connections expected at peak")],
+    connections: Annotated[str, typer.Option(help="connections expected at peak")],
     headroom: Annotated[float, typer.Option(help="extra share above the peak")] = 0.25,
     write: Annotated[Path | None, typer.Option(help="write this sysctl.d file")] = None,
     root: Annotated[str, typer.Option(help="read /proc under this root")] = "/",
 ) -> None:
     """Print (or write as a sysctl.d file) both max keys, the hash buckets and the memory cost."""
     try:
-        result = plan_conntrack(connections, headroom, measured_entry_bytes(Host(root)))
+        count = parse_connections(connections)
+        result = plan_conntrack(count, headroom, measured_entry_bytes(Host(root)))
     except PlanError as exc:
         usage_error(str(exc))
     text = render_sysctl(result)

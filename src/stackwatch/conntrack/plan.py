@@ -10,10 +10,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 ENTRIES_PER_BUCKET = 4
 DEFAULT_ENTRY_BYTES = 320  # sizeof(struct nf_conn) slab object on x86_64 kernels 5.x/6.x
 BUCKET_BYTES = 8  # one hlist_nulls_head pointer per bucket
+MIN_BUCKETS = 1 << 10
+# What the kernel accepts. nf_conntrack_max is a C int (proc_dointvec_minmax, 0..INT_MAX).
+# nf_ct_alloc_hashtable() refuses more than INT_MAX / sizeof(struct hlist_nulls_head) buckets
+# (268435455): the largest power of two below that is 2**27, for the nf_conntrack_buckets sysctl
+# and the hashsize module option alike.
+INT_MAX = (1 << 31) - 1
+MAX_BUCKETS = 1 << 27
+MAX_ENTRIES = MAX_BUCKETS * ENTRIES_PER_BUCKET  # beyond it lookups slow down: refused
+MAX_HEADROOM = 10
 
 
 class PlanError(ValueError):
@@ -48,15 +58,33 @@ def parse_slabinfo_entry_size(text: str) -> int | None:
     return None
 
 
+def parse_connections(text: str) -> int:
+    """--connections: a whole number of connections, written in plain digits."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) <= 0:
+        raise PlanError(
+            f"--connections must be a positive number of connections (plain digits), got {text!r}"
+        )
+    return int(value)
+
+
 def plan_conntrack(
     connections: int, headroom: float = 0.25, entry_bytes: int | None = None
 ) -> ConntrackPlan:
+    """The table for ``connections`` at peak plus ``headroom``, within what the kernel accepts:
+    absurd input (zero, negative, not finite, beyond the kernel's limits) is a PlanError."""
     if connections <= 0:
         raise PlanError("--connections must be a positive number of connections")
-    if not 0 <= headroom <= 10:
+    # "not (0 <= x <= 10)" also refuses NaN, for which every comparison is false.
+    if not 0 <= headroom <= MAX_HEADROOM:
         raise PlanError("--headroom must be between 0 and 10 (0.25 means 25% above the load)")
-    wanted = math.ceil(connections * (1 + headroom))
-    buckets = 1 << max(10, math.ceil(math.log2(math.ceil(wanted / ENTRIES_PER_BUCKET))))
+    # Exact arithmetic: 100000 connections with headroom 0.1 want 110000 entries, not 110001.
+    wanted = math.ceil(connections * (1 + Fraction(repr(headroom))))
+    if wanted > MAX_ENTRIES:
+        raise _too_large(connections, headroom)
+    buckets = MIN_BUCKETS
+    while buckets * ENTRIES_PER_BUCKET < wanted:  # the smallest power of two that serves it
+        buckets <<= 1
     conntrack_max = max(wanted, buckets)  # never fewer entries than buckets
     return ConntrackPlan(
         connections=connections,
@@ -65,6 +93,15 @@ def plan_conntrack(
         buckets=buckets,
         entry_bytes=entry_bytes or DEFAULT_ENTRY_BYTES,
         entry_bytes_measured=entry_bytes is not None,
+    )
+
+
+def _too_large(connections: int, headroom: float) -> PlanError:
+    most = math.floor(MAX_ENTRIES / (1 + Fraction(repr(headroom))))
+    return PlanError(
+        f"--connections {connections} with {headroom:.0%} headroom needs more than the "
+        f"{MAX_ENTRIES} entries the kernel's largest hash table ({MAX_BUCKETS} buckets) serves at "
+        f"{ENTRIES_PER_BUCKET} per bucket; at most {most} connections with this headroom"
     )
 
 

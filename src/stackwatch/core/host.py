@@ -249,6 +249,14 @@ class Host:
         except OSError:
             return None
 
+    def stat(self, path: str) -> os.stat_result | None:
+        """The file's status (symlinks followed), or None where it cannot be reached: absent, or
+        not ours to look at (another user's /proc/PID/exe)."""
+        try:
+            return os.stat(self.path(path))
+        except (OSError, ValueError):
+            return None
+
     def which(self, program: str) -> str | None:
         import shutil
 

@@ -22,7 +22,7 @@ from stackwatch.conntrack.check import (
     parse_count,
     parse_nf_conntrack_stat,
 )
-from stackwatch.conntrack.plan import parse_slabinfo_entry_size, plan_conntrack
+from stackwatch.conntrack.plan import PlanError, parse_slabinfo_entry_size, plan_conntrack
 from stackwatch.core.ranges import parse_range
 from stackwatch.core.result import Status
 
@@ -446,3 +446,73 @@ def test_without_root_the_details_say_namespaces_were_not_counted(tmp_path: Path
     assert "namespaces not counted: entering network namespaces needs root" in "\n".join(
         result.details
     )
+
+
+# conntrack plan never writes what the kernel refuses, and refuses absurd input ------------------
+
+KERNEL_INT_MAX = 2**31 - 1  # nf_conntrack_max is a C int
+KERNEL_MAX_BUCKETS = (2**31 - 1) // 8  # nf_ct_alloc_hashtable: INT_MAX / sizeof(hlist_nulls_head)
+
+
+@given(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, 0.25, 10.0])),
+)
+def test_plan_is_within_the_kernels_limits_or_refused(connections: int, headroom: float) -> None:
+    try:
+        plan = plan_conntrack(connections, headroom, 320)
+    except PlanError as exc:
+        assert str(exc).startswith(("--connections", "--headroom"))
+        assert connections <= 0 or not 0 <= headroom <= 10 or connections * (1 + headroom) > 2**29
+        return
+    assert 0 < plan.conntrack_max <= KERNEL_INT_MAX
+    assert 1024 <= plan.buckets <= KERNEL_MAX_BUCKETS and plan.buckets & (plan.buckets - 1) == 0
+    assert plan.conntrack_max >= connections * (1 + headroom) - 1e-6
+    assert plan.buckets <= plan.conntrack_max <= 4 * plan.buckets
+
+
+def test_plan_headroom_is_exact() -> None:
+    assert plan_conntrack(100_000, 0.1).conntrack_max == 110_000  # not 110001 from 1.1 * 100000
+
+
+NOT_A_COUNT = "--connections must be a positive number of connections (plain digits)"
+TOO_LARGE = (
+    "needs more than the 536870912 entries the kernel's largest hash table (134217728 buckets) "
+    "serves at 4 per bucket; at most 429496729 connections with this headroom"
+)
+
+
+@pytest.mark.parametrize(
+    ("connections", "headroom", "message"),
+    [
+        ("nan", "0.25", f"{NOT_A_COUNT}, got 'nan'"),
+        ("inf", "0.25", f"{NOT_A_COUNT}, got 'inf'"),
+        ("1e9", "0.25", "got '1e9'"),
+        ("-5", "0.25", "got '-5'"),
+        ("0", "0.25", "--connections must be a positive"),
+        ("99999999999999999999999", "0.25", TOO_LARGE),
+        ("429496730", "0.25", "at most 429496729 connections"),
+        ("1000", "inf", "--headroom must be between 0 and 10"),
+        ("1000", "1e400", "--headroom must be between 0 and 10"),
+        ("1000", "-0.5", "--headroom must be between 0 and 10"),
+    ],
+)  # fmt: skip
+def test_plan_refuses_absurd_input_in_one_line_and_writes_nothing(
+    tmp_path: Path, connections: str, headroom: str, message: str
+) -> None:
+    target = tmp_path / "90-conntrack.conf"
+    out = run_stackwatch(
+        "conntrack", "plan", "--connections", connections, "--headroom", headroom,
+        "--write", str(target),
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("stackwatch: ") and out.stderr.count("\n") == 1
+    assert message in out.stderr
+    assert not target.exists() and out.stdout == ""
+
+
+def test_plan_at_the_largest_table_the_kernel_takes() -> None:
+    out = run_stackwatch("conntrack", "plan", "--connections", "429496729")
+    assert out.returncode == 0, out.stderr
+    assert "net.netfilter.nf_conntrack_max = 536870912\n" in out.stdout
+    assert "net.netfilter.nf_conntrack_buckets = 134217728\n" in out.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from stackwatch.core.config import Config
+from stackwatch.core.engine import run_check
 from stackwatch.core.host import Host
 from stackwatch.core.registry import CheckContext, CheckState, NotApplicable, get_check
 from stackwatch.core.result import Result
@@ -45,6 +46,17 @@ def write(root: Path, path: str, text: str | bytes) -> None:
         file.write_text(text)
 
 
+def collect(name: str, root: Path | str, state_dir: Path, now: float = 1_000_000.0) -> Any:
+    """The facts one check collects, with its default options."""
+    check = get_check(name)
+    cfg = Config(None, {})
+    options = cfg.check_options(name, check.options)
+    context = CheckContext(
+        Host(root), options, CheckState(StateStore(state_dir), name), cfg, now=now
+    )
+    return check.collect(context)
+
+
 def run(
     name: str,
     root: Path | str,
@@ -67,3 +79,16 @@ def run(
     except NotApplicable as exc:
         return Result.skip(name, str(exc))
     return check.judge(facts, options)
+
+
+def run_engine(
+    name: str,
+    root: Path | str,
+    state_dir: Path,
+    config: dict[str, Any] | None = None,
+    path_env: str | None = None,
+) -> Result:
+    """One check through the engine, as ``stackwatch check NAME`` runs it: a failure inside the
+    check becomes UNKNOWN with its reason, non-finite figures are refused."""
+    cfg = Config(None, {"checks": {name: config}} if config else {})
+    return run_check(get_check(name), Host(root, path_env=path_env), cfg, StateStore(state_dir))

@@ -263,3 +263,88 @@ def test_parser_on_arbitrary_json_shapes(data: dict[str, Any], protocol: str) ->
     except SmartParseError:
         return
     assert all(isinstance(v, int) for v in disk.signals.values())
+
+
+# Raw values packed by vendors, and smartctl answers no SMART record looks like -----------------
+
+
+def ata_record(raw: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "device": {"name": "/dev/sda", "protocol": "ATA"},
+            "smartctl": {"exit_status": 0},
+            "ata_smart_attributes": {
+                "table": [{"id": 5, "name": "Reallocated_Sector_Ct", "raw": raw}]
+            },
+        }
+    )
+
+
+@given(st.integers(min_value=1, max_value=(1 << 32) - 1))
+def test_a_raw_count_that_is_a_multiple_of_65536_is_not_zero(multiple: int) -> None:
+    # smartctl's default raw48: the string is the whole 48-bit number, and so is the count.
+    value = (multiple << 16) & ((1 << 48) - 1) or 1 << 16
+    disk = parse_smart(ata_record({"value": value, "string": str(value)}))
+    assert disk.signals["reallocated_sectors"] == value
+    # Without a string, the whole raw value: never its low 16 bits.
+    assert parse_smart(ata_record({"value": value})).signals["reallocated_sectors"] == value
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
+def test_a_packed_raw_field_reads_the_count_smartctl_documents(
+    count: int, second: int, third: int
+) -> None:
+    # A drive whose database entry says raw16(raw16): smartctl prints "count (second third)".
+    value = count | second << 16 | third << 32
+    disk = parse_smart(ata_record({"value": value, "string": f"{count} ({third} {second})"}))
+    assert disk.signals["reallocated_sectors"] == count
+
+
+def test_real_drives_raw_strings_agree_with_their_values(realdata: Path) -> None:
+    for file in sorted((realdata / "smartctl").glob("*.json")):
+        data = json.loads(file.read_text())
+        table = (data.get("ata_smart_attributes") or {}).get("table") or []
+        raws = {a["id"]: a["raw"] for a in table if a.get("id") in (5, 187, 197, 198)}
+        signals = parse_smart(file.read_text()).signals
+        for number, raw in raws.items():
+            name = {5: "reallocated_sectors", 187: "reported_uncorrectable"}.get(number)
+            if name and raw["string"].split(" ")[0].isdigit():
+                assert signals[name] == int(raw["string"].split(" ")[0]), file.name
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to be a SMART record"),
+        ('{"a": ' * 5000 + "1" + "}" * 5000, "JSON nested too deeply to be a SMART record"),
+        ('{"x": "' + "a" * (9 << 20) + '"}', "more than the 8388608 a SMART record can take"),
+        ('{"n": 1' + "0" * 5000 + "}", "not JSON"),
+        ("NaN", "not a JSON object"),
+    ],
+)
+def test_answers_no_smart_record_looks_like_are_refused_with_a_reason(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(SmartParseError, match=reason.replace("(", r"\(")):
+        parse_smart(text, "/dev/sda")
+
+
+def test_a_hostile_answer_is_that_disks_unknown_and_no_thread_traceback(
+    realdata: Path, tmp_path: Path
+) -> None:
+    path = fake_smartctl(
+        tmp_path / "bin",
+        {"sda": capture(realdata, CLEAN_ATA), "sdb": {"smartctl": {"exit_status": 0}}},
+    )
+    (tmp_path / "bin/sdb.json").write_text("[" * 200_000)
+    (tmp_path / "bin/sdb.rc").write_text("0")
+    done = run_stackwatch(
+        "check", "disk-smart", "--format", "nagios", "--state-dir", str(tmp_path / "s"),
+        env={"PATH": path + ":" + os.environ["PATH"]},
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert done.stdout.startswith(
+        "DISK-SMART UNKNOWN - /dev/sdb: UNKNOWN, smartctl /dev/sdb: JSON nested too deeply"
+    )
+    assert done.stderr == ""  # no "Exception in thread smartctl"
+    assert "/dev/sda" in done.stdout

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from stackwatch.checks.sysfs import parse_table_pairs
 from stackwatch.checks.tcp_retransmits import TcpParseError, parse_tcp_counters
 from stackwatch.core.result import Status
-from tests.unit.hostchecks.support import run, write
+from tests.unit.hostchecks.support import run, run_engine, write
 
 SNMP_TCP = (
     "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets "
@@ -116,11 +116,13 @@ def test_thresholds_from_configuration(tmp_path: Path) -> None:
     assert result.status == Status.OK
 
 
-def test_missing_or_broken_snmp_is_a_skip(tmp_path: Path) -> None:
+def test_missing_snmp_is_a_skip_and_a_broken_one_unknown(tmp_path: Path) -> None:
     assert run("tcp-retransmits", tmp_path, tmp_path / "state").skipped
+    # A file that is there but cannot be read is not "this machine has no TCP": UNKNOWN.
     write(tmp_path, "/proc/net/snmp", "Ip: 1 2\n")
-    result = run("tcp-retransmits", tmp_path, tmp_path / "state")
-    assert result.skipped and "no Tcp OutSegs/RetransSegs" in result.summary
+    result = run_engine("tcp-retransmits", tmp_path, tmp_path / "state")
+    assert not result.skipped and result.status == Status.UNKNOWN
+    assert "no Tcp OutSegs/RetransSegs" in result.summary
     shutil.rmtree(tmp_path / "proc")
 
 
