@@ -115,7 +115,7 @@ def _script(argv: Sequence[str]) -> str | None:
 
 def _exe_status(host: Host, pid: int, exe: str) -> os.stat_result | None:
     # On this machine /proc/PID/exe reaches the running file itself (even when replaced since).
-    return host.stat(f"/proc/{pid}/exe") if host.is_live else host.stat(exe)
+    return host.stat_reachable(f"/proc/{pid}/exe") if host.is_live else host.stat_reachable(exe)
 
 
 def _argv0_names_exe(
@@ -124,7 +124,7 @@ def _argv0_names_exe(
     """argv[0] names the executable: the same file (a symlink such as mysqld -> mariadbd), or
     the same program name (python3 and python3.11, "nginx: worker process" and nginx)."""
     if argv0.startswith("/") and exe_status is not None:
-        named = host.stat(_in_process_root(host, pid, argv0.split(" ")[0]))
+        named = host.stat_reachable(_in_process_root(host, pid, argv0.split(" ")[0]))
         if named is not None and (named.st_dev, named.st_ino) == (
             exe_status.st_dev,
             exe_status.st_ino,
@@ -145,7 +145,7 @@ def read_identity(host: Host, pid: int, argv: Sequence[str]) -> Identity:
     exe = link.removesuffix(DELETED)
     exe_status = _exe_status(host, pid, exe)
     script = _script(argv) if _INTERPRETER.fullmatch(exe.rpartition("/")[2]) else None
-    script_status = host.stat(_in_process_root(host, pid, script)) if script else None
+    script_status = host.stat_reachable(_in_process_root(host, pid, script)) if script else None
     return Identity(
         exe=exe,
         exe_trusted=_trusted(exe_status),

@@ -249,7 +249,7 @@ class Host:
         except OSError:
             return None
 
-    def stat(self, path: str) -> os.stat_result | None:
+    def stat_reachable(self, path: str) -> os.stat_result | None:
         """The file's status (symlinks followed), or None where it cannot be reached: absent, or
         not ours to look at (another user's /proc/PID/exe)."""
         try:
