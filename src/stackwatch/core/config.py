@@ -21,7 +21,6 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 from stackwatch.core.ranges import Range, RangeError, parse_range
@@ -38,7 +37,7 @@ class ConfigError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    path: Path | None
+    path: str | None
     data: Mapping[str, Any]
     cache: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
@@ -68,7 +67,7 @@ def load_config(path: str | os.PathLike[str] | None, *, required: bool) -> Confi
         return Config(None, {})
     from stackwatch.core.host import Host, HostError
 
-    file = Path(path)
+    file = os.fspath(path)
     try:
         raw = Host().read_small(os.path.abspath(file), MAX_CONFIG_BYTES)
     except HostError as exc:
@@ -89,7 +88,7 @@ def load_config(path: str | os.PathLike[str] | None, *, required: bool) -> Confi
     return Config(file, data)
 
 
-def _check_sections(file: Path, data: Mapping[str, Any]) -> None:
+def _check_sections(file: str, data: Mapping[str, Any]) -> None:
     """Unknown top-level sections are errors that name the key (a misspelt section would
     otherwise be silently ignored)."""
     from stackwatch.core.capability import configuration_sections

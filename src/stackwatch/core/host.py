@@ -19,12 +19,12 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import subprocess
+    from pathlib import Path
 
 # subprocess, shutil, tempfile, hashlib, glob and threading are imported by the functions that
 # use them: one Nagios check that only reads /proc must not pay for them at every start.
@@ -96,31 +96,39 @@ class Host:
         timeout: float = DEFAULT_COMMAND_TIMEOUT,
         path_env: str | None = None,
     ) -> None:
-        self.root = Path(root)
+        self.root = os.fspath(root)
         self.timeout = timeout
         self._path_env = path_env
 
     @property
     def is_live(self) -> bool:
         """True when this Host is the running machine, not a captured tree."""
-        return self.root.resolve() == Path("/")
+        return os.path.realpath(self.root) == "/"
 
-    def path(self, path: str | os.PathLike[str]) -> Path:
-        """The real location of an absolute machine path such as /proc/net/snmp."""
+    def real(self, path: str | os.PathLike[str]) -> str:
+        """The real location of an absolute machine path such as /proc/net/snmp, as text (the
+        reads on the path of one check use os directly: pathlib costs an import per call)."""
         text = os.fspath(path)
         if not text.startswith("/"):
             raise ValueError(f"host paths are absolute, got {text!r}")
-        return self.root / text.lstrip("/")
+        return os.path.join(self.root, text.lstrip("/"))
+
+    def path(self, path: str | os.PathLike[str]) -> Path:
+        """The real location of an absolute machine path, as a Path."""
+        from pathlib import Path
+
+        return Path(self.real(path))
 
     def exists(self, path: str) -> bool:
-        return self.path(path).exists()
+        return os.path.exists(self.real(path))
 
     def is_dir(self, path: str) -> bool:
-        return self.path(path).is_dir()
+        return os.path.isdir(self.real(path))
 
     def read_bytes(self, path: str) -> bytes:
         try:
-            return self.path(path).read_bytes()
+            with open(self.real(path), "rb") as handle:
+                return handle.read()
         except OSError as exc:
             raise HostError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -128,7 +136,7 @@ class Host:
         """The last ``max_bytes`` of a file (all of it when smaller): the recent end of a log,
         read without reading the rest."""
         try:
-            with self.path(path).open("rb") as handle:
+            with open(self.real(path), "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 handle.seek(max(0, size - max_bytes))
                 return handle.read(max_bytes)
@@ -143,7 +151,7 @@ class Host:
 
         try:
             # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
-            fd = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(self.real(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as handle:
                 if not stat_module.S_ISREG(os.fstat(fd).st_mode):
                     raise HostError(f"{os.fspath(path)} is not a regular file")
@@ -159,9 +167,9 @@ class Host:
     def is_writable_dir(self, path: str | os.PathLike[str]) -> bool:
         """True where ``path`` is (or could be made, parents included) a directory this user may
         write in."""
-        where = self.path(path)
+        where = self.real(path)
         try:
-            where.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.makedirs(where, mode=0o700, exist_ok=True)
         except OSError:
             return False
         return os.access(where, os.W_OK | os.X_OK)
@@ -172,7 +180,8 @@ class Host:
     def read_optional(self, path: str) -> str | None:
         """The file's text, or None where it does not exist (a feature this kernel lacks)."""
         try:
-            return self.path(path).read_bytes().decode("utf-8", errors="replace")
+            with open(self.real(path), "rb") as handle:
+                return handle.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -192,7 +201,7 @@ class Host:
         """An open binary handle for streaming reads (the caller closes it). A handle kept open
         follows the file across a rename, as ``tail -F`` and a log follower need."""
         try:
-            handle: BinaryIO = self.path(path).open("rb")
+            handle: BinaryIO = open(self.real(path), "rb")  # noqa: SIM115 (the caller closes it)
         except OSError as exc:
             raise HostError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
         return handle
@@ -200,14 +209,14 @@ class Host:
     def stat(self, path: str) -> os.stat_result:
         """The file's status (following symbolic links)."""
         try:
-            return os.stat(self.path(path))
+            return os.stat(self.real(path))
         except OSError as exc:
             raise HostError(f"cannot stat {path}: {exc.strerror or exc}") from exc
 
     def stat_optional(self, path: str) -> os.stat_result | None:
         """The file's status, or None where it does not exist (a log rotated away)."""
         try:
-            return os.stat(self.path(path))
+            return os.stat(self.real(path))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -237,7 +246,7 @@ class Host:
     def listdir(self, path: str) -> list[str]:
         """Sorted entry names; empty where the directory does not exist."""
         try:
-            return sorted(os.listdir(self.path(path)))
+            return sorted(os.listdir(self.real(path)))
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
@@ -245,7 +254,7 @@ class Host:
 
     def readlink(self, path: str) -> str | None:
         try:
-            return os.readlink(self.path(path))
+            return os.readlink(self.real(path))
         except OSError:
             return None
 
@@ -253,7 +262,7 @@ class Host:
         """The file's status (symlinks followed), or None where it cannot be reached: absent, or
         not ours to look at (another user's /proc/PID/exe)."""
         try:
-            return os.stat(self.path(path))
+            return os.stat(self.real(path))
         except (OSError, ValueError):
             return None
 
@@ -747,6 +756,7 @@ class _PartialFile:
 
     def __init__(self, target: Path, mode: int) -> None:
         import tempfile
+        from pathlib import Path
 
         self.target = target
         self._committed = False
@@ -840,7 +850,7 @@ def _write_all(process: Process, chunks: Iterable[bytes]) -> None:
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` in one step: a reader sees the old file or the new one,
     never a part; a failure (full disk) leaves the old file in place."""
-    target = Path(path)
+    target = os.fspath(path)
     payload = data.encode() if isinstance(data, str) else data
     fd, tmp_name = _temporary_beside(target)
     try:
@@ -854,7 +864,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
-    fsync_directory(target.parent)
+    fsync_directory(os.path.dirname(os.path.abspath(target)))
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -871,11 +881,12 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def _temporary_beside(target: Path) -> tuple[int, str]:
+def _temporary_beside(target: str) -> tuple[int, str]:
     """A new file (O_EXCL, 0600) in the target's directory, for the rename to be atomic.
     (tempfile would do, at the price of ~3 ms of imports on every Nagios call.)"""
+    directory, base = os.path.split(os.path.abspath(target))
     for attempt in range(100):
-        name = str(target.parent / f".{target.name}.{os.getpid()}.{attempt}.tmp")
+        name = os.path.join(directory, f".{base}.{os.getpid()}.{attempt}.tmp")
         try:
             return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
         except FileExistsError:

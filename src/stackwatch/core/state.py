@@ -13,7 +13,6 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
@@ -33,7 +32,7 @@ class StateStore:
         self, directory: str | os.PathLike[str] = DEFAULT_STATE_DIR, *, fallback: bool = False
     ) -> None:
         self.host = Host()
-        self.directory = Path(os.path.abspath(directory))
+        self.directory = os.path.abspath(directory)
         self.warnings: list[str] = []
         self.problems: dict[str, list[str]] = {}  # per name: what was discarded or not kept
         self.unsaved: set[str] = set()  # names whose state could not be written
@@ -54,10 +53,10 @@ class StateStore:
         self.warnings.append(text)
         self.problems.setdefault(name, []).append(text)
 
-    def _file(self, name: str) -> Path:
+    def _file(self, name: str) -> str:
         if not _SAFE_NAME.match(name):
             raise ValueError(f"invalid state name {name!r}")
-        return self.directory / f"{name}.json"
+        return os.path.join(self.directory, f"{name}.json")
 
     def load(self, name: str) -> dict[str, Any]:
         """The saved state, or {} where there is none or it cannot be used."""
@@ -99,18 +98,18 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number a counter can hold")
 
 
-def user_state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+def user_state_dir(environ: Mapping[str, str] | None = None) -> str | None:
     """This user's own state directory: $XDG_STATE_HOME/stackwatch, ~/.local/state/stackwatch,
     or (no home, as for some service users) a private directory under /tmp named by uid."""
     env = os.environ if environ is None else environ
     if env.get("XDG_STATE_HOME", "").startswith("/"):
-        return Path(env["XDG_STATE_HOME"]) / "stackwatch"
+        return os.path.join(env["XDG_STATE_HOME"], "stackwatch")
     home = env.get("HOME") or os.path.expanduser("~")
     if home.startswith("/") and home != "/" and os.access(home, os.W_OK):
-        return Path(home) / ".local" / "state" / "stackwatch"
-    private = Path(f"/tmp/stackwatch-{os.getuid()}")
+        return os.path.join(home, ".local", "state", "stackwatch")
+    private = f"/tmp/stackwatch-{os.getuid()}"
     try:
-        info = private.lstat()
+        info = os.lstat(private)
     except FileNotFoundError:
         return private
     except OSError:

@@ -124,8 +124,8 @@ def test_state_that_cannot_be_kept_is_a_warning_in_the_plugin_output(tmp_path: P
 def test_user_state_dir_never_takes_someone_elses_tmp_directory(tmp_path: Path) -> None:
     env = {"HOME": "/nonexistent"}
     chosen = user_state_dir(env)
-    assert chosen is None or chosen.name.startswith("stackwatch-")
-    assert user_state_dir({"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "stackwatch"
+    assert chosen is None or chosen.startswith("/tmp/stackwatch-")
+    assert user_state_dir({"XDG_STATE_HOME": str(tmp_path)}) == str(tmp_path / "stackwatch")
 
 
 def test_a_fifo_or_device_in_place_of_the_state_never_hangs_the_check(tmp_path: Path) -> None:
