@@ -225,7 +225,8 @@ class Host:
     def read_bytes_optional(self, path: str) -> bytes | None:
         """The file's bytes, or None where it does not exist."""
         try:
-            return self.path(path).read_bytes()
+            with open(self.real(path), "rb") as handle:
+                return handle.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -316,8 +317,8 @@ class Host:
         if "/" in name or name in (".", ".."):
             raise HostError(f"invalid namespace name {name!r}")
         if not self.is_live:
-            return read(Host(self.path(f"/run/netns/{name}"), self.timeout, self._path_env))
-        return _call_in_netns(str(self.path(f"/run/netns/{name}")), read, self)
+            return read(Host(self.real(f"/run/netns/{name}"), self.timeout, self._path_env))
+        return _call_in_netns(self.real(f"/run/netns/{name}"), read, self)
 
     # Processes and the files of long-running jobs ==============================================
     # (issue 9: every process start goes through Host; the rule is in the module docstring)
@@ -416,7 +417,10 @@ class Host:
     ) -> None:
         """Create a directory; with ``parents``, its parents too and an existing one is fine."""
         try:
-            self.path(path).mkdir(mode=mode, parents=parents, exist_ok=parents)
+            if parents:
+                os.makedirs(self.real(path), mode=mode, exist_ok=True)
+            else:
+                os.mkdir(self.real(path), mode)
         except OSError as exc:
             raise HostError(f"cannot create {os.fspath(path)}: {exc.strerror or exc}") from exc
 
@@ -438,7 +442,7 @@ class Host:
     ) -> None:
         """Replace a file in one step (core/files.py): the old one or the new one, never a part."""
         try:
-            write_atomic(self.path(path), data, mode)
+            write_atomic(self.real(path), data, mode)
         except OSError as exc:
             raise HostError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from exc
 
