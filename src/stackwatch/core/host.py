@@ -142,6 +142,20 @@ class Host:
         except OSError:
             return None
 
+    def is_link(self, path: str) -> bool:
+        return self.path(path).is_symlink()
+
+    def realpath(self, path: str) -> str:
+        """The machine path with every symbolic link resolved (links under a captured root
+        resolve inside it only where they are relative)."""
+        real = os.path.realpath(self.path(path))
+        root = os.path.realpath(self.root)
+        if root == "/":
+            return real
+        if real == root:
+            return "/"
+        return "/" + os.path.relpath(real, root) if real.startswith(root + "/") else real
+
     def which(self, program: str) -> str | None:
         return shutil.which(program, path=self._path_env or os.environ.get("PATH"))
 

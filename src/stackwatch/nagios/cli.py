@@ -10,10 +10,11 @@ import typer
 
 from stackwatch.cli_support import fail, load_settings, usage_error
 from stackwatch.core.durations import DurationError, parse_duration
-from stackwatch.core.exits import FAILED, FOUND
+from stackwatch.core.exits import BUSY, FAILED, FOUND
 from stackwatch.core.host import Host, HostError
 
 if TYPE_CHECKING:
+    from stackwatch.nagios.assemble import Outcome, Places
     from stackwatch.nagios.alerts import AlertReport
     from stackwatch.nagios.settings import NagiosSettings
 
@@ -150,4 +151,92 @@ def _send(report: AlertReport, address: str, prefix: str) -> None:
     sys.stderr.write(f"sent {count} StatsD datagrams to {address}\n")
 
 
-_ = FOUND  # used by coverage (below)
+
+# --- assemble ----------------------------------------------------------------------------------
+
+
+@app.command()
+def assemble(
+    repo: Annotated[str | None, typer.Option(help="the repository (default [nagios] repo)")] = None,
+    host_name: Annotated[
+        str | None, typer.Option("--host", help="this server's name (default: the host name)")
+    ] = None,
+    dest: Annotated[
+        str | None, typer.Option(help="the live conf.d (default [nagios] conf_dir)")
+    ] = None,
+    rollback: Annotated[bool, typer.Option(help="put the previous tree back")] = False,
+    check: Annotated[bool, typer.Option(help="build and validate only; change nothing")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Build this server's conf.d from the repository, validate it with nagios -v, swap it in
+    atomically and reload Nagios; a tree Nagios refuses changes nothing."""
+    import os
+
+    from stackwatch.nagios.assemble import AssembleError, Busy, Places, Refused, locked
+
+    settings = _settings(config)
+    places = Places(os.path.abspath(dest or settings.conf_dir))
+    host = Host()
+    try:
+        with locked(places):
+            outcome = _rollback(host, settings, places) if rollback else _assemble(
+                host, settings, places, repo, host_name, check
+            )
+    except Busy as exc:
+        fail(str(exc), BUSY)
+    except Refused as exc:
+        _quote(exc.quoted)
+        fail(str(exc), FAILED)
+    except AssembleError as exc:
+        fail(str(exc), FAILED)
+    except OSError as exc:
+        fail(f"{places.live}: {exc.strerror or exc}", FAILED)
+    sys.stdout.write("\n".join(outcome.lines) + "\n")
+    raise typer.Exit(outcome.code)
+
+
+def _quote(lines: tuple[str, ...]) -> None:
+    """Nagios's own lines, on stderr before the one-line verdict."""
+    from stackwatch.render.safe import printable
+
+    for line in lines:
+        sys.stderr.write(f"  {printable(line)}\n")
+
+
+def _assemble(
+    host: Host,
+    settings: NagiosSettings,
+    places: Places,
+    repo: str | None,
+    host_name: str | None,
+    check_only: bool,
+) -> Outcome:
+    import os
+    import socket
+
+    from stackwatch.nagios.assemble import assemble
+    from stackwatch.nagios.repo import RepoError, classify, plan
+    from stackwatch.nagios.validate import ValidateError
+
+    where = repo or settings.repo
+    if where is None:
+        usage_error("--repo DIR is required (or [nagios] repo)")
+    try:
+        server = classify(settings, host_name or socket.gethostname())
+    except RepoError as exc:
+        usage_error(str(exc))
+    try:
+        layout = plan(host, os.path.abspath(where), server)
+        return assemble(host, settings, places, layout, check_only)
+    except (RepoError, ValidateError) as exc:
+        fail(str(exc), FAILED)
+
+
+def _rollback(host: Host, settings: NagiosSettings, places: Places) -> Outcome:
+    from stackwatch.nagios.assemble import rollback
+    from stackwatch.nagios.validate import ValidateError
+
+    try:
+        return rollback(host, settings, places)
+    except ValidateError as exc:
+        fail(str(exc), FAILED)
