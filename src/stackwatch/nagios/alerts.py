@@ -18,8 +18,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.nagios.logparse import (
@@ -30,11 +30,12 @@ from stackwatch.nagios.logparse import (
     SERVICE_ALERT,
     SERVICE_FLAPPING,
     SERVICE_NOTIFICATION,
+    SERVICE_STATES,
+    STATE_TYPES,
     Entry,
     Malformed,
     parse_line,
 )
-from stackwatch.nagios.logparse import SERVICE_STATES, STATE_TYPES
 
 MAX_EXAMPLES = 10  # malformed lines quoted with their file and line number
 HOUR = 3600

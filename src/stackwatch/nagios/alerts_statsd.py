@@ -32,11 +32,15 @@ def statsd_lines(report: AlertReport, prefix: str) -> list[str]:
     per_service: dict[str, list[int]] = {}
     for row in report.services:
         sums = per_service.setdefault(row.service, [0, 0, 0, 0, 0])
-        for i, value in enumerate((row.alerts, row.hard, row.soft, row.notifications, row.flapping)):
+        for i, value in enumerate(
+            (row.alerts, row.hard, row.soft, row.notifications, row.flapping)
+        ):
             sums[i] += value
     for service, sums in sorted(per_service.items()):
         name = f"{prefix}.service.{part(service)}"
-        for label, value in zip(("alerts", "hard", "soft", "notifications", "flapping"), sums):
+        for label, value in zip(
+            ("alerts", "hard", "soft", "notifications", "flapping"), sums, strict=True
+        ):
             if value:
                 lines.append(f"{name}.{label}:{value}|c")
     lines += [f"{prefix}.hour.{h:02d}.alerts:{n}|c" for h, n in enumerate(report.by_hour) if n]
@@ -53,7 +57,9 @@ def _host_alerts(report: AlertReport) -> list[tuple[str, int]]:
     return sorted(totals.items())
 
 
-def _where(prefix: str, kind: str, counts: list[tuple[str, int]] | tuple[tuple[str, int], ...]) -> list[str]:
+def _where(
+    prefix: str, kind: str, counts: list[tuple[str, int]] | tuple[tuple[str, int], ...]
+) -> list[str]:
     return [f"{prefix}.{kind}.{part(name)}.alerts:{n}|c" for name, n in counts if n]
 
 

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from stackwatch.core.exits import FAILED, OK
 from stackwatch.core.files import fsync_directory, write_atomic
 from stackwatch.core.host import Host, HostError
-from stackwatch.core.exits import FAILED, OK
 from stackwatch.nagios.repo import ENVIRONMENT_LINK, Plan
 from stackwatch.nagios.settings import NagiosSettings
 from stackwatch.nagios.validate import Verdict

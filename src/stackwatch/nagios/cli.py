@@ -3,19 +3,23 @@ repository and the inventory, and which alerts cry wolf."""
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from stackwatch.cli_support import fail, load_settings, usage_error
 from stackwatch.core.durations import DurationError, parse_duration
-from stackwatch.core.exits import BUSY, FAILED, FOUND
+from stackwatch.core.exits import BUSY, FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 
 if TYPE_CHECKING:
-    from stackwatch.nagios.assemble import Outcome, Places
     from stackwatch.nagios.alerts import AlertReport
+    from stackwatch.nagios.assemble import Outcome, Places
+    from stackwatch.nagios.coverage import Gap
+    from stackwatch.nagios.generate import RoleTemplate
+    from stackwatch.nagios.inventory import HostFacts
     from stackwatch.nagios.settings import NagiosSettings
 
 app = typer.Typer(
@@ -134,7 +138,9 @@ def _hostgroups(host: Host, objects: str | None) -> dict[str, tuple[str, ...]]:
 def _plot(path: str, report: AlertReport, paths: list[str]) -> None:
     from stackwatch.nagios.alerts_plot import plot_alerts
 
-    title = f"Nagios alerts per hour: {paths[0]}" + (f" and {len(paths) - 1} more" if paths[1:] else "")
+    title = f"Nagios alerts per hour: {paths[0]}" + (
+        f" and {len(paths) - 1} more" if paths[1:] else ""
+    )
     try:
         plot_alerts(path, report, title)
     except (OSError, ValueError) as exc:
@@ -149,7 +155,6 @@ def _send(report: AlertReport, address: str, prefix: str) -> None:
     except StatsdError as exc:
         fail(str(exc), FAILED)
     sys.stderr.write(f"sent {count} StatsD datagrams to {address}\n")
-
 
 
 # --- assemble ----------------------------------------------------------------------------------
@@ -179,8 +184,10 @@ def assemble(
     host = Host()
     try:
         with locked(places):
-            outcome = _rollback(host, settings, places) if rollback else _assemble(
-                host, settings, places, repo, host_name, check
+            outcome = (
+                _rollback(host, settings, places)
+                if rollback
+                else _assemble(host, settings, places, repo, host_name, check)
             )
     except Busy as exc:
         fail(str(exc), BUSY)
@@ -240,3 +247,181 @@ def _rollback(host: Host, settings: NagiosSettings, places: Places) -> Outcome:
         return rollback(host, settings, places)
     except ValidateError as exc:
         fail(str(exc), FAILED)
+
+
+# --- generate and coverage ---------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    inventory: Annotated[str, typer.Option(help="Ansible inventory: INI, YAML or JSON")],
+    templates: Annotated[str, typer.Option(help="directory of template sets, <role>.yaml")],
+    out: Annotated[str, typer.Option(help="directory of the generated configuration")],
+    validate_with: Annotated[
+        str | None,
+        typer.Option(help="main nagios.cfg: check the output with nagios -v beside what it reads"),
+    ] = None,
+    output: OutOpt = "text",
+    config: ConfigOpt = None,
+) -> None:
+    """Host and service definitions from the inventory, one template set per role, stable and
+    diffable: one file per role and cell, only changed files written."""
+    import json
+    import os
+
+    from stackwatch.nagios.generate import GenerateError, place, render_files, write_tree
+    from stackwatch.nagios.inventory import InventoryError
+
+    _output(output)
+    settings = _settings(config)
+    host = Host()
+    try:
+        roles, facts = _inputs(host, settings, inventory, templates)
+        placed = place(facts, roles)
+        files = render_files(placed, roles, f"{os.path.basename(inventory)} and {templates}")
+        changes = write_tree(host, os.path.abspath(out), files)
+    except (GenerateError, InventoryError) as exc:
+        fail(str(exc), FAILED)
+    except OSError as exc:
+        fail(f"{out}: {exc.strerror or exc}", FAILED)
+    summary = {
+        "hosts": len(placed),
+        "without_role": len(facts) - len(placed),
+        "files": len(files),
+        "written": list(changes.written),
+        "unchanged": changes.unchanged,
+        "removed": list(changes.removed),
+        "not_generated": list(changes.foreign),
+    }
+    if output == "json":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _generate_text(summary, out)
+    if validate_with:
+        _validate_generated(host, settings, validate_with, os.path.abspath(out))
+
+
+def _inputs(
+    host: Host, settings: NagiosSettings, inventory: str, templates: str
+) -> tuple[dict[str, RoleTemplate], dict[str, HostFacts]]:
+    from stackwatch.nagios.generate import GenerateError, load_templates
+    from stackwatch.nagios.inventory import parse_inventory, resolve
+
+    try:
+        text = host.read_text(os.path.abspath(inventory))
+    except HostError as exc:
+        raise GenerateError(str(exc)) from None
+    roles = load_templates(host, os.path.abspath(templates), settings.nrpe_command)
+    parsed = parse_inventory(text, inventory)
+    facts = resolve(parsed, settings.cell_variable, settings.cell_pattern, settings.default_cell)
+    return roles, facts
+
+
+def _generate_text(summary: dict[str, Any], out: str) -> None:
+    lines = [
+        f"{summary['hosts']} hosts with a role ({summary['without_role']} without one, left out), "
+        f"{summary['files']} files in {out}: {len(summary['written'])} written, "
+        f"{summary['unchanged']} unchanged, {len(summary['removed'])} removed"
+    ]
+    lines += [f"  written  {path}" for path in summary["written"][:50]]
+    lines += [f"  removed  {path}" for path in summary["removed"][:50]]
+    lines += [f"  left alone (not generated)  {path}" for path in summary["not_generated"]]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _validate_generated(host: Host, settings: NagiosSettings, main: str, out: str) -> None:
+    from stackwatch.nagios.validate import ValidateError, validate
+
+    try:
+        verdict = validate(host, settings.nagios, main, None, out, settings.validate_timeout)
+    except ValidateError as exc:
+        fail(str(exc), FAILED)
+    if not verdict.ok:
+        _quote(verdict.errors)
+        fail(f"{settings.nagios} -v refused the generated configuration", FAILED)
+    sys.stdout.write(f"{settings.nagios} -v accepted it in {verdict.seconds:.1f} s\n")
+
+
+@app.command()
+def coverage(
+    templates: Annotated[str, typer.Option(help="directory of template sets, <role>.yaml")],
+    repo: Annotated[
+        str | None, typer.Option(help="the repository: every environment (default [nagios] repo)")
+    ] = None,
+    tree: Annotated[
+        str | None, typer.Option(help="one assembled tree instead, such as the live conf.d")
+    ] = None,
+    output: OutOpt = "text",
+    config: ConfigOpt = None,
+) -> None:
+    """Hosts whose role requires a service their environment's configuration lacks (exit 4 when
+    there is one)."""
+    import json
+
+    from stackwatch.nagios.generate import GenerateError, load_templates
+    from stackwatch.nagios.objects import ObjectsError
+
+    _output(output)
+    settings = _settings(config)
+    host = Host()
+    try:
+        roles = load_templates(host, os.path.abspath(templates), settings.nrpe_command)
+        found, counted = _coverage(host, roles, tree, repo or settings.repo)
+    except (GenerateError, ObjectsError, HostError) as exc:
+        fail(str(exc), FAILED)
+    if output == "json":
+        doc = {"environments": counted, "gaps": [g.__dict__ for g in found]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(_coverage_text(found, counted))
+    raise typer.Exit(FOUND if found else OK)
+
+
+def _coverage(
+    host: Host, roles: dict[str, RoleTemplate], tree: str | None, repo: str | None
+) -> tuple[list[Gap], dict[str, int]]:
+    from stackwatch.nagios.coverage import gaps
+    from stackwatch.nagios.objects import read_tree
+
+    if tree is None and repo is None:
+        usage_error("--repo DIR or --tree DIR is required")
+    trees = (
+        {tree: [os.path.abspath(tree)]}
+        if tree
+        else _environments(host, os.path.abspath(repo or ""))
+    )
+    found: list[Gap] = []
+    counted: dict[str, int] = {}
+    for name, roots in trees.items():
+        definitions = [d for root in roots for d in read_tree(host, root)]
+        missing, hosts = gaps(name, definitions, roles)
+        found += missing
+        counted[name] = hosts
+    return found, counted
+
+
+def _environments(host: Host, repo: str) -> dict[str, list[str]]:
+    """Each environment of the repository with everything in common/: the services a class
+    defines for a host group count for every environment."""
+    if not host.is_dir(f"{repo}/environments"):
+        usage_error(f"{repo}: no environments/ folder: not a configuration repository")
+    common = [f"{repo}/common"] if host.is_dir(f"{repo}/common") else []
+    return {
+        name: [*common, f"{repo}/environments/{name}"]
+        for name in host.listdir(f"{repo}/environments")
+        if host.is_dir(f"{repo}/environments/{name}") and not name.startswith(".")
+    }
+
+
+def _coverage_text(found: list[Gap], counted: dict[str, int]) -> str:
+    from stackwatch.render.safe import printable
+
+    lines = []
+    for environment, hosts in counted.items():
+        mine = [g for g in found if g.environment == environment]
+        lines.append(f"{printable(environment)}: {hosts} hosts, {len(mine)} missing services")
+        lines += [
+            f"  {printable(g.host)} ({printable(g.role)}) lacks {printable(g.service)}  [{g.where}]"
+            for g in mine
+        ]
+    return "\n".join(lines) + "\n"

@@ -26,19 +26,19 @@ class ServerRule:
 class NagiosSettings:
     """Nagios servers' configuration from one repository, and the analytics of their alerts."""
 
-    repo: str | None = None  # the configuration repository (common/<class>, environments/<env>/<cell>)
+    repo: str | None = None  # the repository: common/<class>, environments/<env>/<part>
     conf_dir: str = "/etc/nagios4/conf.d"  # the live conf.d that assemble replaces
     main_config: str = "/etc/nagios4/nagios.cfg"  # the main configuration; must read conf_dir
     nagios: str = "nagios4"  # the Nagios program that validates a tree (nagios -v)
     validate_timeout: float = 300.0  # seconds nagios -v may take
-    reload_command: tuple[str, ...] = ("systemctl", "reload", "nagios4")  # after a swap; [] for none
-    server_pattern: str = r"^[a-z0-9]+-(?P<env>[a-z0-9]+)-(?P<cell>c\d{4})\b"  # a cell server's name
-    servers: tuple[ServerRule, ...] = ()  # global and mixed servers, by name ([[nagios.servers]])
+    reload_command: tuple[str, ...] = ("systemctl", "reload", "nagios4")  # after a swap ([]: none)
+    server_pattern: str = r"^[a-z0-9]+-(?P<env>[a-z0-9]+)-(?P<cell>c\d{4})\b"  # cell servers' names
+    servers: tuple[ServerRule, ...] = ()  # global and mixed servers, by name
     cell_pattern: str = r"c\d{4}"  # the cell in a monitored host's name (alerts by cell)
     cell_variable: str = "cell"  # the inventory variable naming a host's cell (generate)
     default_cell: str = "global"  # the cell of inventory hosts that name none
     nrpe_command: str = "check_nrpe"  # the Nagios command that runs a check through NRPE
-    recovery_window: str = "10m"  # a problem over within this, unacknowledged, recovered by itself
+    recovery_window: str = "10m"  # a problem over within this (unacknowledged) recovered by itself
     statsd_prefix: str = "nagios.alerts"  # StatsD names of alerts --statsd
 
     def validate(self, where: str) -> None:

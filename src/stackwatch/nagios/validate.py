@@ -29,11 +29,14 @@ class Verdict:
     seconds: float
 
 
-def main_config_for(text: str, main_path: str, live_dir: str, tree: str, results: str) -> str:
-    """The main configuration with the tree in place of ``live_dir``; relative paths made
-    absolute (the copy lives elsewhere). ValidateError where nothing reads ``live_dir``."""
+def main_config_for(
+    text: str, main_path: str, live_dir: str | None, tree: str, results: str
+) -> str:
+    """The main configuration with the tree in place of ``live_dir`` (added to it where
+    ``live_dir`` is None); relative paths made absolute (the copy lives elsewhere).
+    ValidateError where nothing reads ``live_dir``."""
     base = os.path.dirname(os.path.abspath(main_path))
-    live = os.path.normpath(live_dir)
+    live = os.path.normpath(live_dir) if live_dir else None
     out: list[str] = []
     replaced = False
     for line in text.splitlines():
@@ -47,8 +50,10 @@ def main_config_for(text: str, main_path: str, live_dir: str, tree: str, results
         elif sep and key == "check_result_path":
             continue
         out.append(line)
-    if not replaced:
-        raise ValidateError(f"{main_path} has no cfg_dir={live_dir}: it would not read the new tree")
+    if live is None:
+        out.append(f"cfg_dir={tree}")
+    elif not replaced:
+        raise ValidateError(f"{main_path} has no cfg_dir={live_dir}: it would not read the tree")
     out.append(f"check_result_path={results}")
     return "\n".join(out) + "\n"
 
@@ -57,12 +62,13 @@ def validate(
     host: Host,
     nagios: str,
     main_config: str,
-    live_dir: str,
+    live_dir: str | None,
     tree: str,
     timeout: float,
     shown_as: Sequence[tuple[str, str]] = (),
 ) -> Verdict:
-    """Run ``nagios -v`` on ``tree`` as if it were ``live_dir``. ``shown_as`` maps path prefixes
+    """Run ``nagios -v`` on ``tree`` as if it were ``live_dir`` (or beside what the main
+    configuration reads, where ``live_dir`` is None). ``shown_as`` maps path prefixes
     in Nagios's messages (the staging tree) to the paths a person edits (the repository)."""
     import time
 
