@@ -1,0 +1,138 @@
+"""Generated configuration: stable, one file per role and cell, one file touched per host change,
+foreign files left alone; templates that cannot become configuration refused; coverage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackwatch.core.host import Host
+from stackwatch.nagios.coverage import gaps
+from stackwatch.nagios.generate import (
+    MARK,
+    GenerateError,
+    load_templates,
+    place,
+    render_files,
+    role_template,
+    write_tree,
+)
+from stackwatch.nagios.inventory import parse_inventory, resolve
+from stackwatch.nagios.objects import ObjectsError, hostgroups_of, parse_objects, read_tree
+
+COMPUTE = "host_template: generic-host\nservices:\n  - name: stackwatch-links\n    check: links\n"
+CONTROL = "services:\n  - name: ssh\n    command: check_ssh!-p 22\n"
+
+
+def templates(tmp_path: Path) -> Path:
+    directory = tmp_path / "templates"
+    directory.mkdir(exist_ok=True)
+    (directory / "compute.yaml").write_text(COMPUTE)
+    (directory / "control.yaml").write_text(CONTROL)
+    return directory
+
+
+def generate(tmp_path: Path, inventory: str):  # type: ignore[no-untyped-def]
+    roles = load_templates(Host(), str(templates(tmp_path)), "check_nrpe")
+    facts = resolve(parse_inventory(inventory, "hosts.ini"), "cell", r"c\d{4}", "global")
+    files = render_files(place(facts, roles), roles, "hosts.ini")
+    return files, write_tree(Host(), str(tmp_path / "out"), files)
+
+
+INVENTORY = (
+    "[compute]\n"
+    + "".join(f"cmp-c{c:04d}-{h:03d} cell=c{c:04d}\n" for c in (1, 2) for h in range(3))
+    + "[control]\nctl-001\n[monitoring]\nmon-001\n"
+)
+
+
+def test_one_file_per_role_and_cell_marked_and_sorted(tmp_path: Path) -> None:
+    files, changes = generate(tmp_path, INVENTORY)
+    assert sorted(files) == ["c0001/compute.cfg", "c0002/compute.cfg", "global/control.cfg",
+                             "hostgroups.cfg"]  # fmt: skip
+    assert len(changes.written) == 4 and changes.unchanged == 0
+    text = (tmp_path / "out/c0001/compute.cfg").read_text()
+    assert text.startswith(MARK)
+    assert "check_command         check_nrpe!stackwatch_links" in text
+    assert text.index("cmp-c0001-000") < text.index("cmp-c0001-001") < text.index("cmp-c0001-002")
+    assert "mon-001" not in "".join(files.values())  # no template set for its group
+    again, second = generate(tmp_path, INVENTORY)
+    assert again == files and second.written == () and second.unchanged == 4
+
+
+def test_a_change_to_one_host_changes_one_file_and_a_leaving_host_leaves(tmp_path: Path) -> None:
+    generate(tmp_path, INVENTORY)
+    changed = INVENTORY.replace(
+        "cmp-c0002-001 cell=c0002", "cmp-c0002-001 cell=c0002 ansible_host=10.0.0.9"
+    )
+    _, changes = generate(tmp_path, changed)
+    assert changes.written == ("c0002/compute.cfg",)
+    gone = INVENTORY.replace("cmp-c0002-001 cell=c0002\n", "")
+    _, changes = generate(tmp_path, gone)
+    assert changes.written == ("c0002/compute.cfg",)
+    assert "cmp-c0002-001" not in (tmp_path / "out/c0002/compute.cfg").read_text()
+
+
+def test_a_cell_that_empties_is_removed_foreign_files_are_not(tmp_path: Path) -> None:
+    generate(tmp_path, INVENTORY)
+    (tmp_path / "out/c0002/local.cfg").write_text("define command {\n}\n")
+    _, changes = generate(tmp_path, "[control]\nctl-001\n")
+    assert changes.removed == ("c0001/compute.cfg", "c0002/compute.cfg")
+    assert changes.foreign == ("c0002/local.cfg",)
+    assert not (tmp_path / "out/c0001").exists() and (tmp_path / "out/c0002/local.cfg").exists()
+
+
+def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "out/global").mkdir(parents=True)
+    (tmp_path / "out/global/control.cfg").write_text("# mine\n")
+    with pytest.raises(GenerateError, match="was not generated"):
+        generate(tmp_path, INVENTORY)
+    assert (tmp_path / "out/global/control.cfg").read_text() == "# mine\n"
+
+
+def test_names_that_would_break_the_configuration_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(GenerateError, match=r"hosts\.ini:2: address"):
+        generate(tmp_path, "[compute]\nh1 ansible_host='1.2.3.4;x'\n")
+    with pytest.raises(GenerateError, match="cannot be written"):
+        role_template("web", {"services": [{"name": "a\nb", "check": "links"}]}, "web.yaml", "n")
+    with pytest.raises(GenerateError, match="either check"):
+        role_template("web", {"services": [{"name": "a"}]}, "web.yaml", "n")
+    with pytest.raises(GenerateError, match="listed twice"):
+        role_template("web", {"services": [{"name": "a", "check": "x"}] * 2}, "web.yaml", "n")
+
+
+def test_objects_parser_comments_escapes_and_errors() -> None:
+    text = "# c\ndefine host{\n  host_name h1 ; note\n  _X a\\;b\n  hostgroups +web\n}\n"
+    (host,) = parse_objects(text, "a.cfg")
+    assert (host.kind, host.attrs["host_name"], host.attrs["_X"], host.line) == (
+        "host",
+        "h1",
+        "a;b",
+        2,
+    )
+    with pytest.raises(ObjectsError, match=r"^a\.cfg:1: define host is never closed"):
+        parse_objects("define host {\n host_name h\n", "a.cfg")
+    groups = hostgroups_of(parse_objects(
+        "define host {\n name t\n hostgroups web\n register 0\n}\n"
+        "define host {\n use t\n host_name h1\n hostgroups +db\n}\n"
+        "define hostgroup {\n hostgroup_name all\n members h1\n}\n", "b.cfg"))  # fmt: skip
+    assert groups == {"h1": ("all", "db", "web")}
+
+
+def test_coverage_finds_what_a_role_requires_and_a_host_lacks(tmp_path: Path) -> None:
+    generate(tmp_path, INVENTORY)
+    roles = load_templates(Host(), str(templates(tmp_path)), "check_nrpe")
+    found, hosts = gaps("prod", read_tree(Host(), str(tmp_path / "out")), roles)
+    assert (found, hosts) == ([], 7)
+    (tmp_path / "templates/compute.yaml").write_text(
+        COMPUTE + "  - name: temperature\n    check: temperature\n"
+    )
+    roles = load_templates(Host(), str(tmp_path / "templates"), "check_nrpe")
+    extra = "define service {\n host_name cmp-c0001-000\n service_description temperature\n}\n"
+    (tmp_path / "out/c0001/extra.cfg").write_text(extra)
+    found, _ = gaps("prod", read_tree(Host(), str(tmp_path / "out")), roles)
+    assert [g.host for g in found] == ["cmp-c0001-001", "cmp-c0001-002"] + [
+        f"cmp-c0002-{h:03d}" for h in range(3)
+    ]
+    assert found[0].service == "temperature" and found[0].where.endswith("c0001/compute.cfg:20")
