@@ -1,8 +1,9 @@
 """``nagios -v`` on a tree that is not live yet, and Nagios's own words when it refuses it.
 
 The main configuration is copied to a temporary directory with ``cfg_dir=<live conf.d>`` pointing
-at the tree and ``check_result_path`` at a directory of its own: Nagios refuses to even verify a
-configuration whose check result directory it cannot write (Debian's belongs to the nagios user).
+at the tree and ``check_result_path`` and ``temp_path`` at a directory of its own: Nagios refuses
+to even verify a configuration whose check result or temporary directory it cannot write, checked
+as its nagios_user (Debian's belong to that user).
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ def main_config_for(
             if key == "cfg_dir" and value == live:
                 value, replaced = tree, True
             line = f"{key}={value}"
-        elif sep and key == "check_result_path":
+        elif sep and key in ("check_result_path", "temp_path"):
             continue
         out.append(line)
     if live is None:
         out.append(f"cfg_dir={tree}")
     elif not replaced:
         raise ValidateError(f"{main_path} has no cfg_dir={live_dir}: it would not read the tree")
-    out.append(f"check_result_path={results}")
+    out += [f"check_result_path={results}", f"temp_path={results}"]
     return "\n".join(out) + "\n"
 
 

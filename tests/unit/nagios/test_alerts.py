@@ -102,10 +102,12 @@ def test_archives_gzip_cut_and_ordered_by_time(tmp_path: Path) -> None:
     )
     (tmp_path / "nagios-11-13-2023-00.log.gz").write_bytes(cut[: len(cut) // 2])
     (tmp_path / "nagios.log").write_text(sa(T0 + 9000, "h1", "Load", "CRITICAL") + "\n")
-    paths = [str(tmp_path / n) for n in ("nagios.log", "nagios-11-14-2023-00.log.gz",
-                                         "nagios-11-13-2023-00.log.gz")]  # fmt: skip
+    paths = [
+        str(tmp_path / n)
+        for n in ("nagios.log", "nagios-11-14-2023-00.log.gz", "nagios-11-13-2023-00.log.gz")
+    ]
     logs = read_logs(Host(), paths)
-    assert [Path(log.path).name for log in logs][0] == "nagios-11-14-2023-00.log.gz"
+    assert Path(logs[0].path).name == "nagios-11-14-2023-00.log.gz"
     assert [log.cut for log in logs] == [False, True, False]
     tally = Tally(600)
     for log in logs:

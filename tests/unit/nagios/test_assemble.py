@@ -31,7 +31,8 @@ for line in main:
                 path = os.path.join(top, name)
                 for number, text in enumerate(open(path), 1):
                     if "BROKEN" in text:
-                        print(f"Error: Invalid object (config file '{path}', starting on line {number})")
+                        where = f"config file '{path}', starting on line {number}"
+                        print(f"Error: Invalid object ({where})")
                         sys.exit(1)
 print("Things look okay")
 """
@@ -49,7 +50,7 @@ def site(tmp_path: Path) -> Path:
     (repo / "environments/prod/c0001/hosts.cfg").write_text("define host {\n}\n")
     etc = tmp_path / "etc"
     etc.mkdir()
-    (etc / "nagios.cfg").write_text(f"cfg_dir=conf.d\ncheck_result_path=/nonexistent\n")
+    (etc / "nagios.cfg").write_text("cfg_dir=conf.d\ncheck_result_path=/nonexistent\n")
     nagios = tmp_path / "nagios"
     nagios.write_text(f"#!{sys.executable}\n{FAKE_NAGIOS}")
     nagios.chmod(0o755)
@@ -110,11 +111,18 @@ def test_bad_repositories_are_refused_with_the_path(tmp_path: Path) -> None:
 
 
 def test_the_main_configuration_copy_reads_the_new_tree(tmp_path: Path) -> None:
-    text = "cfg_file=objects/a.cfg\ncfg_dir=/etc/nagios4/conf.d/\ncheck_result_path=/var/x\nlog_file=/l\n"
+    text = (
+        "cfg_file=objects/a.cfg\ncfg_dir=/etc/nagios4/conf.d/\n"
+        "check_result_path=/var/x\nlog_file=/l\n"
+    )
     copy = main_config_for(text, "/etc/nagios4/nagios.cfg", "/etc/nagios4/conf.d", "/t/new", "/r")
     assert copy.splitlines() == [
-        "cfg_file=/etc/nagios4/objects/a.cfg", "cfg_dir=/t/new", "log_file=/l", "check_result_path=/r",
-    ]  # fmt: skip
+        "cfg_file=/etc/nagios4/objects/a.cfg",
+        "cfg_dir=/t/new",
+        "log_file=/l",
+        "check_result_path=/r",
+        "temp_path=/r",
+    ]
     with pytest.raises(ValidateError, match="has no cfg_dir=/etc/other"):
         main_config_for(text, "/etc/nagios4/nagios.cfg", "/etc/other", "/t/new", "/r")
 

@@ -49,8 +49,12 @@ INVENTORY = (
 
 def test_one_file_per_role_and_cell_marked_and_sorted(tmp_path: Path) -> None:
     files, changes = generate(tmp_path, INVENTORY)
-    assert sorted(files) == ["c0001/compute.cfg", "c0002/compute.cfg", "global/control.cfg",
-                             "hostgroups.cfg"]  # fmt: skip
+    assert sorted(files) == [
+        "c0001/compute.cfg",
+        "c0002/compute.cfg",
+        "global/control.cfg",
+        "hostgroups.cfg",
+    ]
     assert len(changes.written) == 4 and changes.unchanged == 0
     text = (tmp_path / "out/c0001/compute.cfg").read_text()
     assert text.startswith(MARK)
@@ -113,10 +117,14 @@ def test_objects_parser_comments_escapes_and_errors() -> None:
     )
     with pytest.raises(ObjectsError, match=r"^a\.cfg:1: define host is never closed"):
         parse_objects("define host {\n host_name h\n", "a.cfg")
-    groups = hostgroups_of(parse_objects(
-        "define host {\n name t\n hostgroups web\n register 0\n}\n"
-        "define host {\n use t\n host_name h1\n hostgroups +db\n}\n"
-        "define hostgroup {\n hostgroup_name all\n members h1\n}\n", "b.cfg"))  # fmt: skip
+    groups = hostgroups_of(
+        parse_objects(
+            "define host {\n name t\n hostgroups web\n register 0\n}\n"
+            "define host {\n use t\n host_name h1\n hostgroups +db\n}\n"
+            "define hostgroup {\n hostgroup_name all\n members h1\n}\n",
+            "b.cfg",
+        )
+    )
     assert groups == {"h1": ("all", "db", "web")}
 
 

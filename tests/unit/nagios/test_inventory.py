@@ -65,9 +65,13 @@ def facts(text: str, name: str):  # type: ignore[no-untyped-def]
 def test_ini_groups_children_ranges_and_variables() -> None:
     hosts = facts(INI, "hosts.ini")
     assert sorted(hosts) == [
-        "cmp-c0001-001", "cmp-c0001-002", "cmp-c0001-003", "cmp-c0002-001", "ctl-001",
+        "cmp-c0001-001",
+        "cmp-c0001-002",
+        "cmp-c0001-003",
+        "cmp-c0002-001",
+        "ctl-001",
         "net-c0001-001",
-    ]  # fmt: skip
+    ]
     assert hosts["cmp-c0001-002"].groups == ("cells", "compute")
     assert hosts["cmp-c0001-002"].cell == "c0001"
     assert hosts["cmp-c0002-001"].vars["ansible_host"] == "10.0.2.1"
@@ -106,7 +110,10 @@ def test_cycle_of_children_names_file_line_and_the_cycle() -> None:
 
 
 def test_yaml_cycle_is_an_error_too() -> None:
-    text = "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n"
+    text = (
+        "all:\n  children:\n    a:\n      children:\n"
+        "        b:\n          children:\n            a:\n"
+    )
     with pytest.raises(InventoryError, match="cycle of children"):
         facts(text, "i.yml")
 

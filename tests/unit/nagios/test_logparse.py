@@ -16,17 +16,29 @@ def test_service_alert_keeps_semicolons_of_the_plugin_output() -> None:
         "free 3%; inode 10%|/=97%;80;90"
     )
     assert entry == Entry(
-        1700000000, "SERVICE ALERT", "cmp-c0001-001", "Disk /", "CRITICAL", "SOFT", 2, "", "",
+        1700000000,
+        "SERVICE ALERT",
+        "cmp-c0001-001",
+        "Disk /",
+        "CRITICAL",
+        "SOFT",
+        2,
+        "",
+        "",
         "DISK CRITICAL - free 3%; inode 10%|/=97%;80;90",
-    )  # fmt: skip
+    )
 
 
 def test_host_alert_has_no_service_field() -> None:
     entry = parse_line("[1700000001] HOST ALERT: cmp-c0001-001;DOWN;HARD;3;PING CRITICAL; 100%")
     assert isinstance(entry, Entry)
     assert (entry.kind, entry.host, entry.service, entry.state, entry.state_type) == (
-        "HOST ALERT", "cmp-c0001-001", "", "DOWN", "HARD",
-    )  # fmt: skip
+        "HOST ALERT",
+        "cmp-c0001-001",
+        "",
+        "DOWN",
+        "HARD",
+    )
     assert entry.attempt == 3 and entry.output == "PING CRITICAL; 100%"
 
 
@@ -41,8 +53,11 @@ def test_notifications_start_with_the_contact() -> None:
     )
     assert isinstance(service, Entry) and isinstance(host, Entry) and isinstance(ack, Entry)
     assert (service.contact, service.host, service.service, service.state) == (
-        "ops", "h1", "Load", "CRITICAL",
-    )  # fmt: skip
+        "ops",
+        "h1",
+        "Load",
+        "CRITICAL",
+    )
     assert service.detail == "PROBLEM" and service.output == "load 9;8;7"
     assert (host.host, host.service, host.state, host.detail) == ("h1", "", "UP", "RECOVERY")
     assert (ack.detail, ack.state) == ("ACKNOWLEDGEMENT", "CRITICAL")
@@ -67,8 +82,10 @@ def test_acknowledgement_commands_are_kept_other_lines_are_other() -> None:
         "[1700000005] EXTERNAL COMMAND: ACKNOWLEDGE_SVC_PROBLEM;h1;Load;2;1;1;alice;on it"
     )
     assert isinstance(ack, Entry) and (ack.kind, ack.host, ack.service) == (
-        "ACKNOWLEDGEMENT", "h1", "Load",
-    )  # fmt: skip
+        "ACKNOWLEDGEMENT",
+        "h1",
+        "Load",
+    )
     assert parse_line("[1700000006] LOG ROTATION: DAILY") == Other(1700000006, "LOG ROTATION")
     assert isinstance(parse_line("[1700000006] Auto-save of retention data completed."), Other)
 
@@ -93,10 +110,18 @@ def test_cut_and_hostile_lines_are_malformed_with_a_reason() -> None:
 
 
 KINDS = st.sampled_from(
-    ["SERVICE ALERT", "HOST ALERT", "SERVICE NOTIFICATION", "HOST NOTIFICATION",
-     "SERVICE FLAPPING ALERT", "HOST FLAPPING ALERT", "CURRENT SERVICE STATE",
-     "EXTERNAL COMMAND", "LOG ROTATION"]
-)  # fmt: skip
+    [
+        "SERVICE ALERT",
+        "HOST ALERT",
+        "SERVICE NOTIFICATION",
+        "HOST NOTIFICATION",
+        "SERVICE FLAPPING ALERT",
+        "HOST FLAPPING ALERT",
+        "CURRENT SERVICE STATE",
+        "EXTERNAL COMMAND",
+        "LOG ROTATION",
+    ]
+)
 FIELD = st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=12)
 
 
@@ -131,10 +156,14 @@ NAMES = st.text(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    NAMES, NAMES, st.sampled_from(["OK", "WARNING", "CRITICAL", "UNKNOWN"]),
-    st.sampled_from(["HARD", "SOFT"]), st.integers(1, 99), st.text(max_size=30).filter(lambda s: "\n" not in s),
+    NAMES,
+    NAMES,
+    st.sampled_from(["OK", "WARNING", "CRITICAL", "UNKNOWN"]),
+    st.sampled_from(["HARD", "SOFT"]),
+    st.integers(1, 99),
+    st.text(max_size=30).filter(lambda s: "\n" not in s),
     st.integers(10**9, 10**10 - 1),
-)  # fmt: skip
+)
 def test_service_alerts_round_trip(
     host: str, service: str, state: str, kind: str, attempt: int, output: str, when: int
 ) -> None:
@@ -145,10 +174,22 @@ def test_service_alerts_round_trip(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(hostile_lines(), st.builds(
-    lambda h, s, st_, k, o: f"[1700000000] SERVICE ALERT: {h};{s};{st_};{k};1;{o}",
-    NAMES, NAMES, st.sampled_from(["OK", "CRITICAL", "BAD"]), st.sampled_from(["HARD", "SOFT", "X"]),
-    FIELD)), max_size=30))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            hostile_lines(),
+            st.builds(
+                lambda h, s, st_, k, o: f"[1700000000] SERVICE ALERT: {h};{s};{st_};{k};1;{o}",
+                NAMES,
+                NAMES,
+                st.sampled_from(["OK", "CRITICAL", "BAD"]),
+                st.sampled_from(["HARD", "SOFT", "X"]),
+                FIELD,
+            ),
+        ),
+        max_size=30,
+    )
+)
 def test_the_fast_path_counts_what_the_parser_reads(lines: list[str]) -> None:
     """Tally reads common SERVICE ALERTs without the parser: it must agree with it, line by line."""
     tally = Tally(600)
