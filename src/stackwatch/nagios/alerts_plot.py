@@ -23,31 +23,38 @@ MAX_LABEL = 60
 
 
 def plot_alerts(path: str, report: AlertReport, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
+    """Two panels on one time axis: every alert per hour, then the chattiest services (their
+    counts are too small to read beside the total)."""
+    fig, (total, top) = plt.subplots(2, 1, figsize=(11, 6.5), dpi=100, sharex=True)
     try:
         if report.timeline:
-            ax.plot(
+            total.plot(
                 [float(t) for t, _ in report.timeline],
                 [n for _, n in report.timeline],
                 color="#4a6fa5",
                 linewidth=1.0,
                 label="all alerts per hour",
             )
-        for (host, service), series in report.service_timelines.items():
-            ax.plot(
+            total.legend(loc="upper left", fontsize="small")
+        colours = ["#c0392b", "#d35400", "#8e44ad", "#16a085", "#2c3e50"]
+        for i, ((host, service), series) in enumerate(report.service_timelines.items()):
+            top.plot(
                 [float(t) for t, _ in series],
                 [n for _, n in series],
+                color=colours[i % len(colours)],
                 linewidth=0.9,
                 label=safe_label(f"{host} / {service}"),
             )
-        ax.set_title(safe_label(title))
-        ax.set_ylabel("alerts per hour")
-        ax.set_xlabel("time (UTC)")
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=8))
-        ax.xaxis.set_major_formatter(FuncFormatter(_clock))
-        ax.grid(True, alpha=0.3)
-        if report.timeline:
-            ax.legend(loc="upper left", fontsize="small")
+        if report.service_timelines:
+            top.legend(loc="upper left", fontsize="small")
+        total.set_title(safe_label(title))
+        total.set_ylabel("alerts per hour")
+        top.set_ylabel("chattiest services")
+        top.set_xlabel("time (UTC)")
+        top.xaxis.set_major_locator(MaxNLocator(nbins=8))
+        top.xaxis.set_major_formatter(FuncFormatter(_clock))
+        for ax in (total, top):
+            ax.grid(True, alpha=0.3)
         fig.autofmt_xdate()
         fig.tight_layout()
         fig.savefig(path, format="png")
