@@ -17,6 +17,8 @@ packages=(
   smartmontools monitoring-plugins-basic
   zstd gzip pigz
 )
+# nagios (issue 14): Nagios Core for `nagios4 -v` and a real daemon in the nagios tests.
+packages+=(nagios4-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,3 +38,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# nagios (issue 14): StatsD (npm) and Graphite's carbon-cache for `nagios alerts --statsd`, read
+# back from whisper files. GRAPHITE_NO_PREFIX keeps carbon out of /opt/graphite (its default).
+command -v node >/dev/null && [ ! -e "$(npm root -g)/statsd/stats.js" ] && npm install -g -s statsd@0.9.0
+GRAPHITE_NO_PREFIX=True python3 -m pip install -q --disable-pip-version-check carbon==1.1.10 whisper==1.1.10

@@ -129,16 +129,18 @@ def write_state(places: Places, applied: str, previous: str) -> None:
     write_atomic(places.state, json.dumps({"applied": applied, "previous": previous}) + "\n")
 
 
-def swap_in(host: Host, places: Places) -> None:
-    """Exchange places.new with the live tree in one step; the old tree becomes previous."""
+def swap_in(host: Host, places: Places) -> bool:
+    """Exchange places.new with the live tree in one step; the old tree becomes previous.
+    False where there was no live tree (the first run)."""
     if not (host.exists(places.live) or host.is_link(places.live)):
         os.rename(places.new, places.live)
         fsync_directory(os.path.dirname(places.live))
-        return
+        return False
     exchange(places.new, places.live)
     remove_tree(host, places.previous)
     os.rename(places.new, places.previous)
     fsync_directory(os.path.dirname(places.live))
+    return True
 
 
 def exchange(first: str, second: str) -> None:
@@ -194,11 +196,14 @@ def assemble(
             return Outcome((*said, "--check: nothing changed"), OK)
         if state.get("applied") == new_digest and host.is_dir(places.live):
             return Outcome((*said, f"{places.live} is up to date; nothing to do"), OK)
-        swap_in(host, places)
+        kept = swap_in(host, places)
     finally:
         remove_tree(host, places.new)
     write_state(places, new_digest, state.get("applied", ""))
-    said.append(f"installed {places.live} (the tree before it kept as {places.previous})")
+    said.append(
+        f"installed {places.live}"
+        + (f" (the tree before it kept as {places.previous})" if kept else " (its first tree)")
+    )
     return _reload(host, settings, said)
 
 
