@@ -127,7 +127,9 @@ def _ranking(counts: Sequence[tuple[str, int]], limit: int, ranked: bool = True)
 
 def _hours(by_hour: Sequence[int]) -> list[str]:
     peak = max(by_hour, default=0) or 1
-    return [f"  {h:02d}h {n:9d} {'#' * round(40 * n / peak)}" for h, n in enumerate(by_hour)]
+    return [
+        f"  {h:02d}h {n:9d} {'#' * round(40 * n / peak)}".rstrip() for h, n in enumerate(by_hour)
+    ]
 
 
 def _when(stamp: int) -> str:

@@ -136,8 +136,8 @@ def swap_in(host: Host, places: Places) -> bool:
         os.rename(places.new, places.live)
         fsync_directory(os.path.dirname(places.live))
         return False
+    remove_tree(host, places.previous)  # before the exchange: a failure here changes nothing live
     exchange(places.new, places.live)
-    remove_tree(host, places.previous)
     os.rename(places.new, places.previous)
     fsync_directory(os.path.dirname(places.live))
     return True
