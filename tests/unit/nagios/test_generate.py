@@ -3,6 +3,7 @@ foreign files left alone; templates that cannot become configuration refused; co
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,58 @@ def test_coverage_finds_what_a_role_requires_and_a_host_lacks(tmp_path: Path) ->
         f"cmp-c0002-{h:03d}" for h in range(3)
     ]
     assert found[0].service == "temperature" and found[0].where.endswith("c0001/compute.cfg:20")
+
+
+def test_generate_and_coverage_command_lines(tmp_path: Path) -> None:
+    from tests.conftest import run_stackwatch
+
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(INVENTORY)
+    out = tmp_path / "out"
+    args = ["--inventory", str(inventory), "--templates", str(templates(tmp_path))]
+    done = run_stackwatch("nagios", "generate", *args, "--out", str(out), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["hosts"], summary["without_role"], len(summary["written"])) == (7, 1, 4)
+    clean = run_stackwatch(
+        "nagios", "coverage", "--templates", str(tmp_path / "templates"), "--tree", str(out)
+    )
+    assert clean.returncode == 0 and "7 hosts, 0 missing services" in clean.stdout
+    (tmp_path / "templates/control.yaml").write_text(CONTROL + "  - name: ntp\n    check: ntp\n")
+    gap = run_stackwatch(
+        "nagios",
+        "coverage",
+        "--templates",
+        str(tmp_path / "templates"),
+        "--tree",
+        str(out),
+        "--format",
+        "json",
+    )
+    assert gap.returncode == 4
+    assert [(g["host"], g["service"]) for g in json.loads(gap.stdout)["gaps"]] == [
+        ("ctl-001", "ntp")
+    ]
+    inventory.write_text(INVENTORY + "[compute:children]\ncontrol\n[control:children]\ncompute\n")
+    cycle = run_stackwatch("nagios", "generate", *args, "--out", str(out))
+    assert (
+        cycle.returncode == 1 and "cycle of children: compute -> control -> compute" in cycle.stderr
+    )
+    assert "Traceback" not in cycle.stderr
+
+
+def test_alerts_by_hostgroup_from_a_generated_tree(tmp_path: Path) -> None:
+    from tests.conftest import run_stackwatch
+
+    generate(tmp_path, INVENTORY)
+    log = tmp_path / "nagios.log"
+    log.write_text(
+        "[1700000000] SERVICE ALERT: cmp-c0001-001;stackwatch-links;CRITICAL;HARD;1;down\n"
+        "[1700000001] SERVICE ALERT: ctl-001;ssh;CRITICAL;SOFT;1;refused\n"
+    )
+    done = run_stackwatch(
+        "nagios", "alerts", str(log), "--objects", str(tmp_path / "out"), "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    groups = {g["hostgroup"]: g["alerts"] for g in json.loads(done.stdout)["by_hostgroup"]}
+    assert groups == {"compute": 1, "c0001": 1, "control": 1, "global": 1}
