@@ -333,8 +333,9 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
     where = where or Where()
     every = [*tally.services.values(), *tally.hosts.values()]
     hours: Counter[int] = Counter()
+    to_hour = HOUR.__rfloordiv__  # t -> t // HOUR, called from C by map (a million times)
     for item in every:
-        hours.update(t // HOUR for t in item.times)
+        hours.update(map(to_hour, item.times))
     first = min((min(t.times) for t in every if t.times), default=-1)
     last = max((max(t.times) for t in every if t.times), default=-1)
     days = _days(first, last)
@@ -358,7 +359,7 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
         timeline=_series(hours),
         service_timelines={
             (row.host, row.service): _series(
-                Counter(t // HOUR for t in tally.services[(row.host, row.service)].times)
+                Counter(map(to_hour, tally.services[(row.host, row.service)].times))
             )
             for row in services[:top_timelines]
             if row.alerts

@@ -16,8 +16,12 @@ from stackwatch.nagios.alerts import AlertReport, ServiceRow
 from stackwatch.render.safe import printable
 
 
+INDENTED_ROWS = 2000  # above this, JSON is written compact: indenting takes Python's slow encoder
+
+
 def to_json(report: AlertReport) -> str:
-    return json.dumps(json_data(report), indent=2, sort_keys=False) + "\n"
+    small = len(report.services) + len(report.hosts) <= INDENTED_ROWS
+    return json.dumps(json_data(report), indent=2 if small else None) + "\n"
 
 
 def json_data(report: AlertReport) -> dict[str, Any]:
