@@ -15,7 +15,6 @@ from typing import Any
 from stackwatch.nagios.alerts import AlertReport, ServiceRow
 from stackwatch.render.safe import printable
 
-
 INDENTED_ROWS = 2000  # above this, JSON is written compact: indenting takes Python's slow encoder
 
 

@@ -74,6 +74,8 @@ def alerts(
         usage_error("--limit must be at least 1")
     settings = _settings(config)
     window = _window(recovery_window or settings.recovery_window)
+    if statsd:
+        _statsd_address(statsd)
     host = Host()
     paths = _expand_all(host, logs)
     where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
@@ -91,6 +93,15 @@ def alerts(
     from stackwatch.nagios.alerts_view import to_json, to_text
 
     sys.stdout.write(to_json(report) if output == "json" else to_text(report, limit))
+
+
+def _statsd_address(text: str) -> None:
+    from stackwatch.render.statsd import StatsdError, parse_address
+
+    try:
+        parse_address(text)
+    except StatsdError as exc:
+        usage_error(f"--statsd: {exc}")
 
 
 def _window(text: str) -> float:
