@@ -179,7 +179,11 @@ class Outcome:
 def assemble(
     host: Host, settings: NagiosSettings, places: Places, plan: Plan, check_only: bool
 ) -> Outcome:
-    """Build, validate, swap, reload; ``check_only`` stops after validation."""
+    """Build, validate, swap, reload; ``check_only`` stops after validation.
+
+    What Nagios was last given (reloaded) is recorded only once the reload succeeded: a tree
+    swapped in whose reload failed is reloaded by the next run, without swapping it again (the
+    previous tree stays the one before it)."""
     said = [plan.server.describe()]
     build(host, plan, places)
     try:
@@ -191,20 +195,23 @@ def assemble(
             )
         said.append(_validated(settings, verdict))
         new_digest = digest(host, places.new)
-        state = read_state(host, places)
+        in_place = host.is_dir(places.live) and digest(host, places.live) == new_digest
         if check_only:
             return Outcome((*said, "--check: nothing changed"), OK)
-        if state.get("applied") == new_digest and host.is_dir(places.live):
+        if in_place and read_state(host, places).get("applied") == new_digest:
             return Outcome((*said, f"{places.live} is up to date; nothing to do"), OK)
-        kept = swap_in(host, places)
+        if in_place:
+            said.append(f"{places.live} holds it already; Nagios was not reloaded with it yet")
+        else:
+            said.append(_swapped(places, swap_in(host, places)))
     finally:
         remove_tree(host, places.new)
-    write_state(places, new_digest, state.get("applied", ""))
-    said.append(
-        f"installed {places.live}"
-        + (f" (the tree before it kept as {places.previous})" if kept else " (its first tree)")
-    )
-    return _reload(host, settings, said)
+    return _reload(host, settings, places, new_digest, said)
+
+
+def _swapped(places: Places, kept: bool) -> str:
+    where = f" (the tree before it kept as {places.previous})" if kept else " (its first tree)"
+    return f"installed {places.live}{where}"
 
 
 def rollback(host: Host, settings: NagiosSettings, places: Places) -> Outcome:
@@ -219,11 +226,9 @@ def rollback(host: Host, settings: NagiosSettings, places: Places) -> Outcome:
         )
     exchange(places.previous, places.live)
     fsync_directory(os.path.dirname(places.live))
-    state = read_state(host, places)
-    write_state(places, digest(host, places.live), state.get("applied", ""))
     said = [_validated(settings, verdict), f"rolled back {places.live} to the previous tree "
             f"(the one it replaced is now {places.previous})"]  # fmt: skip
-    return _reload(host, settings, said)
+    return _reload(host, settings, places, digest(host, places.live), said)
 
 
 def _validate(
@@ -248,12 +253,21 @@ def _validated(settings: NagiosSettings, verdict: Verdict) -> str:
     return "\n  ".join((said, *verdict.warnings))
 
 
-def _reload(host: Host, settings: NagiosSettings, said: list[str]) -> Outcome:
+def _reload(
+    host: Host, settings: NagiosSettings, places: Places, applied: str, said: list[str]
+) -> Outcome:
+    """Reload Nagios; record what it now runs only once it did."""
+    previous = read_state(host, places).get("applied", "")
     if not settings.reload_command:
+        write_state(places, applied, previous)
         return Outcome((*said, "no reload_command set: reload Nagios to use it"), OK)
     try:
         host.run(list(settings.reload_command), timeout=120)
     except HostError as exc:
-        said.append(f"reloading Nagios failed: {exc} (the running Nagios keeps what it had)")
+        said.append(
+            f"reloading Nagios failed: {exc} (the running Nagios keeps what it had; "
+            "the next run reloads again)"
+        )
         return Outcome(tuple(said), FAILED)
+    write_state(places, applied, previous)
     return Outcome((*said, f"reloaded: {' '.join(settings.reload_command)}"), OK)

@@ -137,10 +137,16 @@ def test_install_then_up_to_date_then_change(site: Path) -> None:
     assert reloads(site) == 1
     again = assemble(site)
     assert again.returncode == 0 and "up to date" in again.stdout and reloads(site) == 1
+    # The linked part changed: the tree is the same, Nagios is reloaded to read it.
     (site / "repo/environments/prod/c0001/hosts.cfg").write_text("define host {\n}\n# new\n")
+    linked = assemble(site)
+    assert linked.returncode == 0 and "not reloaded with it yet" in linked.stdout
+    assert reloads(site) == 2 and not (site / "etc/.conf.d.previous").exists()
+    # A copied file changed: a new tree is swapped in, the old one kept.
+    (site / "repo/common/cell/commands.cfg").write_text("define command {\n}\n# new\n")
     changed = assemble(site)
-    assert changed.returncode == 0 and "installed" in changed.stdout and reloads(site) == 2
-    assert (site / "etc/.conf.d.previous/commands.cfg").exists()
+    assert changed.returncode == 0 and "installed" in changed.stdout and reloads(site) == 3
+    assert (site / "etc/.conf.d.previous/commands.cfg").read_text() == "define command {\n}\n"
 
 
 def test_a_refused_tree_changes_nothing_and_quotes_nagios(site: Path) -> None:
@@ -197,3 +203,29 @@ def test_check_only_and_one_run_at_a_time(site: Path) -> None:
     finally:
         os.close(fd)
     assert busy.returncode == 75 and "another assemble" in busy.stderr
+
+
+def test_a_failed_reload_is_retried_without_swapping_again(site: Path) -> None:
+    assert assemble(site).returncode == 0
+    (site / "repo/common/cell/commands.cfg").write_text("define command {\n}\n# two\n")
+    reload = site / "reload"
+    good = reload.read_text()
+    reload.write_text("#!/bin/sh\necho 'nagios4 is not running' >&2\nexit 3\n")
+    failed = assemble(site)
+    assert failed.returncode == 1 and "reloading Nagios failed" in failed.stdout
+    assert "# two" in (site / "etc/conf.d/commands.cfg").read_text()
+    reload.write_text(good)
+    retried = assemble(site)
+    assert retried.returncode == 0, retried.stderr
+    assert "not reloaded with it yet" in retried.stdout and "installed" not in retried.stdout
+    assert "# two" not in (site / "etc/.conf.d.previous/commands.cfg").read_text()
+    assert reloads(site) == 2
+    assert "up to date" in assemble(site).stdout
+
+
+def test_a_hand_edit_of_the_live_tree_is_replaced(site: Path) -> None:
+    assert assemble(site).returncode == 0
+    (site / "etc/conf.d/commands.cfg").write_text("# edited by hand\n")
+    again = assemble(site)
+    assert again.returncode == 0 and "installed" in again.stdout
+    assert (site / "etc/conf.d/commands.cfg").read_text() == "define command {\n}\n"
