@@ -229,3 +229,21 @@ def test_a_hand_edit_of_the_live_tree_is_replaced(site: Path) -> None:
     again = assemble(site)
     assert again.returncode == 0 and "installed" in again.stdout
     assert (site / "etc/conf.d/commands.cfg").read_text() == "define command {\n}\n"
+
+
+def test_a_global_server_named_in_the_configuration_links_its_part(site: Path) -> None:
+    (site / "repo/common/global/api.cfg").write_text("define command {\n}\n")
+    (site / "repo/environments/prod/global").mkdir()
+    with (site / "sw.toml").open("a") as config:
+        config.write(
+            '\n[[nagios.servers]]\nhost = "mon-global-*"\nserver_class = "global"\n'
+            'environment = "prod"\npart = "global"\n'
+        )
+    done = run_stackwatch(
+        "nagios", "assemble", "--config", str(site / "sw.toml"), "--host", "mon-global-1"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "class global, environment prod/global" in done.stdout
+    live = site / "etc/conf.d"
+    assert (live / "api.cfg").exists() and not (live / "commands.cfg").exists()
+    assert os.readlink(live / "environment") == str(site / "repo/environments/prod/global")

@@ -200,3 +200,42 @@ def test_alerts_by_hostgroup_from_a_generated_tree(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     groups = {g["hostgroup"]: g["alerts"] for g in json.loads(done.stdout)["by_hostgroup"]}
     assert groups == {"compute": 1, "c0001": 1, "control": 1, "global": 1}
+
+
+def test_coverage_of_every_environment_of_a_repository(tmp_path: Path) -> None:
+    from tests.conftest import run_stackwatch
+
+    repo = tmp_path / "repo"
+    (repo / "common/cell").mkdir(parents=True)
+    (repo / "common/cell/services.cfg").write_text(
+        "define service {\n hostgroup_name compute\n service_description stackwatch-links\n}\n"
+    )
+    for env, hosts in (("prod", ("cmp-1", "cmp-2")), ("lab", ("cmp-9",))):
+        (repo / f"environments/{env}/c0001").mkdir(parents=True)
+        (repo / f"environments/{env}/c0001/hosts.cfg").write_text(
+            "".join(f"define host {{\n host_name {h}\n hostgroups compute\n}}\n" for h in hosts)
+        )
+    (repo / "environments/prod/c0001/extra.cfg").write_text(
+        "define service {\n host_name cmp-1\n service_description temperature\n}\n"
+    )
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates/compute.yaml").write_text(
+        COMPUTE + "  - name: temperature\n    check: temperature\n"
+    )
+    done = run_stackwatch(
+        "nagios",
+        "coverage",
+        "--templates",
+        str(tmp_path / "templates"),
+        "--repo",
+        str(repo),
+        "--format",
+        "json",
+    )
+    assert done.returncode == 4, done.stderr
+    report = json.loads(done.stdout)
+    assert report["environments"] == {"lab": 1, "prod": 2}
+    assert [(g["environment"], g["host"], g["service"]) for g in report["gaps"]] == [
+        ("lab", "cmp-9", "temperature"),
+        ("prod", "cmp-2", "temperature"),
+    ]
