@@ -289,7 +289,9 @@ def generate(
     try:
         roles, facts = _inputs(host, settings, inventory, templates)
         placed = place(facts, roles)
-        files = render_files(placed, roles, f"{os.path.basename(inventory)} and {templates}")
+        folder = os.path.basename(os.path.normpath(templates))
+        source = f"{os.path.basename(inventory)} and the template sets {folder}"
+        files = render_files(placed, roles, source)
         changes = write_tree(host, os.path.abspath(out), files)
     except (GenerateError, InventoryError) as exc:
         fail(str(exc), FAILED)
