@@ -180,6 +180,7 @@ class Tally:
                     and host
                     and service
                     and attempt.isdecimal()
+                    and len(attempt) < 6
                     and stamp.isdecimal()
                     and line[0] == "["
                 ):

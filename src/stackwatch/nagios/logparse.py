@@ -97,7 +97,7 @@ def parse_line(line: str) -> Parsed:
         return Malformed("does not start with [timestamp]")
     close = line.find("] ", 1, MAX_STAMP_DIGITS + 2)
     stamp = line[1:close] if close > 1 else ""
-    if not (stamp.isascii() and stamp.isdigit()):
+    if not stamp.isdecimal():  # int() reads every decimal digit, ASCII or not
         return Malformed("does not start with [timestamp]")
     when = int(stamp)
     body = line[close + 2 :]
@@ -145,7 +145,7 @@ def _state_change(kind: str, service: bool) -> _Reader:
             return Malformed(f"{kind} without a host or service name")
         if state not in states or state_type not in STATE_TYPES:
             return Malformed(f"{kind} with state {state[:20]!r} type {state_type[:20]!r}")
-        if not (attempt.isascii() and attempt.isdigit() and len(attempt) < 6):
+        if not (attempt.isdecimal() and len(attempt) < 6):
             return Malformed(f"{kind} with attempt {attempt[:20]!r}")
         return Entry(when, kind, host, name, state, state_type, int(attempt), "", "", output)
 

@@ -101,7 +101,8 @@ def test_cut_and_hostile_lines_are_malformed_with_a_reason() -> None:
         "[1700000000] SERVICE FLAPPING ALERT: h1;Load;MAYBE;x": "change",
         "ERVICE ALERT: h1;Load;OK;HARD;1;x": "timestamp",
         "[17000000000000000000] SERVICE ALERT: h1;Load;OK;HARD;1;x": "timestamp",
-        "[１７００] SERVICE ALERT: h1;Load;OK;HARD;1;x": "timestamp",
+        "[17e9] SERVICE ALERT: h1;Load;OK;HARD;1;x": "timestamp",
+        "[1700000000] SERVICE ALERT: h1;Load;OK;HARD;123456;x": "attempt",
     }
     for line, word in cases.items():
         parsed = parse_line(line)
@@ -179,11 +180,15 @@ def test_service_alerts_round_trip(
         st.one_of(
             hostile_lines(),
             st.builds(
-                lambda h, s, st_, k, o: f"[1700000000] SERVICE ALERT: {h};{s};{st_};{k};1;{o}",
+                lambda t, h, s, st_, k, a, o: f"[{t}] SERVICE ALERT: {h};{s};{st_};{k};{a};{o}",
+                st.sampled_from(
+                    ["1700000000", "１７００００００００", "17000000001", "1x00000000"]
+                ),
                 NAMES,
                 NAMES,
                 st.sampled_from(["OK", "CRITICAL", "BAD"]),
                 st.sampled_from(["HARD", "SOFT", "X"]),
+                st.sampled_from(["1", "١", "12345", "123456", "", "x"]),
                 FIELD,
             ),
         ),
