@@ -57,11 +57,16 @@ def main() -> None:
             " > /dev/null"
         )
         sw_wall, sw_cpu = best(stackwatch, args.runs, env)
+        jobs_wall, jobs_cpu = best([*stackwatch, "--jobs", "0"], args.runs, env)
         sh_wall, sh_cpu = best(["sh", "-c", pipeline], args.runs, env)
         print(f"stackwatch nagios alerts --format json: {sw_wall:6.2f} s wall {sw_cpu:6.2f} s CPU")
+        print(
+            f"  the same with --jobs 0 (one per CPU): {jobs_wall:6.2f} s wall {jobs_cpu:6.2f} s CPU"
+        )
         print(f"grep | awk | sort | uniq -c:            {sh_wall:6.2f} s wall {sh_cpu:6.2f} s CPU")
         print(f"ratio pipeline / stackwatch (wall):     {sh_wall / sw_wall:6.2f}x  (>= 1: as fast)")
         print(f"ratio pipeline / stackwatch (CPU):      {sh_cpu / sw_cpu:6.2f}x")
+        print(f"ratio pipeline / stackwatch --jobs 0:   {sh_wall / jobs_wall:6.2f}x (wall)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -13,12 +13,14 @@ mostly do that is a candidate for a higher threshold or more check attempts.
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
@@ -114,9 +116,20 @@ class ServiceTally:
     times: list[int] = field(default_factory=list)  # of its alerts, for its own timeline
     open_since: int = -1  # start of the problem in progress
     acknowledged: bool = False
+    # What a later part of the log needs to join this part's problems to an earlier part's
+    # (the log is read in parts by several processes, see tally_logs):
+    first_ok: int = -1  # the first alert of this part was good (1), bad (0); -1: none yet
+    first_time: int = -1
+    ack_before_first: bool = False  # acknowledged before the first alert of this part
+    first_close: int = -1  # when the part's first problem ended (-1: it did not)
+    first_close_counted: bool = False  # ... and whether it was counted as recovered
+    first_problem_acked: bool = False
 
     def alert(self, when: int, state: str, state_type: str, good: str, window: float) -> None:
         """Count one alert line, and open or close a problem."""
+        if self.alerts == 0:
+            self.first_ok, self.first_time = int(state == good), when
+            self.ack_before_first = self.acknowledged
         self.alerts += 1
         if state_type == "HARD":
             self.hard += 1
@@ -130,10 +143,49 @@ class ServiceTally:
                 self.acknowledged = False
                 self.problems += 1
         elif self.open_since >= 0:
-            if when - self.open_since <= window and not self.acknowledged:
-                self.recovered_soon += 1
+            recovered = when - self.open_since <= window and not self.acknowledged
+            self.recovered_soon += recovered
+            if self.first_close < 0:
+                self.first_close, self.first_close_counted = when, recovered
+                self.first_problem_acked = self.acknowledged
             self.open_since = -1
             self.acknowledged = False
+
+    def absorb(self, later: ServiceTally, window: float) -> None:
+        """Add the same service's tally of the part of the log that follows this one's."""
+        self.alerts += later.alerts
+        self.hard += later.hard
+        self.soft += later.soft
+        self.notifications += later.notifications
+        self.flapping += later.flapping
+        self.problems += later.problems
+        self.recovered_soon += later.recovered_soon
+        for state, count in later.states.items():
+            self.states[state] = self.states.get(state, 0) + count
+        self.times += later.times
+        if self.open_since < 0 or later.first_ok < 0:
+            if self.open_since < 0:
+                self.open_since, self.acknowledged = later.open_since, later.acknowledged
+            else:  # still open, no alert in the later part; perhaps acknowledged there
+                self.acknowledged = self.acknowledged or later.acknowledged
+            return
+        self._join(later, window)
+
+    def _join(self, later: ServiceTally, window: float) -> None:
+        """A problem open at the end of this part, and the later part's first alert: it ends
+        the problem (good) or goes on with it (bad), which the later part counted as new."""
+        acked = self.acknowledged or later.ack_before_first
+        if later.first_ok == 1:
+            self.recovered_soon += later.first_time - self.open_since <= window and not acked
+        else:
+            self.problems -= 1
+            if later.first_close < 0:  # the problem is still open at the end of the later part
+                self.acknowledged = acked or later.acknowledged
+                return
+            self.recovered_soon -= later.first_close_counted
+            acked = acked or later.first_problem_acked
+            self.recovered_soon += later.first_close - self.open_since <= window and not acked
+        self.open_since, self.acknowledged = later.open_since, later.acknowledged
 
 
 _FAST_ALERT = "] SERVICE ALERT: "  # after a 10-digit timestamp: the common line, read inline
@@ -156,7 +208,20 @@ class Tally:
             self.cut_files.append(log.path)
         self.add_text(log.text, log.path)
 
-    def add_text(self, text: str, path: str) -> None:
+    def absorb(self, later: Tally) -> None:
+        """Add the tally of the part of the log that follows this one's."""
+        self.lines += later.lines
+        self.malformed += later.malformed
+        self.examples = (self.examples + later.examples)[:MAX_EXAMPLES]
+        self.cut_files += later.cut_files
+        for mine, theirs in ((self.services, later.services), (self.hosts, later.hosts)):
+            for key, tally in theirs.items():
+                if key in mine:
+                    mine[key].absorb(tally, self.recovery_window)  # type: ignore[index]
+                else:
+                    mine[key] = tally  # type: ignore[index]
+
+    def add_text(self, text: str, path: str, first_line: int = 1) -> None:
         """Count every line of one file (in time order, after the files before it).
 
         The common line, a well-formed SERVICE ALERT with a 10-digit timestamp, is read here
@@ -169,7 +234,7 @@ class Tally:
         self.lines += len(lines)
         services, window, other = self.services, self.recovery_window, self._other_line
         handlers = self._handlers()
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(lines, first_line):
             parts = line[28:].split(";", 5) if line[11:28] == _FAST_ALERT else ()
             if len(parts) == 6:
                 host, service, state, kind, attempt, _ = parts
@@ -251,6 +316,60 @@ class Tally:
 
     def _acknowledged(self, entry: Entry) -> None:
         self._of(entry).acknowledged = True
+
+
+# --- several processes -------------------------------------------------------------------------
+
+PARALLEL_BYTES = 16 << 20  # below this, starting processes costs more than it saves
+_WORK: list[tuple[str, str, int]] = []  # (path, text, first line): the parts, shared by fork
+
+
+def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
+    """Every log counted, oldest first. With ``workers`` above 1 (0: one per CPU), a large input
+    is cut into parts at line ends, counted by that many processes and joined in order
+    (Tally.absorb gives exactly what one pass counts). Worth it on an idle machine with cores to
+    spare; on a busy one the processes only add the cost of carrying their counts back."""
+    workers = workers or len(os.sched_getaffinity(0))
+    total = sum(len(log.text) for log in logs)
+    if workers < 2 or total < PARALLEL_BYTES:
+        tally = Tally(window)
+        for log in logs:
+            tally.add_log(log)
+        return tally
+    import multiprocessing
+
+    _WORK[:] = [
+        part for log in logs for part in _parts(log, max(1, workers * len(log.text) // total))
+    ]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            tallies = pool.map(partial(_tally_part, window), range(len(_WORK)))
+    finally:
+        _WORK.clear()
+    merged = Tally(window, cut_files=[log.path for log in logs if log.cut])
+    for part in tallies:
+        merged.absorb(part)
+    return merged
+
+
+def _parts(log: LogText, count: int) -> list[tuple[str, str, int]]:
+    """The text of one log in ``count`` parts cut after a newline, with their first line."""
+    text, parts, start, line = log.text, [], 0, 1
+    for i in range(1, count + 1):
+        end = len(text) if i == count else text.find("\n", len(text) * i // count) + 1
+        if end <= start:
+            continue
+        parts.append((log.path, text[start:end], line))
+        line += text.count("\n", start, end)
+        start = end
+    return parts
+
+
+def _tally_part(window: float, index: int) -> Tally:
+    path, text, first_line = _WORK[index]
+    tally = Tally(window)
+    tally.add_text(text, path, first_line)
+    return tally
 
 
 class CellFinder:

@@ -64,14 +64,22 @@ def alerts(
         str | None, typer.Option(help="also send the counters to StatsD at HOST:PORT")
     ] = None,
     statsd_prefix: Annotated[str | None, typer.Option(help="StatsD name prefix")] = None,
+    jobs: Annotated[int, typer.Option(help="processes that read a large log (0: one per CPU)")] = 1,
     config: ConfigOpt = None,
 ) -> None:
     """Chatty services from nagios.log: alerts per day, HARD/SOFT, flapping, self-recovery."""
-    from stackwatch.nagios.alerts import AlertsError, CellFinder, Tally, Where, read_logs, summarize
+    from stackwatch.nagios.alerts import (
+        AlertsError,
+        CellFinder,
+        Where,
+        read_logs,
+        summarize,
+        tally_logs,
+    )
 
     _output(output)
-    if limit < 1:
-        usage_error("--limit must be at least 1")
+    if limit < 1 or not 0 <= jobs <= 64:
+        usage_error("--limit must be at least 1 and --jobs between 0 and 64")
     settings = _settings(config)
     window = _window(recovery_window or settings.recovery_window)
     if statsd:
@@ -79,10 +87,8 @@ def alerts(
     host = Host()
     paths = _expand_all(host, logs)
     where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
-    tally = Tally(window)
     try:
-        for log in read_logs(host, paths):
-            tally.add_log(log)
+        tally = tally_logs(read_logs(host, paths), window, jobs)
     except AlertsError as exc:
         usage_error(str(exc))
     report = summarize(tally, where)

@@ -8,8 +8,20 @@ import json
 import socket
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from stackwatch.core.host import Host
-from stackwatch.nagios.alerts import CellFinder, Tally, Where, read_logs, summarize
+from stackwatch.nagios import alerts as alerts_module
+from stackwatch.nagios.alerts import (
+    CellFinder,
+    ServiceTally,
+    Tally,
+    Where,
+    read_logs,
+    summarize,
+    tally_logs,
+)
 from stackwatch.nagios.alerts_statsd import send_counters, statsd_lines
 from stackwatch.nagios.alerts_view import json_data, to_text
 from stackwatch.render.statsd import MAX_DATAGRAM
@@ -158,3 +170,72 @@ def test_cli_alerts_json_and_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--recovery-window" in bad.stderr
     globbed = run_stackwatch("nagios", "alerts", str(tmp_path / "nagios*.log"), "--limit", "3")
     assert globbed.returncode == 0 and "chattiest services" in globbed.stdout
+
+
+EVENT_LINES = [
+    "SERVICE ALERT: h1;Load;CRITICAL;SOFT;1;x",
+    "SERVICE ALERT: h1;Load;CRITICAL;HARD;2;x",
+    "SERVICE ALERT: h1;Load;OK;HARD;1;x",
+    "SERVICE ALERT: h2;NTP;WARNING;SOFT;1;x",
+    "SERVICE ALERT: h2;NTP;OK;SOFT;1;x",
+    "HOST ALERT: h1;DOWN;HARD;1;x",
+    "HOST ALERT: h1;UP;HARD;1;x",
+    "SERVICE NOTIFICATION: ops;h1;Load;ACKNOWLEDGEMENT (CRITICAL);n;x;al;c",
+    "EXTERNAL COMMAND: ACKNOWLEDGE_SVC_PROBLEM;h2;NTP;2;1;1;al;c",
+    "SERVICE FLAPPING ALERT: h1;Load;STARTED;x",
+    "SERVICE ALERT: h1;Load;CRIT",
+]
+EVENTS = st.sampled_from(EVENT_LINES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 400), EVENTS), max_size=40),
+    st.lists(st.integers(0, 40), max_size=4),
+)
+def test_a_log_counted_in_parts_and_joined_is_counted_as_in_one_pass(
+    steps: list[tuple[int, str]], cuts: list[int]
+) -> None:
+    """tally_logs cuts a large log into parts counted by several processes: joining them must
+    give what one pass gives, problems that span a cut included."""
+    when, lines = T0, []
+    for gap, event in steps:
+        when += gap
+        lines.append(f"[{when}] {event}")
+    whole = Tally(300)
+    whole.add_text("".join(f"{line}\n" for line in lines), "nagios.log")
+    joined, start = Tally(300), 0
+    for cut in [*sorted(c for c in cuts if c <= len(lines)), len(lines)]:
+        part = Tally(300)
+        part.add_text("".join(f"{line}\n" for line in lines[start:cut]), "nagios.log", start + 1)
+        joined.absorb(part)
+        start = cut
+    assert summarize(joined) == summarize(whole)
+    for table in ("services", "hosts"):
+        assert _ends(getattr(whole, table)) == _ends(getattr(joined, table))
+
+
+def _ends(tallies: dict[object, ServiceTally]) -> dict[object, tuple[int, bool | None]]:
+    """Where each problem stands at the end (an acknowledgement matters while one is open)."""
+    return {
+        key: (t.open_since, t.acknowledged if t.open_since >= 0 else None)
+        for key, t in tallies.items()
+    }
+
+
+def test_tally_logs_in_processes_equals_one_pass(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    lines = [f"[{T0 + i * 7}] {rng.choice(EVENT_LINES)}" for i in range(20000)]
+    log = tmp_path / "nagios.log"
+    log.write_text("\n".join(lines) + "\n")
+    logs = read_logs(Host(), [str(log)])
+    one = tally_logs(logs, 300, workers=1)
+    alerts_module.PARALLEL_BYTES, saved = 0, alerts_module.PARALLEL_BYTES
+    try:
+        several = tally_logs(logs, 300, workers=3)
+    finally:
+        alerts_module.PARALLEL_BYTES = saved
+    assert summarize(several) == summarize(one)
+    assert several.malformed == one.malformed > 0
