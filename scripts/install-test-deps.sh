@@ -24,6 +24,8 @@ packages=(
   zstd gzip pigz
   python3 python3-venv
 )
+# nagios (issue 14): Nagios Core for `nagios4 -v` and a real daemon in the nagios tests.
+packages+=(nagios4-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -51,3 +53,11 @@ venv_usable() {
 }
 venv_usable || "$PYTHON" -m venv --clear "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# nagios (issue 14): StatsD (npm) and Graphite's carbon-cache for `nagios alerts --statsd`, read
+# back from whisper files. GRAPHITE_NO_PREFIX keeps carbon out of /opt/graphite (its default).
+if command -v npm >/dev/null && [ ! -e "$(npm root -g)/statsd/stats.js" ]; then
+  npm install -g -s statsd@0.9.0
+fi
+GRAPHITE_NO_PREFIX=True "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+  carbon==1.1.10 whisper==1.1.10

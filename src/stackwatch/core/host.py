@@ -267,6 +267,20 @@ class Host:
         except (OSError, ValueError):
             return None
 
+    def is_link(self, path: str) -> bool:
+        return os.path.islink(self.real(path))
+
+    def realpath(self, path: str) -> str:
+        """The machine path with every symbolic link resolved (links under a captured root
+        resolve inside it only where they are relative)."""
+        real = os.path.realpath(self.real(path))
+        root = os.path.realpath(self.root)
+        if root == "/":
+            return real
+        if real == root:
+            return "/"
+        return "/" + os.path.relpath(real, root) if real.startswith(root + "/") else real
+
     def which(self, program: str) -> str | None:
         import shutil
 
@@ -440,7 +454,7 @@ class Host:
     def write_atomic(
         self, path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644
     ) -> None:
-        """Replace a file in one step (core/files.py): the old one or the new one, never a part."""
+        """Replace a file in one step (write_atomic below): the old one or the new, never a part."""
         try:
             write_atomic(self.real(path), data, mode)
         except OSError as exc:

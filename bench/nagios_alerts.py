@@ -1,0 +1,75 @@
+"""Benchmark: `stackwatch nagios alerts` against `grep 'SERVICE ALERT' | awk | sort | uniq -c` on
+the same nagios.log, in one run; prints wall and CPU seconds of each and their ratios.
+
+    python3 bench/nagios_alerts.py [--lines 1000000] [--runs 3]
+
+The pipeline only counts SERVICE ALERT lines per host and service; `alerts` also reads every
+other kind of line, checks each one, tracks problems and recoveries and counts by hour, day and
+cell. The log is generated into a temporary directory (bench/nagios_gen.py) and removed after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cpu import child_cpu_seconds, environment
+from nagios_gen import lines as log_lines
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds (children included) of one run."""
+    started = time.perf_counter()
+    cpu = child_cpu_seconds(argv, env)
+    return time.perf_counter() - started, cpu
+
+
+def best(argv: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[:6]} failed: {done.stderr[-400:]}")
+    results = [timed(argv, env) for _ in range(runs)]
+    return min(r[0] for r in results), statistics.median(r[1] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sw-bench-nagios-"))
+    try:
+        log = tmp / "nagios.log"
+        log.write_text("\n".join(log_lines(args.lines)) + "\n")
+        print(f"log: {args.lines} lines, {log.stat().st_size / 1e6:.0f} MB")
+        env = environment()
+        stackwatch = [sys.executable, "-m", "stackwatch.cli", "nagios", "alerts", str(log),
+                      "--format", "json"]  # fmt: skip
+        pipeline = (
+            f"grep 'SERVICE ALERT' {log} | awk -F';' '{{print $1\";\"$2}}' | sort | uniq -c"
+            " > /dev/null"
+        )
+        sw_wall, sw_cpu = best(stackwatch, args.runs, env)
+        jobs_wall, jobs_cpu = best([*stackwatch, "--jobs", "0"], args.runs, env)
+        sh_wall, sh_cpu = best(["sh", "-c", pipeline], args.runs, env)
+        print(f"stackwatch nagios alerts --format json: {sw_wall:6.2f} s wall {sw_cpu:6.2f} s CPU")
+        print(
+            f"  the same with --jobs 0 (one per CPU): {jobs_wall:6.2f} s wall {jobs_cpu:6.2f} s CPU"
+        )
+        print(f"grep | awk | sort | uniq -c:            {sh_wall:6.2f} s wall {sh_cpu:6.2f} s CPU")
+        print(f"ratio pipeline / stackwatch (wall):     {sh_wall / sw_wall:6.2f}x  (>= 1: as fast)")
+        print(f"ratio pipeline / stackwatch (CPU):      {sh_cpu / sw_cpu:6.2f}x")
+        print(f"ratio pipeline / stackwatch --jobs 0:   {sh_wall / jobs_wall:6.2f}x (wall)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

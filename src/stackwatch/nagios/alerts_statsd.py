@@ -1,0 +1,77 @@
+"""The what/when/where of the alerts as StatsD counters, many per datagram (at most 1432 bytes,
+render.statsd packs them).
+
+    PREFIX.service.SERVICE.alerts / .hard / .soft / .notifications / .flapping   (what)
+    PREFIX.hour.HH.alerts                                                         (when, UTC)
+    PREFIX.host.HOST.alerts   PREFIX.cell.CELL.alerts   PREFIX.hostgroup.GROUP.alerts  (where)
+    PREFIX.lines   PREFIX.malformed
+
+Names from the log are made safe for Graphite (one path element each: dots and anything outside
+letters, digits, ``_`` and ``-`` become ``_``).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+from stackwatch.nagios.alerts import AlertReport
+from stackwatch.render.statsd import StatsdError, pack_datagrams, parse_address, resolve
+
+_INVALID = re.compile(r"[^A-Za-z0-9_-]")
+
+__all__ = ["StatsdError", "send_counters", "statsd_lines"]
+
+
+def part(text: str) -> str:
+    return _INVALID.sub("_", text)[:200] or "_"
+
+
+def statsd_lines(report: AlertReport, prefix: str) -> list[str]:
+    lines = [f"{prefix}.lines:{report.lines}|c", f"{prefix}.malformed:{report.malformed}|c"]
+    per_service: dict[str, list[int]] = {}
+    for row in report.services:
+        sums = per_service.setdefault(row.service, [0, 0, 0, 0, 0])
+        for i, value in enumerate(
+            (row.alerts, row.hard, row.soft, row.notifications, row.flapping)
+        ):
+            sums[i] += value
+    for service, sums in sorted(per_service.items()):
+        name = f"{prefix}.service.{part(service)}"
+        for label, value in zip(
+            ("alerts", "hard", "soft", "notifications", "flapping"), sums, strict=True
+        ):
+            if value:
+                lines.append(f"{name}.{label}:{value}|c")
+    lines += [f"{prefix}.hour.{h:02d}.alerts:{n}|c" for h, n in enumerate(report.by_hour) if n]
+    lines += _where(prefix, "host", _host_alerts(report))
+    lines += _where(prefix, "cell", report.by_cell)
+    lines += _where(prefix, "hostgroup", report.by_hostgroup)
+    return lines
+
+
+def _host_alerts(report: AlertReport) -> list[tuple[str, int]]:
+    totals: dict[str, int] = {}
+    for row in (*report.services, *report.hosts):
+        totals[row.host] = totals.get(row.host, 0) + row.alerts
+    return sorted(totals.items())
+
+
+def _where(
+    prefix: str, kind: str, counts: list[tuple[str, int]] | tuple[tuple[str, int], ...]
+) -> list[str]:
+    return [f"{prefix}.{kind}.{part(name)}.alerts:{n}|c" for name, n in counts if n]
+
+
+def send_counters(report: AlertReport, address: str, prefix: str, timeout: float = 5.0) -> int:
+    """Send every counter; returns the number of datagrams."""
+    host, port = parse_address(address)
+    datagrams = pack_datagrams(statsd_lines(report, prefix))
+    family, kind, proto, _, sockaddr = resolve(host, port, timeout)[0]
+    with socket.socket(family, kind, proto) as sock:
+        for datagram in datagrams:
+            try:
+                sock.sendto(datagram, sockaddr)
+            except OSError as exc:
+                raise StatsdError(f"cannot send to StatsD at {address}: {exc}") from exc
+    return len(datagrams)
