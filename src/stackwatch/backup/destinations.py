@@ -214,12 +214,11 @@ class SshBackend(Backend):
             opts += ["-o", "StrictHostKeyChecking=yes"]
         return opts
 
-    def remote(self, argv: Sequence[str], timeout: float = 600, cwd: str | None = None) -> str:
-        """Run ``argv`` on the remote host (in ``cwd``): each word quoted for its shell."""
-        command = " ".join(shlex.quote(a) for a in argv)
-        if cwd is not None:
-            command = f"cd -- {shlex.quote(cwd)} && {command}"
-        return _run(self.host, self.ssh_argv(command), f"{self.name}: ssh {self.target()}", timeout)
+    def remote(self, *commands: Sequence[str], timeout: float = 600) -> str:
+        """Run ``commands`` on the remote host, one after the other while each succeeds, in
+        one connection: each word quoted for the remote shell, which reads it back as it was."""
+        line = " && ".join(" ".join(shlex.quote(word) for word in argv) for argv in commands)
+        return _run(self.host, self.ssh_argv(line), f"{self.name}: ssh {self.target()}", timeout)
 
     def ssh_argv(self, command: str) -> list[str]:
         return ["ssh", *self.ssh_options(), "--", self.target(), command]
@@ -238,26 +237,27 @@ class SshBackend(Backend):
     def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
         root = self.root(job)
         partial = f"{root}/.partial-{backup_id}"
-        self.remote(["mkdir", "-p", "-m", "700", "--", partial])
         # The job's lock is held: any other partial directory is left by a killed run.
         self.remote(
+            ["mkdir", "-p", "-m", "700", "--", partial],
+            ["cd", "--", root],
             ["find", ".", "-mindepth", "1", "-maxdepth", "1", "-name", ".partial-*",
              "!", "-name", f".partial-{backup_id}", "-exec", "rm", "-rf", "--", "{}", "+"],
-            cwd=root,
         )  # fmt: skip
         self.rsync([f"{staging}/"], f"{self.target()}:{partial}/", 6 * 3600)
         problems = self._sums(partial, files)
         if problems:
             raise DestinationError(f"{self.name}: copy does not match: {'; '.join(problems)}")
-        self.remote(["sync", "-f", "--", partial])
-        self.remote(["mv", "-T", "--", partial, f"{root}/{backup_id}"])
+        self.remote(
+            ["sync", "-f", "--", partial], ["mv", "-T", "--", partial, f"{root}/{backup_id}"]
+        )
 
     def _sums(self, directory: str, files: Sequence[DumpedFile]) -> list[str]:
         """SHA-256 of the files in ``directory``, computed there: sha256sum prints the plain
         file names (escaped ones start with a backslash, and are not ours)."""
         if not files:
             return []
-        out = self.remote(["sha256sum", "--", *[f.name for f in files]], cwd=directory)
+        out = self.remote(["cd", "--", directory], ["sha256sum", "--", *[f.name for f in files]])
         found: dict[str, str] = {}
         for line in out.splitlines():
             digest, _, name = line.partition("  ")
