@@ -149,3 +149,11 @@ def test_a_destination_path_names_a_directory(tmp_path: Path, path: str) -> None
     config.write_text(f'[backup.destinations.d]\nkind = "directory"\npath = "{path}"\n')
     with pytest.raises(ConfigError, match=r"backup\.destinations\.d\.path: must name a directory"):
         settings_for(load_config(config, required=True), "backup")
+
+
+def test_an_option_that_would_hide_the_dumps_progress_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    text = CONFIG.format(job="nightly", dest="local", dest_ref='"local"')
+    path.write_text(text + 'extra_dump_options = ["--skip-lock-tables", "--log-error=/tmp/x"]\n')
+    with pytest.raises(ConfigError, match=r"nightly\.extra_dump_options\[1\]: stackwatch reads"):
+        settings_for(load_config(path, required=True), "backup")
