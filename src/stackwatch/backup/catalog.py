@@ -3,6 +3,10 @@ taken at dump time, its copies per destination, verifications and deletions.
 
 Retention and the backup-age check decide from here, never from file times. Each change is one
 transaction, so a killed run leaves the catalog as it was before the change.
+
+"Newest" means the catalog's own sequence (``seq``, one more than any before, given as a run
+starts), never the wall clock: a clock set back or forward between runs does not reorder the
+backups, so retention can never take the backup just made for an old one.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ CREATE TABLE IF NOT EXISTS backups (
     status TEXT NOT NULL,            -- running, good, failed, deleted
     error TEXT,
     size INTEGER NOT NULL DEFAULT 0,
-    position TEXT
+    position TEXT,
+    seq INTEGER                      -- the order the runs started in (see the module docstring)
 );
 CREATE INDEX IF NOT EXISTS backups_job ON backups(job, started);
 CREATE TABLE IF NOT EXISTS files (
@@ -91,6 +96,7 @@ class Backup:
     error: str | None
     size: int
     position: str | None
+    seq: int  # the catalog's order of runs: higher is newer, whatever the clock said
 
     @property
     def lock_seconds(self) -> float | None:
@@ -142,6 +148,9 @@ class BackupEntry:
     copies: tuple[Copy, ...]
 
 
+_BACKUP_COLUMNS = "id, job, started, finished, status, error, size, position"
+
+
 class Catalog:
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -155,8 +164,15 @@ class Catalog:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
                 self.db.executescript(SCHEMA)
+                with self.db:
+                    _add_sequence(self.db)
+            # A catalog of an older release read without writing: its rows in insertion order.
+            self._seq = "seq" if _has_sequence(self.db) else "rowid"
         except (sqlite3.Error, OSError) as exc:
             raise CatalogError(f"catalog {self.path}: {exc}") from None
+
+    def _select_backups(self) -> str:
+        return f"SELECT {_BACKUP_COLUMNS}, {self._seq} FROM backups"
 
     def close(self) -> None:
         self.db.close()
@@ -170,9 +186,11 @@ class Catalog:
             raise CatalogError(f"catalog {self.path}: {exc}") from None
 
     def start(self, backup_id: str, job: str, started: float) -> None:
+        """A new backup, running, next in the sequence."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO backups(id, job, started, status) VALUES (?, ?, ?, 'running')",
+                "INSERT INTO backups(id, job, started, status, seq) VALUES (?, ?, ?, 'running', "
+                "(SELECT IFNULL(MAX(seq), 0) + 1 FROM backups))",
                 (backup_id, job, started),
             )
 
@@ -220,6 +238,24 @@ class Catalog:
                 ("good" if ok else "failed", error, time.time(), backup_id),
             )
 
+    def settle(self, backup_id: str, errors: Sequence[str]) -> None:
+        """Make the record of a run agree with how it ended: still running means it failed;
+        a good backup of a run that failed later (catalog, retention, verify...) keeps the
+        run's errors, which ``backup status`` and the backup-age check then report."""
+        if not errors:
+            return
+        text = "; ".join(errors)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE backups SET status = 'failed', error = ?, finished = ? "
+                "WHERE id = ? AND status = 'running'",
+                (text, time.time(), backup_id),
+            )
+            db.execute(
+                "UPDATE backups SET error = ? WHERE id = ? AND status = 'good' AND error IS NULL",
+                (text, backup_id),
+            )
+
     def mark_deleted(self, backup_id: str, destination: str | None = None) -> None:
         with self._tx() as db:
             if destination is None:
@@ -245,7 +281,8 @@ class Catalog:
     # Reading ------------------------------------------------------------------------------------
 
     def backups(self, job: str | None = None, status: str | None = None) -> list[Backup]:
-        sql = "SELECT id, job, started, finished, status, error, size, position FROM backups"
+        """Newest first, by the catalog's sequence."""
+        sql = self._select_backups()
         where, args = [], []
         if job is not None:
             where.append("job = ?")
@@ -255,17 +292,13 @@ class Catalog:
             args.append(status)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started DESC, id DESC"
+        sql += f" ORDER BY {self._seq} DESC"
         with self._tx() as db:
             return [Backup(*row) for row in db.execute(sql, args)]
 
     def get(self, backup_id: str) -> Backup | None:
         with self._tx() as db:
-            row = db.execute(
-                "SELECT id, job, started, finished, status, error, size, position FROM backups "
-                "WHERE id = ?",
-                (backup_id,),
-            ).fetchone()
+            row = db.execute(f"{self._select_backups()} WHERE id = ?", (backup_id,)).fetchone()
         return Backup(*row) if row else None
 
     def files(self, backup_id: str) -> list[DumpedFile]:
@@ -330,10 +363,29 @@ class Catalog:
         elif job is not None:
             sql += " WHERE b.job = ?"
             args.append(job)
-        sql += " ORDER BY v.at DESC LIMIT 1"
+        sql += " ORDER BY v.rowid DESC LIMIT 1"  # the last recorded, whatever the clock said
         with self._tx() as db:
             row = db.execute(sql, args).fetchone()
         return Verification(row[0], row[1], bool(row[2]), row[3]) if row else None
+
+
+def _has_sequence(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "seq" for row in db.execute("PRAGMA table_info(backups)"))
+
+
+def _add_sequence(db: sqlite3.Connection) -> None:
+    """Give a catalog of an older release its sequence: the order its rows were inserted in,
+    which is the order the runs started in."""
+    if not _has_sequence(db):
+        db.execute("ALTER TABLE backups ADD COLUMN seq INTEGER")
+    unnumbered = db.execute("SELECT rowid FROM backups WHERE seq IS NULL ORDER BY rowid").fetchall()
+    if unnumbered:
+        (top,) = db.execute("SELECT IFNULL(MAX(seq), 0) FROM backups").fetchone()
+        db.executemany(
+            "UPDATE backups SET seq = ? WHERE rowid = ?",
+            [(top + n, rowid) for n, (rowid,) in enumerate(unnumbered, 1)],
+        )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS backups_seq ON backups(seq)")
 
 
 def _newest_failure(backups: Sequence[Backup]) -> str | None:

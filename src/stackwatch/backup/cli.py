@@ -19,7 +19,7 @@ from stackwatch.backup.config import BackupConfig
 from stackwatch.backup.lock import LockBusy
 from stackwatch.cli_support import fail, load_settings, usage_error
 from stackwatch.core.exits import BUSY, FAILED, OK
-from stackwatch.core.host import Host, HostError
+from stackwatch.core.host import Host
 from stackwatch.render.safe import printable
 
 app = typer.Typer(
@@ -86,26 +86,16 @@ def run(
 
 
 def _run_job(cfg: BackupConfig, name: str, host: Host) -> bool:
-    """Run one job (and verify it when the job asks); True when all went well."""
+    """Run one job (verified too when the job asks: part of the run, its mail and its
+    status); True when all went well."""
     from stackwatch.backup.job import run_job
-    from stackwatch.backup.verify import verify_backup
 
     try:
         outcome = run_job(cfg, name, host=host)
     except LockBusy as exc:
         fail(str(exc), BUSY)
-    except (CatalogError, HostError, OSError) as exc:
-        fail(f"job {name}: {exc}", FAILED)
     _echo_report(outcome.report())
-    if not (outcome.ok and outcome.backup_id and cfg.jobs[name].verify_after_run):
-        return outcome.ok
-    catalog = _catalog(cfg)
-    try:
-        result = verify_backup(cfg, catalog, outcome.backup_id, host)
-    finally:
-        catalog.close()
-    _echo_report(result.report())
-    return result.ok
+    return outcome.ok
 
 
 @app.command("list")

@@ -22,7 +22,13 @@ DEFAULT_WORK_DIR = "/var/lib/stackwatch/backup-work"
 SYSTEM_DATABASES = ("information_schema", "performance_schema", "sys", "mysql")
 EVENTS = ("failure", "success", "deletion")
 MAX_TIMEOUT = 31536000.0  # a year: the server's own limit for lock_wait_timeout
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# A job, destination or server name becomes one path component (PATH/JOB/ID, the lock file):
+# no "/", no "." or ".." (and no hidden name: ".partial-*" is stackwatch's), no leading "-"
+# (an option to a remote command), no line break or other control character.
+NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
+_NAME = re.compile(NAME_PATTERN)
+# An ssh host or user goes into argv of ssh and rsync: never an option, never two words.
+_SSH_WORD = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9_.:%\[\]-]{0,252}")
 _UNITLESS = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 RETENTION_EXAMPLES = "36h, 7d, 2w3d, 6mo, 1y"
 TIMEOUT_KEYS = ("lock_timeout", "snapshot_timeout", "hook_timeout", "dump_timeout")
@@ -61,10 +67,18 @@ class Destination:
         return self.offsite if self.offsite is not None else self.kind == "ssh"
 
     def validate(self, where: str) -> None:
+        if not self.path.strip("/"):  # "" would be the remote's root, "/" holds the system
+            raise ConfigError(f"{where}.path: must name a directory, got {self.path!r}")
         if not self.path.startswith("/") and self.kind != "ssh":
             raise ConfigError(f"{where}.path: must be an absolute path, got {self.path!r}")
         if self.kind == "ssh" and not self.host:
             raise ConfigError(f"{where}.host: required for kind = 'ssh'")
+        for key in ("host", "user"):
+            value = getattr(self, key)
+            if value is not None and not _SSH_WORD.fullmatch(value):
+                raise ConfigError(f"{where}.{key}: not a host or user name: {value!r}")
+        if "\0" in self.path:
+            raise ConfigError(f"{where}.path: holds a NUL character")
         if self.kind == "volume" and not self.device:
             raise ConfigError(f"{where}.device: required for kind = 'volume'")
 
@@ -120,6 +134,12 @@ class Job:
             _check_no_password(argv, f"{where}.{key}", 0)
         dump_argv = ["mariadb-dump", *self.extra_dump_options]
         _check_no_password(dump_argv, f"{where}.extra_dump_options", 1)
+        for i, option in enumerate(self.extra_dump_options):
+            if option.startswith("--log-error"):  # its progress and errors are read from stderr
+                raise ConfigError(
+                    f"{where}.extra_dump_options[{i}]: stackwatch reads the dump's "
+                    "stderr (progress and errors); --log-error would hide it"
+                )
 
 
 @dataclass(frozen=True)
@@ -221,5 +241,8 @@ def _check_no_password(argv: list[str], where: str, offset: int) -> None:
 
 
 def _check_name(name: str, where: str) -> None:
-    if not _NAME.match(name):
-        raise ConfigError(f"{where}: names may use letters, digits, '.', '_' and '-' only")
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: a name is 1 to 64 letters, digits, '.', '_' and '-', starting with a "
+            "letter, a digit or '_' (it becomes a file name)"
+        )

@@ -2,8 +2,12 @@
 
 A backup lives at ``PATH/JOB/ID/``. It is built under ``PATH/JOB/.partial-ID/`` and renamed once
 every file is there and its SHA-256 matches the catalog, so a dropped connection or a full disk
-never leaves something that looks like a backup. Remote commands are built with shlex.quote from
-argv lists: no shell string is made from data without quoting.
+never leaves something that looks like a backup. A directory destination that does not exist yet
+is created (mode 0700, parents too); a volume is written only while it is mounted.
+
+Paths on an ssh destination may hold any character: remote commands are built with shlex.quote
+from argv lists (the remote shell reads them back word for word), rsync gets its remote path
+through its own protocol (``--protect-args``), never through the remote shell.
 """
 
 from __future__ import annotations
@@ -77,6 +81,18 @@ class Backend:
         raise NotImplementedError
 
 
+def make_private_dirs(host: Host, path: str | os.PathLike[str]) -> None:
+    """``path`` and its missing parents, each created with mode 0700 (backups hold every row
+    of every database); an existing directory is fine. HostError when one cannot be made."""
+    missing = []
+    where = Path(os.path.abspath(path))
+    while not host.is_dir(str(where)) and where != where.parent:
+        missing.append(where)
+        where = where.parent
+    for directory in reversed(missing):
+        host.make_dir(directory, 0o700, parents=True)
+
+
 class DirectoryBackend(Backend):
     def root(self, job: str) -> Path:
         return Path(self.dest.path) / job
@@ -85,11 +101,18 @@ class DirectoryBackend(Backend):
         return self.root(job) / f".partial-{backup_id}"
 
     def open(self) -> None:
-        if not self.host.is_dir(self.dest.path):
-            raise DestinationError(f"{self.name}: {self.dest.path} is not a directory")
+        """The directory, created on the first run (0700, with its parents)."""
+        try:
+            make_private_dirs(self.host, self.dest.path)
+        except HostError as exc:
+            raise DestinationError(f"{self.name}: {exc}") from None
+
+    def writable(self) -> None:
+        """Raises DestinationError where this destination must not be written now."""
 
     def prepare(self, job: str, backup_id: str) -> Path:
         """A fresh staging directory on this destination (the dump is written straight here)."""
+        self.writable()
         staging = self.staging_dir(job, backup_id)
         try:
             self.host.make_dir(self.root(job), parents=True)
@@ -99,6 +122,7 @@ class DirectoryBackend(Backend):
         return staging
 
     def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
+        self.writable()
         own = self.staging_dir(job, backup_id)
         try:
             if staging != own:
@@ -120,6 +144,7 @@ class DirectoryBackend(Backend):
             self.host.copy_file(staging / f.name, own / f.name)
 
     def delete(self, job: str, backup_id: str) -> None:
+        self.writable()
         try:
             self.host.remove_tree(self.root(job) / backup_id)
         except HostError as exc:
@@ -156,6 +181,16 @@ class VolumeBackend(DirectoryBackend):
         argv += ["--", str(self.dest.device), path]
         _run(self.host, argv, f"{self.name}: mount", 120)
         self.mounted_by_us = True
+        self.writable()
+
+    def writable(self) -> None:
+        # Unmounted, the mount point is a directory of the root file system: what is written
+        # there is not on the volume, and fills the system's disk.
+        if not self.host.is_mount(self.dest.path):
+            raise DestinationError(
+                f"{self.name}: {self.dest.path} is not mounted; refusing to write to the mount "
+                "point itself"
+            )
 
     def close(self) -> None:
         if self.mounted_by_us:
@@ -179,47 +214,54 @@ class SshBackend(Backend):
             opts += ["-o", "StrictHostKeyChecking=yes"]
         return opts
 
-    def remote(self, argv: Sequence[str], timeout: float = 600) -> str:
-        command = " ".join(shlex.quote(a) for a in argv)
-        return _run(
-            self.host,
-            ["ssh", *self.ssh_options(), "--", self.target(), command],
-            f"{self.name}: ssh {self.target()}",
-            timeout,
-        )
+    def remote(self, *commands: Sequence[str], timeout: float = 600) -> str:
+        """Run ``commands`` on the remote host, one after the other while each succeeds, in
+        one connection: each word quoted for the remote shell, which reads it back as it was."""
+        line = " && ".join(" ".join(shlex.quote(word) for word in argv) for argv in commands)
+        return _run(self.host, self.ssh_argv(line), f"{self.name}: ssh {self.target()}", timeout)
+
+    def ssh_argv(self, command: str) -> list[str]:
+        return ["ssh", *self.ssh_options(), "--", self.target(), command]
 
     def root(self, job: str) -> str:
         return f"{self.dest.path.rstrip('/')}/{job}"
 
     def rsync(self, sources: Sequence[str], target: str, timeout: float) -> None:
+        # --protect-args: the remote path goes through rsync's protocol, not the remote shell
+        # (rsync parses -e itself, honouring the quotes shlex.quote makes).
         shell = " ".join(shlex.quote(a) for a in ["ssh", *self.ssh_options()])
-        argv = ["rsync", "-rt", "--chmod=D700,F600", "-e", shell, *sources, target]
-        _run(self.host, argv, f"{self.name}: rsync to {self.target()}", timeout)
+        argv = ["rsync", "-rt", "--protect-args", "--chmod=D700,F600", "-e", shell, "--"]
+        what = f"{self.name}: rsync to {self.target()}"
+        _run(self.host, [*argv, *sources, target], what, timeout)
 
     def store(self, staging: Path, job: str, backup_id: str, files: Sequence[DumpedFile]) -> None:
         root = self.root(job)
         partial = f"{root}/.partial-{backup_id}"
-        self.remote(["mkdir", "-p", "-m", "700", "--", partial])
         # The job's lock is held: any other partial directory is left by a killed run.
         self.remote(
-            ["find", root, "-mindepth", "1", "-maxdepth", "1", "-name", ".partial-*",
-             "!", "-name", f".partial-{backup_id}", "-exec", "rm", "-rf", "--", "{}", "+"]
+            ["mkdir", "-p", "-m", "700", "--", partial],
+            ["cd", "--", root],
+            ["find", ".", "-mindepth", "1", "-maxdepth", "1", "-name", ".partial-*",
+             "!", "-name", f".partial-{backup_id}", "-exec", "rm", "-rf", "--", "{}", "+"],
         )  # fmt: skip
-        self.rsync([f"{staging}/"], f"{self.target()}:{shlex.quote(partial)}/", 6 * 3600)
+        self.rsync([f"{staging}/"], f"{self.target()}:{partial}/", 6 * 3600)
         problems = self._sums(partial, files)
         if problems:
             raise DestinationError(f"{self.name}: copy does not match: {'; '.join(problems)}")
-        self.remote(["sync", "-f", partial])
-        self.remote(["mv", "-T", "--", partial, f"{root}/{backup_id}"])
+        self.remote(
+            ["sync", "-f", "--", partial], ["mv", "-T", "--", partial, f"{root}/{backup_id}"]
+        )
 
     def _sums(self, directory: str, files: Sequence[DumpedFile]) -> list[str]:
+        """SHA-256 of the files in ``directory``, computed there: sha256sum prints the plain
+        file names (escaped ones start with a backslash, and are not ours)."""
         if not files:
             return []
-        out = self.remote(["sha256sum", "--", *[f"{directory}/{f.name}" for f in files]])
+        out = self.remote(["cd", "--", directory], ["sha256sum", "--", *[f.name for f in files]])
         found: dict[str, str] = {}
         for line in out.splitlines():
-            digest, _, path = line.partition("  ")
-            found[path.rsplit("/", 1)[-1]] = digest.strip()
+            digest, _, name = line.partition("  ")
+            found[name] = digest.strip()
         return [
             f"{f.name}: SHA-256 differs from the catalog"
             for f in files
@@ -230,8 +272,17 @@ class SshBackend(Backend):
         self.remote(["rm", "-rf", "--", f"{self.root(job)}/{backup_id}"])
 
     def fetch(self, job: str, backup_id: str, name: str, into: Path) -> Path:
+        """The file copied into ``into`` by ``ssh cat``: no pattern of rsync's, no shell word
+        splitting can make another file of it."""
         source = f"{self.root(job)}/{backup_id}/{name}"
-        self.rsync([f"{self.target()}:{shlex.quote(source)}"], f"{into}/", 6 * 3600)
+        what = f"{self.name}: fetching {name} from {self.target()}"
+        try:
+            process = self.host.spawn(self.ssh_argv(f"cat -- {shlex.quote(source)}"), what=what)
+            self.host.drain_to_file(process, into / name, timeout=6 * 3600)
+        except (CommandFailed, CommandTimeout) as exc:
+            raise DestinationError(str(exc)) from None
+        except HostError as exc:
+            raise DestinationError(f"{what}: {exc}") from None
         return into / name
 
     def check(self, job: str, backup_id: str, files: Sequence[DumpedFile]) -> list[str]:

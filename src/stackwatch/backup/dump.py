@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackwatch.backup.config import SYSTEM_DATABASES, Job, Server
-from stackwatch.core.host import Drained, Encoder, Host, HostError, Process
+from stackwatch.core.host import CommandFailed, Drained, Encoder, Host, HostError, Process
 
 TRAILER = re.compile(rb"\n-- Dump completed(?: on [0-9: -]+)?\s*$")
 _BINLOG_POS = re.compile(
@@ -125,9 +125,6 @@ class Client:
         if done.returncode != 0:
             raise server_error(self.server, done.stderr)
         return [parse_row(line) for line in done.stdout.splitlines()]
-
-    def databases(self) -> list[str]:
-        return [str(row[0]) for row in self.query("SHOW DATABASES") if row and row[0]]
 
     def binlog_enabled(self) -> bool:
         rows = self.query("SELECT @@log_bin")
@@ -242,9 +239,18 @@ def write_dump(
         if require_trailer and not has_trailer(drained.tail):
             raise DumpError(f"{process.what} ended without its completion trailer (cut short)")
 
-    return host.drain_to_file(
-        process, path, timeout=timeout, encoder=compression.encoder(), accept=complete
-    )
+    try:
+        return host.drain_to_file(
+            process, path, timeout=timeout, encoder=compression.encoder(), accept=complete
+        )
+    except CommandFailed as exc:  # its error line, not the last progress line (--verbose)
+        stderr = without_progress(exc.stderr)
+        raise CommandFailed(exc.argv, exc.returncode, stderr, process.what) from None
+
+
+def without_progress(stderr: str) -> str:
+    """mariadb-dump's stderr without its ``--verbose`` progress lines ("-- Retrieving rows...")."""
+    return "\n".join(line for line in stderr.splitlines() if not line.startswith("-- "))
 
 
 def stream_to_file(
@@ -265,9 +271,11 @@ def stream_to_file(
 def dump_argv(server: Server, database: str, extra: Sequence[str]) -> list[str]:
     """One database, in its own --single-transaction snapshot. No --master-data: the binlog
     position is read once by the control session (see snapshot.py), under the read lock that
-    all the dumps' snapshots are opened under."""
+    all the dumps' snapshots are opened under. ``--verbose``: its progress on stderr tells when
+    its own snapshot is open (``snapshot.opened_snapshot``)."""
     argv = connection_args(server, server.dump_program)
     argv += [
+        "--verbose",
         "--single-transaction",
         "--quick",
         "--routines",
@@ -295,13 +303,35 @@ def users_argv(server: Server) -> list[str]:
     ]
 
 
+# The files stackwatch writes itself beside the dumps. Each starts with "_" or holds a "."
+# before its last suffix, which no escaped database name does (see ``database_file_stem``).
+USERS_STEM = "_users"
+FILES_STEM = "_files"
+MANIFEST = "manifest.json"
+MAX_STEM = 200  # bytes: with ".sql.zst", far below the 255 a file name may have
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
 def dump_file_name(database: str, compression: str) -> str:
-    return f"{safe_file_name(database)}.sql{EXTENSIONS[compression]}"
+    return f"{database_file_stem(database)}.sql{EXTENSIONS[compression]}"
 
 
-def safe_file_name(database: str) -> str:
-    """A file name for any database name (they may hold characters a path should not)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", database)
-    if cleaned != database or cleaned.startswith("."):
-        cleaned = f"{cleaned.lstrip('.')}-{hashlib.sha256(database.encode()).hexdigest()[:8]}"
-    return cleaned
+def database_file_stem(database: str) -> str:
+    """The file name (before ``.sql``) of any database name, one to one: ASCII letters, digits,
+    "_" and "-" stay, every other character becomes "%XX" per UTF-8 byte ("." and "%" too, and a
+    leading "_" or "-"). So a stem holds no "." or "/", never starts with "_" (stackwatch's own
+    files do) or "." (hidden and temporary files do), and two names never share a file. A stem
+    longer than MAX_STEM is cut and ends in "~" and 32 hex digits of the name's SHA-256 ("~" is
+    escaped everywhere else)."""
+    stem = "".join(
+        ch if ch in _PLAIN and not (i == 0 and ch in "_-") else _escaped(ch)
+        for i, ch in enumerate(database)
+    )
+    if stem and len(stem) <= MAX_STEM:
+        return stem
+    digest = hashlib.sha256(database.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{stem[: MAX_STEM - 33]}~{digest}"
+
+
+def _escaped(ch: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in ch.encode("utf-8", "surrogatepass"))

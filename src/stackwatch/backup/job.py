@@ -18,16 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackwatch.backup import notify
-from stackwatch.backup.catalog import Catalog
+from stackwatch.backup.catalog import Catalog, CatalogError
 from stackwatch.backup.config import BackupConfig, Job, Server
 from stackwatch.backup.destinations import (
     Backend,
     DestinationError,
     DirectoryBackend,
     backend,
+    make_private_dirs,
 )
 from stackwatch.backup.dump import (
     EXTENSIONS,
+    FILES_STEM,
+    MANIFEST,
+    USERS_STEM,
     Client,
     Compression,
     DumpedFile,
@@ -40,10 +44,12 @@ from stackwatch.backup.dump import (
     users_argv,
     write_dump,
 )
-from stackwatch.backup.lock import job_lock
+from stackwatch.backup.lock import LockBusy, job_lock
 from stackwatch.backup.retention import Policy, Snapshot, apply_policy
+from stackwatch.backup.scratch import drop_stale, list_schemas
 from stackwatch.backup.snapshot import Session, open_snapshot, table_figures
 from stackwatch.backup.snapshot import Snapshot as DumpSnapshot
+from stackwatch.backup.verify import VerifyOutcome, verify_backup
 from stackwatch.core.host import CommandFailed, CommandTimeout, Drained, Host, HostError
 
 Dumped = tuple[list[DumpedFile], list[TableStats], dict[str, object]]
@@ -62,6 +68,7 @@ class RunOutcome:
     seconds: float = 0.0
     lock_seconds: float | None = None  # writers blocked by the global read lock
     position: str | None = None  # binlog file:offset and/or GTID of the consistent point
+    verification: VerifyOutcome | None = None  # verify_after_run
 
     def report(self) -> str:
         lines = [f"job {self.job}: {'OK' if self.ok else 'FAILED'}"]
@@ -81,6 +88,8 @@ class RunOutcome:
         lines += [f"error: {e}" for e in self.errors]
         lines += [f"deleted by retention: {d}" for d in self.deleted]
         lines += self.notes
+        if self.verification is not None:
+            lines += self.verification.report().splitlines()
         lines.append(f"took {self.seconds:.1f} s")
         return "\n".join(lines)
 
@@ -115,19 +124,32 @@ def run_hook(host: Host, argv: list[str], what: str, job: str, timeout: float) -
         raise DumpError(f"{what} hook failed: {exc}") from None
 
 
-def dump_all(host: Host, job: Job, cfg: BackupConfig, staging: Path) -> Dumped:
+def dump_all(
+    host: Host, job: Job, cfg: BackupConfig, staging: Path, notes: list[str] | None = None
+) -> Dumped:
     """Every database at one point in time (see snapshot.py), at most ``job.parallel`` of them
-    read at once; the table figures come from the same point, then users and include_paths."""
+    read at once; the table figures come from the same point, then users and include_paths.
+    Scratch databases of verify are no databases to back up; those an interrupted verify left
+    are dropped first (scratch.py), and said in ``notes``."""
     server = cfg.servers[job.server]
-    available = Client(server, host=host).databases()
+    client = Client(server, host=host)
+    schemas = list_schemas(client)
+    dropped = drop_stale(client, schemas)
+    if notes is not None:
+        notes += [f"dropped {name}, left by an interrupted verify" for name in dropped]
+    available = [s.name for s in schemas if s.scratch_token is None]
     databases = select_databases(available, job.databases, job.exclude)
     if not databases:
         raise DumpError("no database to back up (check databases and exclude)")
     files, stats, position = _dump_databases(host, job, server, databases, staging)
     files += _dump_extras(host, job, server, staging)
-    for f in files:  # the same point for every database: that is the point of snapshot.py
-        if f.database and (f.binlog_file or f.gtid):
-            position[f.database] = {"file": f.binlog_file, "pos": f.binlog_pos, "gtid": f.gtid}
+    # The same point for every database (that is the point of snapshot.py), said per database
+    # under a key of its own: no database name can replace a key of the position itself.
+    position["databases"] = {
+        f.database: {"file": f.binlog_file, "pos": f.binlog_pos, "gtid": f.gtid}
+        for f in files
+        if f.database and (f.binlog_file or f.gtid)
+    }
     return files, stats, position
 
 
@@ -212,13 +234,13 @@ def _dump_extras(host: Host, job: Job, server: Server, staging: Path) -> list[Du
     extras = []
     if job.dump_users:
         argv = users_argv(server)
-        name = f"_users.sql{ext}"
+        name = f"{USERS_STEM}.sql{ext}"
         what = "dump of users and grants"
         extras.append(_extra(host, job, staging, argv, name, what, trailer=True))
     if job.include_paths:
         rel = [p.lstrip("/") or "." for p in job.include_paths]
         argv = ["tar", "--create", "--file=-", "--sparse", "-C", "/", "--", *rel]
-        name = f"_files.tar{ext}"
+        name = f"{FILES_STEM}.tar{ext}"
         what = "archive of include_paths"  # a tar archive has no SQL trailer
         extras.append(_extra(host, job, staging, argv, name, what, trailer=False))
     return extras
@@ -255,9 +277,9 @@ def write_manifest(
         indent=1,
         sort_keys=True,
     ).encode()
-    host.write_atomic(staging / "manifest.json", data, 0o600)
+    host.write_atomic(staging / MANIFEST, data, 0o600)
     sha = hashlib.sha256(data).hexdigest()
-    return DumpedFile("manifest.json", None, len(data), len(data), sha)
+    return DumpedFile(MANIFEST, None, len(data), len(data), sha)
 
 
 def open_backends(cfg: BackupConfig, job: Job, outcome: RunOutcome, host: Host) -> list[Backend]:
@@ -281,65 +303,90 @@ def close_backends(backends: list[Backend], outcome: RunOutcome) -> None:
             outcome.errors.append(str(exc))
 
 
+# Whatever a step of a run can raise: caught once, in ``_Run.execute``, so that the catalog,
+# the notification and the exit code all say the run failed.
+RUN_ERRORS = (CatalogError, DestinationError, DumpError, HostError, OSError)
+
+
 def run_job(
     cfg: BackupConfig, job_name: str, now: float | None = None, host: Host | None = None
 ) -> RunOutcome:
-    """Run one job; the outcome says what happened. Raises LockBusy when the job is running."""
+    """Run one job; the outcome says what happened, and the notification says the same: any
+    error of any step, up to closing the destinations, fails the run. Raises LockBusy (no
+    notification: nothing was tried) when the job is running already."""
     job = cfg.jobs[job_name]
     started = time.monotonic()
     outcome = RunOutcome(job_name)
-    with job_lock(cfg.lock_dir, job_name):
-        if job.idle_priority:
-            set_idle_priority()
-        catalog = Catalog(cfg.catalog)
-        try:
-            run = _Run(cfg, job_name, catalog, outcome, host or Host())
-            run.execute(time.time() if now is None else now)
-        finally:
-            catalog.close()
-    outcome.seconds = time.monotonic() - started
+    host = host or Host()
+    try:
+        with job_lock(cfg.lock_dir, job_name):
+            if job.idle_priority:
+                set_idle_priority()
+            _Run(cfg, job_name, outcome, host).execute(time.time() if now is None else now)
+    except LockBusy:
+        raise
+    except OSError as exc:  # the lock directory or file
+        outcome.errors.append(f"lock in {cfg.lock_dir}: {exc.strerror or exc}")
+    except BaseException as exc:  # a bug or an interruption: said, then raised
+        outcome.errors.append(f"the run stopped: {type(exc).__name__}: {exc}")
+        _conclude(cfg, job_name, outcome, host, started)
+        raise
+    _conclude(cfg, job_name, outcome, host, started)
     return outcome
+
+
+def _conclude(
+    cfg: BackupConfig, job_name: str, outcome: RunOutcome, host: Host, started: float
+) -> None:
+    """The final status, then the notification of exactly that status."""
+    outcome.ok = not outcome.errors
+    outcome.seconds = time.monotonic() - started
+    _notify(cfg, job_name, cfg.jobs[job_name], outcome, host)
 
 
 class _Run:
     """The steps of one run, in order; each records what it did in the outcome."""
 
-    def __init__(
-        self, cfg: BackupConfig, job_name: str, catalog: Catalog, outcome: RunOutcome, host: Host
-    ) -> None:
+    def __init__(self, cfg: BackupConfig, job_name: str, outcome: RunOutcome, host: Host) -> None:
         self.cfg = cfg
         self.job_name = job_name
         self.job = cfg.jobs[job_name]
-        self.catalog = catalog
         self.outcome = outcome
         self.host = host
+        self.catalog: Catalog | None = None
         self.backends: list[Backend] = []
         self.staging: Path | None = None
         self.staging_owner: DirectoryBackend | None = None
 
     def execute(self, now: float) -> None:
-        self.mark_interrupted()
-        backup_id = new_backup_id(self.catalog, now)
-        self.outcome.backup_id = backup_id
-        self.catalog.start(backup_id, self.job_name, now)
-        self.backends = open_backends(self.cfg, self.job, self.outcome, self.host)
+        """Every step; an error of any of them is the run's error (RUN_ERRORS), and whatever
+        happened, the staging is removed, the destinations closed, the catalog settled."""
         try:
-            self.remove_leftovers()
-            dumped = self.dump(backup_id)
-            if dumped is not None:
-                self.record(backup_id, *dumped)
-                self.store(backup_id, dumped[0])
-                self.finish(backup_id)
+            self.catalog = Catalog(self.cfg.catalog)
+            self.steps(self.catalog, now)
+        except RUN_ERRORS as exc:
+            self.outcome.errors.append(_describe(exc))
         finally:
             self.clean_up()
 
-    def mark_interrupted(self) -> None:
+    def steps(self, catalog: Catalog, now: float) -> None:
+        self.mark_interrupted(catalog)
+        backup_id = new_backup_id(catalog, now)
+        catalog.start(backup_id, self.job_name, now)
+        self.outcome.backup_id = backup_id
+        self.backends = open_backends(self.cfg, self.job, self.outcome, self.host)
+        self.remove_leftovers()
+        dumped = self.dump(catalog, backup_id)
+        if dumped is not None:
+            self.record(catalog, backup_id, *dumped)
+            self.store(catalog, backup_id, dumped[0])
+            self.finish(catalog, backup_id)
+
+    def mark_interrupted(self, catalog: Catalog) -> None:
         # We hold the lock: a backup still "running" in the catalog belongs to a run that was
         # killed.
-        for stale in self.catalog.backups(job=self.job_name, status="running"):
-            self.catalog.finish(
-                stale.id, False, "interrupted: the run was killed before it finished"
-            )
+        for stale in catalog.backups(job=self.job_name, status="running"):
+            catalog.finish(stale.id, False, "interrupted: the run was killed before it finished")
             self.outcome.notes.append(f"backup {stale.id} was interrupted; marked failed")
 
     def work_root(self) -> Path:
@@ -354,7 +401,7 @@ class _Run:
                     with contextlib.suppress(HostError):
                         self.host.remove_tree(root / name)
 
-    def dump(self, backup_id: str) -> Dumped | None:
+    def dump(self, catalog: Catalog, backup_id: str) -> Dumped | None:
         """Hooks, dumps and manifest into a fresh staging directory; None (the run recorded
         as failed) when that fails."""
         try:
@@ -366,7 +413,7 @@ class _Run:
         except (DumpError, HostError, OSError) as exc:
             message = f"{exc.strerror}: {exc}" if isinstance(exc, OSError) else str(exc)
             self.outcome.errors.insert(0, message)
-            self.catalog.finish(backup_id, False, message)
+            catalog.finish(backup_id, False, message)
             return None
         return files, stats, position
 
@@ -383,7 +430,7 @@ class _Run:
                 self.staging_owner = b
                 return staging
         work = self.work_root()
-        self.host.make_dir(work, parents=True)
+        make_private_dirs(self.host, work)
         self.host.make_dir(work / f".partial-{backup_id}")
         return work / f".partial-{backup_id}"
 
@@ -392,7 +439,7 @@ class _Run:
         if job.pre_hook:
             run_hook(self.host, job.pre_hook, "pre", name, job.hook_timeout)
         try:
-            return dump_all(self.host, job, self.cfg, staging)
+            return dump_all(self.host, job, self.cfg, staging, self.outcome.notes)
         finally:
             if job.post_hook:
                 try:
@@ -402,6 +449,7 @@ class _Run:
 
     def record(
         self,
+        catalog: Catalog,
         backup_id: str,
         files: list[DumpedFile],
         stats: list[TableStats],
@@ -411,9 +459,9 @@ class _Run:
         lock = position.get("lock_seconds")
         self.outcome.lock_seconds = float(lock) if isinstance(lock, int | float) else None
         self.outcome.position = _position_text(position)
-        self.catalog.record_dump(backup_id, files, stats, position)
+        catalog.record_dump(backup_id, files, stats, position)
 
-    def store(self, backup_id: str, files: list[DumpedFile]) -> None:
+    def store(self, catalog: Catalog, backup_id: str, files: list[DumpedFile]) -> None:
         """A copy on every destination; a destination that could not be opened is recorded as
         a failed copy."""
         # The staging destination last: its store() renames the staging directory away.
@@ -421,41 +469,53 @@ class _Run:
         if self.staging_owner is not None:
             order.append(self.staging_owner)
         for b in order:
-            self.store_one(b, backup_id, files)
+            self.store_one(catalog, b, backup_id, files)
         opened = {b.name for b in self.backends}
         for name, error in self.outcome.copies.items():
             if error is not None and name not in opened:
                 offsite = self.cfg.destinations[name].is_offsite
-                self.catalog.record_copy(backup_id, name, offsite, False, error)
+                catalog.record_copy(backup_id, name, offsite, False, error)
 
-    def store_one(self, b: Backend, backup_id: str, files: list[DumpedFile]) -> None:
+    def store_one(
+        self, catalog: Catalog, b: Backend, backup_id: str, files: list[DumpedFile]
+    ) -> None:
         assert self.staging is not None
         try:
             b.store(self.staging, self.job_name, backup_id, files)
         except (DestinationError, HostError, OSError) as exc:
             self.outcome.copies[b.name] = str(exc)
             self.outcome.errors.append(str(exc))
-            self.catalog.record_copy(backup_id, b.name, b.offsite, False, str(exc))
+            catalog.record_copy(backup_id, b.name, b.offsite, False, str(exc))
             return
         self.outcome.copies[b.name] = None
-        self.catalog.record_copy(backup_id, b.name, b.offsite, True, None)
+        catalog.record_copy(backup_id, b.name, b.offsite, True, None)
 
-    def finish(self, backup_id: str) -> None:
-        """The backup good when at least one copy is stored; retention after a clean run only."""
+    def finish(self, catalog: Catalog, backup_id: str) -> None:
+        """The backup good when at least one copy is stored; then, after a clean run only,
+        its verification (when the job asks) and retention."""
         copies = self.outcome.copies
         stored = any(e is None for e in copies.values())
         failed = [n for n, e in copies.items() if e is not None]
         error = "copy failed: " + ", ".join(failed) if failed else None
-        self.catalog.finish(backup_id, stored, error)
+        catalog.finish(backup_id, stored, error)
+        if self.job.verify_after_run and not self.outcome.errors:
+            self.verify(catalog, backup_id)
         if self.outcome.errors:
             self.outcome.notes.append("retention skipped: nothing is deleted after a failed run")
             return
-        try:
-            forgotten, _ = prune_job(self.cfg, self.job_name, self.catalog, self.backends, False)
-        except (DestinationError, HostError) as exc:
-            self.outcome.errors.append(f"retention: {exc}")
-            return
+        forgotten, _, errors = prune_job(
+            self.cfg, self.job_name, catalog, self.backends, False, protect=backup_id
+        )
         self.outcome.deleted = forgotten
+        self.outcome.errors += [f"retention: {e}" for e in errors]
+
+    def verify(self, catalog: Catalog, backup_id: str) -> None:
+        """Part of the run (``verify_after_run``): a backup that does not restore fails the
+        run before retention could delete an older one that does."""
+        result = verify_backup(self.cfg, catalog, backup_id, self.host)
+        self.outcome.verification = result
+        if not result.ok:
+            self.outcome.errors.append(f"verification of {backup_id} failed")
 
     def clean_up(self) -> None:
         # Whatever is still in staging is not a backup: the finished one was renamed away.
@@ -463,8 +523,22 @@ class _Run:
             with contextlib.suppress(HostError):
                 self.host.remove_tree(self.staging)
         close_backends(self.backends, self.outcome)
-        self.outcome.ok = not self.outcome.errors
-        _notify(self.cfg, self.job_name, self.job, self.outcome, self.host)
+        if self.catalog is None:
+            return
+        try:
+            if self.outcome.backup_id is not None:
+                self.catalog.settle(self.outcome.backup_id, self.outcome.errors)
+        except CatalogError:
+            pass  # a catalog that fails here failed before: that error is in the outcome
+        finally:
+            self.catalog.close()
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an error of a run step."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _position_text(position: dict[str, object]) -> str | None:
@@ -496,31 +570,52 @@ def prune_job(
     catalog: Catalog,
     backends: list[Backend],
     dry_run: bool,
-) -> tuple[list[str], list[str]]:
-    """Apply the job's retention; returns (forgotten ids, kept ids with reasons)."""
+    *,
+    protect: str | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """Apply the job's retention: (forgotten ids, kept ids with reasons, errors). The order is
+    the catalog's sequence (newest: the last run started); ``protect`` (the backup the run just
+    made) is kept whatever the policy says. A copy that cannot be deleted is an error; the
+    others are still deleted."""
     job = cfg.jobs[job_name]
     good = catalog.backups(job=job_name, status="good")
-    decision = apply_policy([Snapshot(b.id, b.started) for b in good], Policy.from_job(job))
+    snapshots = [Snapshot(b.id, b.started, b.seq) for b in good]
+    decision = apply_policy(snapshots, Policy.from_job(job))
+    forget = [s for s in decision.forget if s.id != protect]
     kept = [f"{s.id}: {', '.join(decision.reasons[s.id])}" for s in decision.keep]
-    forgotten: list[str] = []
+    kept += [f"{s.id}: made by this run" for s in decision.forget if s.id == protect]
     if dry_run:
-        return [s.id for s in decision.forget], kept
+        return [s.id for s in forget], kept, []
     by_name = {b.name: b for b in backends}
-    for snap in decision.forget:
-        complete = True
-        for copy in catalog.copies(snap.id):
-            if copy.status != "good":
-                continue
-            b = by_name.get(copy.destination)
-            if b is None:
-                complete = False
-                continue
-            b.delete(job_name, snap.id)
-            catalog.mark_deleted(snap.id, copy.destination)
-        if complete:
+    forgotten: list[str] = []
+    errors: list[str] = []
+    for snap in forget:
+        if _delete_copies(catalog, by_name, job_name, snap.id, errors):
             catalog.mark_deleted(snap.id)
             forgotten.append(snap.id)
-    return forgotten, kept
+    return forgotten, kept, errors
+
+
+def _delete_copies(
+    catalog: Catalog, by_name: dict[str, Backend], job_name: str, backup_id: str, errors: list[str]
+) -> bool:
+    """Delete every good copy of a backup; True when none is left."""
+    complete = True
+    for copy in catalog.copies(backup_id):
+        if copy.status != "good":
+            continue
+        b = by_name.get(copy.destination)
+        if b is None:
+            complete = False
+            continue
+        try:
+            b.delete(job_name, backup_id)
+        except (DestinationError, HostError) as exc:
+            errors.append(str(exc))
+            complete = False
+            continue
+        catalog.mark_deleted(backup_id, copy.destination)
+    return complete
 
 
 def prune(
@@ -533,10 +628,8 @@ def prune(
         catalog = Catalog(cfg.catalog)
         backends = [] if dry_run else open_backends(cfg, cfg.jobs[job_name], outcome, host)
         try:
-            forgotten, kept = prune_job(cfg, job_name, catalog, backends, dry_run)
-        except (DestinationError, HostError) as exc:
-            outcome.errors.append(str(exc))
-            forgotten, kept = [], []
+            forgotten, kept, errors = prune_job(cfg, job_name, catalog, backends, dry_run)
+            outcome.errors += errors
         finally:
             close_backends(backends, outcome)
             catalog.close()

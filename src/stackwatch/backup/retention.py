@@ -1,10 +1,14 @@
 """Retention with the semantics of restic's ``forget``, decided from the catalog.
 
-Backups are walked newest first. ``keep_last`` keeps the N newest. Each of hourly, daily, weekly,
+Backups are walked newest first, "newest" by the catalog's sequence (the order the runs started
+in), never by their clock time: whatever the clock did between runs, the backup a run just made
+is the newest. ``keep_last`` keeps the N newest. Each of hourly, daily, weekly,
 monthly and yearly keeps the newest backup of each of the N most recent periods that hold a
-backup (a period without backups does not count). ``keep_within`` keeps every backup taken within
-that duration of the newest backup (not of now: stopped backups must not empty the store). A
-negative count means unlimited. A backup kept by any rule is kept.
+backup (a period without backups does not count; the periods are those of each backup's clock
+time, and a period met again after a clock jump does not count twice). ``keep_within`` keeps
+every backup whose time is within that duration of the newest backup's, or later (not of now:
+stopped backups must not empty the store). A negative count means unlimited. A backup kept by
+any rule is kept.
 
 Two refusals on top, as restic refuses to delete everything: the newest good backup is always
 kept, and a policy with no rule at all keeps everything.
@@ -51,7 +55,8 @@ class Policy:
 @dataclass(frozen=True)
 class Snapshot:
     id: str
-    time: float  # seconds since the epoch
+    time: float  # seconds since the epoch, as the clock said when the run started
+    seq: int = 0  # the catalog's sequence: higher is newer (equal: by time)
 
 
 @dataclass
@@ -84,7 +89,7 @@ def apply_policy(
 ) -> Decision:
     """Which snapshots to keep and which to forget. ``tz`` fixes the calendar for the periods
     (default: this machine's local time, as restic does)."""
-    ordered = sorted(snapshots, key=lambda s: (s.time, s.id), reverse=True)
+    ordered = sorted(snapshots, key=lambda s: (s.seq, s.time, s.id), reverse=True)
     decision = Decision()
     if policy.empty:
         decision.keep = list(ordered)
@@ -111,7 +116,7 @@ class _Rules:
         counts = (policy.last, policy.hourly, policy.daily, policy.weekly, policy.monthly,
                   policy.yearly)  # fmt: skip
         self.left = list(counts)
-        self.last_bucket: list[object] = [None] * len(counts)
+        self.seen: list[set[object]] = [set() for _ in counts]
         self.bucketers = _bucketers(tz)
         self.within_from: float | None = None
         if policy.within_hours is not None:
@@ -127,9 +132,9 @@ class _Rules:
         return reasons
 
     def _new_period(self, rule: int, bucket: object) -> bool:
-        if bucket == self.last_bucket[rule]:
+        if bucket in self.seen[rule]:
             return False
-        self.last_bucket[rule] = bucket
+        self.seen[rule].add(bucket)
         if self.left[rule] > 0:
             self.left[rule] -= 1
         return True

@@ -4,14 +4,17 @@ takes it, but for several dump processes at once.
 A control session takes FLUSH TABLES WITH READ LOCK (writers and commits wait), opens its own
 consistent snapshot and reads the binlog/GTID position; then every per-database mariadb-dump is
 started (each with --single-transaction) and the lock is released only when each of them has
-opened its snapshot: mariadb-dump selects its database (``Init DB``, seen in PROCESSLIST.DB)
-only after ``START TRANSACTION WITH CONSISTENT SNAPSHOT``. As no transaction can commit while the
-lock is held, all these snapshots and the control session's see the same data, at the recorded
-position. The table figures (row count and CHECKSUM TABLE, tagged ``tbl:``) are computed in the
-control session's snapshot, so a busy server gives no false verify mismatch: on InnoDB, CHECKSUM
-TABLE is a consistent read of the transaction's snapshot like a SELECT (tests/integration/backup/
-test_figures.py writes after the snapshot and sees no figure move), and it hashes the record buffer
-in C, about half the server CPU of the SQL row hash of round 3 (``row:``, still verified).
+opened its snapshot. Each dump says so itself: with ``--verbose`` it prints "-- Starting
+transaction..." before ``START TRANSACTION WITH CONSISTENT SNAPSHOT`` and its next progress line
+only once the server has answered it (one statement after the other). Nothing is read from the
+server's process list, where any other connection of the same user could pass for a dump. As no
+transaction can commit while the lock is held, all these snapshots and the control session's
+see the same data, at the recorded position. The table figures (row count and CHECKSUM
+TABLE, tagged ``tbl:``) are computed in the control session's snapshot, so a busy server gives
+no false verify mismatch: on InnoDB, CHECKSUM TABLE is a consistent read of the transaction's
+snapshot like a SELECT (tests/integration/backup/test_figures.py writes after the snapshot and
+sees no figure move), and it hashes the record buffer in C, about half the server CPU of the
+SQL row hash of round 3 (``row:``, still verified).
 
 Non-transactional tables (MyISAM, Aria, MEMORY...) cannot be in a snapshot: they are read after
 the lock is released and their figures are marked as such (``tbl-nontx:``); verify reports a
@@ -294,8 +297,8 @@ def open_snapshot(
     until each has opened its snapshot, unlock. Raises DumpError with nothing started left
     running when the lock or a snapshot cannot be had in time (the caller closes the session,
     which releases the lock in every case)."""
-    cid = session.query("SELECT CONNECTION_ID(), SUBSTRING_INDEX(USER(), '@', 1), @@log_bin")
-    conn_id, user, log_bin = cid[0][0], str(cid[0][1]), cid[0][2] == "1"
+    cid = session.query("SELECT CONNECTION_ID(), @@log_bin")
+    conn_id, log_bin = cid[0][0], cid[0][1] == "1"
     tables = list_tables(session.query, databases)  # before the lock: it can be slow
     session.query(f"SET SESSION lock_wait_timeout = {max(1, int(lock_timeout))}")
     session.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -332,12 +335,11 @@ def open_snapshot(
             stalls_are_safe = True
         except (ServerError, ValueError, IndexError):
             old_timeout = None
-    newest = session.query("SELECT MAX(ID) FROM information_schema.PROCESSLIST")[0][0]
     dumps: dict[str, Process] = {}
     try:
         for database in databases:
             dumps[database] = session.host.spawn(argv_of(database), what=f"dump of {database}")
-        _wait_for_snapshots(session, dumps, int(str(newest or 0)), user, snapshot_timeout)
+        _wait_for_snapshots(dumps, snapshot_timeout)
     except BaseException:
         for process in dumps.values():
             process.stop()
@@ -354,21 +356,32 @@ def open_snapshot(
     return Snapshot(dumps, tables, position, lock_seconds, stalls_are_safe)
 
 
-def _wait_for_snapshots(
-    session: Session, dumps: dict[str, Process], newest: int, user: str, limit: float
-) -> None:
-    """Until every dump connection (newer than ``newest``) has selected its database, which
-    mariadb-dump does only after opening its snapshot, or its program has ended."""
+STARTING = "-- Starting transaction..."
+
+
+def opened_snapshot(progress: str) -> bool:
+    """True when mariadb-dump's ``--verbose`` stderr shows its snapshot open: a progress line
+    after "-- Starting transaction...", which it prints before its START TRANSACTION WITH
+    CONSISTENT SNAPSHOT, its next one only after the server answered it."""
+    at = ("\n" + progress).find(f"\n{STARTING}\n")  # at the start of a line
+    if at < 0:
+        return False
+    after = progress[at + len(STARTING) + 1 :]
+    return "\n-- " in "\n" + after
+
+
+def _wait_for_snapshots(dumps: dict[str, Process], limit: float) -> None:
+    """Until every dump has opened its snapshot, by its own word (``opened_snapshot``), or its
+    program has ended (its exit status then says what happened)."""
     pending = set(dumps)
     deadline = time.monotonic() + limit
     pause = 0.005
     while True:
-        rows = session.query(
-            "SELECT DB FROM information_schema.PROCESSLIST "
-            f"WHERE ID > {newest} AND USER = {sql_string(user)} AND DB IS NOT NULL"
-        )
-        seen = {str(row[0]) for row in rows if row and row[0] is not None}
-        pending = {d for d in pending if d not in seen and dumps[d].poll() is None}
+        pending = {
+            d
+            for d in pending
+            if dumps[d].poll() is None and not opened_snapshot(dumps[d].stderr_text())
+        }
         if not pending:
             return
         if time.monotonic() > deadline:

@@ -1,12 +1,12 @@
 """Proving a backup restores: every file's SHA-256 on every copy, then each database dump restored
 into a scratch database and every table's row count and checksum compared with the figures the
-catalog took at dump time. The scratch database is dropped afterwards, whatever happened."""
+catalog took at dump time. The scratch database is dropped afterwards, whatever happened; one
+left by a verify that was killed is dropped by the next verify or run (scratch.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import gzip
-import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +26,7 @@ from stackwatch.backup.dump import (
     connection_args,
     sql_ident,
 )
+from stackwatch.backup.scratch import ScratchLease, drop_stale, list_schemas
 from stackwatch.backup.snapshot import (
     TABLE_KIND,
     TableInfo,
@@ -268,25 +269,47 @@ class _Restore:
         client = Client(self.server, host=self.host)
         try:
             binlog = client.binlog_enabled()
+            lease = ScratchLease(self.server, self.host)
         except DumpError as exc:
             outcome.problems.append(str(exc))
             return
+        try:
+            outcome.checked += [
+                f"dropped {name}, left by an interrupted verify"
+                for name in drop_stale(client, list_schemas(client))
+            ]
+            self.each(client, lease, binlog, files, parallel, outcome)
+        except DumpError as exc:
+            outcome.problems.append(str(exc))
+        finally:
+            lease.close()
+
+    def each(
+        self,
+        client: Client,
+        lease: ScratchLease,
+        binlog: bool,
+        files: list[DumpedFile],
+        parallel: int,
+        outcome: VerifyOutcome,
+    ) -> None:
         dumps = [f for f in files if f.database is not None]
         with (
             tempfile.TemporaryDirectory(prefix="stackwatch-verify-") as tmp,
             ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
         ):
+            at = _Scratch(client, lease, binlog, Path(tmp))
             # Several restores at once (each is one server thread); findings in file order.
-            for found in pool.map(lambda f: self.one(client, binlog, f, Path(tmp)), dumps):
+            for found in pool.map(lambda f: self.one(at, f), dumps):
                 outcome.add(found)
 
-    def one(self, client: Client, binlog: bool, f: DumpedFile, tmp: Path) -> VerifyOutcome:
+    def one(self, at: _Scratch, f: DumpedFile) -> VerifyOutcome:
         """Restore and compare one database; its findings in an outcome of its own."""
         found = VerifyOutcome(self.backup.id)
         database = str(f.database)
         want = {s.table: s for s in self.expected if s.database == database}
         try:
-            got, programs = self.restored(client, binlog, f, tmp, list(want.values()))
+            got, programs = self.restored(at, f, list(want.values()))
         except (DumpError, DestinationError, HostError, OSError) as exc:
             found.problems.append(f"{database}: {exc}")
             return found
@@ -294,24 +317,36 @@ class _Restore:
         return found
 
     def restored(
-        self, client: Client, binlog: bool, f: DumpedFile, tmp: Path, want: list[TableStats]
+        self, at: _Scratch, f: DumpedFile, want: list[TableStats]
     ) -> tuple[dict[str, TableStats], int]:
         """The figures of the database restored into a scratch one (dropped afterwards), and
         how many trigger/routine/event blocks its dump holds."""
-        scratch = f"stackwatch_verify_{secrets.token_hex(4)}"
-        path = self.source.fetch(self.backup.job, self.backup.id, f.name, tmp)
+        path = self.source.fetch(self.backup.job, self.backup.id, f.name, at.tmp)
         try:
-            client.query(f"CREATE DATABASE {sql_ident(scratch)}")
+            scratch = at.lease.create(at.client)
             try:
-                programs = restore(self.host, self.server, path, scratch, binlog, RESTORE_TIMEOUT)
-                figures = restored_figures(client, scratch, want)
+                programs = restore(
+                    self.host, self.server, path, scratch, at.binlog, RESTORE_TIMEOUT
+                )
+                figures = restored_figures(at.client, scratch, want)
             finally:
                 with contextlib.suppress(DumpError):
-                    client.query(f"DROP DATABASE IF EXISTS {sql_ident(scratch)}")
+                    at.client.query(f"DROP DATABASE IF EXISTS {sql_ident(scratch)}")
         finally:
-            if path.parent == tmp:
+            if path.parent == at.tmp:
                 self.host.remove_file(path)
         return {s.table: s for s in figures}, programs
+
+
+@dataclass(frozen=True)
+class _Scratch:
+    """Where one restore goes: the server (client), the verify's lease on scratch databases,
+    whether the server logs binlogs, the directory for fetched files."""
+
+    client: Client
+    lease: ScratchLease
+    binlog: bool
+    tmp: Path
 
 
 def compare(

@@ -146,7 +146,9 @@ def test_run_restore_verify_and_check(
     assert shop_sql.rstrip().splitlines()[-1].startswith(b"-- Dump completed")
     (position,) = catalog_rows(tmp_path, "SELECT position FROM backups")
     pos = json.loads(str(position[0]))
-    assert pos["binlog"] is True and pos["shop"]["file"].startswith("binlog.")
+    # Per database under "databases" (issue 10: a database named "file" or "lock_seconds"
+    # must not replace a key of the position).
+    assert pos["binlog"] is True and pos["databases"]["shop"]["file"].startswith("binlog.")
     # The run report says where the consistent point is and how long writers were blocked.
     held = f"writers blocked {pos['lock_seconds']:.3f} s (global read lock)"
     assert f"consistent point at binlog {pos['file']}:{pos['pos']}" in result.stdout

@@ -10,10 +10,10 @@ from stackwatch.backup.config import Server
 from stackwatch.backup.dump import (
     DumpError,
     connection_args,
+    database_file_stem,
     dump_argv,
     has_trailer,
     parse_position,
-    safe_file_name,
     select_databases,
     sql_ident,
     sql_string,
@@ -75,14 +75,14 @@ def test_select_databases() -> None:
 
 @given(st.text(min_size=1, max_size=64))
 def test_safe_file_names(name: str) -> None:
-    safe = safe_file_name(name)
+    safe = database_file_stem(name)
     assert "/" not in safe and not safe.startswith(".") and safe
-    assert all(c.isascii() and (c.isalnum() or c in "_.-") for c in safe)
+    assert all(c.isascii() and (c.isalnum() or c in "_%~-") for c in safe)
 
 
 def test_distinct_names_stay_distinct() -> None:
-    assert safe_file_name("a b") != safe_file_name("a_b")
-    assert safe_file_name("shop") == "shop"
+    assert database_file_stem("a b") != database_file_stem("a_b")
+    assert database_file_stem("shop") == "shop"
 
 
 def test_sql_quoting() -> None:

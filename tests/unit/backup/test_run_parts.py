@@ -115,5 +115,9 @@ def test_directory_destination_copies_checks_and_renames(tmp_path: Path) -> None
     dest.delete("nightly", "1")
     dest.delete("nightly", "1")  # gone already: fine
     assert list((tmp_path / "dest" / "nightly").iterdir()) == []
-    with pytest.raises(DestinationError, match="is not a directory"):
-        DirectoryBackend("x", Destination(kind="directory", path=str(tmp_path / "no")), HOST).open()
+    # Issue 10: a directory destination that does not exist yet is created on the first run
+    # (tests/unit/backup/test_hostile.py); one that cannot be a directory is refused.
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(DestinationError, match=r"^x: cannot create .*/file: File exists$"):
+        path = str(tmp_path / "file" / "no")
+        DirectoryBackend("x", Destination(kind="directory", path=path), HOST).open()
