@@ -16,7 +16,7 @@ from stackwatch.core.findings import Findings
 from stackwatch.core.registry import Check, CheckContext, NoOptions, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.ovs.ovsdb import Uuid, as_optional, as_set, to_python
-from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings
+from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings, ovs_settings
 
 if TYPE_CHECKING:
     from stackwatch.core.host import Host
@@ -94,11 +94,6 @@ def parse_targets(
             )
         )
     return sorted(targets, key=lambda t: (t.bridge or "", t.target))
-
-
-def ovs_settings(ctx: CheckContext[Any]) -> OvsSettings:
-    """The validated ``[ovs]`` section (its defaults where a caller gave none)."""
-    return ctx.settings if isinstance(ctx.settings, OvsSettings) else OvsSettings()
 
 
 def _ovs_absent(host: Host, settings: OvsSettings) -> bool:
