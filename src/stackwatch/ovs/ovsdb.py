@@ -229,8 +229,10 @@ class MessageReader:
                 messages.append(message)
         except RecursionError:
             raise FrameError("a message nested too deeply") from None
-        except ValueError as exc:  # not JSON, or a number of thousands of digits
+        except json.JSONDecodeError as exc:
             raise FrameError(f"not JSON: {exc}") from None
+        except ValueError as exc:  # a number of thousands of digits, NaN
+            raise FrameError(f"not JSON: {str(exc).partition(':')[0]}") from None
         self._buffer = bytearray(text[pos:].encode("utf-8", "surrogateescape"))
         return messages
 
