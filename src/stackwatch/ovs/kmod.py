@@ -23,7 +23,8 @@ from stackwatch.core.findings import Findings
 from stackwatch.core.host import CommandFailed, Host
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Result, Status
-from stackwatch.ovs.ovsdb import OvsdbError, shown
+from stackwatch.ovs.ovsdb import OvsdbError
+from stackwatch.ovs.rows import each, string
 from stackwatch.ovs.settings import OvsSettings, ovs_settings
 
 MODULE = "openvswitch"
@@ -128,16 +129,9 @@ def parse_datapaths(rows: list[dict[str, Any]]) -> DatapathUse:
     """Bridge rows (name, datapath_type) as OVSDB sends them (pure); OvsdbError where a row is
     not what the schema says. A server without the datapath_type column is one from before the
     userspace datapath: its bridges are on the kernel's."""
-    kernel: list[str] = []
-    userspace: list[str] = []
-    for i, row in enumerate(rows):
-        name, datapath = row.get("name"), row.get("datapath_type", "")
-        if not isinstance(name, str) or not isinstance(datapath, str):
-            raise OvsdbError(
-                f"malformed OVSDB reply: Bridge row {i + 1}: name {shown(name)}, "
-                f"datapath_type {shown(datapath)}"
-            )
-        (kernel if datapath in KERNEL_DATAPATHS else userspace).append(name)
+    named = each("Bridge", rows, lambda r: (string(r, "name"), string(r, "datapath_type", "")))
+    kernel = [name for name, datapath in named if datapath in KERNEL_DATAPATHS]
+    userspace = [name for name, datapath in named if datapath not in KERNEL_DATAPATHS]
     return DatapathUse(tuple(sorted(kernel)), tuple(sorted(userspace)))
 
 

@@ -337,5 +337,7 @@ def test_lying_bridge_rows_are_unknown_with_the_reason(
 def test_parse_datapaths() -> None:
     use = parse_datapaths([{"name": "b", "datapath_type": "netdev"}, {"name": "a"}])
     assert (use.kernel, use.userspace) == (("a",), ("b",))  # no column: a server from before netdev
-    with pytest.raises(OvsdbError, match=r"Bridge row 1: name \['set', \[\]\]"):
+    with pytest.raises(
+        OvsdbError, match=r"Bridge row 1: name: expected a string, got \['set', \[\]\]"
+    ):
         parse_datapaths([{"name": ["set", []], "datapath_type": ""}])
