@@ -45,10 +45,14 @@ _SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = 6
 _SHORT.maxlevel = 3
 
 
+SHOWN_LENGTH = 100
+
+
 def shown(value: Any) -> str:
     """A value from the server, for an error message: repr'd and cut short (a lying server's
     set of a million items must not become a message of megabytes)."""
-    return _SHORT.repr(value)
+    text = _SHORT.repr(value)
+    return text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 3] + "..."
 
 
 class OvsdbError(HostError):

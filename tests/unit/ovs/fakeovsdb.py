@@ -34,11 +34,12 @@ def schema_of(tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             table: {
                 "columns": {
                     c: {"type": "string"}
-                    for c in ["name", *(c for r in rows for c in r)]
+                    for c in ["name", *(c for r in rows if isinstance(r, dict) for c in r)]
                     if c != "_uuid"
                 }
             }
             for table, rows in tables.items()
+            if isinstance(rows, list)
         },
     }
 
@@ -157,7 +158,7 @@ class FakeOvsdb:
                 yield request
 
     def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
+        try:
             for request in self._requests(conn):
                 self.requests.append(request)
                 if "method" not in request or request.get("id") is None:
@@ -166,8 +167,10 @@ class FakeOvsdb:
                     if self._stop.is_set():
                         return
                     self._send(conn, chunk)
-        with contextlib.suppress(OSError):
-            conn.close()
+        except OSError:
+            pass  # the client hung up
+        finally:
+            conn.close()  # also where the fake itself failed: the client sees it at once
 
     def _send(self, conn: socket.socket, chunk: bytes) -> None:
         view = memoryview(chunk)
