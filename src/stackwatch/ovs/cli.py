@@ -336,7 +336,7 @@ def export_command(
         write_atomic(output, text, 0o644)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
-    typer.echo(f"wrote {output}")
+    typer.echo(f"wrote {printable(output)}")
 
 
 def render_layout(layout: Layout) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import socket
 import tempfile
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 Behaviour = Callable[[dict[str, Any]], Iterable[bytes]]
+_RAW = re.compile(rb"\\udc([89a-f][0-9a-f])")
 
 
 def schema_of(tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -58,6 +60,9 @@ class FakeOvsdb:
         self.schema: Any = None  # None: schema_of(tables)
         self.results: Any = None  # None: the selects answered from tables
         self.behaviour: Behaviour | None = None
+        # send the lone surrogates of names (\udc80-\udcff) as the raw bytes they stand for,
+        # as a server holding names that are not UTF-8 would
+        self.raw_bytes = False
         self.requests: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
@@ -67,6 +72,12 @@ class FakeOvsdb:
     # answers ------------------------------------------------------------------------------------
 
     def answer(self, request: dict[str, Any]) -> Iterable[bytes]:
+        chunks = self._answer(request)
+        if not self.raw_bytes:
+            return chunks
+        return [_RAW.sub(lambda m: bytes([int(m[1], 16)]), chunk) for chunk in chunks]
+
+    def _answer(self, request: dict[str, Any]) -> Iterable[bytes]:
         if self.behaviour is not None:
             return self.behaviour(request)
         method, params, ident = request.get("method"), request.get("params"), request.get("id")
