@@ -143,7 +143,7 @@ def assert_exports_what_plan_accepts(live: LiveSwitch) -> None:
     assert plan.changes == [], [str(c) for c in plan.changes]
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(switches())
 def test_export_of_any_switch_is_a_layout_plan_accepts(live: LiveSwitch) -> None:
     assert_exports_what_plan_accepts(live)
