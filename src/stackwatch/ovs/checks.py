@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from stackwatch.core.findings import Findings
 from stackwatch.core.registry import Check, CheckContext, NoOptions, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
-from stackwatch.ovs.ovsdb import Uuid, as_optional, as_set, to_python
-from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings
+from stackwatch.ovs.rows import boolean, each, opt_str, refs, str_map, string, uuid_of
+from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings, ovs_settings
 
 if TYPE_CHECKING:
     from stackwatch.core.host import Host
@@ -63,42 +63,38 @@ class TargetFacts:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _int(value: Any) -> int | None:
+def _int(value: str | None) -> int | None:
+    """A number in a status map (strings, as OVSDB keeps them), or None where it is not one."""
     try:
-        return int(str(value))
-    except (TypeError, ValueError):
+        return int(value) if value is not None and value.isascii() else None
+    except ValueError:  # not digits, or thousands of them
         return None
 
 
+def _target(row: dict[str, Any], bridge_of: dict[str, str]) -> Target:
+    status = str_map(row.get("status", ["map", []]), "status")
+    role = opt_str(row.get("role", ["set", []]), "role") or status.get("role")
+    uuid = uuid_of(row.get("_uuid")) if "_uuid" in row else ""
+    return Target(
+        target=string(row, "target"),
+        is_connected=boolean(row, "is_connected"),
+        state=status.get("state"),
+        last_error=status.get("last_error"),
+        sec_since_connect=_int(status.get("sec_since_connect")),
+        sec_since_disconnect=_int(status.get("sec_since_disconnect")),
+        role=role or None,
+        n_connections=_int(status.get("n_connections")),
+        bridge=bridge_of.get(uuid),
+    )
+
+
 def parse_targets(
-    rows: list[dict[str, Any]], bridge_of: dict[str, str] | None = None
+    rows: list[dict[str, Any]], bridge_of: dict[str, str] | None = None, table: str = "Manager"
 ) -> list[Target]:
-    """Manager or Controller rows (as OVSDB sends them) to Targets; pure."""
-    targets = []
-    for row in rows:
-        status = to_python(row.get("status", ["map", []]))
-        status = status if isinstance(status, dict) else {}
-        uuid = to_python(row.get("_uuid"))
-        role = as_optional(row.get("role", ["set", []])) or status.get("role")
-        targets.append(
-            Target(
-                target=str(row.get("target", "?")),
-                is_connected=row.get("is_connected") is True,
-                state=status.get("state"),
-                last_error=status.get("last_error"),
-                sec_since_connect=_int(status.get("sec_since_connect")),
-                sec_since_disconnect=_int(status.get("sec_since_disconnect")),
-                role=str(role) if role else None,
-                n_connections=_int(status.get("n_connections")),
-                bridge=(bridge_of or {}).get(getattr(uuid, "value", "")),
-            )
-        )
+    """Manager or Controller rows (as OVSDB sends them) to Targets (pure); an OvsdbError naming
+    the table and row where one is not what the schema says."""
+    targets = each(table, rows, lambda row: _target(row, bridge_of or {}))
     return sorted(targets, key=lambda t: (t.bridge or "", t.target))
-
-
-def ovs_settings(ctx: CheckContext[Any]) -> OvsSettings:
-    """The validated ``[ovs]`` section (its defaults where a caller gave none)."""
-    return ctx.settings if isinstance(ctx.settings, OvsSettings) else OvsSettings()
 
 
 def _ovs_absent(host: Host, settings: OvsSettings) -> bool:
@@ -118,12 +114,12 @@ def _refuse_absent(host: Host, settings: OvsSettings) -> None:
 
 def _bridge_of_controllers(bridges: list[dict[str, Any]]) -> dict[str, str]:
     """Controller row uuid -> the name of the bridge it serves."""
-    bridge_of = {}
-    for row in bridges:
-        for item in as_set(row.get("controller", ["set", []])):
-            if isinstance(item, Uuid):
-                bridge_of[item.value] = str(row["name"])
-    return bridge_of
+    served = each(
+        "Bridge",
+        bridges,
+        lambda row: (string(row, "name"), refs(row.get("controller", ["set", []]), "controller")),
+    )
+    return {uuid: name for name, controllers in served for uuid in controllers}
 
 
 def _collect_targets(ctx: CheckContext[NoOptions], kind: str) -> TargetFacts:
@@ -141,7 +137,7 @@ def _collect_targets(ctx: CheckContext[NoOptions], kind: str) -> TargetFacts:
             rows = tables[table]
         else:
             rows = client.select(table, columns)
-    return TargetFacts(kind, tuple(parse_targets(rows, bridge_of)), settings.db)
+    return TargetFacts(kind, tuple(parse_targets(rows, bridge_of, table)), settings.db)
 
 
 def collect_managers(ctx: CheckContext[NoOptions]) -> TargetFacts:

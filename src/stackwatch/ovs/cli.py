@@ -20,7 +20,7 @@ from typer.core import TyperCommand
 from stackwatch.cli_support import fail, load_settings, usage_error
 from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
 from stackwatch.core.host import Host, HostError
-from stackwatch.ovs.layout import Layout, LayoutError, dump_layout, load_layout
+from stackwatch.ovs.layout import Layout, LayoutError, load_layout
 from stackwatch.ovs.ovsdb import OvsdbClient
 from stackwatch.ovs.settings import DEFAULT_DB, OvsSettings, db_problem, netns_problem
 from stackwatch.render.safe import printable
@@ -316,12 +316,19 @@ def export_command(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write the live layout as a layout file."""
+    """Write the live layout as a layout file (what a layout cannot express is left out, and
+    said, on standard error and in the file's head)."""
     from stackwatch.core.host import write_atomic
-    from stackwatch.ovs.live import live_to_layout
+    from stackwatch.ovs.export import export_layout
 
     live = _live_switch(_settings(config, db))
-    text = "# exported by stackwatch ovs export\n" + dump_layout(live_to_layout(live))
+    try:
+        exported = export_layout(live)
+    except LayoutError as exc:  # never expected: each object was read back before
+        fail(str(exc), FAILED)
+    for item in exported.left_out:
+        sys.stderr.write(f"stackwatch: left out {printable(str(item))}\n")
+    text = exported.text()
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -329,7 +336,7 @@ def export_command(
         write_atomic(output, text, 0o644)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
-    typer.echo(f"wrote {output}")
+    typer.echo(f"wrote {printable(output)}")
 
 
 def render_layout(layout: Layout) -> str:

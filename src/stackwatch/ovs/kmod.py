@@ -6,27 +6,46 @@ without a switch and without network. This check reads the loaded module's srcve
 /sys/module/openvswitch, asks ``modinfo`` (with ``-b ROOT`` so that captured trees work too) for
 the module of the running kernel and of the next one, and finds the next kernel from the boot
 loader's saved default or, failing that, the newest installed /boot/vmlinuz-*.
+
+Whether the module matters at all depends on the datapath of the bridges: those of the kernel
+datapath (OVSDB's ``datapath_type`` "" or "system") need it, those of the userspace one (netdev,
+DPDK) do not. With ``datapath = "auto"`` the check asks OVSDB (``[ovs] db``); where OVSDB cannot
+say, the check says so (UNKNOWN) instead of guessing from whether the module happens to be loaded.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import CommandFailed, Host
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Result, Status
+from stackwatch.ovs.ovsdb import OvsdbError
+from stackwatch.ovs.rows import each, string
+from stackwatch.ovs.settings import OvsSettings, ovs_settings
 
 MODULE = "openvswitch"
 VSWITCHD_PATHS = ("/usr/sbin/ovs-vswitchd", "/usr/bin/ovs-vswitchd", "/usr/local/sbin/ovs-vswitchd")
+KERNEL_DATAPATHS = ("", "system")  # OVSDB's datapath_type of a bridge on the kernel datapath
+NAMES_SHOWN = 5  # bridges named in a summary; the details name them all
 
 
 @dataclass(frozen=True)
 class KmodOptions:
-    # auto: a loaded module means the kernel datapath is in use, none the userspace datapath
+    # auto: the bridges' datapath_type in OVSDB ([ovs] db) says whether the module is needed
     datapath: Literal["auto", "system", "netdev"] = "auto"
+
+
+@dataclass(frozen=True)
+class DatapathUse:
+    """Which datapath the bridges in OVSDB use, or why OVSDB could not say."""
+
+    kernel: tuple[str, ...] = ()  # bridges of datapath_type "" or "system": they need the module
+    userspace: tuple[str, ...] = ()  # netdev (and any other userspace type)
+    problem: str | None = None  # OVSDB unreachable, too slow or unreadable
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,7 @@ class KmodFacts:
     next_source: str  # how the next kernel was found
     next_module: ModuleInfo | None
     installed: tuple[str, ...]
+    datapaths: DatapathUse | None = None  # None: the options name the datapath, OVSDB not asked
 
 
 def parse_modinfo(text: str) -> ModuleInfo | None:
@@ -105,6 +125,27 @@ def match_entry(entry: str, kernels: list[str]) -> str | None:
     return max(found, key=len) if found else None
 
 
+def parse_datapaths(rows: list[dict[str, Any]]) -> DatapathUse:
+    """Bridge rows (name, datapath_type) as OVSDB sends them (pure); OvsdbError where a row is
+    not what the schema says. A server without the datapath_type column is one from before the
+    userspace datapath: its bridges are on the kernel's."""
+    named = each("Bridge", rows, lambda r: (string(r, "name"), string(r, "datapath_type", "")))
+    kernel = [name for name, datapath in named if datapath in KERNEL_DATAPATHS]
+    userspace = [name for name, datapath in named if datapath not in KERNEL_DATAPATHS]
+    return DatapathUse(tuple(sorted(kernel)), tuple(sorted(userspace)))
+
+
+def read_datapaths(settings: OvsSettings) -> DatapathUse:
+    """The datapaths of the bridges in OVSDB; a failure is kept as the reason it cannot say."""
+    from stackwatch.ovs.ovsdb import OvsdbClient
+
+    try:
+        with OvsdbClient(settings.db, settings.timeout) as client:
+            return parse_datapaths(client.select("Bridge", ("name", "datapath_type")))
+    except OvsdbError as exc:
+        return DatapathUse(problem=str(exc))
+
+
 def _modinfo(host: Host, kernel: str) -> ModuleInfo | None:
     argv = ["modinfo", "-k", kernel, MODULE]
     if not host.is_live:
@@ -141,6 +182,7 @@ def collect(ctx: CheckContext[KmodOptions]) -> KmodFacts:
     next_module = None
     if next_kernel is not None:
         next_module = running_module if next_kernel == running else _modinfo(host, next_kernel)
+    datapaths = read_datapaths(ovs_settings(ctx)) if ctx.options.datapath == "auto" else None
     return KmodFacts(
         running,
         loaded,
@@ -150,6 +192,7 @@ def collect(ctx: CheckContext[KmodOptions]) -> KmodFacts:
         source,
         next_module,
         tuple(kernels),
+        datapaths,
     )
 
 
@@ -165,7 +208,8 @@ def _pending_hint(facts: KmodFacts) -> str:
 
 
 def _details(facts: KmodFacts) -> list[str]:
-    """What was found, module by module: the detail lines of every outcome."""
+    """What was found, module by module, and the bridges' datapaths: the detail lines of every
+    outcome."""
     details = [f"running kernel {facts.running}"]
     if facts.loaded and facts.loaded_srcversion is not None:
         details.insert(0, f"loaded srcversion {facts.loaded_srcversion}")
@@ -183,17 +227,46 @@ def _details(facts: KmodFacts) -> list[str]:
                 f"module for {facts.next_kernel}: "
                 + (facts.next_module.filename if facts.next_module else "MISSING")
             )
+    use = facts.datapaths
+    if use is not None and use.problem is None:
+        for what, names in (("kernel", use.kernel), ("userspace", use.userspace)):
+            if names:
+                details.append(f"bridges on the {what} datapath: {', '.join(names)}")
     return details
 
 
+def _names(names: tuple[str, ...]) -> str:
+    """Bridge names for a summary: the first few, and how many more."""
+    shown_names = ", ".join(names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return f"{shown_names} and {more} more" if more > 0 else shown_names
+
+
+def _load_hint(facts: KmodFacts) -> str:
+    if facts.running_module is None:
+        return (
+            f"no {MODULE} module for kernel {facts.running} on disk: install it (the package "
+            f"that builds it, e.g. openvswitch-datapath-dkms or linux-modules-extra-"
+            f"{facts.running}), then modprobe {MODULE} and restart openvswitch-switch"
+        )
+    return f"modprobe {MODULE}; check dmesg for why it did not load"
+
+
 def _judge_not_loaded(facts: KmodFacts, options: KmodOptions, details: list[str]) -> Result:
-    if options.datapath == "system":
+    use = facts.datapaths
+    if options.datapath == "system" or (use is not None and use.kernel):
+        on_disk = "" if facts.running_module is not None else " (and none on disk)"
+        why = (
+            f"bridges {_names(use.kernel)} use the kernel datapath"
+            if use is not None and use.kernel
+            else "the kernel datapath is configured"
+        )
         return Result(
             "ovs-kmod",
             Status.CRITICAL,
-            f"{MODULE} module not loaded but the kernel datapath is configured",
+            f"{MODULE} module not loaded{on_disk} but {why}",
             details=tuple(details),
-            hint=f"modprobe {MODULE}; check dmesg for why it did not load",
+            hint=_load_hint(facts),
         )
     return Result(
         "ovs-kmod",
@@ -231,8 +304,9 @@ def _next_kernel_lacks_module(facts: KmodFacts) -> bool:
     return pending and facts.next_module is None
 
 
-def judge(facts: KmodFacts, options: KmodOptions) -> Result:
-    details = _details(facts)
+def _judge_module(facts: KmodFacts, options: KmodOptions, details: list[str]) -> Result:
+    """The module as the kernel datapath needs it: loaded, as on disk, there for the next
+    kernel."""
     if not facts.loaded:
         return _judge_not_loaded(facts, options, details)
     # The summary states every finding, the good ones too (as OK), the costliest first: a next
@@ -246,6 +320,47 @@ def judge(facts: KmodFacts, options: KmodOptions) -> Result:
         findings.problem(Status.OK, f"next kernel {facts.next_kernel} has one")
     # the pending kernel's remedy comes before (and replaces) the loaded module's
     return findings.result("ovs-kmod", "", _pending_hint(facts) if missing_next else None)
+
+
+def _judge_cannot_tell(facts: KmodFacts, problem: str, details: list[str]) -> Result:
+    """OVSDB could not say which datapath the bridges use: UNKNOWN, with what the module's
+    state would mean for the kernel datapath."""
+    with_kernel = _judge_module(facts, KmodOptions("system"), [])
+    if with_kernel.status is not Status.OK:
+        details = [
+            *details,
+            f"were the kernel datapath in use: {with_kernel.status.name} {with_kernel.summary}",
+        ]
+    return Result(
+        "ovs-kmod",
+        Status.UNKNOWN,
+        f"cannot tell whether the bridges use the kernel datapath: {problem}",
+        details=tuple(details),
+        hint="start ovsdb-server (or correct [ovs] db), or name the datapath: "
+        '[checks.ovs-kmod] datapath = "system" or "netdev"',
+    )
+
+
+def _judge_userspace_only(use: DatapathUse, details: list[str]) -> Result:
+    if use.userspace:
+        summary = (
+            f"{len(use.userspace)} bridges, all on the userspace datapath: "
+            f"the {MODULE} module does not matter"
+        )
+    else:
+        summary = f"no bridges: the {MODULE} module is not in use"
+    return Result("ovs-kmod", Status.OK, summary, details=tuple(details))
+
+
+def judge(facts: KmodFacts, options: KmodOptions) -> Result:
+    details = _details(facts)
+    use = facts.datapaths
+    if options.datapath == "auto" and use is not None:
+        if use.problem is not None:
+            return _judge_cannot_tell(facts, use.problem, details)
+        if not use.kernel:
+            return _judge_userspace_only(use, details)
+    return _judge_module(facts, options, details)
 
 
 CHECK = Check(

@@ -200,13 +200,28 @@ class _Reader:
         return [(self.string(item, what), item) for item in node.value]
 
 
-def _check_name(reader: _Reader, node: yaml.Node, name: str, what: str, kernel: bool) -> None:
+def name_problem(name: str, kernel: bool) -> str | None:
+    """Why ``name`` cannot name a bridge, port or interface (``kernel``: one that is a network
+    device too, as system and internal ports are), or None."""
     if not name or any(c in name for c in "/ \t\n\0") or name in (".", ".."):
-        raise reader.error(node, f"{what} {name!r}: not a valid name")
+        return "not a valid name"
+    if not name.isprintable():
+        # control characters, escape sequences, invisible or non-ASCII spaces: a name a person
+        # can neither read in a terminal nor type
+        return "not a valid name (it holds a character that is not printable)"
+    if kernel and ":" in name:
+        return "not a valid name for a network device (the kernel refuses ':')"
     if kernel and len(name) > IFNAMSIZ:
-        raise reader.error(
-            node, f"{what} {name!r}: longer than {IFNAMSIZ} characters (the kernel's limit)"
-        )
+        return f"longer than {IFNAMSIZ} characters (the kernel's limit)"
+    if kernel and len(name.encode("utf-8", "surrogatepass")) > IFNAMSIZ:
+        return f"longer than {IFNAMSIZ} bytes in UTF-8 (the kernel's limit)"
+    return None
+
+
+def _check_name(reader: _Reader, node: yaml.Node, name: str, what: str, kernel: bool) -> None:
+    problem = name_problem(name, kernel)
+    if problem:
+        raise reader.error(node, f"{what} {name!r}: {problem}")
 
 
 def _blank(node: yaml.Node, *spellings: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from stackwatch.core.config import ConfigError
 
@@ -44,3 +45,10 @@ class OvsSettings:
         problem = netns_problem(self.netns) if self.netns is not None else None
         if problem:
             raise ConfigError(f"{where}.netns: {problem}")
+
+
+def ovs_settings(ctx: Any) -> OvsSettings:
+    """A check's validated ``[ovs]`` section (``ctx.settings``; its defaults where a caller gave
+    none)."""
+    settings = getattr(ctx, "settings", None)
+    return settings if isinstance(settings, OvsSettings) else OvsSettings()

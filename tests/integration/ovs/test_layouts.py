@@ -231,3 +231,37 @@ def test_address_step_fails_clearly_when_vswitchd_is_elsewhere(switch: Switch) -
     assert code == 1 and "Traceback" not in err
     assert err.startswith("stackwatch: network namespace swovs-no-such-namespace does not exist")
     assert switch.vsctl("list-br").strip() == ""
+
+
+def test_export_leaves_out_what_a_layout_cannot_express(switch: Switch, tmp_path: Path) -> None:
+    # ports OVSDB takes from anyone who reaches it, that no layout can declare
+    assert ovs("apply", str(CLASSIC), "--db", switch.db, "--netns", switch.netns)[0] == 0
+    switch.vsctl(
+        "--no-wait", "add-port", "br-int", "vhu9f8e7d6c-5b", "--",
+        "set", "interface", "vhu9f8e7d6c-5b", "type=dpdkvhostuser", "--",
+        "add-port", "br-int", "tap 1", "--",
+        "add-port", "br-int", "tap\x1b[2J", "--",
+        "add-port", "br-ex", "qvo0123456789abcdef",
+    )  # fmt: skip
+    exported = tmp_path / "exported.yaml"
+    code, out, err = ovs("export", "--db", switch.db, "-o", str(exported))
+    assert code == 0 and out == f"wrote {exported}\n"
+    assert sorted(err.splitlines()) == [
+        "stackwatch: left out port br-ex/qvo0123456789abcdef: longer than 15 characters "
+        "(the kernel's limit)",
+        "stackwatch: left out port br-int/tap 1: not a valid name",
+        "stackwatch: left out port br-int/tap\\x1b[2J: not a valid name (it holds a character "
+        "that is not printable)",
+        "stackwatch: left out port br-int/vhu9f8e7d6c-5b: type: 'dpdkvhostuser' is not one of "
+        "system, internal, patch, vxlan, gre, geneve, stt, erspan, ip6gre, ip6erspan, gtpu, "
+        "bareudp, dpdk, dpdkvhostuserclient, tap",
+    ]
+    assert "# left out, since a layout cannot express them:\n" in exported.read_text()
+    # plan accepts the file, finds nothing to change, and notes what it does not declare
+    code, out, _ = ovs("plan", str(exported), "--db", switch.db, "--netns", switch.netns)
+    assert code == 0, out
+    assert out.splitlines()[-1] == f"no changes: the switch matches {exported}"
+    assert (
+        "  note: port br-int/tap\\x1b[2J: not in the layout and not created by stackwatch; "
+        "left alone" in out.splitlines()
+    )
