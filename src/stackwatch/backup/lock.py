@@ -1,13 +1,13 @@
-"""One run per job at a time: an flock on LOCK_DIR/backup-JOB.lock, released by the kernel when
-the process ends (a killed run leaves no stale lock)."""
+"""One run per job at a time: an flock on LOCK_DIR/backup-JOB.lock (core/host.py), released by
+the kernel when the process ends (a killed run leaves no stale lock)."""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
-from pathlib import Path
+
+from stackwatch.core.host import Host, HostError, LockHeld
 
 
 class LockBusy(Exception):
@@ -15,19 +15,15 @@ class LockBusy(Exception):
 
 
 @contextlib.contextmanager
-def job_lock(lock_dir: str, job: str) -> Iterator[None]:
-    directory = Path(lock_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"backup-{job}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
+def job_lock(lock_dir: str, job: str, host: Host | None = None) -> Iterator[None]:
+    path = os.path.join(os.path.abspath(lock_dir), f"backup-{job}.lock")
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise LockBusy(f"job {job} is already running (pid {holder}, lock {path})") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            held.enter_context((host or Host()).exclusive_lock(path))
+        except LockHeld as exc:
+            raise LockBusy(
+                f"job {job} is already running (pid {exc.holder}, lock {path})"
+            ) from None
+        except HostError as exc:  # the lock directory or file itself: the caller says so
+            raise OSError(str(exc)) from None
         yield
-    finally:
-        os.close(fd)

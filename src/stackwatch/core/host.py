@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
@@ -37,6 +37,15 @@ CLONE_NEWNET = 0x40000000
 
 class HostError(Exception):
     """A failure to read a fact from the machine."""
+
+
+class LockHeld(HostError):
+    """Another process holds the lock."""
+
+    def __init__(self, path: str, holder: str) -> None:
+        super().__init__(f"{path} is held by pid {holder}")
+        self.path = path
+        self.holder = holder
 
 
 class CommandNotFound(HostError):
@@ -163,6 +172,31 @@ class Host:
         if len(data) > limit:
             raise HostError(f"{os.fspath(path)} is larger than {limit} bytes")
         return data
+
+    @contextlib.contextmanager
+    def exclusive_lock(self, path: str | os.PathLike[str]) -> Iterator[None]:
+        """Hold an flock on ``path`` (created 0600, parents too) while the block runs; the
+        kernel releases it when the process ends, so a killed run leaves no stale lock. Raises
+        LockHeld, naming the holder's pid written in the file, where another process holds it."""
+        import fcntl
+
+        real = self.real(path)
+        try:
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+            fd = os.open(real, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise HostError(f"cannot open lock {os.fspath(path)}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise LockHeld(os.fspath(path), holder) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
 
     def is_writable_dir(self, path: str | os.PathLike[str]) -> bool:
         """True where ``path`` is (or could be made, parents included) a directory this user may
