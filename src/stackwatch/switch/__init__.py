@@ -1,0 +1,1 @@
+"""Switches over SNMP: links, the VLANs each trunk carries, and which hypervisor NIC is on it."""
