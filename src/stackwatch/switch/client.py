@@ -233,8 +233,9 @@ def _read_one(
         slots[number] = Reading(target, None, str(exc), time.monotonic() - started)
         return
     except Exception as exc:  # a library fault must not take the other devices down
-        slots[number] = Reading(target, None, f"SNMP failed: {_one_line(exc)}",
-                                time.monotonic() - started)  # fmt: skip
+        slots[number] = Reading(
+            target, None, f"SNMP failed: {_one_line(exc)}", time.monotonic() - started
+        )
         return
     elapsed = time.monotonic() - started
     if elapsed > request.timeout:

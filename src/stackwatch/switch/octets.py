@@ -104,7 +104,9 @@ def decode_vtp_bitmaps(blocks: Sequence[bytes | None]) -> VlanSet:
 
 
 def _missing_blocks(count: int) -> list[tuple[int, int]]:
-    return [(n * VTP_BLOCK_VLANS, n * VTP_BLOCK_VLANS + VTP_BLOCK_VLANS - 1) for n in range(count, 4)]
+    return [
+        (n * VTP_BLOCK_VLANS, n * VTP_BLOCK_VLANS + VTP_BLOCK_VLANS - 1) for n in range(count, 4)
+    ]
 
 
 def decode_portlist(raw: bytes) -> list[int]:
@@ -132,7 +134,7 @@ def ranges_of(numbers: Iterable[int]) -> tuple[tuple[int, int], ...]:
 
 
 def format_ranges(ranges: Iterable[tuple[int, int]]) -> str:
-    """"1-3,7" from ((1, 3), (7, 7))."""
+    """ "1-3,7" from ((1, 3), (7, 7))."""
     return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
 
 

@@ -20,10 +20,18 @@ from stackwatch.switch.octets import (
 )
 from stackwatch.switch.values import Index, Kind, Value, Walked, integer, octets, text
 
-OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent",
-               7: "lowerLayerDown"}  # fmt: skip
-COUNTER_KINDS = {name: (Kind.COUNTER64 if "octets" in name else Kind.COUNTER32)
-                 for name in oids.COUNTERS}  # fmt: skip
+OPER_STATUS = {
+    1: "up",
+    2: "down",
+    3: "testing",
+    4: "unknown",
+    5: "dormant",
+    6: "notPresent",
+    7: "lowerLayerDown",
+}
+COUNTER_KINDS = {
+    name: (Kind.COUNTER64 if "octets" in name else Kind.COUNTER32) for name in oids.COUNTERS
+}
 
 
 @dataclass(frozen=True)
@@ -230,22 +238,28 @@ def identifier(raw: bytes, subtype: int | None, mac: int, network: int) -> str:
     return printable_or_hex(raw)
 
 
-def decode_neighbours(
-    walked: Walked, interfaces: tuple[Interface, ...]
-) -> tuple[Neighbour, ...]:
+def decode_neighbours(walked: Walked, interfaces: tuple[Interface, ...]) -> tuple[Neighbour, ...]:
     """One Neighbour per row of lldpRemTable, on the interface its local port is."""
     local = local_port_ifindex(walked, interfaces)
     rows: dict[Index, dict[str, Value]] = {}
-    for column in (oids.LLDP_REM_CHASSIS_SUBTYPE, oids.LLDP_REM_CHASSIS_ID,
-                   oids.LLDP_REM_PORT_SUBTYPE, oids.LLDP_REM_PORT_ID, oids.LLDP_REM_PORT_DESC,
-                   oids.LLDP_REM_SYS_NAME):  # fmt: skip
+    for column in (
+        oids.LLDP_REM_CHASSIS_SUBTYPE,
+        oids.LLDP_REM_CHASSIS_ID,
+        oids.LLDP_REM_PORT_SUBTYPE,
+        oids.LLDP_REM_PORT_ID,
+        oids.LLDP_REM_PORT_DESC,
+        oids.LLDP_REM_SYS_NAME,
+    ):
         for index, value in walked.column(column).items():
             if len(index) != 3:
-                raise DecodeError(f"{column}: index {'.'.join(map(str, index))} is not "
-                                  "TimeMark.LocalPortNum.Index")  # fmt: skip
+                raise DecodeError(
+                    f"{column}: index {'.'.join(map(str, index))} is not "
+                    "TimeMark.LocalPortNum.Index"
+                )
             rows.setdefault(index, {})[column] = value
-    return tuple(_neighbour(index, row, local) for index, row in sorted(rows.items(),
-                                                                         key=lambda r: r[0][1:]))
+    return tuple(
+        _neighbour(index, row, local) for index, row in sorted(rows.items(), key=lambda r: r[0][1:])
+    )
 
 
 def _row_text(row: Mapping[str, Value], column: str, index: Index) -> bytes:
