@@ -50,6 +50,7 @@ class Credentials:
     auth_password: str = ""
     priv_protocol: str = "AES"
     priv_password: str = ""
+    context: str = ""  # SNMPv3 context name
 
     def __repr__(self) -> str:  # never print a secret by accident
         return f"Credentials(version={self.version!r}, user={self.user!r})"
@@ -82,9 +83,14 @@ class Reading:
 
 
 Fetcher = Callable[[Target, Request], Walked]
+GRACE = 0.5  # each reading ends by its deadline; this is for the thread to hand it over
 
 
 # --- one device ---------------------------------------------------------------------------
+
+
+VARBINDS_PER_REQUEST = 60  # columns x repetitions per GETBULK: agents cap replies (snmpsim 64)
+END_OF_VIEW = "No more variables"  # how ezsnmp shows endOfMibView in a GETBULK reply
 
 
 def _session(target: Target, request: Request) -> Any:
@@ -94,7 +100,7 @@ def _session(target: Target, request: Request) -> Any:
     common: dict[str, Any] = {
         "hostname": target.host,
         "port_number": str(target.port),
-        "timeout": f"{max(0.1, request.timeout / 2):.2f}",  # one retry within the deadline
+        "timeout": f"{max(0.05, request.timeout / 2):.2f}",
         "retries": "1",
         "print_oids_numerically": True,
         "print_full_oids": True,
@@ -110,19 +116,23 @@ def _session(target: Target, request: Request) -> Any:
             auth_passphrase=creds.auth_password,
             privacy_protocol=creds.priv_protocol,
             privacy_passphrase=creds.priv_password,
+            context=creds.context,
             **common,
         )
     return ezsnmp.Session(version="2c", community=creds.community, **common)
 
 
 def fetch(target: Target, request: Request) -> Walked:
-    """Walk the columns and get the scalars of one device (ezsnmp); raises SnmpError."""
+    """Walk the columns and get the scalars of one device (ezsnmp); raises SnmpError. Every
+    request's wait is bounded by what is left of ``request.timeout``, with one retry, so the
+    whole reading ends by the deadline."""
     import ezsnmp
 
+    deadline = time.monotonic() + request.timeout
     try:
         session = _session(target, request)
-        columns = {column: _walk(session, column) for column in request.columns}
-        scalars = _get(session, request.scalars) if request.scalars else {}
+        scalars = _get(session, request.scalars, deadline) if request.scalars else {}
+        columns = _walk_columns(session, request, deadline)
     except ezsnmp.TimeoutError:
         raise SnmpError("no answer (timeout)") from None
     except (ezsnmp.ConnectionError, ezsnmp.GenericError, ezsnmp.PacketError) as exc:
@@ -136,20 +146,66 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
-def _walk(session: Any, column: str) -> dict[Index, Value]:
-    rows: dict[Index, Value] = {}
-    for result in session.bulk_walk([column]):
-        oid = _full_oid(result)
-        if not oid.startswith(column + "."):
-            continue  # past the column: the walk ends there
-        value = convert(str(result.type), str(result.value), oid)
-        if value is not None:
-            rows[tuple(int(p) for p in oid[len(column) + 1 :].split("."))] = value
+def _bound(session: Any, deadline: float) -> None:
+    """The next request waits at most half of what is left, twice (one retry)."""
+    left = deadline - time.monotonic()
+    if left <= 0.02:
+        raise SnmpError("no complete answer before the deadline (--timeout)")
+    session.timeout = f"{left / 2:.3f}"
+
+
+def _oid_key(oid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid.split("."))
+
+
+def _walk_columns(session: Any, request: Request, deadline: float) -> dict[str, dict[Index, Value]]:
+    """Walk several columns side by side: one GETBULK asks the next rows of a few columns at
+    once, each column continuing from its last row until a reply leaves it."""
+    rows: dict[str, dict[Index, Value]] = {column: {} for column in request.columns}
+    cursor = {column: column for column in request.columns}
+    active = list(request.columns)
+    per_request = max(1, VARBINDS_PER_REQUEST // max(1, request.max_repetitions))
+    while active:
+        batch = active[:per_request]
+        _bound(session, deadline)
+        replies = session.bulk_get([cursor[c] for c in batch])
+        finished = _take(replies, batch, cursor, rows)  # an empty reply ends the batch
+        active = [c for c in active if c not in finished]
     return rows
 
 
-def _get(session: Any, scalars: Sequence[str]) -> dict[str, Value | None]:
+def _take(
+    replies: Sequence[Any],
+    batch: Sequence[str],
+    cursor: dict[str, str],
+    rows: dict[str, dict[Index, Value]],
+) -> set[str]:
+    """File each varbind of a reply under its column (replies repeat the batch's order);
+    the columns the reply left are returned as finished."""
+    finished: set[str] = set()
+    for number, reply in enumerate(replies):
+        column = batch[number % len(batch)]
+        if column in finished:
+            continue
+        oid = _full_oid(reply)
+        kind = str(reply.type)
+        if kind in NO_VALUE or END_OF_VIEW in kind or not oid.startswith(column + "."):
+            finished.add(column)
+            continue
+        if _oid_key(oid) <= _oid_key(cursor[column]):
+            raise SnmpError(f"{oid}: the agent went backwards (OID not increasing)")
+        value = convert(kind, str(reply.value), oid)
+        if value is not None:
+            rows[column][_oid_key(oid[len(column) + 1 :])] = value
+        cursor[column] = oid
+    if not replies:
+        finished.update(batch)
+    return finished
+
+
+def _get(session: Any, scalars: Sequence[str], deadline: float) -> dict[str, Value | None]:
     found: dict[str, Value | None] = dict.fromkeys(scalars)
+    _bound(session, deadline)
     for result in session.get(list(scalars)):
         oid = _full_oid(result)
         if oid in found:
@@ -213,7 +269,7 @@ def read_all(
         )
         thread.start()
         threads.append(thread)
-    deadline = started + request.timeout
+    deadline = started + request.timeout + GRACE
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     late = f"no complete answer within {request.timeout:g}s (--timeout)"
@@ -237,7 +293,4 @@ def _read_one(
             target, None, f"SNMP failed: {_one_line(exc)}", time.monotonic() - started
         )
         return
-    elapsed = time.monotonic() - started
-    if elapsed > request.timeout:
-        return  # too late: read_all already reported it
-    slots[number] = Reading(target, walked, None, elapsed)
+    slots[number] = Reading(target, walked, None, time.monotonic() - started)

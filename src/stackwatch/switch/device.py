@@ -7,8 +7,8 @@ facts; the others are decoded as usual. ``what`` names the parts wanted: "ports"
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from stackwatch.switch import oids
 from stackwatch.switch.client import Fetcher, Reading, Request, Target, fetch, read_all
@@ -20,6 +20,7 @@ from stackwatch.switch.tables import (
     decode_interfaces,
     decode_neighbours,
     decode_port_vlans,
+    decode_stack,
 )
 from stackwatch.switch.values import Kind, Walked, integer, text
 
@@ -34,6 +35,7 @@ class DeviceFacts:
     vlans: tuple[PortVlans, ...] = ()
     neighbours: tuple[Neighbour, ...] = ()
     seconds: float = 0.0
+    upper: Mapping[int, int] = field(default_factory=dict)  # LAG member -> port-channel
 
     def interface(self, ifindex: int | None) -> Interface | None:
         return next((i for i in self.interfaces if i.ifindex == ifindex), None)
@@ -43,6 +45,15 @@ class DeviceFacts:
 
     def port_vlans(self, ifindex: int) -> PortVlans | None:
         return next((p for p in self.vlans if p.ifindex == ifindex), None)
+
+    def carrying(self, ifindex: int) -> tuple[PortVlans | None, Interface | None]:
+        """The VLANs of a port, or of the port-channel it is a member of (VLANs are set on
+        the LAG, LLDP is seen on its members), with that port-channel."""
+        own = self.port_vlans(ifindex)
+        if own is not None or ifindex not in self.upper:
+            return own, None
+        lag = self.upper[ifindex]
+        return self.port_vlans(lag), self.interface(lag)
 
 
 def request_for(what: Collection[str], timeout: float, max_repetitions: int = 25) -> Request:
@@ -88,6 +99,7 @@ def _decode(name: str, walked: Walked, what: Collection[str], seconds: float) ->
         vlans=decode_port_vlans(walked) if "vlans" in what else (),
         neighbours=decode_neighbours(walked, interfaces) if "lldp" in what else (),
         seconds=seconds,
+        upper=decode_stack(walked) if "vlans" in what else {},
     )
 
 

@@ -23,6 +23,7 @@ IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
 IF_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"
 IF_ALIAS = "1.3.6.1.2.1.31.1.1.1.18"
 IF_DISCONTINUITY = "1.3.6.1.2.1.31.1.1.1.19"
+IF_STACK_STATUS = "1.3.6.1.2.1.31.1.2.1.3"  # index HigherLayer.LowerLayer: LAG over its members
 
 # counter name -> column; errors and discards are Counter32, octets Counter64
 COUNTERS = {
@@ -74,6 +75,7 @@ VLAN_COLUMNS = (
     QB_STATIC_EGRESS,
     QB_STATIC_UNTAGGED,
     QB_PVID,
+    IF_STACK_STATUS,
 )
 
 # LLDP-MIB

@@ -222,6 +222,19 @@ def _qbridge_port(ifindex: int, vlans: set[int], untagged: set[int], pvid: int |
     return PortVlans(ifindex, mode, frozenset(vlans), native, "q-bridge")
 
 
+def decode_stack(walked: Walked) -> dict[int, int]:
+    """ifStackTable: lower layer -> higher layer (a LAG member -> its port-channel), where
+    both are interfaces (0 stands for "nothing above/below")."""
+    upper: dict[int, int] = {}
+    for index in walked.column(oids.IF_STACK_STATUS):
+        if len(index) != 2:
+            raise DecodeError(f"ifStackStatus: index {'.'.join(map(str, index))} is not two")
+        higher, lower = index
+        if higher and lower:
+            upper.setdefault(lower, higher)
+    return upper
+
+
 # --- LLDP ---------------------------------------------------------------------------------
 
 CHASSIS_MAC, PORT_MAC = 4, 3  # lldpChassisIdSubtype macAddress(4), lldpPortIdSubtype macAddress(3)

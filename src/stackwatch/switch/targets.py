@@ -8,6 +8,7 @@ Secrets live in files (mode 0600 is the operator's business), never on a command
     auth_password: ...
     priv_protocol: AES        # DES, AES, AES-192, AES-256
     priv_password: ...
+    context: ""               # the SNMPv3 context, where the agent wants one
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from stackwatch.switch.inventory import Device
 
 AUTH_PROTOCOLS = ("MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512")
 PRIV_PROTOCOLS = ("DES", "AES", "AES-192", "AES-256")
-V3_KEYS = {"user", "auth_protocol", "auth_password", "priv_protocol", "priv_password"}
+V3_KEYS = {"user", "auth_protocol", "auth_password", "priv_protocol", "priv_password", "context"}
 MAX_SECRET_BYTES = 64 * 1024
 
 
@@ -88,6 +89,7 @@ def read_v3(host: Host, path: str) -> Credentials:
         auth_password=str(data["auth_password"]),
         priv_protocol=str(data.get("priv_protocol", "AES")).upper(),
         priv_password=str(data["priv_password"]),
+        context=str(data.get("context") or ""),
     )
     _check_v3(creds, path)
     return creds

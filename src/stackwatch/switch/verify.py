@@ -89,8 +89,9 @@ def _judge_nic(findings: Findings, nic: Nic, devices: Sequence[DeviceFacts]) -> 
         return False
     healthy = True
     for seen in sightings:
-        where = f"{seen.device.name} {seen.interface.name}"
-        vlans = seen.device.port_vlans(seen.interface.ifindex)
+        vlans, lag = seen.device.carrying(seen.interface.ifindex)
+        via = f" in {lag.name}" if lag is not None else ""
+        where = f"{seen.device.name} {seen.interface.name}{via}"
         healthy &= _report(findings, f"{label} ({where})", nic.expect, seen.interface, vlans)
     return healthy
 
@@ -132,7 +133,7 @@ def _judge_device_ports(
                 f"{declared.name} {port}",
                 expect,
                 interface,
-                facts.port_vlans(interface.ifindex),
+                facts.carrying(interface.ifindex)[0],
             )
             good, bad = good + ok, bad + (not ok)
     return good, bad
