@@ -129,11 +129,15 @@ def fetch(target: Target, request: Request) -> Walked:
     import ezsnmp
 
     deadline = time.monotonic() + request.timeout
+    progress = [0]  # replies received: a timeout after some is a slow agent, not a silent one
     try:
         session = _session(target, request)
         scalars = _get(session, request.scalars, deadline) if request.scalars else {}
-        columns = _walk_columns(session, request, deadline)
+        progress[0] += 1
+        columns = _walk_columns(session, request, deadline, progress)
     except ezsnmp.TimeoutError:
+        if progress[0]:
+            raise SnmpError(_too_slow(progress[0], request.timeout)) from None
         raise SnmpError("no answer (timeout)") from None
     except (ezsnmp.ConnectionError, ezsnmp.GenericError, ezsnmp.PacketError) as exc:
         raise SnmpError(_one_line(exc)) from None
@@ -142,23 +146,31 @@ def fetch(target: Target, request: Request) -> Walked:
     return Walked(columns, scalars)
 
 
+def _too_slow(replies: int, timeout: float) -> str:
+    return f"answers too slowly: {replies} replies, no complete answer within {timeout:g}s"
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
-def _bound(session: Any, deadline: float) -> None:
-    """The next request waits at most half of what is left, twice (one retry)."""
+def _bound(session: Any, deadline: float) -> bool:
+    """The next request waits at most half of what is left, twice (one retry); False where
+    nothing is left."""
     left = deadline - time.monotonic()
     if left <= 0.02:
-        raise SnmpError("no complete answer before the deadline (--timeout)")
+        return False
     session.timeout = f"{left / 2:.3f}"
+    return True
 
 
 def _oid_key(oid: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid.split("."))
 
 
-def _walk_columns(session: Any, request: Request, deadline: float) -> dict[str, dict[Index, Value]]:
+def _walk_columns(
+    session: Any, request: Request, deadline: float, progress: list[int]
+) -> dict[str, dict[Index, Value]]:
     """Walk several columns side by side: one GETBULK asks the next rows of a few columns at
     once, each column continuing from its last row until a reply leaves it."""
     rows: dict[str, dict[Index, Value]] = {column: {} for column in request.columns}
@@ -167,8 +179,10 @@ def _walk_columns(session: Any, request: Request, deadline: float) -> dict[str, 
     per_request = max(1, VARBINDS_PER_REQUEST // max(1, request.max_repetitions))
     while active:
         batch = active[:per_request]
-        _bound(session, deadline)
+        if not _bound(session, deadline):
+            raise SnmpError(_too_slow(progress[0], request.timeout))
         replies = session.bulk_get([cursor[c] for c in batch])
+        progress[0] += 1
         finished = _take(replies, batch, cursor, rows)  # an empty reply ends the batch
         active = [c for c in active if c not in finished]
     return rows
@@ -205,7 +219,8 @@ def _take(
 
 def _get(session: Any, scalars: Sequence[str], deadline: float) -> dict[str, Value | None]:
     found: dict[str, Value | None] = dict.fromkeys(scalars)
-    _bound(session, deadline)
+    if not _bound(session, deadline):
+        raise SnmpError("no time left for a request")
     for result in session.get(list(scalars)):
         oid = _full_oid(result)
         if oid in found:

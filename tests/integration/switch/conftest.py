@@ -22,8 +22,12 @@ from tests.conftest import PROJECT, REALDATA
 AGENTS = PROJECT / "tests" / "fixtures" / "switch" / "agents"
 CACHE = Path(tempfile.gettempdir()) / "stackwatch-snmpsim-cache"  # indexes: built once
 V3_USER, V3_AUTH, V3_PRIV = "monitor", "auth-secret-1", "priv-secret-1"
-RECORDINGS = ("cisco-c3560", "hpe-procurve-516733-b21", "arista-dcs-7150s-52-cl",
-              "librenms-edgecos_ecs4610-24f")  # fmt: skip
+RECORDINGS = (
+    "cisco-c3560",
+    "hpe-procurve-516733-b21",
+    "arista-dcs-7150s-52-cl",
+    "librenms-edgecos_ecs4610-24f",
+)
 
 
 def free_udp_port() -> int:
@@ -44,8 +48,14 @@ def _answers(port: int, community: str) -> bool:
     import ezsnmp
 
     try:
-        session = ezsnmp.Session(hostname="127.0.0.1", port_number=str(port), version="2c",
-                                 community=community, timeout="2", retries="0")  # fmt: skip
+        session = ezsnmp.Session(
+            hostname="127.0.0.1",
+            port_number=str(port),
+            version="2c",
+            community=community,
+            timeout="2",
+            retries="0",
+        )
         session.get(["1.3.6.1.2.1.1.5.0"])
     except Exception:
         return False
@@ -56,12 +66,18 @@ def _start_snmpsim(port: int, log: Path) -> subprocess.Popen[bytes]:
     if shutil.which("snmpsim-command-responder") is None:
         pytest.skip("snmpsim is not installed (pip install snmpsim pysmi)")
     argv = [  # one engine: its options follow --v3-engine-id
-        "snmpsim-command-responder", f"--cache-dir={CACHE}", "--v3-engine-id=auto",
-        f"--data-dir={REALDATA / 'snmp'}", f"--data-dir={AGENTS}",
+        "snmpsim-command-responder",
+        f"--cache-dir={CACHE}",
+        "--v3-engine-id=auto",
+        f"--data-dir={REALDATA / 'snmp'}",
+        f"--data-dir={AGENTS}",
         f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-        f"--v3-user={V3_USER}", f"--v3-auth-key={V3_AUTH}", "--v3-auth-proto=SHA",
-        f"--v3-priv-key={V3_PRIV}", "--v3-priv-proto=AES",
-    ]  # fmt: skip
+        f"--v3-user={V3_USER}",
+        f"--v3-auth-key={V3_AUTH}",
+        "--v3-auth-proto=SHA",
+        f"--v3-priv-key={V3_PRIV}",
+        "--v3-priv-proto=AES",
+    ]
     env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
     return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
 

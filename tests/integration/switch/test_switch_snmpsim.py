@@ -14,9 +14,13 @@ from tests.integration.switch.conftest import Agents
 
 def cli(agents: Agents, command: str, community: str, *extra: str):  # type: ignore[no-untyped-def]
     return run_stackwatch(
-        "switch", command, f"127.0.0.1:{agents.port}",
-        "--community-file", str(agents.files / f"{community}.community"), *extra,
-    )  # fmt: skip
+        "switch",
+        command,
+        f"127.0.0.1:{agents.port}",
+        "--community-file",
+        str(agents.files / f"{community}.community"),
+        *extra,
+    )
 
 
 def test_vlans_json_of_the_catalyst(agents: Agents) -> None:
@@ -26,11 +30,24 @@ def test_vlans_json_of_the_catalyst(agents: Agents) -> None:
     ports = {p["ifindex"]: p for p in report["ports"]}
     # vlanTrunkPortDynamicStatus.10149 = 1 (trunking); VlansEnabled.10149 = 0x20 00..: VLAN 2;
     # NativeVlan 1; the 2k/3k/4k columns are empty: 1024-4095 unknown. ifName "Gi0/49".
-    assert ports[10149] == {"ifindex": 10149, "name": "Gi0/49", "mode": "trunk", "vlans": [2],
-                            "native": 1, "source": "vtp", "unknown": "1024-4095"}  # fmt: skip
+    assert ports[10149] == {
+        "ifindex": 10149,
+        "name": "Gi0/49",
+        "mode": "trunk",
+        "vlans": [2],
+        "native": 1,
+        "source": "vtp",
+        "unknown": "1024-4095",
+    }
     # vmVlan.10101 = 3: an access port; no "unknown" key where nothing is unknown
-    assert ports[10101] == {"ifindex": 10101, "name": "Gi0/1", "mode": "access", "vlans": [3],
-                            "native": 3, "source": "vlan-membership"}  # fmt: skip
+    assert ports[10101] == {
+        "ifindex": 10101,
+        "name": "Gi0/1",
+        "mode": "access",
+        "vlans": [3],
+        "native": 3,
+        "source": "vlan-membership",
+    }
 
 
 def test_vlans_text_of_the_procurve(agents: Agents) -> None:
@@ -68,14 +85,24 @@ def test_lldp_json_of_the_arista(agents: Agents) -> None:
     assert json.loads(done.stdout) == {
         "device": f"127.0.0.1:{agents.port}",
         "neighbours": [
-            {"ifindex": 47, "name": "Ethernet47", "remote_system": "ZJ-BP-Bak-Arista",
-             "remote_chassis": "44:4c:a8:31:3e:df", "remote_port": "Ethernet23",
-             "remote_port_description": ""},
-            {"ifindex": 48, "name": "Ethernet48", "remote_system": "ZJ-BP-Bak-Arista",
-             "remote_chassis": "44:4c:a8:31:3e:df", "remote_port": "Ethernet24",
-             "remote_port_description": ""},
+            {
+                "ifindex": 47,
+                "name": "Ethernet47",
+                "remote_system": "ZJ-BP-Bak-Arista",
+                "remote_chassis": "44:4c:a8:31:3e:df",
+                "remote_port": "Ethernet23",
+                "remote_port_description": "",
+            },
+            {
+                "ifindex": 48,
+                "name": "Ethernet48",
+                "remote_system": "ZJ-BP-Bak-Arista",
+                "remote_chassis": "44:4c:a8:31:3e:df",
+                "remote_port": "Ethernet24",
+                "remote_port_description": "",
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def test_ports_first_reading_then_rates(agents: Agents, tmp_path: Path) -> None:
@@ -94,21 +121,32 @@ def test_ports_first_reading_then_rates(agents: Agents, tmp_path: Path) -> None:
 
 def test_v3_authpriv_reads_the_same(agents: Agents) -> None:
     done = run_stackwatch(
-        "switch", "lldp", f"127.0.0.1:{agents.port}", "--format", "json",
-        "--v3-file", str(agents.files / "arista-dcs-7150s-52-cl.v3"),
-    )  # fmt: skip
+        "switch",
+        "lldp",
+        f"127.0.0.1:{agents.port}",
+        "--format",
+        "json",
+        "--v3-file",
+        str(agents.files / "arista-dcs-7150s-52-cl.v3"),
+    )
     assert done.returncode == 0, done.stderr
     assert [n["remote_port"] for n in json.loads(done.stdout)["neighbours"]] == [
-        "Ethernet23", "Ethernet24"
-    ]  # fmt: skip
+        "Ethernet23",
+        "Ethernet24",
+    ]
 
 
 def test_silent_agent_fails_within_timeout(agents: Agents) -> None:
     started = time.monotonic()
     done = run_stackwatch(
-        "switch", "vlans", f"127.0.0.1:{agents.silent_port}", "--timeout", "1",
-        "--community-file", str(agents.files / "cisco-c3560.community"),
-    )  # fmt: skip
+        "switch",
+        "vlans",
+        f"127.0.0.1:{agents.silent_port}",
+        "--timeout",
+        "1",
+        "--community-file",
+        str(agents.files / "cisco-c3560.community"),
+    )
     assert time.monotonic() - started < 5
     assert done.returncode == 1
     assert "no" in done.stderr and "answer" in done.stderr

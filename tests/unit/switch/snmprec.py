@@ -45,8 +45,9 @@ def read_snmprec(path: Path) -> dict[str, Value]:
     return found
 
 
-def walked_from(records: dict[str, Value], columns: Iterable[str], scalars: Iterable[str] = ()
-                ) -> Walked:  # fmt: skip
+def walked_from(
+    records: dict[str, Value], columns: Iterable[str], scalars: Iterable[str] = ()
+) -> Walked:
     """What walking ``columns`` and getting ``scalars`` from the recording would give."""
     tables: dict[str, dict[Index, Value]] = {}
     for column in columns:

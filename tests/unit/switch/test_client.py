@@ -69,8 +69,9 @@ def test_no_such_object_is_no_value(kind: str) -> None:
     assert convert(kind, "No Such Object available on this agent at this OID") is None
 
 
-@pytest.mark.parametrize(("kind", "text"), [("INTEGER", "up"), ("Hex-STRING", "zz"),
-                                            ("Timeticks", "soon")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "text"), [("INTEGER", "up"), ("Hex-STRING", "zz"), ("Timeticks", "soon")]
+)
 def test_unreadable_values_are_errors(kind: str, text: str) -> None:
     with pytest.raises(SnmpError, match="unreadable"):
         convert(kind, text, "1.2.3")

@@ -77,9 +77,13 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("192.0.2.1", ("192.0.2.1", 161)), ("sw1:1161", ("sw1", 1161)),
-     ("[2001:db8::1]:162", ("2001:db8::1", 162)), ("2001:db8::1", ("2001:db8::1", 161))],
-)  # fmt: skip
+    [
+        ("192.0.2.1", ("192.0.2.1", 161)),
+        ("sw1:1161", ("sw1", 1161)),
+        ("[2001:db8::1]:162", ("2001:db8::1", 162)),
+        ("2001:db8::1", ("2001:db8::1", 161)),
+    ],
+)
 def test_addresses(text: str, expected: tuple[str, int]) -> None:
     assert parse_address(text) == expected
 
@@ -92,8 +96,10 @@ def test_bad_addresses(bad: str) -> None:
 
 def test_v3_file(tmp_path: Path) -> None:
     good = tmp_path / "v3"
-    good.write_text("user: mon\nauth_protocol: sha\nauth_password: authpass1\n"
-                    "priv_protocol: aes\npriv_password: privpass1\n")  # fmt: skip
+    good.write_text(
+        "user: mon\nauth_protocol: sha\nauth_password: authpass1\n"
+        "priv_protocol: aes\npriv_password: privpass1\n"
+    )
     creds = read_v3(Host(), str(good))
     assert (creds.user, creds.auth_protocol, creds.priv_protocol) == ("mon", "SHA", "AES")
     bad = tmp_path / "bad"

@@ -16,19 +16,22 @@ from stackwatch.switch.tables import Interface
 
 
 def iface(ifindex: int, oper: str = "up", alias: str = "", speed: int = 1000) -> Interface:
-    return Interface(ifindex, f"Gi0/{ifindex}", alias=alias, admin_up=True, oper=oper,
-                     speed_mbps=speed)  # fmt: skip
+    return Interface(
+        ifindex, f"Gi0/{ifindex}", alias=alias, admin_up=True, oper=oper, speed_mbps=speed
+    )
 
 
-def facts(*interfaces: Interface, rates: dict[int, dict[str, float]] | None = None,
-          name: str = "tor1") -> DevicePorts:  # fmt: skip
+def facts(
+    *interfaces: Interface, rates: dict[int, dict[str, float]] | None = None, name: str = "tor1"
+) -> DevicePorts:
     port_rates = PortRates(rates or {}, first_run=rates is None)
     return DevicePorts(DeviceFacts(name, interfaces=interfaces), port_rates)
 
 
 def test_described_port_down_is_critical_undescribed_is_not() -> None:
-    result = judge_ports(PortsFacts((facts(iface(1, "down", "cmp1 em1"), iface(2, "down")),)),
-                         PortsOptions())  # fmt: skip
+    result = judge_ports(
+        PortsFacts((facts(iface(1, "down", "cmp1 em1"), iface(2, "down")),)), PortsOptions()
+    )
     assert result.status is Status.CRITICAL
     assert result.summary == "tor1: Gi0/1 down"
 
@@ -47,10 +50,14 @@ def test_error_rate_and_bandwidth_named_per_device() -> None:
 
 def test_unreadable_device_is_unknown_and_others_still_judged() -> None:
     result = judge_ports(
-        PortsFacts((DevicePorts(DeviceFacts("tor1", "no answer (timeout)"), PortRates()),
-                    facts(iface(1, "down", "uplink"), name="tor2"))),
+        PortsFacts(
+            (
+                DevicePorts(DeviceFacts("tor1", "no answer (timeout)"), PortRates()),
+                facts(iface(1, "down", "uplink"), name="tor2"),
+            )
+        ),
         PortsOptions(),
-    )  # fmt: skip
+    )
     assert result.status is Status.CRITICAL
     assert result.summary == "tor1: no answer (timeout); tor2: Gi0/1 down"
 

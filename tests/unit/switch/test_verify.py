@@ -28,8 +28,9 @@ def device(
     vlans: dict[int, PortVlans], neighbours: list[Neighbour], oper: str = "up"
 ) -> DeviceFacts:
     interfaces = tuple(Interface(i, f"Gi0/{i}", oper=oper) for i in (1, 2, 3))
-    return DeviceFacts("tor1", interfaces=interfaces, vlans=tuple(vlans.values()),
-                       neighbours=tuple(neighbours))  # fmt: skip
+    return DeviceFacts(
+        "tor1", interfaces=interfaces, vlans=tuple(vlans.values()), neighbours=tuple(neighbours)
+    )
 
 
 def lldp(ifindex: int, system: str, port: str = "aa:bb", desc: str = "em1") -> Neighbour:
@@ -44,8 +45,10 @@ GOOD = {15, 100, 101, 102}
 
 
 def test_all_well() -> None:
-    facts = device({1: trunk(1, GOOD), 2: trunk(2, GOOD)},
-                   [lldp(1, "cmp1.example.org"), lldp(2, "CMP2", "em1", "")])  # fmt: skip
+    facts = device(
+        {1: trunk(1, GOOD), 2: trunk(2, GOOD)},
+        [lldp(1, "cmp1.example.org"), lldp(2, "CMP2", "em1", "")],
+    )
     result = judge_inventory(INVENTORY, [facts])
     assert result.status is Status.OK, result.summary
     assert result.summary == "2 ports carry what the inventory says, on 1 switches"
@@ -72,17 +75,20 @@ def test_link_down_and_no_neighbour() -> None:
 
 
 def test_unknown_neighbour_is_a_warning_known_one_is_not() -> None:
-    facts = device({1: trunk(1, GOOD), 2: trunk(2, GOOD)},
-                   [lldp(1, "cmp1"), lldp(2, "cmp2"), lldp(3, "rogue", "p1"),
-                    lldp(3, "spine1")])  # fmt: skip
+    facts = device(
+        {1: trunk(1, GOOD), 2: trunk(2, GOOD)},
+        [lldp(1, "cmp1"), lldp(2, "cmp2"), lldp(3, "rogue", "p1"), lldp(3, "spine1")],
+    )
     result = judge_inventory(INVENTORY, [facts])
     assert result.status is Status.WARNING
     assert result.summary == "tor1 Gi0/3: unknown neighbour rogue port p1"
 
 
 def test_truncated_bitmap_is_unknown_not_missing() -> None:
-    facts = device({1: trunk(1, {15}, unknown=((100, 4095),)), 2: trunk(2, GOOD)},
-                   [lldp(1, "cmp1"), lldp(2, "cmp2")])  # fmt: skip
+    facts = device(
+        {1: trunk(1, {15}, unknown=((100, 4095),)), 2: trunk(2, GOOD)},
+        [lldp(1, "cmp1"), lldp(2, "cmp2")],
+    )
     result = judge_inventory(INVENTORY, [facts])
     assert result.status is Status.UNKNOWN
     assert "VLANs 100-102 not reported by the switch (truncated bitmap)" in result.summary
