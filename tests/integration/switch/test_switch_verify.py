@@ -54,11 +54,8 @@ def test_verify_reports_per_nic(agents: Agents, tmp_path: Path) -> None:
     path = inventory(agents, tmp_path, {"arista": "arista-dcs-7150s-52-cl"}, HYPERVISORS)
     done = run_stackwatch("switch", "verify", str(path), "--format", "json")
     assert done.returncode == 1, done.stdout + done.stderr  # WARNING: extra VLAN, ghost unseen
-    (result,) = (
-        json.loads(done.stdout)["results"]
-        if "results" in done.stdout
-        else [json.loads(done.stdout)]
-    )
+    (result,) = json.loads(done.stdout)["checks"]
+    assert result["status"] == "WARNING"
     text = json.dumps(result)
     assert (
         "ZJ-BP-Bak-Arista Ethernet24 (arista Ethernet48 in Port-Channel1): VLANs extra 90" in text
