@@ -71,7 +71,7 @@ class Request:
     columns: Sequence[str]
     scalars: Sequence[str] = ()
     timeout: float = 10.0  # for the whole device
-    max_repetitions: int = 25
+    max_repetitions: int = 10
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ GRACE = 0.5  # each reading ends by its deadline; this is for the thread to hand
 
 
 VARBINDS_PER_REQUEST = 60  # columns x repetitions per GETBULK: agents cap replies (snmpsim 64)
+PROBE_COLUMNS = 30  # columns in the first GETNEXT
 END_OF_VIEW = "No more variables"  # how ezsnmp shows endOfMibView in a GETBULK reply
 
 
@@ -171,11 +172,20 @@ def _oid_key(oid: str) -> tuple[int, ...]:
 def _walk_columns(
     session: Any, request: Request, deadline: float, progress: list[int]
 ) -> dict[str, dict[Index, Value]]:
-    """Walk several columns side by side: one GETBULK asks the next rows of a few columns at
-    once, each column continuing from its last row until a reply leaves it."""
+    """Walk several columns side by side. One GETNEXT of every column first finds the empty
+    ones (a switch has either the Cisco or the Q-BRIDGE tables) and the first row of the
+    others; then each GETBULK asks the next rows of a few columns at once, each column
+    continuing from its last row until a reply leaves it."""
     rows: dict[str, dict[Index, Value]] = {column: {} for column in request.columns}
     cursor = {column: column for column in request.columns}
     active = list(request.columns)
+    for first in range(0, len(active), PROBE_COLUMNS):
+        batch = active[first : first + PROBE_COLUMNS]
+        if not _bound(session, deadline):
+            raise SnmpError(_too_slow(progress[0], request.timeout))
+        finished = _take(session.get_next([cursor[c] for c in batch]), batch, cursor, rows)
+        progress[0] += 1
+        active = [c for c in active if c not in finished]
     per_request = max(1, VARBINDS_PER_REQUEST // max(1, request.max_repetitions))
     while active:
         batch = active[:per_request]

@@ -56,7 +56,7 @@ class DeviceFacts:
         return self.port_vlans(lag), self.interface(lag)
 
 
-def request_for(what: Collection[str], timeout: float, max_repetitions: int = 25) -> Request:
+def request_for(what: Collection[str], timeout: float, max_repetitions: int = 10) -> Request:
     """The columns that ``what`` needs; interface names and link status are always read
     (every view names ports, verify says which links are down, LLDP needs names to place
     neighbours)."""
@@ -107,7 +107,7 @@ def read_devices(
     targets: Sequence[Target],
     what: Collection[str],
     timeout: float,
-    max_repetitions: int = 25,
+    max_repetitions: int = 10,
     fetcher: Fetcher = fetch,
 ) -> list[DeviceFacts]:
     """Read and decode every target, concurrently, within ``timeout`` seconds."""

@@ -13,7 +13,7 @@ class SwitchSettings:
 
     inventory: str | None = None  # inventory YAML of switches and hypervisors (verify, checks)
     timeout: float = 10.0  # seconds for each device; all devices are read at the same time
-    max_repetitions: int = 25  # rows asked for in each SNMP GETBULK request
+    max_repetitions: int = 10  # rows of each column asked for in one SNMP GETBULK request
     state_dir: str | None = None  # where `switch ports` keeps counters (default: the checks')
 
     def validate(self, where: str) -> None:
