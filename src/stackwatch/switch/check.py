@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
@@ -20,12 +21,12 @@ from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
 from stackwatch.core.state import StateStore
 from stackwatch.switch.counters import PortRates, port_rates, port_sample
-from stackwatch.switch.device import DeviceFacts, read_devices
-from stackwatch.switch.inventory import Inventory, InventoryError, load_inventory
 from stackwatch.switch.settings import SwitchSettings
-from stackwatch.switch.tables import Interface
-from stackwatch.switch.targets import TargetError, device_target
-from stackwatch.switch.verify import judge_inventory
+
+if TYPE_CHECKING:  # the rest is imported when a switch inventory is configured
+    from stackwatch.switch.device import DeviceFacts
+    from stackwatch.switch.inventory import Inventory
+    from stackwatch.switch.tables import Interface
 
 LINK_DOWN_CHOICES = ("described", "all", "none")
 
@@ -73,6 +74,8 @@ def _settings(ctx: CheckContext[object]) -> SwitchSettings:
 
 
 def _inventory(host: Host, path: str) -> Inventory:
+    from stackwatch.switch.inventory import InventoryError, load_inventory
+
     try:
         return load_inventory(path, host)
     except InventoryError as exc:
@@ -84,6 +87,9 @@ def read_inventory_devices(
 ) -> list[DeviceFacts]:
     """Every device of the inventory, read at once; a device whose secrets cannot be read is
     a DeviceFacts with that error, the others are still read."""
+    from stackwatch.switch.device import DeviceFacts, read_devices
+    from stackwatch.switch.targets import TargetError, device_target
+
     targets, broken = [], []
     for device in inventory.devices:
         try:
@@ -241,6 +247,8 @@ def collect_vlans(ctx: CheckContext[VlansOptions]) -> VlansFacts:
 
 
 def judge_vlans(facts: VlansFacts, options: VlansOptions) -> Result:
+    from stackwatch.switch.verify import judge_inventory
+
     return judge_inventory(facts.inventory, facts.devices)
 
 
