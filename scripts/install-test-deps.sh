@@ -17,6 +17,9 @@ packages=(
   smartmontools monitoring-plugins-basic
   zstd gzip pigz
 )
+# switch: snmpget/snmpbulkwalk (the benchmark's loop and the test's readiness), snmpd for moving
+# counters, check_snmp_int.pl (nagios-snmp-plugins) for bench/switch_verify.py
+packages+=(snmp snmpd nagios-snmp-plugins)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
