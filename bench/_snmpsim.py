@@ -20,12 +20,21 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 REALDATA = PROJECT.parent / "shared" / "realdata" / "snmp"
-RECORDINGS = ("cisco-c3560", "hpe-procurve-516733-b21", "arista-dcs-7150s-52-cl",
-              "librenms-edgecos_ecs4610-24f")  # fmt: skip
+RECORDINGS = (
+    "cisco-c3560",
+    "hpe-procurve-516733-b21",
+    "arista-dcs-7150s-52-cl",
+    "librenms-edgecos_ecs4610-24f",
+)
 SUBTREES = (
-    "1.3.6.1.2.1.1.", "1.3.6.1.2.1.2.", "1.3.6.1.2.1.31.1.", "1.3.6.1.2.1.17.",
-    "1.0.8802.1.1.2.", "1.3.6.1.4.1.9.9.46.", "1.3.6.1.4.1.9.9.68.",
-)  # fmt: skip
+    "1.3.6.1.2.1.1.",
+    "1.3.6.1.2.1.2.",
+    "1.3.6.1.2.1.31.1.",
+    "1.3.6.1.2.1.17.",
+    "1.0.8802.1.1.2.",
+    "1.3.6.1.4.1.9.9.46.",
+    "1.3.6.1.4.1.9.9.68.",
+)
 
 
 def free_udp_port() -> int:
@@ -70,9 +79,13 @@ class Simulator:
             self.processes.append(self._start(data, port))
 
     def _start(self, data: Path, port: int) -> subprocess.Popen[bytes]:
-        argv = ["snmpsim-command-responder", f"--cache-dir={self.folder / 'cache'}",
-                f"--data-dir={data}", f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-                "--log-level=error"]  # fmt: skip
+        argv = [
+            "snmpsim-command-responder",
+            f"--cache-dir={self.folder / 'cache'}",
+            f"--data-dir={data}",
+            f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+            "--log-level=error",
+        ]
         env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
         log = (self.folder / f"snmpsim-{port}.log").open("wb")
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -91,10 +104,21 @@ class Simulator:
 
     def _answers(self, community: str) -> bool:
         done = subprocess.run(
-            ["snmpget", "-v2c", "-c", community, "-t", "1", "-r", "0",
-             f"127.0.0.1:{self.ports[community]}", "1.3.6.1.2.1.1.3.0"],
-            capture_output=True, check=False,
-        )  # fmt: skip
+            [
+                "snmpget",
+                "-v2c",
+                "-c",
+                community,
+                "-t",
+                "1",
+                "-r",
+                "0",
+                f"127.0.0.1:{self.ports[community]}",
+                "1.3.6.1.2.1.1.3.0",
+            ],
+            capture_output=True,
+            check=False,
+        )
         return done.returncode == 0 and b"Timeticks" in done.stdout
 
     def __exit__(self, *_: object) -> None:

@@ -38,8 +38,9 @@ def timed(argvs: Sequence[Sequence[str]], env: dict[str, str] | None = None) -> 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for argv in argvs:
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=False)  # fmt: skip
+        subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
+        )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -49,10 +50,17 @@ def write_inventory(sim: Simulator, folder: Path) -> Path:
     lines = ["devices:"]
     for device in sim.devices:
         (folder / f"{device}.community").write_text(device + "\n")
-        lines += [f"  {device}:", "    address: 127.0.0.1", f"    port: {sim.ports[device]}",
-                  f"    community_file: {device}.community"]  # fmt: skip
-    lines += ["hypervisors:", "  ZJ-BP-Bak-Arista:",
-              "    nics: {Ethernet23: {vlans: '1,40-41,80,90', native: 1}}"]  # fmt: skip
+        lines += [
+            f"  {device}:",
+            "    address: 127.0.0.1",
+            f"    port: {sim.ports[device]}",
+            f"    community_file: {device}.community",
+        ]
+    lines += [
+        "hypervisors:",
+        "  ZJ-BP-Bak-Arista:",
+        "    nics: {Ethernet23: {vlans: '1,40-41,80,90', native: 1}}",
+    ]
     path = folder / "switches.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -64,18 +72,37 @@ def walk_loop(sim: Simulator) -> list[list[str]]:
     for device in sim.devices:
         target = f"127.0.0.1:{sim.ports[device]}"
         argvs.append(["snmpget", "-v2c", "-c", device, "-On", target, *request.scalars])
-        argvs += [["snmpbulkwalk", "-v2c", "-c", device, "-On", target, column]
-                  for column in request.columns]  # fmt: skip
+        argvs += [
+            ["snmpbulkwalk", "-v2c", "-c", device, "-On", target, column]
+            for column in request.columns
+        ]
     return argvs
 
 
 def check_snmp_int_calls(sim: Simulator) -> list[list[str]]:
     return [
-        [CHECK_SNMP_INT, "-2", "-H", "127.0.0.1", "-p", str(sim.ports[device]), "-C", device,
-         "-n", ".",
-         "-f", "-e", "-k", "-g", "-w", "800,800", "-c", "950,950"]
+        [
+            CHECK_SNMP_INT,
+            "-2",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(sim.ports[device]),
+            "-C",
+            device,
+            "-n",
+            ".",
+            "-f",
+            "-e",
+            "-k",
+            "-g",
+            "-w",
+            "800,800",
+            "-c",
+            "950,950",
+        ]
         for device in sim.devices
-    ]  # fmt: skip
+    ]
 
 
 def stackwatch(*args: str) -> list[str]:
@@ -102,23 +129,41 @@ def main() -> None:
         loop_wall, loop_cpu = timed(loop, env)
         print(f"{count} switches: VLANs, LLDP, port names and links of every device")
         print(f"  stackwatch switch verify      {sw_wall:7.2f} s wall {sw_cpu:6.2f} s CPU")
-        print(f"  snmpbulkwalk loop ({len(loop)} runs) {loop_wall:7.2f} s wall {loop_cpu:6.2f} s CPU")
+        print(
+            f"  snmpbulkwalk loop ({len(loop)} runs) {loop_wall:7.2f} s wall {loop_cpu:6.2f} s CPU"
+        )
         print(f"  ratio (loop / stackwatch, wall): {loop_wall / sw_wall:.1f}x (goal >= 5x)")
-        ports = stackwatch("check", "switch-ports", "--config", str(config), "--format",
-                           "nagios", "--state-dir", str(work / "state"), "--timeout", "120")  # fmt: skip
+        ports = stackwatch(
+            "check",
+            "switch-ports",
+            "--config",
+            str(config),
+            "--format",
+            "nagios",
+            "--state-dir",
+            str(work / "state"),
+            "--timeout",
+            "120",
+        )
         timed([ports], env)  # first run: counters saved; the second computes rates
         ports_wall, ports_cpu = timed([ports], env)
         print(f"switch-ports (check_snmp_int's job) for {count} switches")
-        print(f"  stackwatch check switch-ports {ports_wall:7.2f} s wall {ports_cpu:6.2f} s CPU"
-              f" = {1000 * ports_cpu / count:6.1f} ms CPU per device")  # fmt: skip
+        print(
+            f"  stackwatch check switch-ports {ports_wall:7.2f} s wall {ports_cpu:6.2f} s CPU"
+            f" = {1000 * ports_cpu / count:6.1f} ms CPU per device"
+        )
         if os.access(CHECK_SNMP_INT, os.X_OK):
             calls = check_snmp_int_calls(sim)
             timed(calls, env)  # its own state files in /tmp: the second run has rates
             int_wall, int_cpu = timed(calls, env)
-            print(f"  check_snmp_int.pl x {count}      {int_wall:7.2f} s wall {int_cpu:6.2f} s CPU"
-                  f" = {1000 * int_cpu / count:6.1f} ms CPU per device")  # fmt: skip
-            print(f"  ratio (check_snmp_int / stackwatch, CPU per device): "
-                  f"{int_cpu / ports_cpu:.1f}x (goal >= 1x)")  # fmt: skip
+            print(
+                f"  check_snmp_int.pl x {count}      {int_wall:7.2f} s wall {int_cpu:6.2f} s CPU"
+                f" = {1000 * int_cpu / count:6.1f} ms CPU per device"
+            )
+            print(
+                f"  ratio (check_snmp_int / stackwatch, CPU per device): "
+                f"{int_cpu / ports_cpu:.1f}x (goal >= 1x)"
+            )
         else:
             print(f"  {CHECK_SNMP_INT} not installed (Debian nagios-snmp-plugins): not compared")
     shutil.rmtree(work, ignore_errors=True)
