@@ -23,8 +23,11 @@ from stackwatch.switch.tables import Interface, Neighbour, PortVlans
 
 CHECK = "switch-vlans"
 HINT_VLANS = "add the missing VLANs to the trunk's allowed list (or fix the inventory)"
+HINT_EXTRA = "remove the extra VLANs from the trunk (or add them to the inventory)"
+HINT_NATIVE = "set the trunk's native VLAN to what the hypervisor sends untagged"
 HINT_LINK = "look at the cable, the optic and the hypervisor NIC of the port that is down"
 HINT_LLDP = "run lldpd on the hypervisor and enable LLDP on the switch port"
+UNKNOWN_SHOWN = 3  # unknown neighbours named in the summary, per device
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,20 @@ def _report(
 ) -> bool:
     problems = compare_port(expect, interface, vlans)
     for status, text in problems:
-        hint = HINT_LINK if text.startswith("link") else HINT_VLANS
+        hint = _hint(text)
         findings.problem(status, f"{label}: {text}", hint if status != Status.UNKNOWN else None)
     carried = format_vlans(vlans.vlans) if vlans else "unknown"
     native = vlans.native if vlans else None
     verdict = "OK" if not problems else "; ".join(t for _, t in problems)
     findings.details.append(f"{label}: carries {carried} native {native}: {verdict}")
     return not problems
+
+
+def _hint(problem: str) -> str:
+    for start, hint in (("link", HINT_LINK), ("VLANs extra", HINT_EXTRA), ("native", HINT_NATIVE)):
+        if problem.startswith(start):
+            return hint
+    return HINT_VLANS
 
 
 def _judge_device_ports(
@@ -142,6 +152,7 @@ def _judge_device_ports(
 def _unknown_neighbours(
     findings: Findings, inventory: Inventory, devices: Sequence[DeviceFacts]
 ) -> None:
+    """One problem per device naming its first few unknown neighbours; all in the details."""
     known = {
         short_name(n)
         for n in (
@@ -151,16 +162,28 @@ def _unknown_neighbours(
         )
     }
     for device in devices:
+        strangers = []
         for neighbour in device.neighbours:
             system = neighbour.remote_system or neighbour.remote_chassis
-            if short_name(system) in known:
-                continue
-            interface = device.interface(neighbour.ifindex)
-            port = interface.name if interface else f"LLDP port {neighbour.local_port}"
+            if short_name(system) not in known:
+                interface = device.interface(neighbour.ifindex)
+                port = interface.name if interface else f"LLDP port {neighbour.local_port}"
+                strangers.append(f"{port} {system}")
+                findings.details.append(
+                    f"{device.name} {port}: unknown neighbour {system} port {neighbour.remote_port}"
+                )
+        if strangers:
+            shown = ", ".join(strangers[:UNKNOWN_SHOWN])
+            more = (
+                f" and {len(strangers) - UNKNOWN_SHOWN} more"
+                if len(strangers) > UNKNOWN_SHOWN
+                else ""
+            )
             findings.problem(
                 Status.WARNING,
-                f"{device.name} {port}: unknown neighbour {system} port {neighbour.remote_port}",
-                "add it to the inventory (hypervisors or known_neighbours)",
+                f"{device.name}: unknown neighbour{'s' if len(strangers) > 1 else ''} "
+                f"{shown}{more}",
+                "add them to the inventory (hypervisors or known_neighbours)",
             )
 
 

@@ -81,7 +81,8 @@ def test_unknown_neighbour_is_a_warning_known_one_is_not() -> None:
     )
     result = judge_inventory(INVENTORY, [facts])
     assert result.status is Status.WARNING
-    assert result.summary == "tor1 Gi0/3: unknown neighbour rogue port p1"
+    assert result.summary == "tor1: unknown neighbour Gi0/3 rogue"
+    assert "tor1 Gi0/3: unknown neighbour rogue port p1" in result.details
 
 
 def test_truncated_bitmap_is_unknown_not_missing() -> None:
