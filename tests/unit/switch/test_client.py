@@ -80,3 +80,65 @@ def test_unreadable_values_are_errors(kind: str, text: str) -> None:
 def test_oversized_string_refused() -> None:
     with pytest.raises(SnmpError):
         convert("Hex-STRING", "00 " * 70000)
+
+
+class Reply:
+    """A varbind as ezsnmp hands it over: OID, index, net-snmp's type name and text."""
+
+    def __init__(self, oid: str, kind: str, value: str) -> None:
+        column, _, index = oid.rpartition(".")
+        self.oid, self.index, self.type, self.value = "." + column, index, kind, value
+
+
+class FakeSession:
+    """Answers GETNEXT/GETBULK from a sorted table, like an agent; ``backwards`` makes it
+    answer an OID before the one asked (a broken agent that would loop forever)."""
+
+    def __init__(self, table: dict[str, tuple[str, str]], backwards: bool = False) -> None:
+        self.table = sorted(table.items(), key=lambda kv: tuple(map(int, kv[0].split("."))))
+        self.backwards = backwards
+        self.timeout = "1"
+        self.requests = 0
+
+    def _next(self, oid: str) -> Reply:
+        key = tuple(map(int, oid.split(".")))
+        for name, (kind, value) in self.table:
+            if tuple(map(int, name.split("."))) > key or self.backwards:
+                return Reply(name, kind, value)
+        return Reply(oid, "ENDOFMIBVIEW", "No more variables left in this MIB View")
+
+    def get_next(self, oids: list[str]) -> list[Reply]:
+        self.requests += 1
+        return [self._next(o) for o in oids]
+
+    def bulk_get(self, oids: list[str]) -> list[Reply]:
+        self.requests += 1
+        replies, cursors = [], list(oids)
+        for _ in range(3):
+            row = [self._next(c) for c in cursors]
+            replies += row
+            cursors = [f"{r.oid.lstrip('.')}.{r.index}" for r in row]
+        return replies
+
+
+def test_columns_walked_side_by_side_until_each_ends() -> None:
+    from stackwatch.switch.client import _walk_columns
+
+    table = {f"1.3.6.1.2.1.31.1.1.1.1.{i}": ("STRING", f"eth{i}") for i in range(1, 8)}
+    table |= {f"1.3.6.1.2.1.2.2.1.8.{i}": ("INTEGER", "1") for i in range(1, 8)}
+    session = FakeSession(table)
+    request = Request(("1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.9.9"),
+                      max_repetitions=3)  # fmt: skip
+    rows = _walk_columns(session, request, time.monotonic() + 5, [0])
+    assert rows["1.3.6.1.2.1.31.1.1.1.1"][(7,)] == Value(Kind.OCTETS, b"eth7")
+    assert len(rows["1.3.6.1.2.1.2.2.1.8"]) == 7
+    assert rows["1.3.6.1.9.9"] == {}  # empty: found by the first GETNEXT, never bulk-walked
+
+
+def test_an_agent_going_backwards_is_refused_not_looped() -> None:
+    from stackwatch.switch.client import _walk_columns
+
+    session = FakeSession({"1.3.6.1.2.1.2.2.1.8.1": ("INTEGER", "1")}, backwards=True)
+    with pytest.raises(SnmpError, match="went backwards"):
+        _walk_columns(session, Request(("1.3.6.1.2.1.2.2.1.8",)), time.monotonic() + 5, [0])
+    assert session.requests < 5
