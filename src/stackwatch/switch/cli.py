@@ -3,6 +3,8 @@ what the hypervisors behind them need."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from enum import StrEnum
 from typing import Annotated, NoReturn
@@ -10,9 +12,18 @@ from typing import Annotated, NoReturn
 import typer
 
 from stackwatch.cli_support import load_settings
-from stackwatch.core.exits import FAILED, PLUGIN_UNKNOWN, USAGE, fail, plugin_error, usage_error
+from stackwatch.core.exits import (
+    FAILED,
+    OK,
+    PLUGIN_UNKNOWN,
+    USAGE,
+    fail,
+    plugin_error,
+    usage_error,
+)
 from stackwatch.core.host import Host
 from stackwatch.core.state import DEFAULT_STATE_DIR, StateStore
+from stackwatch.render.safe import printable
 from stackwatch.switch.client import Target
 from stackwatch.switch.device import DeviceFacts, read_devices
 from stackwatch.switch.inventory import Inventory, InventoryError, load_inventory
@@ -56,6 +67,18 @@ TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", help="seconds per device (default: [switch] timeout)")
 ]
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
+
+
+def _finish(code: int) -> NoReturn:
+    """End the command; where a reader still runs past its deadline, without tearing the
+    interpreter down under it (see client.still_reading)."""
+    from stackwatch.switch.client import still_reading
+
+    if still_reading():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def _timeout(value: float | None, settings: SwitchSettings, code: int) -> float:
@@ -110,7 +133,8 @@ def _read_one(
     seconds = _timeout(timeout, settings, USAGE)
     facts = read_devices([target], what, seconds, settings.max_repetitions)[0]
     if facts.error is not None:
-        fail(f"{device}: {facts.error}", FAILED)
+        typer.echo(f"stackwatch: {printable(device)}: {printable(facts.error)}", err=True)
+        _finish(FAILED)
     return facts, settings
 
 
@@ -140,6 +164,7 @@ def ports(
         typer.echo(f"stackwatch: warning: {warning}", err=True)
     view = ports_json if output is ViewFormat.json else ports_text
     typer.echo(view(facts, rates), nl=False)
+    _finish(OK)
 
 
 @app.command("vlans")
@@ -157,6 +182,7 @@ def vlans(
 
     facts = _read_one({"vlans"}, device, inventory, community_file, v3_file, timeout, config)[0]
     typer.echo((vlans_json if output is ViewFormat.json else vlans_text)(facts), nl=False)
+    _finish(OK)
 
 
 @app.command("lldp")
@@ -174,6 +200,7 @@ def lldp(
 
     facts = _read_one({"lldp"}, device, inventory, community_file, v3_file, timeout, config)[0]
     typer.echo((lldp_json if output is ViewFormat.json else lldp_text)(facts), nl=False)
+    _finish(OK)
 
 
 @app.command("verify")
@@ -207,7 +234,7 @@ def verify(
     devices = read_inventory_devices(loaded, {"vlans", "lldp"}, budget, Host())
     result = judge_inventory(loaded, devices)
     typer.echo(render([result], output.value), nl=False)
-    raise typer.Exit(int(result.status))
+    _finish(int(result.status))
 
 
 def _in_group(inventory: Inventory, group: str) -> Inventory:

@@ -280,6 +280,16 @@ def _bounded(data: bytes) -> bytes:
 # --- many devices -------------------------------------------------------------------------
 
 
+_LATE: list[threading.Thread] = []  # readers still running past their deadline
+
+
+def still_reading() -> bool:
+    """True while a reader abandoned at its deadline still runs (a name lookup that hangs, a
+    library that ignores its timeout): the process must then end with os._exit, since
+    net-snmp's C++ wrapper aborts when the interpreter is torn down under a running call."""
+    return any(thread.is_alive() for thread in _LATE)
+
+
 def read_all(
     targets: Sequence[Target], request: Request, fetcher: Fetcher = fetch
 ) -> list[Reading]:
@@ -297,6 +307,7 @@ def read_all(
     deadline = started + request.timeout + GRACE
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    _LATE.extend(thread for thread in threads if thread.is_alive())
     late = f"no complete answer within {request.timeout:g}s (--timeout)"
     return [
         slot if slot is not None else Reading(target, None, late, request.timeout)

@@ -34,19 +34,57 @@ class Snmpd:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = ["snmpd", "-f", "-Lo", "-C", "-c", str(self.folder / "snmpd.conf"), "-u",
-                "nobody", "-g", "nogroup", f"udp:127.0.0.1:{self.port}"]  # fmt: skip
+        argv = [
+            "snmpd",
+            "-f",
+            "-Lo",
+            "-C",
+            "-c",
+            str(self.folder / "snmpd.conf"),
+            "-u",
+            "nobody",
+            "-g",
+            "nogroup",
+            f"udp:127.0.0.1:{self.port}",
+        ]
         env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(self.folder)}
         log = (self.folder / "snmpd.log").open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         for _ in range(50):
-            done = subprocess.run(["snmpget", "-v2c", "-c", "sw-test", "-t", "0.5", "-r", "0",
-                                   f"127.0.0.1:{self.port}", "1.3.6.1.2.1.1.3.0"],
-                                  capture_output=True, check=False)  # fmt: skip
+            done = subprocess.run(
+                [
+                    "snmpget",
+                    "-v2c",
+                    "-c",
+                    "sw-test",
+                    "-t",
+                    "0.5",
+                    "-r",
+                    "0",
+                    f"127.0.0.1:{self.port}",
+                    "1.3.6.1.2.1.1.3.0",
+                ],
+                capture_output=True,
+                check=False,
+            )
             if done.returncode == 0:
                 return
             time.sleep(0.2)
         pytest.fail(f"snmpd does not answer: {(self.folder / 'snmpd.log').read_text()[-1000:]}")
+
+    def wait_for_counters(self, ifindex: int, old: int) -> None:
+        """net-snmp caches the interface table a few seconds: wait until it shows the traffic."""
+        oid = f"1.3.6.1.2.1.31.1.1.1.10.{ifindex}"
+        for _ in range(60):
+            done = subprocess.run(
+                ["snmpget", "-v2c", "-c", "sw-test", "-Oqv", f"127.0.0.1:{self.port}", oid],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.stdout.strip().isdigit() and int(done.stdout) > old:
+                return
+            time.sleep(0.25)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -86,9 +124,16 @@ def snmpd(tmp_path: Path) -> Iterator[Snmpd]:
 
 def read_port(agent: Snmpd, state: Path) -> tuple[dict[str, object], dict[str, object]]:
     done = run_stackwatch(
-        "switch", "ports", f"127.0.0.1:{agent.port}", "--format", "json",
-        "--community-file", str(agent.folder / "community"), "--state-dir", str(state),
-    )  # fmt: skip
+        "switch",
+        "ports",
+        f"127.0.0.1:{agent.port}",
+        "--format",
+        "json",
+        "--community-file",
+        str(agent.folder / "community"),
+        "--state-dir",
+        str(state),
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     return report, next(p for p in report["ports"] if p["name"] == agent.veth)
@@ -100,9 +145,12 @@ def test_rates_follow_real_traffic_and_a_restart_gives_no_spike(
     state = tmp_path / "state"
     first, before = read_port(snmpd, state)
     assert first["first_run"] is True
-    subprocess.run(["ping", "-f", "-q", "-c", str(PACKETS), "-s", str(PAYLOAD),
-                    snmpd.peer_address], check=True, capture_output=True)  # fmt: skip
-    time.sleep(1)
+    subprocess.run(
+        ["ping", "-f", "-q", "-c", str(PACKETS), "-s", str(PAYLOAD), snmpd.peer_address],
+        check=True,
+        capture_output=True,
+    )
+    snmpd.wait_for_counters(int(before["ifindex"]), int(before["counters"]["out_octets"]))  # type: ignore[index,call-overload]
     second, after = read_port(snmpd, state)
     sent = after["counters"]["out_octets"] - before["counters"]["out_octets"]  # type: ignore[index,operator]
     # every echo request left through the veth; a few bytes more for ARP and IPv6 ND
