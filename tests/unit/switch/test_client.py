@@ -127,8 +127,9 @@ def test_columns_walked_side_by_side_until_each_ends() -> None:
     table = {f"1.3.6.1.2.1.31.1.1.1.1.{i}": ("STRING", f"eth{i}") for i in range(1, 8)}
     table |= {f"1.3.6.1.2.1.2.2.1.8.{i}": ("INTEGER", "1") for i in range(1, 8)}
     session = FakeSession(table)
-    request = Request(("1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.9.9"),
-                      max_repetitions=3)  # fmt: skip
+    request = Request(
+        ("1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.9.9"), max_repetitions=3
+    )
     rows = _walk_columns(session, request, time.monotonic() + 5, [0])
     assert rows["1.3.6.1.2.1.31.1.1.1.1"][(7,)] == Value(Kind.OCTETS, b"eth7")
     assert len(rows["1.3.6.1.2.1.2.2.1.8"]) == 7
