@@ -10,6 +10,7 @@ saved per device on the previous run (state ``switch-ports.DEVICE``).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from stackwatch.switch.settings import SwitchSettings
 if TYPE_CHECKING:  # the rest is imported when a switch inventory is configured
     from stackwatch.switch.device import DeviceFacts
     from stackwatch.switch.inventory import Inventory
+    from stackwatch.switch.lldpctl import Uplink
     from stackwatch.switch.tables import Interface
 
 LINK_DOWN_CHOICES = ("described", "all", "none")
@@ -236,20 +238,50 @@ def judge_ports(facts: PortsFacts, options: PortsOptions) -> Result:
 class VlansFacts:
     inventory: Inventory
     devices: tuple[DeviceFacts, ...]
+    uplinks: dict[str, tuple[Uplink, ...]] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def read_uplinks(host: Host, folder: str | None) -> tuple[dict[str, tuple[Uplink, ...]], list[str]]:
+    """Per hypervisor (the file's name without .json), what its lldpd says; and the files that
+    could not be read or parsed, one line each."""
+    from stackwatch.core.host import HostError
+    from stackwatch.switch.lldpctl import parse_lldpctl
+    from stackwatch.switch.octets import DecodeError
+
+    if not folder:
+        return {}, []
+    base = os.path.abspath(folder)
+    uplinks: dict[str, tuple[Uplink, ...]] = {}
+    problems: list[str] = []
+    try:
+        names = sorted(n for n in host.listdir(base) if n.endswith(".json"))
+    except HostError as exc:
+        return {}, [f"lldpctl files: {exc}"]
+    for name in names:
+        try:
+            uplinks[name.removesuffix(".json")] = parse_lldpctl(host.read_text(f"{base}/{name}"))
+        except (HostError, DecodeError) as exc:
+            problems.append(f"{base}/{name}: {exc}")
+    return uplinks, problems
 
 
 def collect_vlans(ctx: CheckContext[VlansOptions]) -> VlansFacts:
     settings = _settings(ctx)  # type: ignore[arg-type]
     inventory = _inventory(ctx.host, str(settings.inventory))
+    uplinks, problems = read_uplinks(ctx.host, settings.lldpctl_dir)
     return VlansFacts(
-        inventory, tuple(read_inventory_devices(inventory, {"vlans", "lldp"}, settings, ctx.host))
+        inventory,
+        uplinks=uplinks,
+        problems=tuple(problems),
+        devices=tuple(read_inventory_devices(inventory, {"vlans", "lldp"}, settings, ctx.host)),
     )
 
 
 def judge_vlans(facts: VlansFacts, options: VlansOptions) -> Result:
     from stackwatch.switch.verify import judge_inventory
 
-    return judge_inventory(facts.inventory, facts.devices)
+    return judge_inventory(facts.inventory, facts.devices, facts.uplinks, facts.problems)
 
 
 CHECKS = [

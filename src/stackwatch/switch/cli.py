@@ -114,8 +114,10 @@ def _target(
         return address_target(device, Host(), community, v3)
     except TargetError as exc:
         if declared is None and community is None and v3 is None:
-            usage_error(f"{device}: not a device of the inventory; for an address give "
-                        "--community-file or --v3-file")  # fmt: skip
+            usage_error(
+                f"{device}: not a device of the inventory; for an address give "
+                "--community-file or --v3-file"
+            )
         usage_error(str(exc))
 
 
@@ -215,12 +217,20 @@ def verify(
     group: Annotated[
         str | None, typer.Option("--group", help="only the devices of this group")
     ] = None,
+    lldpctl: Annotated[
+        str | None,
+        typer.Option(
+            "--lldpctl",
+            help="folder of HOST.json, `lldpctl -f json` of each hypervisor (default: "
+            "[switch] lldpctl_dir)",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Per hypervisor NIC: VLANs missing or extra, native VLAN, link, neighbour. Exits like a
     Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (every error included)."""
     from stackwatch.render import render
-    from stackwatch.switch.check import read_inventory_devices
+    from stackwatch.switch.check import read_inventory_devices, read_uplinks
     from stackwatch.switch.verify import judge_inventory
 
     settings: SwitchSettings = load_settings(config, "switch", PLUGIN_UNKNOWN)[1]
@@ -231,10 +241,33 @@ def verify(
     if group is not None:
         loaded = _in_group(loaded, group)
     budget = SwitchSettings(loaded.path, seconds, settings.max_repetitions)
+    uplinks, problems = read_uplinks(Host(), lldpctl or settings.lldpctl_dir)
     devices = read_inventory_devices(loaded, {"vlans", "lldp"}, budget, Host())
-    result = judge_inventory(loaded, devices)
+    result = judge_inventory(loaded, devices, uplinks, problems)
     typer.echo(render([result], output.value), nl=False)
     _finish(int(result.status))
+
+
+@app.command("uplinks")
+def uplinks(
+    output: FormatOpt = ViewFormat.text,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds for lldpctl")] = 10.0,
+    socket: Annotated[
+        str | None, typer.Option("--socket", help="lldpd's control socket (lldpctl -u)")
+    ] = None,
+) -> None:
+    """On a hypervisor: which switch port each NIC is on, from lldpd (`lldpctl -f json`)."""
+    from stackwatch.core.host import HostError
+    from stackwatch.switch.lldpctl import parse_lldpctl
+    from stackwatch.switch.octets import DecodeError
+    from stackwatch.switch.views import uplinks_json, uplinks_text
+
+    try:
+        argv = ["lldpctl", *(["-u", socket] if socket else []), "-f", "json"]
+        found = parse_lldpctl(Host().run(argv, timeout=timeout).stdout)
+    except (HostError, DecodeError) as exc:
+        fail(f"lldpctl: {exc}", FAILED)
+    typer.echo((uplinks_json if output is ViewFormat.json else uplinks_text)(found), nl=False)
 
 
 def _in_group(inventory: Inventory, group: str) -> Inventory:

@@ -15,6 +15,7 @@ class SwitchSettings:
     timeout: float = 10.0  # seconds for each device; all devices are read at the same time
     max_repetitions: int = 10  # rows of each column asked for in one SNMP GETBULK request
     state_dir: str | None = None  # where `switch ports` keeps counters (default: the checks')
+    lldpctl_dir: str | None = None  # folder of HOST.json (`lldpctl -f json` of each hypervisor)
 
     def validate(self, where: str) -> None:
         if not 0 < self.timeout <= 600:  # also refuses nan and inf

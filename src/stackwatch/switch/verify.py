@@ -11,13 +11,14 @@ that did not answer is UNKNOWN, with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.switch.device import DeviceFacts
 from stackwatch.switch.inventory import Expectation, Inventory, Nic
+from stackwatch.switch.lldpctl import Uplink
 from stackwatch.switch.octets import format_vlans
 from stackwatch.switch.tables import Interface, Neighbour, PortVlans
 
@@ -71,21 +72,56 @@ def compare_port(
     return problems
 
 
-def _sightings(devices: Sequence[DeviceFacts], nic: Nic) -> list[Sighting]:
+def _from_uplinks(
+    devices: Sequence[DeviceFacts], nic: Nic, uplinks: Mapping[str, Sequence[Uplink]]
+) -> list[Sighting]:
+    """Where the hypervisor's lldpd said which switch port its NIC is on."""
     found = []
+    for host, seen in uplinks.items():
+        if short_name(host) != short_name(nic.host):
+            continue
+        for uplink in seen:
+            if uplink.nic != nic.nic:
+                continue
+            for device in devices:
+                if short_name(uplink.switch) not in (
+                    short_name(device.name),
+                    short_name(device.system),
+                ):
+                    continue
+                interface = device.by_name(uplink.port) or device.by_name(uplink.port_description)
+                if interface is not None:
+                    neighbour = Neighbour(interface.ifindex, 0, nic.host, "", nic.nic, "")
+                    found.append(Sighting(device, interface, neighbour))
+    return found
+
+
+def _sightings(
+    devices: Sequence[DeviceFacts], nic: Nic, uplinks: Mapping[str, Sequence[Uplink]]
+) -> list[Sighting]:
+    found = _from_uplinks(devices, nic, uplinks)
+    seen = {(s.device.name, s.interface.ifindex) for s in found}
     for device in devices:
         for neighbour in device.neighbours:
             interface = device.interface(neighbour.ifindex)
             if interface is None or short_name(neighbour.remote_system) != short_name(nic.host):
                 continue
-            if nic.nic in (neighbour.remote_port, neighbour.remote_port_description):
+            if nic.nic in (neighbour.remote_port, neighbour.remote_port_description) and (
+                (device.name, interface.ifindex) not in seen
+            ):
+                seen.add((device.name, interface.ifindex))
                 found.append(Sighting(device, interface, neighbour))
     return found
 
 
-def _judge_nic(findings: Findings, nic: Nic, devices: Sequence[DeviceFacts]) -> bool:
+def _judge_nic(
+    findings: Findings,
+    nic: Nic,
+    devices: Sequence[DeviceFacts],
+    uplinks: Mapping[str, Sequence[Uplink]],
+) -> bool:
     label = f"{nic.host} {nic.nic}"
-    sightings = _sightings(devices, nic)
+    sightings = _sightings(devices, nic, uplinks)
     if not sightings:
         findings.problem(Status.WARNING, f"{label}: no neighbour seen", HINT_LLDP)
         findings.details.append(f"{label}: no switch port has it as LLDP neighbour")
@@ -196,12 +232,20 @@ def _device_errors(findings: Findings, devices: Iterable[DeviceFacts]) -> int:
     return failed
 
 
-def judge_inventory(inventory: Inventory, devices: Sequence[DeviceFacts]) -> Result:
-    """The verdict of ``switch verify`` and of the switch-vlans check."""
+def judge_inventory(
+    inventory: Inventory,
+    devices: Sequence[DeviceFacts],
+    uplinks: Mapping[str, Sequence[Uplink]] | None = None,
+    problems: Sequence[str] = (),
+) -> Result:
+    """The verdict of ``switch verify`` and of the switch-vlans check. ``uplinks``: per
+    hypervisor, what its lldpd says (lldpctl.py); ``problems``: files that could not be read."""
     findings = Findings()
     failed = _device_errors(findings, devices)
+    for problem in problems:
+        findings.problem(Status.UNKNOWN, problem)
     readable = [d for d in devices if d.error is None]
-    good = sum(_judge_nic(findings, nic, readable) for nic in inventory.nics)
+    good = sum(_judge_nic(findings, nic, readable, uplinks or {}) for nic in inventory.nics)
     bad = len(inventory.nics) - good
     port_good, port_bad = _judge_device_ports(findings, inventory, readable)
     _unknown_neighbours(findings, inventory, readable)

@@ -14,6 +14,7 @@ from typing import Any
 from stackwatch.render.safe import printable
 from stackwatch.switch.counters import PortRates
 from stackwatch.switch.device import DeviceFacts
+from stackwatch.switch.lldpctl import Uplink
 from stackwatch.switch.octets import format_ranges, format_vlans
 
 
@@ -188,3 +189,30 @@ def ports_text(device: DeviceFacts, rates: PortRates) -> str:
         )
     header = ["IFINDEX", "NAME", "ADMIN", "OPER", "SPEED", "IN", "OUT", "ERRORS", "ALIAS"]
     return _title(device) + _table(header, rows) + _rate_note(rates)
+
+
+# --- uplinks (the hypervisor's side) --------------------------------------------------------
+
+
+def uplinks_json(uplinks: Sequence[Uplink]) -> str:
+    return _dump(
+        {
+            "uplinks": [
+                {
+                    "nic": u.nic,
+                    "switch": u.switch,
+                    "chassis": u.chassis,
+                    "port": u.port,
+                    "port_description": u.port_description,
+                }
+                for u in uplinks
+            ]
+        }
+    )
+
+
+def uplinks_text(uplinks: Sequence[Uplink]) -> str:
+    if not uplinks:
+        return "no LLDP neighbours (is lldpd running, and LLDP enabled on the switch ports?)\n"
+    rows = [[u.nic, u.switch or "-", u.chassis, u.port, u.port_description or "-"] for u in uplinks]
+    return _table(["NIC", "SWITCH", "CHASSIS", "PORT", "PORT DESCRIPTION"], rows)

@@ -100,3 +100,25 @@ def test_unreadable_device_is_unknown_with_reason() -> None:
     result = judge_inventory(INVENTORY, [DeviceFacts("tor1", "no answer (timeout)")])
     assert result.status is Status.UNKNOWN
     assert result.summary.startswith("tor1: no answer (timeout)")
+
+
+def test_the_hypervisors_lldpd_ties_a_nic_where_the_switch_publishes_no_lldp() -> None:
+    from stackwatch.switch.lldpctl import Uplink
+
+    facts = device({1: trunk(1, GOOD), 2: trunk(2, {15})}, [])
+    facts = DeviceFacts(
+        "tor1", system="TOR1.example.net", interfaces=facts.interfaces, vlans=facts.vlans
+    )
+    uplinks = {
+        "cmp1": (Uplink("em1", "tor1.example.net", "aa", "Gi0/1", ""),),
+        "cmp2.example.net": (Uplink("em1", "tor1", "aa", "xx", "Gi0/2"),),
+    }
+    result = judge_inventory(INVENTORY, [facts], uplinks)
+    assert result.summary == "cmp2 em1 (tor1 Gi0/2): VLANs missing 100-102"
+    assert "cmp1 em1 (tor1 Gi0/1): carries 15,100-102 native 15: OK" in result.details
+
+
+def test_unreadable_lldpctl_files_are_unknown() -> None:
+    result = judge_inventory(INVENTORY, [], {}, ["/x/cmp1.json: lldpctl JSON: not JSON"])
+    assert result.status is Status.UNKNOWN
+    assert result.summary.startswith("/x/cmp1.json: lldpctl JSON: not JSON")
