@@ -17,9 +17,9 @@ packages=(
   smartmontools monitoring-plugins-basic
   zstd gzip pigz
 )
-# switch: snmpget/snmpbulkwalk (the benchmark's loop and the test's readiness), snmpd for moving
-# counters, check_snmp_int.pl (nagios-snmp-plugins) for bench/switch_verify.py
-packages+=(snmp snmpd nagios-snmp-plugins)
+# switch: snmpget/snmpbulkwalk (tests and the benchmark's loop), snmpd (counters that move),
+# lldpd (the hypervisor's side of LLDP), check_snmp_int.pl (nagios-snmp-plugins, the benchmark)
+packages+=(snmp snmpd lldpd nagios-snmp-plugins)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
