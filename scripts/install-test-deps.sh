@@ -26,6 +26,9 @@ packages=(
 )
 # nagios (issue 14): Nagios Core for `nagios4 -v` and a real daemon in the nagios tests.
 packages+=(nagios4-core)
+# switch: snmpget/snmpbulkwalk (tests and the benchmark's loop), snmpd (counters that move),
+# lldpd (the hypervisor's side of LLDP), check_snmp_int.pl (nagios-snmp-plugins, the benchmark)
+packages+=(snmp snmpd lldpd nagios-snmp-plugins)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
