@@ -26,6 +26,8 @@ packages=(
 )
 # nagios (issue 14): Nagios Core for `nagios4 -v` and a real daemon in the nagios tests.
 packages+=(nagios4-core)
+# network runbooks (issue 16): captures, the broken router (TCPOPTSTRIP), redirects, throughput.
+packages+=(tcpdump iptables nftables iperf3 iputils-tracepath)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
