@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -100,7 +101,9 @@ class _Skip(Exception):
 
 def read_capture(handle: IO[bytes]) -> Capture:
     """Every TCP segment of the capture on ``handle`` (pcap or pcapng), the rest counted."""
-    reader, link = _open(handle)
+    watched = _Watched(handle)
+    reader, link = _open(watched)
+    watched.records_start()
     capture = Capture()
     records = iter(reader)
     while True:
@@ -108,7 +111,10 @@ def read_capture(handle: IO[bytes]) -> Capture:
             time, frame = next(records)
         except StopIteration:
             break
-        except (dpkt.UnpackError, ValueError, struct_error()):
+        except (dpkt.UnpackError, ValueError, struct.error):
+            capture.skipped.truncated_file += 1
+            break
+        if watched.cut_short:  # dpkt hands over a record body the file ended inside
             capture.skipped.truncated_file += 1
             break
         capture.packets += 1
@@ -116,20 +122,42 @@ def read_capture(handle: IO[bytes]) -> Capture:
     return capture
 
 
-def struct_error() -> type[Exception]:
-    import struct
+class _Watched:
+    """The capture file as dpkt reads it, noticing a record cut short at the end: dpkt's pcap
+    reader reads a record header, then the body, and yields a short body without a word."""
 
-    return struct.error
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._reads: int | None = None  # reads since the file header (None: still in it)
+        self.cut_short = False
+
+    def records_start(self) -> None:
+        self._reads = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        if self._reads is not None:
+            is_body = self._reads % 2 == 1
+            self._reads += 1
+            if size > 0 and len(data) < size and (data or is_body):
+                self.cut_short = True
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
 
 
-def _open(handle: IO[bytes]) -> tuple[Any, int]:
+def _open(handle: _Watched) -> tuple[Any, int]:
     magic = handle.read(4)
     handle.seek(0)
     try:
         reader: Any = (
             dpkt.pcapng.Reader(handle) if magic == PCAPNG_MAGIC else dpkt.pcap.Reader(handle)
         )
-    except (dpkt.UnpackError, ValueError, struct_error()) as exc:
+    except (dpkt.UnpackError, ValueError, struct.error) as exc:
         raise PcapError(f"not a pcap or pcapng capture ({exc or 'bad header'})") from None
     link = int(reader.datalink())
     if link not in (LINK_ETHERNET, LINK_NULL, LINK_LOOP, LINK_SLL, LINK_SLL2, *LINK_RAW):
@@ -143,7 +171,7 @@ def _add(capture: Capture, time: float, frame: bytes, link: int) -> None:
     except _Skip as skip:
         setattr(capture.skipped, skip.reason, getattr(capture.skipped, skip.reason) + 1)
         return
-    except (dpkt.UnpackError, ValueError, IndexError, struct_error()):
+    except (dpkt.UnpackError, ValueError, IndexError, struct.error):
         capture.skipped.undecodable += 1
         return
     capture.segments.append(segment)
