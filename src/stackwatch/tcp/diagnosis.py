@@ -3,6 +3,7 @@ for a person and as a dictionary for --format json."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -13,6 +14,7 @@ from stackwatch.tcp.pcap import Capture, Options
 from stackwatch.tcp.verdict import FIXES, Finding, human_rate, judge
 
 SERIES_POINTS = 8  # window samples shown per side in the text view
+WIDTH = 100
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,13 @@ def text(diagnosis: Diagnosis) -> str:
     if diagnosis.problems:
         lines.append("")
         lines.append("What to do:")
-        lines.extend(f"  {number}. {fix}" for number, fix in enumerate(FIXES, start=1))
+        for number, fix in enumerate(FIXES, start=1):
+            lines.extend(_wrapped(fix, f"  {number}. ", "     "))
     return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def _wrapped(message: str, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(message, WIDTH, initial_indent=first, subsequent_indent=rest)
 
 
 def _header(diagnosis: Diagnosis) -> str:
@@ -75,8 +82,9 @@ def _connection_lines(diagnosed: Diagnosed) -> list[str]:
         f"  window scaling: {_scaling(c)}",
     ]
     for side in c.sides():
-        lines.append(f"  {side.endpoint}: {_side_summary(c, side)}")
-    lines.extend(f"  - {finding.message}" for finding in diagnosed.findings)
+        lines.extend(_wrapped(_side_summary(c, side), f"  {side.endpoint}: ", "      "))
+    for finding in diagnosed.findings:
+        lines.extend(_wrapped(finding.message, "  - ", "    "))
     return lines
 
 

@@ -135,8 +135,16 @@ def _bound_text(connection: Connection, sender: Side, receiver: Side, largest: i
     return (
         f"throughput bounded by an unscaled window: {sender.endpoint} kept {receiver.endpoint}'s "
         f"window full in {sender.window_limited} of {sender.data_segments} data segments, and "
-        f"that window never exceeded {largest} bytes: one window per round trip{ceiling}."
+        f"that window never exceeded {largest} bytes: one window per round trip{ceiling}"
+        f"{_measured(sender)}."
     )
+
+
+def _measured(sender: Side) -> str:
+    first, last = sender.first_data, sender.last_data
+    if first is None or last is None or last <= first:
+        return ""
+    return f" (measured: {human_rate(sender.bytes_sent / (last - first))})"
 
 
 def _zero_windows(connection: Connection) -> list[Finding]:
