@@ -60,11 +60,7 @@ def measure_command(
         facts = measure(Host(), plan)
     except HostError as exc:
         fail(str(exc), FAILED)
-    result = judge(facts, OverlayOptions())
-    typer.echo(render([result], output.value), nl=False)
-    if output is Format.text:
-        for line in (*result.details, *([f"hint: {result.hint}"] if result.hint else [])):
-            typer.echo(f"  {line}")
+    typer.echo(render([judge(facts, OverlayOptions())], output.value), nl=False)
 
 
 def _overridden(settings: OverlaySettings, **given: object) -> OverlaySettings:

@@ -8,6 +8,7 @@ The parsers are pure functions of the programs' output; ``measure`` runs them th
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from statistics import median
@@ -62,9 +63,12 @@ def parse_iperf3(text: str) -> float:
         error = document.get("error")
         if error:
             raise MeasureError(f"iperf3: {error}")
-        return float(document["end"]["sum_received"]["bits_per_second"])
+        value = float(document["end"]["sum_received"]["bits_per_second"])
     except (ValueError, KeyError, TypeError, AttributeError):
         raise MeasureError("iperf3 printed no result") from None
+    if not math.isfinite(value) or value < 0:
+        raise MeasureError(f"iperf3 printed an impossible rate {value!r}")
+    return value
 
 
 def parse_tracepath(text: str) -> int | None:
