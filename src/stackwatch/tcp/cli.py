@@ -52,9 +52,10 @@ def diagnose_command(
         usage_error("give a PCAP file or --capture IFACE (one of them)")
     host = Host()
     if capture is not None:
-        pcap = _capture(host, capture, seconds, netns, bpf, save)
-    assert pcap is not None
-    result = _read(host, pcap)
+        result = _capture_and_read(host, capture, seconds, netns, bpf, save)
+    else:
+        assert pcap is not None
+        result = _read(host, pcap)
     if output is Format.json:
         typer.echo(json.dumps(as_dict(result), indent=2))
     else:
@@ -63,19 +64,21 @@ def diagnose_command(
         raise SystemExit(FOUND)
 
 
-def _capture(
+def _capture_and_read(
     host: Host, interface: str, seconds: float, netns: str | None, bpf: str, save: Path | None
-) -> Path:
+) -> Diagnosis:
+    """Capture into ``save`` (kept) or a private scratch directory (removed afterwards)."""
     if not 0 < seconds <= MAX_CAPTURE_SECONDS:
         usage_error(f"--seconds must be above 0 and at most {MAX_CAPTURE_SECONDS:g}")
-    target = save or Path(tempfile.mkdtemp(prefix="stackwatch-tcp-")) / "capture.pcap"
-    try:
-        summary = take_capture(host, interface, seconds, str(target.absolute()), bpf, netns)
-    except HostError as exc:
-        fail(f"capture on {interface} failed: {exc}", FAILED)
-    if summary:
-        typer.echo(f"tcpdump: {summary}", err=True)
-    return target
+    with tempfile.TemporaryDirectory(prefix="stackwatch-tcp-") as scratch:
+        target = save or Path(scratch) / "capture.pcap"
+        try:
+            summary = take_capture(host, interface, seconds, str(target.absolute()), bpf, netns)
+        except HostError as exc:
+            fail(f"capture on {interface} failed: {exc}", FAILED)
+        if summary:
+            typer.echo(f"tcpdump: {summary}", err=True)
+        return _read(host, target)
 
 
 def _read(host: Host, pcap: Path) -> Diagnosis:

@@ -88,3 +88,12 @@ def test_the_same_transfer_without_the_broken_router_is_healthy(
     assert max(value for _, value in server["windows"]) > 65535  # scaled past 64 KB
     assert client["bytes_sent"] > 1_000_000
     assert report["fixes"] == []
+
+
+def test_a_capture_that_cannot_start_is_one_line_and_exit_1() -> None:
+    result = run_stackwatch(
+        "tcp", "diagnose", "--capture", "no-such-if0", "--seconds", "2", timeout=30
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("stackwatch: capture on no-such-if0 failed: tcpdump exited")
+    assert len(result.stderr.strip().splitlines()) == 1
