@@ -29,6 +29,8 @@ packages+=(nagios4-core)
 # switch: snmpget/snmpbulkwalk (tests and the benchmark's loop), snmpd (counters that move),
 # lldpd (the hypervisor's side of LLDP), check_snmp_int.pl (nagios-snmp-plugins, the benchmark)
 packages+=(snmp snmpd lldpd nagios-snmp-plugins)
+# network runbooks (issue 16): captures, the broken router (TCPOPTSTRIP), redirects, throughput.
+packages+=(tcpdump iptables nftables iperf3 iputils-tracepath)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
