@@ -148,7 +148,8 @@ def read_proc_net_dev(text: str) -> NetDevTable:
     (ASCII) numbers is skipped and counted: one bad line does not hide the others."""
     rows: dict[str, dict[str, int]] = {}
     skipped = 0
-    for line in text.splitlines():
+    for line in text.split("\n"):  # only "\n" ends a line here: splitlines() would also cut at
+        # \x1c, \x85 or U+2028, which an interface name may hold.
         # Interface names never hold ":" (dev_valid_name), and the two header lines have none;
         # a name may hold "|" and any other byte, so nothing else marks a header.
         name, sep, rest = line.partition(":")
