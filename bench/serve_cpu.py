@@ -1,0 +1,229 @@
+"""CPU per scrape and memory of `stackwatch serve` (the six host checks) against Debian's
+prometheus-node-exporter with its default collectors, side by side in one run on this machine.
+
+Both are scraped the way Prometheus scrapes (one kept-alive connection, Prometheus's Accept,
+Accept-Encoding: gzip and X-Prometheus-Scrape-Timeout-Seconds headers), alternately, at the same
+pace; the figure is each process's CPU time (user + system, its children included: smartctl)
+divided by the number of scrapes. stackwatch runs with its default schedule: links,
+tcp-retransmits, memory-ecc and temperature on every scrape, processes at most once a minute,
+disk-smart every 30 minutes (so the measurement lasts at least a minute). Then 10 scrapers at 10
+scrapes/s each for 60 s against stackwatch: every answer must be a 200 with the metrics, and the
+resident memory must not grow.
+
+    python3 bench/serve_cpu.py [--seconds 60] [--rate 5] [--load-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HOST_CHECKS = ["links", "processes", "tcp-retransmits", "memory-ecc", "disk-smart", "temperature"]
+NODE_EXPORTER = "prometheus-node-exporter"
+PROMETHEUS_HEADERS = {
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+    "User-Agent": "Prometheus/2.42.0",
+    "X-Prometheus-Scrape-Timeout-Seconds": "10",
+}
+# As installed copies run: with compiled bytecode.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of the process, its threads and its waited-for children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Scraper:
+    """One kept-alive connection, as Prometheus holds one per target."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        self.port = port
+        self.headers = headers
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+
+    def scrape(self) -> tuple[int, bytes]:
+        try:
+            self.connection.request("GET", "/metrics", headers=self.headers)
+            response = self.connection.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+            raise
+
+
+@contextmanager
+def started(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        argv, env=CHILD_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    err = process.stderr.read().decode() if process.stderr else ""
+                    raise SystemExit(f"{argv[0]} did not start: {err.strip()}") from None
+                time.sleep(0.05)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def paced(rate: float, seconds: float) -> Iterator[int]:
+    """Yield at ``rate`` per second for ``seconds`` (never faster; late ticks are not caught up)."""
+    start = time.monotonic()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield i
+
+
+def side_by_side(ours: int, theirs: int, ports: tuple[int, int], rate: float, seconds: float):
+    """CPU ms per scrape of each, scraped alternately at the same pace."""
+    a, b = Scraper(ports[0], PROMETHEUS_HEADERS), Scraper(ports[1], PROMETHEUS_HEADERS)
+    for _ in range(20):  # warm up: imports, first runs, Go's heap
+        a.scrape(), b.scrape()
+    cpu_a, cpu_b = cpu_seconds(ours), cpu_seconds(theirs)
+    count = 0
+    for _ in paced(rate, seconds):
+        for scraper in (a, b):
+            status, _ = scraper.scrape()
+            if status != 200:
+                raise SystemExit(f"scrape of port {scraper.port} answered {status}")
+        count += 1
+    per_a = 1000 * (cpu_seconds(ours) - cpu_a) / count
+    per_b = 1000 * (cpu_seconds(theirs) - cpu_b) / count
+    return per_a, per_b, count, len(a.scrape()[1]), len(b.scrape()[1])
+
+
+def idle_cpu_ms_per_s(pid: int, seconds: float = 10.0) -> float:
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return 1000 * (cpu_seconds(pid) - before) / seconds
+
+
+def load(port: int, scrapers: int, rate: float, seconds: float) -> tuple[int, int, list[str]]:
+    """``scrapers`` threads at ``rate`` scrapes/s each; (answers, errors, first errors)."""
+    counts = {"ok": 0, "errors": 0}
+    problems: list[str] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        scraper = Scraper(port, PROMETHEUS_HEADERS)
+        for _ in paced(rate, seconds):
+            try:
+                status, body = scraper.scrape()
+                good = status == 200 and b"stackwatch_check_status" in body
+                problem = None if good else f"status {status}"
+            except (OSError, http.client.HTTPException) as exc:
+                good, problem = False, f"{type(exc).__name__}: {exc}"
+            with lock:
+                counts["ok" if good else "errors"] += 1
+                if problem and len(problems) < 5:
+                    problems.append(problem)
+
+    threads = [threading.Thread(target=one) for _ in range(scrapers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts["ok"], counts["errors"], problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="side-by-side measurement")
+    parser.add_argument("--rate", type=float, default=5.0, help="scrapes/s of each, side by side")
+    parser.add_argument("--load-seconds", type=float, default=60.0)
+    parser.add_argument("--scrapers", type=int, default=10)
+    parser.add_argument("--scraper-rate", type=float, default=10.0)
+    args = parser.parse_args()
+    if shutil.which(NODE_EXPORTER) is None:
+        raise SystemExit(f"{NODE_EXPORTER} is not installed (apt-get install {NODE_EXPORTER})")
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp, "stackwatch.toml")
+        checks = ", ".join(f'"{name}"' for name in HOST_CHECKS)
+        config.write_text(f'[serve]\nchecks = [{checks}]\n\n[checks.processes]\nroles = ["ovs"]\n')
+        ports = free_port(), free_port()
+        ours_argv = [
+            sys.executable, "-m", "stackwatch.cli", "serve",
+            "--web.listen-address", f"127.0.0.1:{ports[0]}",
+            "--config", str(config), "--state-dir", str(Path(tmp, "state")),
+        ]  # fmt: skip
+        theirs_argv = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports[1]}"]
+        with started(ours_argv, ports[0]) as ours, started(theirs_argv, ports[1]) as theirs:
+            report(args, ours.pid, theirs.pid, ports)
+    return 0
+
+
+def report(args: argparse.Namespace, ours: int, theirs: int, ports: tuple[int, int]) -> None:
+    per_a, per_b, count, size_a, size_b = side_by_side(ours, theirs, ports, args.rate, args.seconds)
+    print(f"side by side: {count} scrapes each at {args.rate:g}/s, Prometheus's request headers")
+    print(f"  stackwatch serve ({', '.join(HOST_CHECKS)}; {size_a} bytes): {per_a:.2f} ms CPU/scrape")
+    print(f"  {NODE_EXPORTER} (default collectors; {size_b} bytes gzip): {per_b:.2f} ms CPU/scrape")
+    print(f"  ratio stackwatch / node_exporter: {per_a / per_b:.2f}")
+    verdict = "met" if per_a <= per_b and per_a < 4 else "NOT met"
+    print(f"  goal: at most node_exporter's and under 4 ms -> {verdict}")
+    print(
+        f"idle CPU: stackwatch {idle_cpu_ms_per_s(ours):.2f} ms/s, "
+        f"node_exporter {idle_cpu_ms_per_s(theirs):.2f} ms/s"
+    )
+    rss_ours, rss_theirs = rss_mb(ours), rss_mb(theirs)
+    verdict = "met" if rss_ours <= 60 else "NOT met"
+    print(f"resident memory: stackwatch {rss_ours:.1f} MB (goal <= 60 MB -> {verdict}), ", end="")
+    print(f"node_exporter {rss_theirs:.1f} MB")
+    cpu_before = cpu_seconds(ours)
+    ok, errors, problems = load(ports[0], args.scrapers, args.scraper_rate, args.load_seconds)
+    per_load = 1000 * (cpu_seconds(ours) - cpu_before) / max(1, ok + errors)
+    rss_end = rss_mb(ours)
+    print(
+        f"load: {args.scrapers} scrapers x {args.scraper_rate:g}/s for {args.load_seconds:g} s: "
+        f"{ok} answers, {errors} errors{': ' + '; '.join(problems) if problems else ''}; "
+        f"{per_load:.2f} ms CPU/scrape"
+    )
+    growth = rss_end - rss_ours
+    verdict = "met" if errors == 0 and growth <= 2.0 else "NOT met"
+    print(f"  RSS at start {rss_ours:.1f} MB, at end {rss_end:.1f} MB ({growth:+.1f} MB) -> {verdict}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
