@@ -198,7 +198,9 @@ def main() -> int:
 def report(args: argparse.Namespace, ours: int, theirs: int, ports: tuple[int, int]) -> None:
     per_a, per_b, count, size_a, size_b = side_by_side(ours, theirs, ports, args.rate, args.seconds)
     print(f"side by side: {count} scrapes each at {args.rate:g}/s, Prometheus's request headers")
-    print(f"  stackwatch serve ({', '.join(HOST_CHECKS)}; {size_a} bytes): {per_a:.2f} ms CPU/scrape")
+    print(
+        f"  stackwatch serve ({', '.join(HOST_CHECKS)}; {size_a} bytes): {per_a:.2f} ms CPU/scrape"
+    )
     print(f"  {NODE_EXPORTER} (default collectors; {size_b} bytes gzip): {per_b:.2f} ms CPU/scrape")
     print(f"  ratio stackwatch / node_exporter: {per_a / per_b:.2f}")
     verdict = "met" if per_a <= per_b and per_a < 4 else "NOT met"
@@ -222,7 +224,9 @@ def report(args: argparse.Namespace, ours: int, theirs: int, ports: tuple[int, i
     )
     growth = rss_end - rss_ours
     verdict = "met" if errors == 0 and growth <= 2.0 else "NOT met"
-    print(f"  RSS at start {rss_ours:.1f} MB, at end {rss_end:.1f} MB ({growth:+.1f} MB) -> {verdict}")
+    print(
+        f"  RSS at start {rss_ours:.1f} MB, at end {rss_end:.1f} MB ({growth:+.1f} MB) -> {verdict}"
+    )
 
 
 if __name__ == "__main__":
