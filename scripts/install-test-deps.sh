@@ -16,6 +16,7 @@ packages=(
   openssh-server openssh-client rsync
   smartmontools monitoring-plugins-basic
   zstd gzip pigz
+  prometheus prometheus-node-exporter
 )
 missing=()
 for p in "${packages[@]}"; do

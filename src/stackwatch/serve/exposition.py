@@ -60,7 +60,7 @@ def _value_of(family: str, served: Served) -> float | None:
     if family == "stackwatch_check_success":
         return float(served.success)
     if family == "stackwatch_check_duration_seconds":
-        return served.duration
+        return None if served.duration is None else round(served.duration, 6)
     if family == "stackwatch_check_last_run_timestamp_seconds":
         return served.finished_at
     return float(served.stale)

@@ -71,7 +71,8 @@ TLS_KEYS = (
 )
 TLS_UNSUPPORTED = ("cipher_suites", "curve_preferences", "client_allowed_sans", "cert", "key")
 HTTP_KEYS = ("http2", "headers")
-_BCRYPT_HASH = re.compile(r"^\$2[aby]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+_BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+BCRYPT_MAX_PASSWORD = 72  # bcrypt reads no further (htpasswd and exporter-toolkit alike)
 
 
 @dataclass(frozen=True)
@@ -339,12 +340,17 @@ class BasicAuth:
         if verdict is not None:
             return verdict
         with self._lock:
-            matches = self._bcrypt.checkpw(password, hashed or self._dummy)
-            verdict = hashed is not None and matches
+            verdict = self._matches(password, hashed or self._dummy) and hashed is not None
             if len(self._cache) >= self.CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = verdict
         return verdict
+
+    def _matches(self, password: bytes, hashed: bytes) -> bool:
+        try:
+            return bool(self._bcrypt.checkpw(password[:BCRYPT_MAX_PASSWORD], hashed))
+        except ValueError:  # a hash this bcrypt module cannot read: no entry
+            return False
 
 
 @dataclass(frozen=True)

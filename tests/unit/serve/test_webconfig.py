@@ -92,6 +92,7 @@ def test_an_empty_file_means_plain_http_without_auth(text: str) -> None:
         ),
         ("tls_server_config: {cert_file: 7, key_file: b}\n", "cert_file: expected a non-empty"),
         ("basic_auth_users:\n  alice: secret\n", "basic_auth_users: 'alice': not a bcrypt hash"),
+        (f"basic_auth_users:\n  bob: '$2${HASH[4:]}'\n", "'bob': not a bcrypt hash"),
         ("basic_auth_users: [alice]\n", "basic_auth_users: expected a mapping"),
         (f"basic_auth_users: {{'a:b': '{HASH}'}}\n", "not a user name"),
         ("http_server_config:\n  headers:\n    Server: x\n", "'Server' cannot be set"),
@@ -207,6 +208,14 @@ def test_auth_accepts_the_right_password_only() -> None:
     assert not auth.allows(basic("nobody", "right"))
     assert not auth.allows(None)
     assert not auth.allows("Bearer right")
+
+
+def test_long_passwords_are_read_as_bcrypt_reads_them() -> None:
+    password = "x" * 72
+    auth = BasicAuth({"prometheus": bcrypt_hash(password)})
+    assert auth.allows(basic("prometheus", password))
+    assert auth.allows(basic("prometheus", password + "beyond what bcrypt reads"))
+    assert not auth.allows(basic("prometheus", "x" * 71))
 
 
 def test_auth_verdicts_are_cached_so_scrapes_do_not_pay_bcrypt(
