@@ -11,6 +11,7 @@ from stackwatch.core.config import DEFAULT_CONFIG
 app = typer.Typer(
     help="Serve the checks as a Prometheus exporter (/metrics); push StatsD and the textfile.",
     add_completion=False,
+    subcommand_metavar="",  # one command: no COMMAND in its usage line
 )
 
 

@@ -311,6 +311,25 @@ def _wait_for_signals(read_end: int) -> set[int]:
     return set(os.read(read_end, 64))
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 128 * 1024  # glibc's default, fixed
+
+
+def keep_large_blocks_out_of_the_heap() -> None:
+    """glibc raises its mmap threshold each time a large block is freed; from then on blocks of
+    about a megabyte (CPython's table of interned strings, reallocated as pathlib interns the
+    parts of every path the checks read) come from the heap, where the small allocations of the
+    other threads fragment it, and resident memory grows by a megabyte every half minute under
+    load. A fixed threshold keeps them in mappings of their own, given back when freed."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return  # not glibc: nothing to tune
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 def serve(flags: Flags) -> int:
     """``stackwatch serve``: run, or end with one clear line (2: configuration, 1: no listening)."""
     logging.basicConfig(
@@ -320,6 +339,7 @@ def serve(flags: Flags) -> int:
         setup = load_setup(flags)
     except SetupError as exc:
         usage_error(str(exc))
+    keep_large_blocks_out_of_the_heap()
     try:
         service = Service(flags, setup)
     except OSError as exc:

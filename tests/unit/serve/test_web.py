@@ -165,3 +165,24 @@ def test_more_scrapes_at_once_than_allowed_get_503() -> None:
         block.set()
         first.join()
         assert get(port, "/metrics").status == 200
+
+
+def test_ipv6_loopback() -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    server = ExporterServer(ListenAddress("::1", port), FakeRunner(), plain())  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("::1", port, timeout=10)
+        connection.request("GET", "/-/healthy")
+        assert connection.getresponse().status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
