@@ -240,9 +240,7 @@ class Service:
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; reload on SIGHUP."""
         signals = _signal_pipe()
-        threading.Thread(
-            target=self.server.serve_forever, name="stackwatch-http", daemon=True
-        ).start()
+        threading.Thread(target=self.server.serve, name="stackwatch-http", daemon=True).start()
         self.pusher.start()
         self._log_started()
         try:
@@ -286,8 +284,7 @@ class Service:
 
     def stop(self) -> None:
         self.pusher.stop()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         self.pusher.save_state()
         log.info("stopped; state saved in %s", self.store.directory)
 

@@ -160,20 +160,19 @@ class CheckRunner:
         """Every check's result, running those that are due; back within ``within`` seconds."""
         deadline = self._clock() + max(0.0, within)
         with self._lock:
+            slots = self._slots  # a reload meanwhile applies from the next scrape on
             now = self._clock()
-            for slot in self._slots:
+            for slot in slots:
                 if slot.due(now):
                     self._start(slot, now)
-            waiting = [
-                (s.running, s.started + s.schedule.timeout) for s in self._slots if s.running
-            ]
+            waiting = [(s.running, s.started + s.schedule.timeout) for s in slots if s.running]
         if waiting:
             until = min(deadline, max(limit for _, limit in waiting))
             futures = [future for future, _ in waiting if future is not None]
             wait(futures, timeout=max(0.0, until - self._clock()))
         with self._lock:
             now = self._clock()
-            return [self._served(slot, now) for slot in self._slots]
+            return [self._served(slot, now) for slot in slots]
 
     def _start(self, slot: _Slot, now: float) -> None:
         future: Future[None] = Future()
@@ -218,5 +217,6 @@ class CheckRunner:
                     Result.unknown(name, f"no result yet: first run going for {age:.1f} s")
                 )
             return Served(last.result, last.duration, last.finished_at, stale=True)
-        assert last is not None  # not running: it ran, or it would have been started
+        if last is None:  # cannot happen: a slot is started before it is served
+            return Served(Result.unknown(name, "no result yet: not run yet"))
         return Served(last.result, last.duration, last.finished_at)

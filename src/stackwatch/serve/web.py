@@ -7,6 +7,7 @@ Every answer, the 401 included, is written in one piece with Nagle off: a scrape
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import math
@@ -79,6 +80,24 @@ class ExporterServer(ThreadingHTTPServer):
             host = "::" if socket.has_dualstack_ipv6() else "0.0.0.0"
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, address.port), _Handler)
+
+    def serve(self) -> None:
+        """Answer until stop(); asleep in select between connections (no polling while idle)."""
+        self.serve_forever(poll_interval=3600.0)
+
+    def stop(self) -> None:
+        """End serve() and close the socket. The loop sleeps until a connection comes, so a
+        connection of our own wakes it once the stop is asked for."""
+        stopping = threading.Thread(target=self.shutdown, daemon=True)
+        stopping.start()
+        address = self.socket.getsockname()[:2]
+        for _ in range(50):
+            with contextlib.suppress(OSError):
+                socket.create_connection(address, timeout=1).close()
+            stopping.join(0.1)
+            if not stopping.is_alive():
+                break
+        self.server_close()
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6 and self.listen.host == "":

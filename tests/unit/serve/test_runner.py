@@ -169,3 +169,28 @@ def test_worker_threads_do_not_pile_up(tmp_path: Path, scrapes: int) -> None:
     for _ in range(scrapes):
         runner.results(5)
     assert threading.active_count() - before <= len(checks) + 1
+
+
+def test_a_reload_during_a_scrape_applies_from_the_next_scrape(tmp_path: Path) -> None:
+    calls: list[str] = []
+    release = threading.Event()
+    slow = counting_check("slow", calls, release)
+    runner = runner_for(tmp_path, [slow])
+    answers: list[list[str]] = []
+    scrape = threading.Thread(
+        target=lambda: answers.append([s.result.check for s in runner.results(5)])
+    )
+    scrape.start()
+    time.sleep(0.2)  # the scrape waits for the slow check
+    added = counting_check("added", calls)
+    runner.configure(
+        [slow, added],
+        [CheckSchedule("slow", 0, 30), CheckSchedule("added", 0, 30)],
+        Config(None, {}),
+    )
+    release.set()
+    scrape.join()
+    assert answers == [["slow"]]
+    served = runner.results(5)
+    assert [s.result.check for s in served] == ["slow", "added"]
+    assert all(s.result.status is Status.OK for s in served)

@@ -186,3 +186,16 @@ def test_ipv6_loopback() -> None:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_stop_ends_a_server_asleep_between_connections() -> None:
+    port = free_port()
+    server = ExporterServer(ListenAddress("127.0.0.1", port), FakeRunner(), plain())  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve)
+    thread.start()
+    assert get(port, "/-/healthy").status == 200
+    server.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    with pytest.raises(OSError):
+        get(port, "/-/healthy")
