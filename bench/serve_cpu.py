@@ -139,22 +139,27 @@ def side_by_side(ours: int, theirs: int, ports: tuple[int, int], rate: float, se
     return per_a, per_b, count, len(a.scrape()[1]), len(b.scrape()[1])
 
 
-def on_cpu_seconds(pid: int) -> float:
-    """Time on CPU of the process's live threads, to the nanosecond (/proc/PID/task/*/schedstat):
-    an idle process uses less than one clock tick in a while."""
-    total = 0
+def on_cpu_by_thread(pid: int) -> dict[str, int]:
+    """Nanoseconds on CPU of each live thread (/proc/PID/task/*/schedstat): an idle process
+    uses less than one clock tick in a while."""
+    found = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[0])
+            found[task.name] = int((task / "schedstat").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             continue  # a thread that ended meanwhile
-    return total / 1e9
+    return found
 
 
 def idle_cpu_ms_per_s(pid: int, seconds: float = 10.0) -> float:
-    before = on_cpu_seconds(pid)
+    """CPU while nobody scrapes; threads that end meanwhile (closed connections) count with
+    what they used before, never negatively."""
+    time.sleep(2.0)  # the connections of the side-by-side run close
+    before = on_cpu_by_thread(pid)
     time.sleep(seconds)
-    return 1000 * (on_cpu_seconds(pid) - before) / seconds
+    after = on_cpu_by_thread(pid)
+    used = sum(ns - before.get(tid, 0) for tid, ns in after.items())
+    return used / 1e6 / seconds
 
 
 def load(port: int, scrapers: int, rate: float, seconds: float) -> tuple[int, int, list[str]]:
