@@ -23,6 +23,7 @@ packages=(
   nagios-nrpe-server nagios-nrpe-plugin
   zstd gzip pigz
   python3 python3-venv
+  prometheus prometheus-node-exporter
 )
 # nagios (issue 14): Nagios Core for `nagios4 -v` and a real daemon in the nagios tests.
 packages+=(nagios4-core)

@@ -154,15 +154,17 @@ class Host:
 
     def read_small(self, path: str | os.PathLike[str], limit: int) -> bytes | None:
         """A small file (state, configuration) read whole, or None where it does not exist.
-        Refused (HostError) when it is larger than ``limit`` bytes or not a regular file: a FIFO
-        or /dev/zero put in its place must not hang or fill the memory of the run."""
+        Refused (HostError) when it is larger than ``limit`` bytes or not a regular file (a
+        character device such as /dev/null is read like one): a FIFO or /dev/zero put in its
+        place must not hang or fill the memory of the run."""
         import stat as stat_module
 
         try:
             # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
             fd = os.open(self.real(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as handle:
-                if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+                mode = os.fstat(fd).st_mode  # a file, or a device such as /dev/null
+                if not (stat_module.S_ISREG(mode) or stat_module.S_ISCHR(mode)):
                     raise HostError(f"{os.fspath(path)} is not a regular file")
                 data = handle.read(limit + 1)
         except (FileNotFoundError, NotADirectoryError):

@@ -149,3 +149,12 @@ def test_a_fifo_in_place_of_the_configuration_is_a_clear_error(tmp_path: Path) -
     done = run_stackwatch("check", "conntrack", "--config", str(tmp_path / "c.toml"), timeout=20)
     assert done.returncode == 3
     assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_dev_null_is_an_empty_configuration_and_dev_zero_is_refused(tmp_path: Path) -> None:
+    from tests.conftest import run_stackwatch
+
+    empty = run_stackwatch("check", "conntrack", "--config", "/dev/null", timeout=30)
+    assert empty.returncode in (0, 1, 2, 3) and "cannot read configuration" not in empty.stderr
+    endless = run_stackwatch("check", "conntrack", "--config", "/dev/zero", timeout=30)
+    assert endless.returncode == 3 and "larger than" in endless.stderr
