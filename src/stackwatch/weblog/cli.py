@@ -243,7 +243,9 @@ def _blocker(
     from stackwatch.weblog.apply import (
         DEFAULT_RELOAD,
         DEFAULT_VALIDATE,
+        ApplyError,
         Blocker,
+        owned_target,
         parse_target,
         split_command,
     )
@@ -263,8 +265,12 @@ def _blocker(
         usage_error("--ban-time must be above 0")
     path = os.path.abspath(path)
     host = Host()
-    if not host.is_dir(os.path.dirname(path)):
-        usage_error(f"--apply: directory of {path} does not exist")
+    try:
+        target, _ = owned_target(host, path)
+    except ApplyError as exc:
+        usage_error(f"--apply: {printable(str(exc))}")
+    if not host.is_dir(os.path.dirname(target)):
+        usage_error(f"--apply: directory of {printable(target)} does not exist")
     return Blocker(server, path, validate, reload, ban, host)
 
 
