@@ -169,21 +169,25 @@ def detect(
         findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
-    if plot and timeline is not None:
-        _write_plot(os.path.abspath(plot), timeline, findings, sites[0])
     view = detect_json if output == "json" else detect_text
     sys.stdout.write(view(findings, stats))
+    sys.stdout.flush()  # the report stands whatever happens to the plot
+    if plot and timeline is not None:
+        _write_plot(os.path.abspath(plot), timeline, findings, sites[0])
     raise typer.Exit(FOUND if findings else OK)
 
 
 def _write_plot(path: str, timeline: Timeline, findings: list[Finding], site: str) -> None:
+    """Draw and write the plot after the report is out; a failure is one line and exit 1."""
     from stackwatch.weblog.plot import plot_floods
 
     try:
         image = plot_floods(timeline, findings, f"requests per second, site {site}")
         Host().write_atomic(path, image)
-    except (HostError, ValueError) as exc:
-        fail(f"cannot write plot {path}: {exc}", FAILED)
+    except HostError as exc:
+        fail(f"cannot write plot {printable(path)}: {printable(str(exc))}", FAILED)
+    except Exception as exc:  # noqa: BLE001 - matplotlib raises many kinds; the report is out
+        fail(f"cannot draw plot {printable(path)}: {printable(str(exc))[:200]}", FAILED)
 
 
 def _server(server: str | None, legacy: str | None) -> str:
