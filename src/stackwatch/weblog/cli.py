@@ -186,7 +186,7 @@ def _write_plot(path: str, timeline: Timeline, findings: list[Finding], site: st
         Host().write_atomic(path, image)
     except HostError as exc:
         fail(f"cannot write plot {printable(path)}: {printable(str(exc))}", FAILED)
-    except Exception as exc:  # noqa: BLE001 - matplotlib raises many kinds; the report is out
+    except Exception as exc:  # matplotlib raises many kinds; the report is out already
         fail(f"cannot draw plot {printable(path)}: {printable(str(exc))[:200]}", FAILED)
 
 

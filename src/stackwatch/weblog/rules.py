@@ -9,9 +9,10 @@ breaks, ``[``, a leading ``!``, ``$``, ``%``, non-ASCII: give a Unicode name as 
 refused: no character can end the directive or change its meaning.
 
 The regex matches exactly the Referers that ``formats.referrer_host`` reads as this host (or a
-subdomain): http or https, user info up to the last ``@``, a port (or anything after the colon), trailing
-dots, ASCII letters in any case, and for a punycode name its plain Unicode spelling too. So every
-spelling detection counted as the flooding host is refused by the server, and no other host is.
+subdomain): http or https, user info up to the last ``@``, a port (or anything after the colon),
+trailing dots, ASCII letters in any case, and for a punycode name its plain Unicode spelling too.
+So every spelling detection counted as the flooding host is refused by the server, and no other
+host is.
 """
 
 from __future__ import annotations

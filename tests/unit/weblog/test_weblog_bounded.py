@@ -16,7 +16,7 @@ from stackwatch.weblog.formats import get_format, parse_time
 from stackwatch.weblog.views import detect_text, when
 from tests.conftest import run_stackwatch
 
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 def _line(stamp: str, referrer: str = "https://spam.example.net/") -> str:
