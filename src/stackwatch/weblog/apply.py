@@ -84,6 +84,7 @@ class Blocker:
     host: Host = field(default_factory=Host)
     blocked: dict[str, float] = field(default_factory=dict)  # host -> expiry (epoch)
     failed: dict[str, float] = field(default_factory=dict)  # host -> retry time
+    unblockable: set[str] = field(default_factory=set)  # flooding hosts no rule can name
     log: list[str] = field(default_factory=list)
 
     @classmethod
@@ -135,7 +136,9 @@ class Blocker:
             try:
                 host = normalize_host(raw)
             except UnsafeHost as exc:
-                self.log.append(f"not blocked: {exc}")
+                if raw not in self.unblockable:  # said once, not at every poll
+                    self.unblockable.add(raw)
+                    self.log.append(f"not blocked (no rule can name it): {exc}")
                 continue
             if host not in wanted and self.failed.get(host, 0.0) > now:
                 continue

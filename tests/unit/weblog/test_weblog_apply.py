@@ -142,3 +142,12 @@ def test_follow_apply_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not written by stackwatch" in result.stderr and "Traceback" not in result.stderr
     assert mine.read_text() == "<VirtualHost *:80>\n</VirtualHost>\n"
+
+
+def test_an_unblockable_flooding_host_is_reported_once(tmp_path: Path) -> None:
+    blocker, rules = make(tmp_path, ["true"])
+    for now in (1.0, 2.0, 3.0):
+        blocker.update(["b\u00dccher.example", "[::1]"], now=now)
+    assert len([line for line in blocker.log if line.startswith("not blocked")]) == 1
+    assert blocker.blocked == {"[::1]": 63.0}  # an IPv6 literal is blocked (ban extended)
+    assert r"\[::1\]" in rules.read_text()
