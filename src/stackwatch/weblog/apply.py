@@ -5,6 +5,10 @@ configuration test (``apachectl -t``, ``nginx -t``) runs before any reload; when
 previous file is put back and nothing is reloaded, so a bad rule never takes the site down. Each
 block lasts ``ban_time`` seconds after the flood was last seen, then it is lifted. The rules file is
 read and written through the ``Host`` (``path`` is an absolute machine path).
+
+Only a file stackwatch wrote itself is ever replaced: one that does not exist yet, or one whose
+first line is the rules' MARKER. Someone's own file under that name is refused, before the first
+write and again before each one. A symbolic link stays a link: the file it points to is written.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
-from stackwatch.weblog.rules import UnsafeHost, normalize_host, render_rules
+from stackwatch.weblog.rules import MARKER, UnsafeHost, normalize_host, render_rules
 
 DEFAULT_VALIDATE = {"apache": "apachectl -t", "nginx": "nginx -t"}
 DEFAULT_RELOAD = {"apache": "apachectl graceful", "nginx": "nginx -s reload"}
@@ -46,6 +50,28 @@ def split_command(value: str) -> list[str]:
     return argv
 
 
+def owned_target(host: Host, path: str) -> tuple[str, bytes | None]:
+    """The file to write for ``path`` (the target of a symbolic link, so the link stays) and
+    its current bytes (None: not there yet). ApplyError when it holds something stackwatch did
+    not write (no MARKER first line) or cannot be read."""
+    try:
+        target = host.realpath(path) if host.is_link(path) else path
+        previous = host.read_bytes_optional(target)
+    except (HostError, OSError) as exc:
+        raise ApplyError(f"cannot read {path}: {exc}") from None
+    if previous is not None and not _is_ours(previous):
+        shown = path if target == path else f"{path} (-> {target})"
+        raise ApplyError(
+            f"{shown} exists and was not written by stackwatch (its first line is not "
+            f"{MARKER!r}); not replaced: choose another file or remove it"
+        )
+    return target, previous
+
+
+def _is_ours(data: bytes) -> bool:
+    return data.split(b"\n", 1)[0].rstrip(b"\r") == MARKER.encode()
+
+
 @dataclass
 class Blocker:
     """The set of blocked referring hosts, each with its expiry, and the file that says so."""
@@ -58,6 +84,7 @@ class Blocker:
     host: Host = field(default_factory=Host)
     blocked: dict[str, float] = field(default_factory=dict)  # host -> expiry (epoch)
     failed: dict[str, float] = field(default_factory=dict)  # host -> retry time
+    unblockable: set[str] = field(default_factory=set)  # flooding hosts no rule can name
     log: list[str] = field(default_factory=list)
 
     @classmethod
@@ -109,7 +136,9 @@ class Blocker:
             try:
                 host = normalize_host(raw)
             except UnsafeHost as exc:
-                self.log.append(f"not blocked: {exc}")
+                if raw not in self.unblockable:  # said once, not at every poll
+                    self.unblockable.add(raw)
+                    self.log.append(f"not blocked (no rule can name it): {exc}")
                 continue
             if host not in wanted and self.failed.get(host, 0.0) > now:
                 continue
@@ -134,15 +163,15 @@ class Blocker:
     def write(self, hosts: Iterable[str]) -> None:
         """Write the rules, validate the server configuration, reload; roll back on failure."""
         text = render_rules(hosts, self.server)
+        target, previous = owned_target(self.host, self.path)
         try:
-            previous = self.host.read_bytes_optional(self.path)
-            self.host.write_atomic(self.path, text, 0o644)
+            self.host.write_atomic(target, text, 0o644)
         except HostError as exc:
             raise ApplyError(str(exc)) from None
         try:
             self.host.run(self.validate, timeout=30)
         except HostError as exc:
-            self._restore(previous)
+            self._restore(target, previous)
             raise ApplyError(
                 f"configuration test failed ({exc}); previous {self.path} restored, "
                 "nothing reloaded"
@@ -153,9 +182,9 @@ class Blocker:
             except HostError as exc:
                 raise ApplyError(f"reload failed: {exc}") from None
 
-    def _restore(self, previous: bytes | None) -> None:
+    def _restore(self, target: str, previous: bytes | None) -> None:
         with contextlib.suppress(HostError):
             if previous is None:
-                self.host.remove_file(self.path)
+                self.host.remove_file(target)
             else:
-                self.host.write_atomic(self.path, previous, 0o644)
+                self.host.write_atomic(target, previous, 0o644)

@@ -169,21 +169,25 @@ def detect(
         findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
-    if plot and timeline is not None:
-        _write_plot(os.path.abspath(plot), timeline, findings, sites[0])
     view = detect_json if output == "json" else detect_text
     sys.stdout.write(view(findings, stats))
+    sys.stdout.flush()  # the report stands whatever happens to the plot
+    if plot and timeline is not None:
+        _write_plot(os.path.abspath(plot), timeline, findings, sites[0])
     raise typer.Exit(FOUND if findings else OK)
 
 
 def _write_plot(path: str, timeline: Timeline, findings: list[Finding], site: str) -> None:
+    """Draw and write the plot after the report is out; a failure is one line and exit 1."""
     from stackwatch.weblog.plot import plot_floods
 
     try:
         image = plot_floods(timeline, findings, f"requests per second, site {site}")
         Host().write_atomic(path, image)
-    except (HostError, ValueError) as exc:
-        fail(f"cannot write plot {path}: {exc}", FAILED)
+    except HostError as exc:
+        fail(f"cannot write plot {printable(path)}: {printable(str(exc))}", FAILED)
+    except Exception as exc:  # matplotlib raises many kinds; the report is out already
+        fail(f"cannot draw plot {printable(path)}: {printable(str(exc))[:200]}", FAILED)
 
 
 def _server(server: str | None, legacy: str | None) -> str:
@@ -243,7 +247,9 @@ def _blocker(
     from stackwatch.weblog.apply import (
         DEFAULT_RELOAD,
         DEFAULT_VALIDATE,
+        ApplyError,
         Blocker,
+        owned_target,
         parse_target,
         split_command,
     )
@@ -263,8 +269,12 @@ def _blocker(
         usage_error("--ban-time must be above 0")
     path = os.path.abspath(path)
     host = Host()
-    if not host.is_dir(os.path.dirname(path)):
-        usage_error(f"--apply: directory of {path} does not exist")
+    try:
+        target, _ = owned_target(host, path)
+    except ApplyError as exc:
+        usage_error(f"--apply: {printable(str(exc))}")
+    if not host.is_dir(os.path.dirname(target)):
+        usage_error(f"--apply: directory of {printable(target)} does not exist")
     return Blocker(server, path, validate, reload, ban, host)
 
 

@@ -14,12 +14,20 @@ Globs are expanded again every ``rescan`` seconds: a log created later (a new vh
 its beginning; rotated names (access.log.1, -20240101, .gz: the reader's one rule) and files
 already followed under another name are left alone. Files are opened, listed and globbed through
 a ``Host`` (absolute machine paths); the open descriptors are then read with ``pread``.
+
+Descriptors are bounded: at most ``max_open`` files are held open (by default half the open-file
+limit). When more are followed, the ones that grew least recently are closed after a poll
+("parked", their offsets kept as a restart keeps them) and only looked at with ``stat``; one that
+changes is opened again and resumes exactly as after a restart (a rotation while parked included).
+More than MAX_FILES logs, or a log that cannot be opened, is named in ``events``: never dropped
+silently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import stat
 import time
 from collections.abc import Iterable, Iterator
@@ -31,7 +39,16 @@ from stackwatch.weblog.reader import rotated_name
 
 MAX_READ = 32 << 20  # per file and poll, so a huge backlog is read in steps
 HEAD_BYTES = 4096
-MAX_FILES = 2000  # followed at once (each holds a descriptor); more found by a rescan are left
+MAX_FILES = 20_000  # followed at once; more are named in events and left
+RESERVED_FDS = 64  # descriptors kept for everything else (state files, the reload command)
+
+
+def default_max_open() -> int:
+    """Half of what the open-file limit leaves after RESERVED_FDS, at least 8."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 16
+    return max(8, (soft - RESERVED_FDS) // 2)
 
 
 def _head_hash(handle: BinaryIO) -> str:
@@ -55,6 +72,8 @@ class _Cursor:
     offset: int = 0
     head: str = ""
     fresh: bool = False  # appeared while following: read from its beginning
+    grown: float = 0.0  # monotonic time it was opened or last gave lines
+    parked: tuple[int, int, int] | None = None  # closed while idle: (size, mtime_ns, inode)
 
     def as_state(self) -> dict[str, Any]:
         return {"dev": self.dev, "inode": self.inode, "offset": self.offset, "head": self.head}
@@ -72,18 +91,24 @@ class Follower:
         patterns: Iterable[str] = (),
         rescan: float = 10.0,
         host: Host | None = None,
+        max_open: int | None = None,
     ) -> None:
         self.host = host or Host()
-        self.cursors = [_Cursor(p) for p in dict.fromkeys(paths)]
-        self._saved = state or {}
+        self.events: list[str] = []  # rotations seen, logs not followed, for the operator
+        self._refused: set[str] = set()  # logs named in events as not followed
+        wanted = list(dict.fromkeys(paths))
+        self.cursors = [_Cursor(p) for p in wanted[:MAX_FILES]]
+        for path in wanted[MAX_FILES:]:
+            self._refuse(path, f"not followed, already {MAX_FILES} logs")
+        self.max_open = max(1, max_open if max_open is not None else default_max_open())
+        self._saved = dict(state or {})
         self.from_start = from_start
-        self.events: list[str] = []  # rotations seen, for the operator
         self.retire_after = retire_after
         self._retired: list[tuple[_Cursor, float]] = []  # renamed files still read, last growth
         self.patterns = list(dict.fromkeys(patterns))
         self.rescan = rescan
         self._scanned = time.monotonic()
-        self._full_reported = False
+        self._open_total = 0  # descriptors held: followed files and renamed ones still read
         # (dev, inode) -> first-line hash of every file followed: one renamed away (to a name a
         # glob matches) is not read again; a new file on a reused inode has another first line.
         self._seen: dict[tuple[int, int], str] = {}
@@ -107,7 +132,9 @@ class Follower:
             assert cursor.handle is not None
             cursor.offset = _end_of_complete(cursor.handle, st)
             cursor.head = _head_hash(cursor.handle)
-            if os.pread(cursor.handle.fileno(), 2, 0) != b"\x1f\x8b":  # not a gzip file
+            if len(todo) >= self.max_open:
+                self._park(cursor)  # its end is known; its history is left unread
+            elif os.pread(cursor.handle.fileno(), 2, 0) != b"\x1f\x8b":  # not a gzip file
                 todo.append(cursor)
         share = max(1 << 20, budget // max(1, len(todo)))
         return [(c.handle, max(0, c.offset - share), c.offset) for c in todo if c.handle]
@@ -120,10 +147,8 @@ class Follower:
         known = {c.path for c in self.cursors}
         for path in self._new_logs(known):
             if len(self.cursors) >= MAX_FILES:
-                if not self._full_reported:
-                    self.events.append(f"{path}: not followed, already {MAX_FILES} logs")
-                    self._full_reported = True
-                return
+                self._refuse(path, f"not followed, already {MAX_FILES} logs")
+                continue
             self.cursors.append(_Cursor(path, fresh=True))
             known.add(path)
             self.events.append(f"{path}: new log, read from its start")
@@ -132,7 +157,7 @@ class Follower:
         if len(self._seen) > 100_000:
             self._seen.clear()
         for c in self.cursors + [old for old, _ in self._retired]:
-            if c.handle is not None:
+            if c.handle is not None or c.parked is not None:
                 self._seen[(c.dev, c.inode)] = c.head
 
     def _new_logs(self, known: set[str]) -> Iterator[str]:
@@ -140,7 +165,7 @@ class Follower:
         inode and first line) nor rotated copies. ``known`` grows as the caller takes them."""
         for pattern in self.patterns:
             for path in self._glob(pattern):
-                if path in known or rotated_name(path).rotated:
+                if path in known or path in self._refused or rotated_name(path).rotated:
                     continue
                 st = self._stat(path)
                 if st is None or not stat.S_ISREG(st.st_mode) or self._followed(path, st):
@@ -182,13 +207,10 @@ class Follower:
 
     def close(self) -> None:
         for old, _ in self._retired:
-            if old.handle is not None:
-                old.handle.close()
+            self._close(old)
         self._retired.clear()
         for c in self.cursors:
-            if c.handle is not None:
-                c.handle.close()
-                c.handle = None
+            self._close(c)
 
     def poll(self) -> list[bytes]:
         if self.patterns and time.monotonic() - self._scanned >= self.rescan:
@@ -196,8 +218,52 @@ class Follower:
             self._rescan()
         out: list[bytes] = self._poll_retired()
         for cursor in self.cursors:
+            was_open = cursor.handle is not None
             out.extend(self._poll_one(cursor))
+            if not was_open and cursor.handle is not None and self._open_total > self.max_open:
+                self._park(cursor)  # opened for what changed; no room to keep it open
+        self._park_idle()
         return [b for b in out if b]
+
+    # Bounded descriptors ---------------------------------------------------------------------
+
+    def _refuse(self, path: str, why: str) -> None:
+        """Name a log that is not followed, once."""
+        if path not in self._refused:
+            self._refused.add(path)
+            self.events.append(f"{path}: {why}")
+
+    def _park_idle(self) -> None:
+        """Close the files that grew least recently until at most ``max_open`` are open."""
+        excess = self._open_total - self.max_open
+        if excess <= 0:
+            return
+        open_now = [c for c in self.cursors if c.handle is not None]
+        open_now.sort(key=lambda c: c.grown)
+        for cursor in open_now[:excess]:
+            self._park(cursor)
+
+    def _park(self, cursor: _Cursor) -> None:
+        """Close the file, keeping where we are as a restart would keep it."""
+        assert cursor.handle is not None
+        st = os.fstat(cursor.handle.fileno())
+        self._saved[cursor.path] = cursor.as_state()
+        cursor.parked = (st.st_size, st.st_mtime_ns, st.st_ino)
+        self._close(cursor)
+
+    def _close(self, cursor: _Cursor) -> None:
+        if cursor.handle is not None:
+            cursor.handle.close()
+            cursor.handle = None
+            self._open_total -= 1
+
+    def _still_idle(self, cursor: _Cursor) -> bool:
+        """A parked file read to its end whose name still shows the same size, time and inode."""
+        st = self._stat(cursor.path)
+        if st is None:
+            return True
+        same = (st.st_size, st.st_mtime_ns, st.st_ino) == cursor.parked
+        return same and cursor.offset >= st.st_size
 
     def _poll_retired(self) -> list[bytes]:
         """Lines still written to renamed files; a file quiet for ``retire_after`` seconds is
@@ -213,7 +279,7 @@ class Follower:
                 kept.append((old, now))
             elif now - grown >= self.retire_after:
                 out.append(self._read_complete(old.handle, old, final=True))
-                old.handle.close()
+                self._close(old)
             else:
                 kept.append((old, grown))
         self._retired = kept
@@ -239,16 +305,25 @@ class Follower:
         """Open the file under the cursor's name (kept open: it follows renames)."""
         try:
             handle = self.host.open_binary(cursor.path)
-        except HostError:
+        except HostError as exc:
+            if self.host.exists(cursor.path):  # absent is normal (rotation); anything else is told
+                self._refuse(cursor.path, f"cannot open, not followed for now: {exc}")
             return None
+        self._refused.discard(cursor.path)
         st = os.fstat(handle.fileno())
         cursor.handle, cursor.dev, cursor.inode = handle, st.st_dev, st.st_ino
+        cursor.grown = time.monotonic()
+        self._open_total += 1
         return st
 
     def _poll_one(self, cursor: _Cursor) -> list[bytes]:
         out: list[bytes] = []
-        if cursor.handle is None and not self._start(cursor, out):
-            return out
+        if cursor.handle is None:
+            if cursor.parked is not None and self._still_idle(cursor):
+                return out
+            if not self._start(cursor, out):
+                return out
+            cursor.parked = None
         st = self._stat(cursor.path)
         if st is not None and (st.st_dev, st.st_ino) != (cursor.dev, cursor.inode):
             if not self._replaced(cursor, out):
@@ -259,6 +334,7 @@ class Follower:
         block = self._read_complete(cursor.handle, cursor)
         if block:
             out.append(block)
+            cursor.grown = time.monotonic()
             if not cursor.head:
                 cursor.head = _head_hash(cursor.handle)
         return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -182,23 +183,23 @@ def unescape(value: bytes) -> bytes:
     return _ESCAPE.sub(one, value)
 
 
+_SCHEME = re.compile(rb"https?", re.IGNORECASE)
+
+
 def referrer_host(referrer: bytes) -> str | None:
-    """The host of a Referer URL, lower case, without user info and port; None for "-" or a
-    value that is not an absolute http(s) URL."""
+    """The host of a Referer URL: ASCII letters in lower case, without user info, port and
+    trailing dots; a name in Unicode as its IDNA (punycode) form; an IPv6 literal in brackets.
+    None for "-" or a value that is not an absolute http(s) URL.
+
+    Block rules (rules.py) match exactly these spellings of a host, so what detection counts as
+    one host is what the web server refuses: keep the two in step."""
     if not referrer or referrer == b"-":
         return None
     value = unescape(referrer)
     scheme_end = value.find(b"://")
-    if scheme_end <= 0 or scheme_end > 10:
+    if scheme_end <= 0 or not _SCHEME.fullmatch(value[:scheme_end]):
         return None
-    rest = value[scheme_end + 3 :]
-    for stop in (b"/", b"?", b"#"):
-        cut = rest.find(stop)
-        if cut >= 0:
-            rest = rest[:cut]
-    at = rest.rfind(b"@")
-    if at >= 0:
-        rest = rest[at + 1 :]
+    rest = _authority(value[scheme_end + 3 :])
     if rest.startswith(b"["):
         end = rest.find(b"]")
         rest = rest[: end + 1] if end > 0 else rest
@@ -206,8 +207,56 @@ def referrer_host(referrer: bytes) -> str | None:
         colon = rest.find(b":")
         if colon >= 0:
             rest = rest[:colon]
-    host = rest.decode("utf-8", errors="replace").lower().rstrip(".")
-    return host or None
+        rest = rest.rstrip(b".")
+    return _host_text(rest.lower()) if rest else None
+
+
+def _authority(rest: bytes) -> bytes:
+    """The part after ``scheme://`` up to the path, query or fragment, user info removed."""
+    for stop in (b"/", b"?", b"#"):
+        cut = rest.find(stop)
+        if cut >= 0:
+            rest = rest[:cut]
+    return rest[rest.rfind(b"@") + 1 :]
+
+
+def _host_text(host: bytes) -> str:
+    """The host as text: ASCII as is; a name in Unicode as its punycode form when that form
+    spells it back exactly (IDNA would map other spellings, such as upper case or full-width
+    letters, to the same name: those stay as they are, and rules.py refuses them)."""
+    text = host.decode("utf-8", errors="replace")
+    if text.isascii():
+        return text
+    try:
+        puny = text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return text
+    return puny if unicode_spelling(puny) == text else text
+
+
+def unicode_spelling(host: str) -> str | None:
+    """The Unicode spelling of a punycode (``xn--``) host name, when it has one that is plain
+    (ASCII letters in lower case, digits, ``-``, ``_``, dots, and letters, digits and marks
+    beyond ASCII) and that IDNA turns back into the same punycode; else None."""
+    try:
+        text = host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return None
+    if text == host or not all(_plain_char(c) for c in text):
+        return None
+    try:
+        return text if text.encode("idna").decode("ascii") == host else None
+    except UnicodeError:
+        return None
+
+
+def _plain_char(char: str) -> bool:
+    if char.isascii():
+        return char in _PLAIN_ASCII
+    return char.isalnum() or unicodedata.category(char).startswith("M")
+
+
+_PLAIN_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def request_path(request: bytes) -> bytes:
@@ -222,6 +271,12 @@ _MONTHS = {
     m: i + 1 for i, m in enumerate(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 }
 _TIME_CACHE: dict[bytes, float | None] = {}
+_FIRST = calendar.timegm((1, 1, 2, 0, 0, 0, 0, 0, 0))  # a day inside datetime's range
+_LAST = calendar.timegm((9999, 12, 30, 0, 0, 0, 0, 0, 0))
+
+
+def _month_days(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1] if 1 <= year <= 9999 else 0
 
 
 def parse_time(value: bytes) -> float | None:
@@ -240,8 +295,10 @@ def parse_time(value: bytes) -> float | None:
         if len(zone) == 5 and zone[:1] in (b"+", b"-") and zone[1:].isdigit():
             offset = int(zone[1:3]) * 3600 + int(zone[3:5]) * 60
             seconds -= offset if zone[:1] == b"+" else -offset
-        if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        if not (1 <= day <= _month_days(year, month) and hour < 24 and minute < 60):
             raise ValueError
+        if second > 60 or not _FIRST <= seconds <= _LAST:
+            raise ValueError  # a time no clock or date can show (year 0, 10000 after the zone)
         result = float(seconds)
     except (ValueError, KeyError, OverflowError):
         result = None

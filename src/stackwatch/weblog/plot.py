@@ -1,7 +1,9 @@
 """Requests per second over time with the floods marked, as a PNG (matplotlib, Agg backend).
 
 Imported only for ``detect --plot``: matplotlib takes a while to import. The image is drawn in
-memory; the command writes it through the Host."""
+memory; the command writes it through the Host. Labels carry Referer hosts from the logs and the
+site name from the user: ``label()`` makes them plain text, since matplotlib reads text between
+two ``$`` as math and fails on math it cannot parse."""
 
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from stackwatch.render.safe import printable
 from stackwatch.weblog.detect import Finding, Timeline
+
+
+def label(text: str) -> str:
+    """Text shown as it is: no control characters, every ``$`` escaped (no math text)."""
+    return printable(text).replace("$", r"\$")
 
 
 def plot_floods(timeline: Timeline, findings: list[Finding], title: str) -> bytes:
@@ -41,9 +49,9 @@ def plot_floods(timeline: Timeline, findings: list[Finding], title: str) -> byte
                     [n for _, n in finding.seconds],
                     color=colour,
                     linewidth=1.0,
-                    label=f"flood: Referer {finding.host}",
+                    label=label(f"flood: Referer {finding.host}"),
                 )
-        ax.set_title(title)
+        ax.set_title(label(title))
         ax.set_ylabel("requests per second")
         ax.set_xlabel("time (UTC)")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 3, 6, 10]))

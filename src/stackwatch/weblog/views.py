@@ -3,8 +3,9 @@ detected floods as text for a person or as JSON.
 
 Referer hosts, paths, count keys and file names come from logs an attacker writes into: text
 shows each through ``printable`` so that no control character or escape sequence reaches the
-terminal (JSON escapes them itself), and the block command suggested by ``detect`` quotes each
-host for the shell.
+terminal (JSON escapes them itself), and the block command suggested by ``detect`` names only
+hosts a rule accepts (plain names, IPv6 literals), each quoted for the shell; a host no rule can
+name is listed apart, with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from stackwatch.render.safe import printable
 from stackwatch.weblog.detect import Finding
 from stackwatch.weblog.growth import Growth
 from stackwatch.weblog.reader import ScanStats
+from stackwatch.weblog.rules import UnsafeHost, normalize_host
 from stackwatch.weblog.top import TopResult
 
 FORMATS = ("text", "json")
@@ -100,9 +102,22 @@ def detect_text(findings: Sequence[Finding], stats: ScanStats) -> str:
             f"{stats.late} requests logged a --window or more late (counted in its oldest "
             "second; minutes late: left out)"
         )
-    if findings:
-        out.append(f"block with: {printable(block_command(f.host for f in findings))}")
+    out.extend(_block_lines([f.host for f in findings]))
     return "\n".join(out) + "\n"
+
+
+def _block_lines(hosts: list[str]) -> list[str]:
+    """The command that blocks the hosts a rule can name, and why each other one cannot be."""
+    blockable: list[str] = []
+    out: list[str] = []
+    for host in hosts:
+        try:
+            blockable.append(normalize_host(host))
+        except UnsafeHost as exc:
+            out.append(f"cannot block Referer host {printable(host)}: {printable(str(exc))}")
+    if blockable:
+        out.insert(0, f"block with: {printable(block_command(blockable))}")
+    return out
 
 
 def _finding_lines(f: Finding) -> list[str]:

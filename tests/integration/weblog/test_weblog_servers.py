@@ -161,10 +161,13 @@ def test_apache_bad_rules_file_is_rolled_back(apache: Server, tmp_path: Path) ->
     (apache.rules.parent / "broken.conf").write_text("RewriteCond only-one-argument\n")
     from stackwatch.core.host import Host
     from stackwatch.weblog.apply import Blocker
+    from stackwatch.weblog.rules import MARKER
 
-    apache.rules.write_text("# previous rules\n")
+    previous = f"{MARKER}\n# previous rules\n"
+    apache.rules.write_text(previous)
     blocker = Blocker("apache", str(apache.rules), apache.validate, apache.reload, 60, Host())
     assert not blocker.update(["seo-spam.example.net"], time.time())
-    assert apache.rules.read_text() == "# previous rules\n"
+    assert apache.rules.read_text() == previous
+    assert any("configuration test failed" in line for line in blocker.log), blocker.log
     (apache.rules.parent / "broken.conf").unlink()
     assert get(apache.port, "/forum/search.php", FLOOD) == 200

@@ -6,8 +6,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
 from stackwatch.core.host import Host
 from stackwatch.weblog.apply import Blocker, parse_target, split_command
+from stackwatch.weblog.rules import MARKER
+from tests.conftest import run_stackwatch
 
 
 def make(tmp_path: Path, validate: list[str], ban: float = 60.0) -> tuple[Blocker, Path]:
@@ -41,9 +46,9 @@ def test_block_writes_rules_validates_and_reloads(tmp_path: Path) -> None:
 
 def test_failed_validation_restores_the_previous_file_and_does_not_reload(tmp_path: Path) -> None:
     blocker, rules = make(tmp_path, ["false"])
-    rules.write_text("# the file before\n")
+    rules.write_text(f"{MARKER}\n# the file before\n")
     assert not blocker.update(["attacker.example.net"], now=1000.0)
-    assert rules.read_text() == "# the file before\n"
+    assert rules.read_text() == f"{MARKER}\n# the file before\n"
     assert blocker.blocked == {}
     assert reload_count(tmp_path) == 0
     assert any("configuration test failed" in line for line in blocker.log)
@@ -87,3 +92,62 @@ def test_targets_and_commands() -> None:
         "/a b/c.conf",
         "-t",
     ]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=200))
+def test_someone_elses_file_is_never_replaced(tmp_path: Path, content: bytes) -> None:
+    """Only a file whose first line is stackwatch's marker (or no file) is written."""
+    assume(content.split(b"\n", 1)[0].rstrip(b"\r") != MARKER.encode())
+    blocker, rules = make(tmp_path, ["true"])
+    rules.write_bytes(content)
+    assert not blocker.update(["attacker.example.net"], now=1000.0)
+    assert rules.read_bytes() == content
+    assert any("not written by stackwatch" in line for line in blocker.log)
+    assert reload_count(tmp_path) == 0
+
+
+def test_a_symlink_stays_a_link_and_its_target_is_written(tmp_path: Path) -> None:
+    blocker, rules = make(tmp_path, ["true"])
+    real = tmp_path / "real" / "stackwatch.conf"
+    real.parent.mkdir()
+    real.write_text(f"{MARKER}\n# no Referer blocked\n")
+    rules.symlink_to(real)
+    assert blocker.update(["attacker.example.net"], now=1000.0)
+    assert rules.is_symlink() and rules.resolve() == real
+    assert "attacker" in real.read_text()
+    # A link to someone's file: refused, the file and the link untouched.
+    real.write_text("Include /etc/apache2/important.conf\n")
+    assert not blocker.update(["other.example.net"], now=1001.0)
+    assert rules.is_symlink() and real.read_text() == "Include /etc/apache2/important.conf\n"
+    # A dangling link: its target is created, the link kept.
+    real.unlink()
+    blocker.failed.clear()
+    assert blocker.update(["other.example.net"], now=1002.0)
+    assert rules.is_symlink() and "other" in real.read_text()
+
+
+def test_follow_apply_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("")
+    mine = tmp_path / "site.conf"
+    mine.write_text("<VirtualHost *:80>\n</VirtualHost>\n")
+    result = run_stackwatch(
+        "weblog", "follow", str(log), "--site", "www.example.com", "--apply",
+        f"apache:{mine}", "--validate-command", "true", "--reload-command", "true",
+        "--duration", "1", "--state-dir", str(tmp_path / "state"),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not written by stackwatch" in result.stderr and "Traceback" not in result.stderr
+    assert mine.read_text() == "<VirtualHost *:80>\n</VirtualHost>\n"
+
+
+def test_an_unblockable_flooding_host_is_reported_once(tmp_path: Path) -> None:
+    blocker, rules = make(tmp_path, ["true"])
+    for now in (1.0, 2.0, 3.0):
+        blocker.update(["b\u00dccher.example", "[::1]"], now=now)
+    assert len([line for line in blocker.log if line.startswith("not blocked")]) == 1
+    assert blocker.blocked == {"[::1]": 63.0}  # an IPv6 literal is blocked (ban extended)
+    assert r"\[::1\]" in rules.read_text()

@@ -219,14 +219,15 @@ def test_detect_and_the_check_share_one_schedule(tmp_path: Path) -> None:
 
 def test_detect_text_is_safe_for_the_terminal_and_the_shell(tmp_path: Path) -> None:
     """A flooding Referer host holding shell syntax and an escape sequence (as Apache logs it):
-    shown made visible, and quoted in the suggested block command."""
+    shown made visible; no rule can name it, so no block command is suggested, and the report
+    says why (issue 10: a suggested command names only hosts a rule accepts, shell-quoted)."""
     host = "x$(reboot)\\x1b[2j.example.net"
     log = write(tmp_path, normal_traffic(T0, 300) + iframe_flood(T0 + 120, 60, host=host))
     result = run_stackwatch("weblog", "detect", log, "--site", "www.example.com")
     assert result.returncode == 4, result.stderr
     assert "\x1b" not in result.stdout
     assert "FLOOD Referer host x$(reboot)\\x1b[2j.example.net:" in result.stdout
-    assert result.stdout.splitlines()[-1] == (
-        "block with: stackwatch weblog rules --referrer-host 'x$(reboot)\\x1b[2j.example.net' "
-        "--server apache"
+    assert result.stdout.splitlines()[-1].startswith(
+        "cannot block Referer host x$(reboot)\\x1b[2j.example.net: "
     )
+    assert "block with" not in result.stdout

@@ -61,3 +61,47 @@ def test_detect_plot_writes_a_png(tmp_path: Path) -> None:
     assert "FLOOD Referer host seo-spam.example.net" in result.stdout
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+HOSTILE_HOSTS = [
+    "x$^{$.example.net",  # math text matplotlib cannot parse
+    "a$\\frac{$b.example.net",
+    "$$.example.net",
+    "x\x1b[31m$.example.net",  # an escape sequence (bytes a log carries as \x1b)
+    "x`id`$(id);'\".example.net",
+]
+
+
+@pytest.mark.parametrize("host", HOSTILE_HOSTS)
+def test_a_plot_label_from_the_logs_never_fails_the_report(tmp_path: Path, host: str) -> None:
+    from stackwatch.weblog.detect import Finding, Timeline
+    from stackwatch.weblog.plot import plot_floods
+
+    finding = Finding(host, T0, T0 + 10, 40.0, seconds=[(int(T0) + i, 40) for i in range(10)])
+    png = plot_floods(Timeline([int(T0) + i for i in range(10)], [50] * 10), [finding], host)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_detect_reports_a_flood_from_a_hostile_referer_and_draws_it(tmp_path: Path) -> None:
+    host = "x$^{$`id`.example.net"
+    log = tmp_path / "access.log"
+    lines = normal_traffic(T0, 300) + iframe_flood(T0 + 120, 60, host=host)
+    log.write_text("".join(sorted(lines, key=lambda x: x.split("[")[1][:20])))
+    png = tmp_path / "flood.png"
+    result = run_stackwatch(
+        "weblog", "detect", str(log), "--site", "www.example.com", "--plot", str(png)
+    )
+    assert result.returncode == 4, result.stderr
+    assert f"FLOOD Referer host {host}" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_plot_that_cannot_be_written_does_not_hide_the_report(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    lines = normal_traffic(T0, 300) + iframe_flood(T0 + 120, 60)
+    log.write_text("".join(sorted(lines, key=lambda x: x.split("[")[1][:20])))
+    result = run_stackwatch("weblog", "detect", str(log), "--site", "www.example.com",
+                            "--plot", str(tmp_path / "no" / "dir" / "flood.png"))  # fmt: skip
+    assert result.returncode == 1
+    assert "FLOOD Referer host seo-spam.example.net" in result.stdout
+    assert "cannot write plot" in result.stderr and "Traceback" not in result.stderr

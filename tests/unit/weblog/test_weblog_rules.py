@@ -108,10 +108,10 @@ def test_apache_chain_or_on_all_but_last() -> None:
     text = apache_rules(["b.example.com", "a.example.net", "B.example.com."])
     assert text.splitlines()[1:] == [
         "RewriteEngine On",
-        r"RewriteCond %{HTTP_REFERER} ^https?://([^/?#@]*@)?([^/?#@]*\.)?a\.example\.net"
-        r"(:[0-9]*)?([/?#]|$) [NC,OR]",
-        r"RewriteCond %{HTTP_REFERER} ^https?://([^/?#@]*@)?([^/?#@]*\.)?b\.example\.com"
-        r"(:[0-9]*)?([/?#]|$) [NC]",
+        r"RewriteCond %{HTTP_REFERER} ^https?://([^/?#]*@)?([^/?#@:\[.]+\.)*a\.example\.net"
+        r"\.*(:[^/?#@]*)?([/?#]|$) [NC,OR]",
+        r"RewriteCond %{HTTP_REFERER} ^https?://([^/?#]*@)?([^/?#@:\[.]+\.)*b\.example\.com"
+        r"\.*(:[^/?#@]*)?([/?#]|$) [NC]",
         "RewriteRule .* - [F]",
     ]
 
