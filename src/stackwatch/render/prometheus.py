@@ -51,10 +51,10 @@ def render_prometheus(results: Sequence[Result]) -> str:
         "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
         "# TYPE stackwatch_check_status gauge",
     ]
+    # every check has a status, a skipped one OK (0): "absent" would read as "not scraped";
+    # stackwatch_check_skipped says which do not apply
     lines += [
-        f'stackwatch_check_status{{check="{_escape(r.check)}"}} {int(r.status)}'
-        for r in results
-        if not r.skipped
+        f'stackwatch_check_status{{check="{_escape(r.check)}"}} {int(r.status)}' for r in results
     ]
     lines += [
         "# HELP stackwatch_check_skipped 1 where a check does not apply to this host.",
