@@ -80,7 +80,8 @@ def judge(facts: DriftFacts, options: DriftOptions) -> Result:
     if drifted:
         found.problem(
             Status.CRITICAL,
-            f"{len(drifted)} differ from {wanted}: {_named(drifted)}",
+            f"{len(drifted)} of {len(facts.containers)} containers differ from {wanted}: "
+            + _named(drifted),
             f"set {wanted} in {facts.file} of those containers",
         )
     if unreadable:
