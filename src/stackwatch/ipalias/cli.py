@@ -91,7 +91,8 @@ def plan_command(
         typer.echo(text, nl=False)  # addresses checked, an interface that exists
     else:
         try:
-            write_atomic(output, text, 0o644)
+            # netplan warns about (and newer versions refuse) files others can read
+            write_atomic(output, text, 0o600 if write_as == "netplan" else 0o644)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
         typer.echo(f"wrote {output} ({len(plan.add) + len(plan.present)} addresses)")
