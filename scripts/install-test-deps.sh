@@ -27,8 +27,9 @@ packages=(
 # nagios (issue 14): Nagios Core for `nagios4 -v` and a real daemon in the nagios tests.
 packages+=(nagios4-core)
 # hostbooks (issue 17): lvm2 for the drbd-lvm tests (real vgs/lvmconfig on a loop device), fio
-# for storage baselines; drbd-utils for drbdsetup where a drbd kernel module exists.
-packages+=(lvm2 drbd-utils fio)
+# for storage baselines; drbd-utils for drbdsetup where a drbd kernel module exists; ifupdown
+# (ifup --no-act) and netplan.io (netplan generate) accept the files ipalias writes.
+packages+=(lvm2 drbd-utils fio ifupdown netplan.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
