@@ -7,6 +7,7 @@ read; USAGE (2) bad arguments or configuration, a target refused (a device not a
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Annotated
 
@@ -36,7 +37,7 @@ ResultsOption = Annotated[
 def _settings(config: str | None, results_dir: str | None) -> tuple[StorageSettings, str]:
     _, settings = load_settings(config, "storage")
     assert isinstance(settings, StorageSettings)
-    return settings, results_dir or settings.results_dir
+    return settings, os.path.abspath(results_dir or settings.results_dir)
 
 
 def _save(host: Host, directory: str, run: Run) -> None:
@@ -68,6 +69,7 @@ def baseline(
     """Run fio's sequential and random tests on TARGET and store the result as NAME."""
     settings, directory = _settings(config, results_dir)
     host = Host("/")
+    target = os.path.abspath(target)
     try:
         run = run_fio(
             host,
@@ -97,6 +99,7 @@ def import_command(
     """Store iozone's "Children see throughput" figures as NAME."""
     _, directory = _settings(config, results_dir)
     host = Host("/")
+    path = os.path.abspath(path)
     try:
         data = host.read_small(path, store.MAX_BYTES * 16)
         if data is None:
@@ -124,7 +127,7 @@ def compare(
     typer.echo(views.compare_text(runs), nl=False)
     if plot:
         try:
-            host.write_atomic(plot, views.compare_png(runs), 0o644)
+            host.write_atomic(os.path.abspath(plot), views.compare_png(runs), 0o644)
         except HostError as exc:
             fail(str(exc), FAILED)
         typer.echo(f"chart written to {plot}")
