@@ -32,6 +32,10 @@ packages+=(nagios4-core)
 packages+=(snmp snmpd lldpd nagios-snmp-plugins)
 # network runbooks (issue 16): captures, the broken router (TCPOPTSTRIP), redirects, throughput.
 packages+=(tcpdump iptables nftables iperf3 iputils-tracepath)
+# hostbooks (issue 17): lvm2 for the drbd-lvm tests (real vgs/lvmconfig on a loop device), fio
+# for storage baselines; drbd-utils for drbdsetup where a drbd kernel module exists; ifupdown
+# (ifup --no-act) and netplan.io (netplan generate) accept the files ipalias writes.
+packages+=(lvm2 drbd-utils fio ifupdown netplan.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -200,6 +200,28 @@ class Host:
         finally:
             os.close(fd)
 
+    def read_in_root(self, root: str, relative: str, limit: int) -> bytes | None:
+        """A small regular file of a container, ``relative`` to the container's ``root`` (a
+        machine path), resolved as the container would resolve it and never outside it: symbolic
+        links (absolute ones too) and ``..`` stay inside ``root`` (openat2 RESOLVE_IN_ROOT; where
+        the kernel lacks it, a walk that refuses every symbolic link). None where it does not
+        exist; HostError where it is not a regular file (a device or FIFO is never opened for
+        reading), is larger than ``limit`` bytes, or cannot be read."""
+        try:
+            root_fd = os.open(self.real(root), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise HostError(f"{root}: no such container root") from None
+        except OSError as exc:
+            raise HostError(f"cannot open {root}: {exc.strerror or exc}") from exc
+        try:
+            return _read_regular_in_root(root_fd, relative, limit)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot read {relative}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(root_fd)
+
     def is_writable_dir(self, path: str | os.PathLike[str]) -> bool:
         """True where ``path`` is (or could be made, parents included) a directory this user may
         write in."""
@@ -946,3 +968,99 @@ def _temporary_beside(target: str) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(f"cannot create a temporary file beside {target}")
+
+
+# Files inside a container root ===================================================================
+
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_IN_ROOT = 0x10
+_SYS_OPENAT2 = 437  # the same number on every architecture (new system calls share one table)
+_openat2_missing = False  # set once the kernel (or a seccomp filter) refused openat2
+
+
+def _openat2_in_root(root_fd: int, relative: str) -> int | None:
+    """An O_PATH descriptor of ``relative`` resolved inside ``root_fd``; None where this kernel
+    (or a seccomp filter) has no openat2."""
+    global _openat2_missing
+    if _openat2_missing:
+        return None
+    import ctypes
+    import errno
+
+    syscall, how = _openat2_call()
+    fd = int(syscall(_SYS_OPENAT2, root_fd, relative.encode(), ctypes.byref(how), len(bytes(how))))
+    if fd >= 0:
+        return fd
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EPERM):
+        _openat2_missing = True
+        return None
+    raise OSError(code, os.strerror(code))
+
+
+_OPENAT2: list[Any] = []
+
+
+def _openat2_call() -> tuple[Any, Any]:
+    """libc's syscall() and the ``struct open_how`` of every in-root open (made once)."""
+    if not _OPENAT2:
+        import ctypes
+
+        class OpenHow(ctypes.Structure):
+            _fields_ = (
+                ("flags", ctypes.c_uint64),
+                ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64),
+            )
+
+        how = OpenHow(os.O_PATH | os.O_CLOEXEC, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+        _OPENAT2.extend([ctypes.CDLL(None, use_errno=True).syscall, how])
+    return _OPENAT2[0], _OPENAT2[1]
+
+
+def _walk_in_root(root_fd: int, relative: str) -> int:
+    """An O_PATH descriptor of ``relative`` reached one component at a time without following
+    any symbolic link or ``..`` (stricter than RESOLVE_IN_ROOT: a link is refused, not resolved)."""
+    import errno
+
+    parts = [p for p in relative.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise OSError(errno.EPERM, "path leaves the container root")
+    fd = os.dup(root_fd)
+    try:
+        for part in parts:
+            following = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = following
+            if _is_symlink(fd):
+                raise OSError(errno.ELOOP, "symbolic link not followed (no openat2 here)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _is_symlink(fd: int) -> bool:
+    import stat as stat_module
+
+    return stat_module.S_ISLNK(os.fstat(fd).st_mode)
+
+
+def _read_regular_in_root(root_fd: int, relative: str, limit: int) -> bytes:
+    import stat as stat_module
+
+    path_fd = _openat2_in_root(root_fd, relative)
+    if path_fd is None:
+        path_fd = _walk_in_root(root_fd, relative)
+    try:
+        if not stat_module.S_ISREG(os.fstat(path_fd).st_mode):
+            raise HostError(f"{relative} is not a regular file")
+        # Reopen the very inode checked above (its O_PATH descriptor), for reading.
+        fd = os.open(f"/proc/self/fd/{path_fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    finally:
+        os.close(path_fd)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise HostError(f"{relative} is larger than {limit} bytes")
+    return data
