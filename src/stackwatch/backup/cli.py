@@ -192,6 +192,10 @@ def restore(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="check and say, change nothing")
     ] = False,
+    no_binlog: Annotated[
+        bool,
+        typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Restore databases from a backup whose copy matches its SHA-256 (several at once)."""
@@ -204,7 +208,15 @@ def restore(
 
     cfg = _config(config)
     request = RestoreRequest(
-        backup_id, job, tuple(database or ()), as_name, source, with_users, replace, dry_run
+        backup_id,
+        job,
+        tuple(database or ()),
+        as_name,
+        source,
+        with_users,
+        replace,
+        dry_run,
+        binlog=not no_binlog,
     )
     progress = _progress_writer()
     try:

@@ -73,6 +73,7 @@ class RestoreRequest:
     with_users: bool = False
     replace: bool = False
     dry_run: bool = False
+    binlog: bool = True  # False: the restore is not written to the binary log (no replica sees it)
 
 
 @dataclass(frozen=True)
@@ -265,12 +266,15 @@ def feed_sql(
     database: str | None,
     progress: Progress,
     keep_programs: bool = True,
+    binlog: bool = True,
 ) -> int:
     """Stream one dump file into the server (into ``database``, or as it is for the users
     file); without trigger, routine and event blocks unless ``keep_programs``. Returns how many
     such blocks were left out."""
     programs = None if keep_programs else ProgramFilter()
     argv = [*connection_args(server, server.client_program), "--batch"]
+    if not binlog:
+        argv.append("--init-command=SET SESSION sql_log_bin=0")
     if database is not None:
         argv.append(f"--database={database}")
 
@@ -423,7 +427,8 @@ class _Restore:
             self.databases(src, targets)
             for f in extras:
                 progress = Progress(f.raw_size, None)
-                feed_sql(self.host, self.server, src.paths[f.name], None, progress)
+                path = src.paths[f.name]
+                feed_sql(self.host, self.server, path, None, progress, True, self.request.binlog)
                 self.outcome.lines.append("restored users and grants")
         except (DumpError, HostError, OSError) as exc:
             self.outcome.problems.append(str(exc))
@@ -436,11 +441,14 @@ class _Restore:
         """Several at once, the largest first (the last to finish starts first)."""
         progress = Progress(sum(t.file.raw_size for t in targets), self.progress_write)
         ordered = sorted(targets, key=lambda t: -t.file.raw_size)
+        binlog = self.request.binlog
 
         def one(t: Target) -> str:
             started = time.monotonic()
             path = src.paths[t.file.name]
-            left_out = feed_sql(self.host, self.server, path, t.into, progress, t.keeps_programs)
+            left_out = feed_sql(
+                self.host, self.server, path, t.into, progress, t.keeps_programs, binlog
+            )
             line = f"restored {t.label} in {time.monotonic() - started:.1f} s"
             if left_out:
                 line += f" ({left_out} trigger/routine/event blocks left out under a new name)"
