@@ -405,7 +405,9 @@ class _Restore:
     ) -> None:
         for t in targets:
             now = held[t.into]
-            state = "new" if now is None else f"dropped first ({now} tables)" if now else "empty"
+            state = "new" if now is None else "empty"
+            if now:
+                state = f"holds {now} tables: dropped first"
             self.outcome.lines.append(f"would restore {t.label} ({state})")
         if extras:
             self.outcome.lines.append("would restore users and grants")

@@ -76,7 +76,7 @@ def test_restore_into_new_and_own_names_refusing_full_databases(
     mariadb.sql("DELETE FROM shop.orders WHERE id > 1; DROP DATABASE `we-ird db`;")
     dry = restore(config, "--replace", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "would restore shop (dropped first (3 tables))" in dry.stdout
+    assert "would restore shop (holds 3 tables: dropped first)" in dry.stdout
     assert "would restore we-ird db (new)" in dry.stdout
     assert mariadb.sql("SHOW DATABASES LIKE 'we-ird db'").strip() == ""
 
