@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS restores (
     targets TEXT NOT NULL,           -- "db" or "db->new", comma-separated
     details TEXT
 );
+CREATE TABLE IF NOT EXISTS binlogs (
+    job TEXT NOT NULL,
+    name TEXT NOT NULL,              -- the server's binary log file name
+    batch TEXT NOT NULL,             -- PATH/JOB/BATCH/NAME on each destination
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    destinations TEXT NOT NULL,      -- comma-separated
+    at REAL NOT NULL,
+    PRIMARY KEY (job, name)
+);
 """
 
 
@@ -317,6 +327,34 @@ class Catalog:
                 "UPDATE restores SET status = ?, finished = ?, details = ? WHERE rowid = ?",
                 ("good" if ok else "failed", time.time(), details, restore_id),
             )
+
+    def record_binlogs(
+        self, job: str, batch: str, files: Sequence[DumpedFile], destinations: Sequence[str]
+    ) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO binlogs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (job, f.name, batch, f.size, f.sha256, ",".join(destinations), time.time())
+                    for f in files
+                ],
+            )
+
+    def binlogs(self, job: str) -> list[tuple[str, str, str]]:
+        """The archived binary logs of ``job``: (name, batch, destinations), by name."""
+        if not self._has_table("binlogs"):
+            return []
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT name, batch, destinations FROM binlogs WHERE job = ? ORDER BY name",
+                (job,),
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def binlog_sums(self, job: str) -> dict[str, str]:
+        with self._tx() as db:
+            rows = db.execute("SELECT name, sha256 FROM binlogs WHERE job = ?", (job,)).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
 
     # Reading ------------------------------------------------------------------------------------
 

@@ -192,6 +192,10 @@ def restore(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="check and say, change nothing")
     ] = False,
+    to_time: Annotated[
+        str | None,
+        typer.Option("--to-time", help="replay archived binary logs up to this ISO 8601 time"),
+    ] = None,
     no_binlog: Annotated[
         bool,
         typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
@@ -217,6 +221,7 @@ def restore(
         replace,
         dry_run,
         binlog=not no_binlog,
+        to_time=to_time,
     )
     progress = _progress_writer()
     try:
@@ -241,6 +246,49 @@ def _progress_writer() -> Callable[[str], None] | None:
         sys.stderr.flush()
 
     return write
+
+
+@app.command()
+def binlogs(
+    job: Annotated[str | None, typer.Argument(help="only this job")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Flush the binary log and archive every closed one (jobs with point_in_time = true)."""
+    from stackwatch.backup.binlogs import BinlogError, archive
+
+    cfg = _config(config)
+    names = [n for n in _jobs(cfg, job) if cfg.jobs[n].point_in_time]
+    if not names:
+        usage_error("no job with point_in_time = true")
+    catalog = _catalog(cfg)
+    failed = False
+    try:
+        for name in names:
+            failed |= not _archive_one(cfg, name, catalog, archive, BinlogError)
+    finally:
+        catalog.close()
+    raise typer.Exit(FAILED if failed else OK)
+
+
+def _archive_one(
+    cfg: BackupConfig,
+    name: str,
+    catalog: Catalog,
+    archive: Callable[[BackupConfig, str, Host, Catalog], list[str]],
+    error: type[Exception],
+) -> bool:
+    from stackwatch.backup.lock import job_lock
+
+    try:
+        with job_lock(cfg.lock_dir, name):
+            done = archive(cfg, name, Host(), catalog)
+    except LockBusy as exc:
+        fail(str(exc), BUSY)
+    except (error, CatalogError, OSError) as exc:
+        typer.echo(printable(f"job {name}: binary logs FAILED: {exc}"))
+        return False
+    typer.echo(printable(f"job {name}: archived {len(done)} binary logs {' '.join(done)}"))
+    return True
 
 
 @app.command()

@@ -116,6 +116,7 @@ class Job:
     snapshot_timeout: float = 60.0  # longest wait for every dump to open its snapshot
     idle_priority: bool = True
     verify_after_run: bool = False
+    point_in_time: bool = False  # archive binary logs (each run, `backup binlogs`) for --to-time
     shrink_warning: float = 0.5  # a backup that lost more than this fraction is a WARNING; 0: off
 
     def validate(self, where: str) -> None:

@@ -513,6 +513,20 @@ class _Run:
         )
         self.outcome.deleted = forgotten
         self.outcome.errors += [f"retention: {e}" for e in errors]
+        if self.job.point_in_time:
+            self.archive_binlogs(catalog)
+
+    def archive_binlogs(self, catalog: Catalog) -> None:
+        """``point_in_time``: the binary logs up to this backup's, archived (binlogs.py)."""
+        from stackwatch.backup.binlogs import BinlogError, archive
+
+        try:
+            names = archive(self.cfg, self.job_name, self.host, catalog)
+        except BinlogError as exc:
+            self.outcome.errors.append(f"binary logs: {exc}")
+            return
+        if names:
+            self.outcome.notes.append(f"binary logs archived: {' '.join(names)}")
 
     def watch_size(self, catalog: Catalog, backup_id: str) -> None:
         """A warning when this backup is much smaller than the one before (sizewatch.py)."""

@@ -28,6 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stackwatch.backup.binlogs import (
+    BinlogError,
+    base_position,
+    fetched_logs,
+    parse_time,
+    replay,
+)
 from stackwatch.backup.catalog import Backup, Catalog, CatalogError
 from stackwatch.backup.config import BackupConfig, Job, Server
 from stackwatch.backup.destinations import (
@@ -74,6 +81,7 @@ class RestoreRequest:
     replace: bool = False
     dry_run: bool = False
     binlog: bool = True  # False: the restore is not written to the binary log (no replica sees it)
+    to_time: str | None = None  # ISO 8601: replay the archived binary logs up to this moment
 
 
 @dataclass(frozen=True)
@@ -151,10 +159,24 @@ def choose_backup(cfg: BackupConfig, catalog: Catalog, request: RestoreRequest) 
         job = next(iter(cfg.jobs))
     if job not in cfg.jobs:
         raise RestoreUsage(f"unknown job {job!r}; configured: {', '.join(cfg.jobs)}")
+    if request.to_time is not None:
+        try:
+            moment = parse_time(request.to_time)
+        except BinlogError as exc:
+            raise RestoreUsage(str(exc)) from None
+        return _backup_before(catalog, job, moment)
     newest = catalog.job_summary(job).newest_good
     if newest is None:
         raise RestoreError(f"job {job}: no good backup to restore")
     return newest
+
+
+def _backup_before(catalog: Catalog, job: str, moment: float) -> Backup:
+    """The newest good backup taken before ``moment`` (the base of a point-in-time restore)."""
+    for b in catalog.backups(job=job, status="good"):
+        if b.started < moment:
+            return b
+    raise RestoreError(f"job {job}: no good backup taken before {time.ctime(moment)}")
 
 
 def _named_backup(cfg: BackupConfig, catalog: Catalog, request: RestoreRequest) -> Backup:
@@ -320,6 +342,7 @@ def fetch_checked(
 class _Source:
     name: str
     paths: dict[str, Path]
+    tmp: Path  # private, removed afterwards
 
 
 @contextlib.contextmanager
@@ -348,7 +371,7 @@ def checked_source(
                 outcome.lines.append(f"passed over {name}: {exc}")
                 continue
             try:
-                yield _Source(name, paths)
+                yield _Source(name, paths, Path(tmp))
             finally:
                 b.close()
             return
@@ -398,7 +421,28 @@ class _Restore:
             if self.request.dry_run:
                 self.say_plan(targets, held, extras)
                 return
-            self.restore(catalog, client, src, targets, held, extras)
+            if self.request.to_time is None:
+                self.restore(catalog, client, src, targets, held, extras)
+                return
+            with fetched_logs(self.cfg, self.host, catalog, self.backup, src.tmp) as logs:
+                self.outcome.lines.append(f"binary logs: {len(logs)} match their SHA-256")
+                self.restore(catalog, client, src, targets, held, extras, logs)
+
+    def replay(self, logs: list[Path]) -> None:
+        """The archived binary logs from the backup's position to the moment asked."""
+        assert self.request.to_time is not None
+        _, start = base_position(self.backup)
+        started = time.monotonic()
+        try:
+            stop = parse_time(self.request.to_time)
+            replay(self.host, self.server, logs, start, stop, self.request.binlog)
+        except BinlogError as exc:
+            self.outcome.problems.append(str(exc))
+            return
+        self.outcome.lines.append(
+            f"replayed the binary logs up to {self.request.to_time} "
+            f"in {time.monotonic() - started:.1f} s"
+        )
 
     def say_plan(
         self, targets: Sequence[Target], held: dict[str, int | None], extras: list[DumpedFile]
@@ -421,8 +465,11 @@ class _Restore:
         targets: Sequence[Target],
         held: dict[str, int | None],
         extras: list[DumpedFile],
+        logs: list[Path] | None = None,
     ) -> None:
         labels = ", ".join(t.label for t in targets) + (", users" if extras else "")
+        if logs is not None:
+            labels += f", to {self.request.to_time}"
         record = catalog.start_restore(self.backup.id, self.backup.job, src.name, labels)
         try:
             prepare_targets(client, held)
@@ -432,6 +479,8 @@ class _Restore:
                 path = src.paths[f.name]
                 feed_sql(self.host, self.server, path, None, progress, True, self.request.binlog)
                 self.outcome.lines.append("restored users and grants")
+            if logs is not None and not self.outcome.problems:
+                self.replay(logs)
         except (DumpError, HostError, OSError) as exc:
             self.outcome.problems.append(str(exc))
         finally:
@@ -488,7 +537,7 @@ def restore_backup(
             _Restore(
                 cfg, host, backup, job, cfg.servers[job.server], request, outcome, progress
             ).run(catalog)
-    except (DumpError, HostError, OSError, CatalogError, DestinationError) as exc:
+    except (DumpError, HostError, OSError, CatalogError, DestinationError, BinlogError) as exc:
         raise RestoreError(str(exc)) from None
     finally:
         catalog.close()
