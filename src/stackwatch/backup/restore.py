@@ -196,6 +196,9 @@ def choose_targets(
     backup_id: str, files: Sequence[DumpedFile], request: RestoreRequest
 ) -> list[Target]:
     """The databases to restore (all of the backup's unless named) and the names they get."""
+    if request.to_time is not None and (request.databases or request.as_name):
+        # The replayed logs hold every database's changes: a part restored would get them twice.
+        raise RestoreUsage("--to-time restores every database of the backup: no --database, --as")
     dumps = {f.database: f for f in files if f.database is not None}
     names = list(dict.fromkeys(request.databases)) or list(dumps)
     unknown = [n for n in names if n not in dumps]

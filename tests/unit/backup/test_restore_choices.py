@@ -3,6 +3,7 @@ names, the order of the destinations; usage errors said in one line."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,8 @@ def test_targets_own_names_new_name_and_usage_errors() -> None:
         choose_targets("B", FILES, RestoreRequest(databases=("nope",)))
     with pytest.raises(RestoreUsage, match="not a database name"):
         choose_targets("B", FILES, RestoreRequest(databases=("shop",), as_name="x" * 65))
+    with pytest.raises(RestoreUsage, match="--to-time restores every database"):
+        choose_targets("B", FILES, RestoreRequest(databases=("shop",), to_time="2026-01-01"))
     assert users_file("B", FILES).name == "_users.sql.zst"
     with pytest.raises(RestoreError, match="no users and grants"):
         users_file("B", FILES[1:])
@@ -117,3 +120,20 @@ def test_progress_only_with_a_writer_and_ends_at_100() -> None:
     silent = Progress(1000, None)
     silent.add(1000)
     silent.end()
+
+
+def test_to_time_takes_the_newest_good_backup_started_before_it(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    cat = Catalog(cfg.catalog)
+    for backup_id, started in (("early", 1_000.0), ("late", 5_000.0)):
+        cat.start(backup_id, "nightly", started)
+        cat.finish(backup_id, True, None)
+    at = datetime.fromtimestamp(3_000.0).isoformat()
+    assert choose_backup(cfg, cat, RestoreRequest(to_time=at)).id == "early"
+    later = datetime.fromtimestamp(9_000.0, tz=UTC).isoformat()  # an offset given
+    assert choose_backup(cfg, cat, RestoreRequest(to_time=later)).id == "late"
+    with pytest.raises(RestoreError, match="no good backup taken before"):
+        choose_backup(cfg, cat, RestoreRequest(to_time=datetime.fromtimestamp(10.0).isoformat()))
+    with pytest.raises(RestoreUsage, match="not an ISO 8601 time"):
+        choose_backup(cfg, cat, RestoreRequest(to_time="yesterday"))
+    cat.close()
