@@ -58,9 +58,13 @@ def archive(cfg: BackupConfig, job_name: str, host: Host, catalog: Catalog) -> l
         todo = [n for n in closed_logs(Client(server, host=host)) if n not in done]
     except DumpError as exc:
         raise BinlogError(str(exc)) from None
+    floor = oldest_needed(catalog, job_name)
+    if floor is not None:  # older ones were let go by retention (or predate every backup)
+        todo = [n for n in todo if _log_order(n) >= _log_order(floor)]
     if not todo:
         return []
-    batch = time.strftime("binlogs-%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    batch = f"binlogs-{stamp}-{_log_order(todo[0])[1]}"  # two batches in one second differ
     staging = Path(cfg.work_dir).absolute() / job_name / f".partial-{batch}"
     try:
         make_private_dirs(host, staging)
@@ -118,6 +122,41 @@ def _store(
     return stored
 
 
+def oldest_needed(catalog: Catalog, job: str) -> str | None:
+    """The binary log file of the oldest good backup: no restore needs an older log. None when
+    there is no good backup or one has no recorded position (then it is unknown)."""
+    firsts = []
+    for b in catalog.backups(job=job, status="good"):
+        try:
+            firsts.append(base_position(b)[0])
+        except BinlogError:
+            return None
+    return min(firsts, key=_log_order) if firsts else None
+
+
+def unneeded_batches(catalog: Catalog, job: str) -> list[str]:
+    """The archived batches whose every log is older than the binary log file of the oldest
+    good backup kept: no restore can replay them. None while a good backup has no recorded
+    position (then which logs it needs is unknown) or there is no good backup."""
+    oldest = oldest_needed(catalog, job)
+    if oldest is None:
+        return []
+    batches: dict[str, list[str]] = {}
+    for name, batch, _ in catalog.binlogs(job):
+        batches.setdefault(batch, []).append(name)
+    return sorted(
+        batch
+        for batch, names in batches.items()
+        if all(_log_order(n) < _log_order(oldest) for n in names)
+    )
+
+
+def _log_order(name: str) -> tuple[str, int]:
+    """``binlog.000123`` as ("binlog", 123): the number past 999999 has more digits."""
+    stem, _, number = name.rpartition(".")
+    return (stem, int(number)) if number.isdigit() else (name, -1)
+
+
 # Replaying ------------------------------------------------------------------------------------
 
 
@@ -148,8 +187,12 @@ def needed_logs(catalog: Catalog, backup: Backup) -> list[tuple[str, str, str]]:
     """The archived logs from the backup's file on: (name, batch, destinations)."""
     first, _ = base_position(backup)
     logs = sorted(
-        ((n, b, d) for n, b, d in catalog.binlogs(backup.job) if n >= first),
-        key=lambda log: log[0],
+        (
+            (n, b, d)
+            for n, b, d in catalog.binlogs(backup.job)
+            if _log_order(n) >= _log_order(first)
+        ),
+        key=lambda log: _log_order(log[0]),
     )
     if not logs or logs[0][0] != first:
         raise BinlogError(

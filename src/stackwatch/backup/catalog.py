@@ -351,6 +351,10 @@ class Catalog:
             ).fetchall()
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
+    def forget_binlogs(self, job: str, batch: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM binlogs WHERE job = ? AND batch = ?", (job, batch))
+
     def binlog_sums(self, job: str) -> dict[str, str]:
         with self._tx() as db:
             rows = db.execute("SELECT name, sha256 FROM binlogs WHERE job = ?", (job,)).fetchall()

@@ -623,7 +623,38 @@ def prune_job(
         if _delete_copies(catalog, by_name, job_name, snap.id, errors):
             catalog.mark_deleted(snap.id)
             forgotten.append(snap.id)
+    if job.point_in_time:
+        forgotten += _prune_binlogs(catalog, by_name, job_name, errors)
     return forgotten, kept, errors
+
+
+def _prune_binlogs(
+    catalog: Catalog, by_name: dict[str, Backend], job_name: str, errors: list[str]
+) -> list[str]:
+    """The archived binary logs no kept backup needs, deleted from every destination (a
+    batch stays in the catalog until it is gone from all of them)."""
+    from stackwatch.backup.binlogs import unneeded_batches
+
+    holders: dict[str, set[str]] = {}
+    for _, batch, destinations in catalog.binlogs(job_name):
+        holders.setdefault(batch, set()).update(destinations.split(","))
+    deleted = []
+    for batch in unneeded_batches(catalog, job_name):
+        complete = True
+        for name in sorted(holders.get(batch, ())):
+            b = by_name.get(name)
+            if b is None:  # not opened by this run: deleted by a later one
+                complete = False
+                continue
+            try:
+                b.delete(job_name, batch)
+            except (DestinationError, HostError) as exc:
+                errors.append(str(exc))
+                complete = False
+        if complete:
+            catalog.forget_binlogs(job_name, batch)
+            deleted.append(batch)
+    return deleted
 
 
 def _delete_copies(

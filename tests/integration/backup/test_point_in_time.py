@@ -4,6 +4,7 @@ committed before that moment and nothing written from it on."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -57,5 +58,22 @@ def test_a_table_dropped_at_t_comes_back_as_it_was_just_before_t(
 
         bad = run_stackwatch("backup", "restore", "--config", str(config), "--to-time", "soon")
         assert bad.returncode == 2 and "not an ISO 8601 time" in bad.stderr
+
+        # Retention keeps the logs the kept backups need, and only those.
+        config.write_text(config.read_text().replace("keep_last = 3", "keep_last = 1"))
+        again = run_stackwatch("backup", "run", "--config", str(config))
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "deleted by retention: binlogs-" in again.stdout
+        (position,) = catalog_rows(tmp_path, "SELECT position FROM backups WHERE status = 'good'")[
+            0
+        ]
+        first = json.loads(str(position))["file"]
+        names = [n for n, _ in catalog_rows(tmp_path, "SELECT name, batch FROM binlogs")]
+        assert first in names and all(n >= first for n in names), again.stdout + str(
+            catalog_rows(tmp_path, "SELECT name, batch FROM binlogs")
+        )
+        batches = {b for _, b in catalog_rows(tmp_path, "SELECT name, batch FROM binlogs")}
+        on_disk = {p.name for p in (tmp_path / "local" / "nightly").glob("binlogs-*")}
+        assert on_disk == batches
     finally:
         mariadb.sql("DROP DATABASE IF EXISTS pitr;")
