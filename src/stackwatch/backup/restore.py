@@ -421,15 +421,21 @@ class _Restore:
         with checked_source(self.cfg, self.host, self.backup, order, wanted, self.outcome) as src:
             self.outcome.source = src.name
             self.outcome.lines.append(f"copy {src.name}: {len(wanted)} files match their SHA-256")
-            if self.request.dry_run:
-                self.say_plan(targets, held, extras)
-                return
-            if self.request.to_time is None:
-                self.restore(catalog, client, src, targets, held, extras)
-                return
-            with fetched_logs(self.cfg, self.host, catalog, self.backup, src.tmp) as logs:
-                self.outcome.lines.append(f"binary logs: {len(logs)} match their SHA-256")
+            with self.binary_logs(catalog, src) as logs:
+                if self.request.dry_run:
+                    self.say_plan(targets, held, extras)
+                    return
                 self.restore(catalog, client, src, targets, held, extras, logs)
+
+    @contextlib.contextmanager
+    def binary_logs(self, catalog: Catalog, src: _Source) -> Iterator[list[Path] | None]:
+        """With --to-time, the archived logs to replay, checked (a dry run too); else None."""
+        if self.request.to_time is None:
+            yield None
+            return
+        with fetched_logs(self.cfg, self.host, catalog, self.backup, src.tmp) as logs:
+            self.outcome.lines.append(f"binary logs: {len(logs)} match their SHA-256")
+            yield logs
 
     def replay(self, logs: list[Path]) -> None:
         """The archived binary logs from the backup's position to the moment asked."""
