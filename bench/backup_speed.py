@@ -8,7 +8,11 @@ Starts its own MariaDB (temporary data directory, 127.0.0.1, stopped at the end)
   3. stackwatch backup run       (per-database dumps in parallel, zstd, SHA-256, table checksums,
                                   catalog, users file, manifest; one local destination)
   4. stackwatch backup verify    (restore of every database into scratch, compare checksums)
-and prints both ratios and the verify time.
+then the restores of the same data, each into the databases' own names:
+  5. the README's way:           each database file piped into `mariadb`, one after another
+  6. mydumper -t 2 / myloader -t 2 (when Debian's package `mydumper` is installed)
+  7. stackwatch backup restore --replace (SHA-256 check, databases several at once)
+and prints the ratios and the verify time.
 
     python3 bench/backup_speed.py --size-mb 1024 --databases 8
 """
@@ -84,6 +88,12 @@ class Timings:
     ours: float
     verify: float
     figures: float
+    piped: float
+    restore: float
+    restore_nobinlog: float
+    mydumper: float | None
+    myloader: float | None
+    myloader_binlog: float | None
 
 
 def parse_args() -> argparse.Namespace:
@@ -197,9 +207,37 @@ def write_stackwatch_config(scratch: Scratch) -> Path:
     return config
 
 
-def time_stackwatch(command: str, config: Path) -> float:
+def time_stackwatch(command: str, config: Path, *extra: str) -> float:
     cli = [sys.executable, "-m", "stackwatch.cli", "backup"]
-    return timed([*cli, command, "--config", str(config)], stdout=subprocess.DEVNULL)
+    return timed([*cli, command, "--config", str(config), *extra], stdout=subprocess.DEVNULL)
+
+
+def time_piped_one_by_one(scratch: Scratch) -> float:
+    """The README's restore: every database's file through zstd into the client, in turn."""
+    files = sorted((scratch.out / "stackwatch").rglob("site*.sql.zst"))
+    start = time.monotonic()
+    for f in files:
+        database = f.name.split(".")[0]
+        subprocess.run(
+            ["bash", "-o", "pipefail", "-c",
+             f"zstd -dc {f} | mariadb --defaults-extra-file={scratch.option_file} "
+             f"--socket={scratch.sock} --database={database}"],
+            check=True, timeout=3600,
+        )  # fmt: skip
+    return time.monotonic() - start
+
+
+def time_mydumper(scratch: Scratch) -> tuple[float | None, float | None, float | None]:
+    """mydumper -t 2, then myloader -t 2 (overwriting) as it is (no binary log) and with
+    --enable-binlog; Nones without Debian's mydumper."""
+    if shutil.which("mydumper") is None or shutil.which("myloader") is None:
+        return None, None, None
+    target = scratch.out / "mydumper"
+    conn = [f"--defaults-file={scratch.option_file}", f"--socket={scratch.sock}", "-t", "2"]
+    dump = timed(["mydumper", *conn, "--regex", "^site", "-o", str(target)])
+    load = timed(["myloader", *conn, "--overwrite-tables", "-d", str(target)])
+    logged = timed(["myloader", *conn, "--overwrite-tables", "--enable-binlog", "-d", str(target)])
+    return dump, load, logged
 
 
 def time_table_figures(scratch: Scratch, databases: int) -> float:
@@ -234,6 +272,25 @@ def print_results(t: Timings, out: Path) -> None:
     print(f"speed-up over the shell script (mysqldump | gzip): {t.shell / t.ours:.2f}x "
           f"(goal >= 1.5x)")  # fmt: skip
     print(f"time relative to bare mysqldump | zstd: {t.ours / t.bare:.2f} (goal <= 1.10)")
+    print_restores(t)
+
+
+def print_restores(t: Timings) -> None:
+    if t.mydumper is not None:
+        print(f"{'mydumper -t 2':<44} {t.mydumper:7.1f} s")
+    print(f"{'restore: files piped into mariadb in turn':<44} {t.piped:7.1f} s")
+    if t.myloader is not None and t.myloader_binlog is not None:
+        print(f"{'restore: myloader -t 2 (no binary log)':<44} {t.myloader:7.1f} s")
+        print(f"{'restore: myloader -t 2 --enable-binlog':<44} {t.myloader_binlog:7.1f} s")
+    print(f"{'restore: stackwatch backup restore':<44} {t.restore:7.1f} s")
+    print(f"{'restore: stackwatch ... --no-binlog':<44} {t.restore_nobinlog:7.1f} s")
+    print(f"restore speed-up over piping in turn: {t.piped / t.restore:.2f}x")
+    if t.myloader is not None and t.myloader_binlog is not None:
+        print(f"restore relative to myloader -t 2, both without binary log: "
+              f"{t.restore_nobinlog / t.myloader:.2f}; both with: "
+              f"{t.restore / t.myloader_binlog:.2f} (goal <= 1.0)")  # fmt: skip
+    else:
+        print("myloader: not installed (Debian package mydumper); no ratio")
 
 
 def run_contenders(scratch: Scratch, databases: int) -> Timings:
@@ -245,7 +302,15 @@ def run_contenders(scratch: Scratch, databases: int) -> Timings:
     ours = time_stackwatch("run", config)
     verify = time_stackwatch("verify", config)
     figures = time_table_figures(scratch, databases)
-    return Timings(shell=shell, bare=bare, ours=ours, verify=verify, figures=figures)
+    piped = time_piped_one_by_one(scratch)
+    mydumper, myloader, myloader_binlog = time_mydumper(scratch)
+    restore = time_stackwatch("restore", config, "--replace")
+    restore_nobinlog = time_stackwatch("restore", config, "--replace", "--no-binlog")
+    return Timings(
+        shell=shell, bare=bare, ours=ours, verify=verify, figures=figures, piped=piped,
+        restore=restore, restore_nobinlog=restore_nobinlog, mydumper=mydumper,
+        myloader=myloader, myloader_binlog=myloader_binlog,
+    )  # fmt: skip
 
 
 def main() -> int:

@@ -67,6 +67,26 @@ CREATE TABLE IF NOT EXISTS verifications (
     ok INTEGER NOT NULL,
     details TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS restores (
+    backup_id TEXT NOT NULL REFERENCES backups(id),
+    job TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL,            -- running, good, failed
+    source TEXT NOT NULL,            -- the destination the files came from
+    targets TEXT NOT NULL,           -- "db" or "db->new", comma-separated
+    details TEXT
+);
+CREATE TABLE IF NOT EXISTS binlogs (
+    job TEXT NOT NULL,
+    name TEXT NOT NULL,              -- the server's binary log file name
+    batch TEXT NOT NULL,             -- PATH/JOB/BATCH/NAME on each destination
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    destinations TEXT NOT NULL,      -- comma-separated
+    at REAL NOT NULL,
+    PRIMARY KEY (job, name)
+);
 """
 
 
@@ -120,6 +140,20 @@ class Verification:
     at: float
     ok: bool
     details: str
+
+
+@dataclass(frozen=True)
+class Restore:
+    """One ``backup restore``: which backup, from where, into which databases, how it ended."""
+
+    backup_id: str
+    job: str
+    started: float
+    finished: float | None
+    status: str
+    source: str
+    targets: str
+    details: str | None
 
 
 @dataclass(frozen=True)
@@ -278,6 +312,54 @@ class Catalog:
                 (backup_id, time.time(), int(ok), details),
             )
 
+    def start_restore(self, backup_id: str, job: str, source: str, targets: str) -> int:
+        """A restore begins (recorded before any byte reaches the server); its row id."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO restores VALUES (?, ?, ?, NULL, 'running', ?, ?, NULL)",
+                (backup_id, job, time.time(), source, targets),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_restore(self, restore_id: int, ok: bool, details: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE restores SET status = ?, finished = ?, details = ? WHERE rowid = ?",
+                ("good" if ok else "failed", time.time(), details, restore_id),
+            )
+
+    def record_binlogs(
+        self, job: str, batch: str, files: Sequence[DumpedFile], destinations: Sequence[str]
+    ) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO binlogs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (job, f.name, batch, f.size, f.sha256, ",".join(destinations), time.time())
+                    for f in files
+                ],
+            )
+
+    def binlogs(self, job: str) -> list[tuple[str, str, str]]:
+        """The archived binary logs of ``job``: (name, batch, destinations), by name."""
+        if not self._has_table("binlogs"):
+            return []
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT name, batch, destinations FROM binlogs WHERE job = ? ORDER BY name",
+                (job,),
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def forget_binlogs(self, job: str, batch: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM binlogs WHERE job = ? AND batch = ?", (job, batch))
+
+    def binlog_sums(self, job: str) -> dict[str, str]:
+        with self._tx() as db:
+            rows = db.execute("SELECT name, sha256 FROM binlogs WHERE job = ?", (job,)).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     # Reading ------------------------------------------------------------------------------------
 
     def backups(self, job: str | None = None, status: str | None = None) -> list[Backup]:
@@ -348,6 +430,26 @@ class Catalog:
     def entries(self, job: str) -> list[BackupEntry]:
         """Every backup of ``job``, newest first, with its copies."""
         return [BackupEntry(b, tuple(self.copies(b.id))) for b in self.backups(job=job)]
+
+    def restores(self, job: str) -> list[Restore]:
+        """Every restore of ``job``'s backups, newest first (none in a catalog of an older
+        release opened read-only, which has no such table)."""
+        if not self._has_table("restores"):
+            return []
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT backup_id, job, started, finished, status, source, targets, details "
+                "FROM restores WHERE job = ? ORDER BY rowid DESC",
+                (job,),
+            ).fetchall()
+        return [Restore(*row) for row in rows]
+
+    def _has_table(self, name: str) -> bool:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        return row is not None
 
     def last_verification(
         self, backup_id: str | None = None, job: str | None = None

@@ -1,4 +1,5 @@
-"""backup-age: is every backup job's newest good backup recent, copied enough, off-site, verified?
+"""backup-age: is every backup job's newest good backup recent, copied enough, off-site, verified,
+and not much smaller than the one before it (sizewatch.py)?
 
 Read from the backup catalog (SQLite) through Host, so the check runs where the jobs run and on a
 copied catalog alike. The main figure (-w/-c) is the age in hours of the newest good backup.
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 from stackwatch.backup.catalog import Catalog, CatalogError, JobSummary
 from stackwatch.backup.config import BackupConfig
+from stackwatch.backup.sizewatch import compare_with_previous, warning
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
@@ -46,6 +48,7 @@ class JobFacts:
     newest_failed: str | None  # error of the newest run, when it failed
     verified_ok: bool | None  # None: never verified
     verified_age_hours: float | None
+    shrunk: str | None = None  # what shrank since the backup before (sizewatch.py)
 
     @classmethod
     def nothing(cls, job: str) -> JobFacts:
@@ -59,7 +62,7 @@ class BackupAgeFacts:
     catalog: str
 
 
-def job_facts(summary: JobSummary, now: float) -> JobFacts:
+def job_facts(summary: JobSummary, now: float, shrunk: str | None = None) -> JobFacts:
     """The check's view of a job's summary (Catalog.job_summary, which `backup status` shows)."""
     newest, verification = summary.newest_good, summary.last_verification
     return JobFacts(
@@ -73,6 +76,7 @@ def job_facts(summary: JobSummary, now: float) -> JobFacts:
         newest_failed=summary.newest_failed,
         verified_ok=None if verification is None else verification.ok,
         verified_age_hours=None if verification is None else (now - verification.at) / 3600,
+        shrunk=shrunk,
     )
 
 
@@ -88,12 +92,24 @@ def collect(ctx: CheckContext[BackupAgeOptions]) -> BackupAgeFacts:
         reader = Catalog(ctx.host.path(catalog), readonly=True)
         try:
             summaries = [reader.job_summary(job) for job in jobs]
+            shrunk = [_shrunk(reader, settings, s) for s in summaries]
         finally:
             reader.close()
     except CatalogError as exc:
         # Not a SKIP: an unreadable catalog must not look like "nothing to check".
         raise HostError(f"backup catalog {catalog} unreadable: {exc}") from None
-    return BackupAgeFacts(tuple(job_facts(s, ctx.now) for s in summaries), catalog)
+    return BackupAgeFacts(
+        tuple(job_facts(s, ctx.now, w) for s, w in zip(summaries, shrunk, strict=True)), catalog
+    )
+
+
+def _shrunk(reader: Catalog, settings: BackupConfig, summary: JobSummary) -> str | None:
+    """What shrank between the job's newest good backup and the good one before it."""
+    job = settings.jobs.get(summary.job)
+    if summary.newest_good is None or job is None:
+        return None
+    previous, shrunk = compare_with_previous(reader, summary.newest_good, job.shrink_warning)
+    return warning(previous, shrunk) if previous is not None and shrunk else None
 
 
 def judge(facts: BackupAgeFacts, options: BackupAgeOptions) -> Result:
@@ -111,6 +127,8 @@ def judge(facts: BackupAgeFacts, options: BackupAgeOptions) -> Result:
             )
         if options.require_verified:
             _judge_verification(job, options, findings)
+        if job.shrunk:
+            findings.problem(Status.WARNING, f"{job.job}: newest backup {job.shrunk}", HINT)
         findings.details.append(
             f"job {job.job}: {job.last_good_id}, {job.age_hours:.1f} h old, {job.copies} copies "
             f"({job.offsite} off-site), {job.size} bytes"

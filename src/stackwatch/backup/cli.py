@@ -1,14 +1,17 @@
-"""``stackwatch backup``: run, list, verify, prune, status.
+"""``stackwatch backup``: run, list, verify, restore, prune, status.
 
-Exit codes (core/exits.py): OK (0) success; FAILED (1) a backup, copy or verification failed;
-USAGE (2) a configuration or usage error; BUSY (75) the job is already running (EX_TEMPFAIL: try
-again later). What `list`, `status` and `prune` print is made in views.py.
+Exit codes (core/exits.py): OK (0) success; FAILED (1) a backup, copy, verification or restore
+failed or was refused (a database that holds tables, without --replace); USAGE (2) a
+configuration or usage error (a database not in the backup, --as with several); BUSY (75)
+the job is already running (EX_TEMPFAIL: try again later). What `list`, `status` and `prune`
+print is made in views.py.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 import typer
@@ -110,15 +113,16 @@ def list_backups(
     catalog = _catalog(cfg)
     try:
         listing = {name: catalog.entries(name) for name in _jobs(cfg, job)}
+        restores = {name: catalog.restores(name) for name in listing}
     except CatalogError as exc:
         fail(str(exc), FAILED)
     finally:
         catalog.close()
     if fmt == "json":
-        typer.echo(views.list_json(listing))
+        typer.echo(views.list_json(listing, restores))
         return
     for name, entries in listing.items():
-        _echo(views.list_lines(name, entries))
+        _echo(views.list_lines(name, entries, restores[name]))
 
 
 @app.command()
@@ -164,6 +168,127 @@ def _to_verify(
         else:
             ids.append(newest.id)
     return ids, missing
+
+
+@app.command()
+def restore(
+    backup_id: Annotated[
+        str | None, typer.Argument(help="backup to restore (default: the job's newest good)")
+    ] = None,
+    job: Annotated[str | None, typer.Option("--job", help="whose newest good backup")] = None,
+    database: Annotated[
+        list[str] | None, typer.Option("--database", help="only this database (repeatable)")
+    ] = None,
+    as_name: Annotated[
+        str | None, typer.Option("--as", help="restore the one database under this new name")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--from", help="take the copy on this destination")
+    ] = None,
+    with_users: Annotated[bool, typer.Option("--with-users", help="users and grants too")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="drop and restore databases that hold tables")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check and say, change nothing")
+    ] = False,
+    to_time: Annotated[
+        str | None,
+        typer.Option("--to-time", help="replay archived binary logs up to this ISO 8601 time"),
+    ] = None,
+    no_binlog: Annotated[
+        bool,
+        typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Restore databases from a backup whose copy matches its SHA-256 (several at once)."""
+    from stackwatch.backup.restore import (
+        RestoreError,
+        RestoreRequest,
+        RestoreUsage,
+        restore_backup,
+    )
+
+    cfg = _config(config)
+    request = RestoreRequest(
+        backup_id,
+        job,
+        tuple(database or ()),
+        as_name,
+        source,
+        with_users,
+        replace,
+        dry_run,
+        binlog=not no_binlog,
+        to_time=to_time,
+    )
+    progress = _progress_writer()
+    try:
+        outcome = restore_backup(cfg, request, Host(), progress)
+    except RestoreUsage as exc:
+        usage_error(str(exc))
+    except RestoreError as exc:
+        fail(printable(str(exc)), FAILED)
+    except LockBusy as exc:
+        fail(str(exc), BUSY)
+    _echo_report(outcome.report())
+    raise typer.Exit(OK if outcome.ok else FAILED)
+
+
+def _progress_writer() -> Callable[[str], None] | None:
+    """Progress goes to stderr only when it is a terminal (a cron mail gets the report alone)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    return write
+
+
+@app.command()
+def binlogs(
+    job: Annotated[str | None, typer.Argument(help="only this job")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Flush the binary log and archive every closed one (jobs with point_in_time = true)."""
+    from stackwatch.backup.binlogs import BinlogError, archive
+
+    cfg = _config(config)
+    names = [n for n in _jobs(cfg, job) if cfg.jobs[n].point_in_time]
+    if not names:
+        usage_error("no job with point_in_time = true")
+    catalog = _catalog(cfg)
+    failed = False
+    try:
+        for name in names:
+            failed |= not _archive_one(cfg, name, catalog, archive, BinlogError)
+    finally:
+        catalog.close()
+    raise typer.Exit(FAILED if failed else OK)
+
+
+def _archive_one(
+    cfg: BackupConfig,
+    name: str,
+    catalog: Catalog,
+    archive: Callable[[BackupConfig, str, Host, Catalog], list[str]],
+    error: type[Exception],
+) -> bool:
+    from stackwatch.backup.lock import job_lock
+
+    try:
+        with job_lock(cfg.lock_dir, name):
+            done = archive(cfg, name, Host(), catalog)
+    except LockBusy as exc:
+        fail(str(exc), BUSY)
+    except (error, CatalogError, OSError) as exc:
+        typer.echo(printable(f"job {name}: binary logs FAILED: {exc}"))
+        return False
+    typer.echo(printable(f"job {name}: archived {len(done)} binary logs {' '.join(done)}"))
+    return True
 
 
 @app.command()

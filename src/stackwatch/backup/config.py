@@ -116,6 +116,8 @@ class Job:
     snapshot_timeout: float = 60.0  # longest wait for every dump to open its snapshot
     idle_priority: bool = True
     verify_after_run: bool = False
+    point_in_time: bool = False  # archive binary logs (each run, `backup binlogs`) for --to-time
+    shrink_warning: float = 0.5  # a backup that lost more than this fraction is a WARNING; 0: off
 
     def validate(self, where: str) -> None:
         """The rules of one job's own keys (its references are checked by BackupConfig)."""
@@ -127,6 +129,11 @@ class Job:
                 raise ConfigError(f"{where}.{key}: must be at least 1")
         for key in TIMEOUT_KEYS:
             _check_timeout(getattr(self, key), f"{where}.{key}")
+        if not 0 <= self.shrink_warning < 1:  # also refuses TOML nan
+            raise ConfigError(
+                f"{where}.shrink_warning: a fraction from 0 (off) to below 1, "
+                f"got {self.shrink_warning!r}"
+            )
         for key in ("pre_hook", "post_hook", "notify_command"):
             argv = getattr(self, key)
             if argv and not argv[0]:

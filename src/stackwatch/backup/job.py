@@ -47,6 +47,7 @@ from stackwatch.backup.dump import (
 from stackwatch.backup.lock import LockBusy, job_lock
 from stackwatch.backup.retention import Policy, Snapshot, apply_policy
 from stackwatch.backup.scratch import drop_stale, list_schemas
+from stackwatch.backup.sizewatch import compare_with_previous, warning
 from stackwatch.backup.snapshot import Session, open_snapshot, table_figures
 from stackwatch.backup.snapshot import Snapshot as DumpSnapshot
 from stackwatch.backup.verify import VerifyOutcome, verify_backup
@@ -65,6 +66,7 @@ class RunOutcome:
     copies: dict[str, str | None] = field(default_factory=dict)  # destination -> error or None
     deleted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # a good backup that looks wrong
     seconds: float = 0.0
     lock_seconds: float | None = None  # writers blocked by the global read lock
     position: str | None = None  # binlog file:offset and/or GTID of the consistent point
@@ -86,6 +88,7 @@ class RunOutcome:
         for dest, error in self.copies.items():
             lines.append(f"copy {dest}: {'ok' if error is None else 'FAILED: ' + error}")
         lines += [f"error: {e}" for e in self.errors]
+        lines += [f"WARNING: {w}" for w in self.warnings]
         lines += [f"deleted by retention: {d}" for d in self.deleted]
         lines += self.notes
         if self.verification is not None:
@@ -498,6 +501,8 @@ class _Run:
         failed = [n for n, e in copies.items() if e is not None]
         error = "copy failed: " + ", ".join(failed) if failed else None
         catalog.finish(backup_id, stored, error)
+        if stored:
+            self.watch_size(catalog, backup_id)
         if self.job.verify_after_run and not self.outcome.errors:
             self.verify(catalog, backup_id)
         if self.outcome.errors:
@@ -508,6 +513,29 @@ class _Run:
         )
         self.outcome.deleted = forgotten
         self.outcome.errors += [f"retention: {e}" for e in errors]
+        if self.job.point_in_time:
+            self.archive_binlogs(catalog)
+
+    def archive_binlogs(self, catalog: Catalog) -> None:
+        """``point_in_time``: the binary logs up to this backup's, archived (binlogs.py)."""
+        from stackwatch.backup.binlogs import BinlogError, archive
+
+        try:
+            names = archive(self.cfg, self.job_name, self.host, catalog)
+        except BinlogError as exc:
+            self.outcome.errors.append(f"binary logs: {exc}")
+            return
+        if names:
+            self.outcome.notes.append(f"binary logs archived: {' '.join(names)}")
+
+    def watch_size(self, catalog: Catalog, backup_id: str) -> None:
+        """A warning when this backup is much smaller than the one before (sizewatch.py)."""
+        backup = catalog.get(backup_id)
+        if backup is None:
+            return
+        previous, shrunk = compare_with_previous(catalog, backup, self.job.shrink_warning)
+        if previous is not None and shrunk:
+            self.outcome.warnings.append(warning(previous, shrunk))
 
     def verify(self, catalog: Catalog, backup_id: str) -> None:
         """Part of the run (``verify_after_run``): a backup that does not restore fails the
@@ -553,6 +581,8 @@ def _position_text(position: dict[str, object]) -> str | None:
 def _notify(cfg: BackupConfig, job_name: str, job: Job, outcome: RunOutcome, host: Host) -> None:
     event = "success" if outcome.ok else "failure"
     subject = f"{job_name}: backup {'succeeded' if outcome.ok else 'FAILED'}"
+    if outcome.ok and outcome.warnings:  # needs a person as a failure does: same recipients
+        event, subject = "failure", f"{job_name}: backup WARNING, smaller"
     outcome.notes += notify.send(host, job_name, job, cfg.mail, event, subject, outcome.report())
     if outcome.deleted:
         outcome.notes += _notify_deletion(host, cfg, job_name, outcome.deleted)
@@ -593,7 +623,38 @@ def prune_job(
         if _delete_copies(catalog, by_name, job_name, snap.id, errors):
             catalog.mark_deleted(snap.id)
             forgotten.append(snap.id)
+    if job.point_in_time:
+        forgotten += _prune_binlogs(catalog, by_name, job_name, errors)
     return forgotten, kept, errors
+
+
+def _prune_binlogs(
+    catalog: Catalog, by_name: dict[str, Backend], job_name: str, errors: list[str]
+) -> list[str]:
+    """The archived binary logs no kept backup needs, deleted from every destination (a
+    batch stays in the catalog until it is gone from all of them)."""
+    from stackwatch.backup.binlogs import unneeded_batches
+
+    holders: dict[str, set[str]] = {}
+    for _, batch, destinations in catalog.binlogs(job_name):
+        holders.setdefault(batch, set()).update(destinations.split(","))
+    deleted = []
+    for batch in unneeded_batches(catalog, job_name):
+        complete = True
+        for name in sorted(holders.get(batch, ())):
+            b = by_name.get(name)
+            if b is None:  # not opened by this run: deleted by a later one
+                complete = False
+                continue
+            try:
+                b.delete(job_name, batch)
+            except (DestinationError, HostError) as exc:
+                errors.append(str(exc))
+                complete = False
+        if complete:
+            catalog.forget_binlogs(job_name, batch)
+            deleted.append(batch)
+    return deleted
 
 
 def _delete_copies(

@@ -13,7 +13,14 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 
-from stackwatch.backup.catalog import Backup, BackupEntry, Copy, JobSummary, Verification
+from stackwatch.backup.catalog import (
+    Backup,
+    BackupEntry,
+    Copy,
+    JobSummary,
+    Restore,
+    Verification,
+)
 from stackwatch.render.safe import printable
 
 
@@ -32,13 +39,24 @@ def size(n: float) -> str:
 # backup list ---------------------------------------------------------------------------------
 
 
-def list_lines(job: str, entries: Sequence[BackupEntry]) -> list[str]:
-    """One job: a heading, then one line per backup with its copies per destination."""
+def list_lines(
+    job: str, entries: Sequence[BackupEntry], restores: Sequence[Restore] = ()
+) -> list[str]:
+    """One job: a heading, then one line per backup with its copies per destination, then one
+    line per restore."""
     lines = [f"job {job}"]
     if not entries:
         lines.append("  no backups")
     lines += [_entry_line(entry) for entry in entries]
+    lines += [_restore_line(r) for r in restores]
     return [printable(line) for line in lines]
+
+
+def _restore_line(r: Restore) -> str:
+    line = f"  restore {when(r.started)}  {r.status:<8} {r.backup_id} from {r.source}: {r.targets}"
+    if r.status == "failed" and r.details:
+        line += f"  [{r.details}]"
+    return line
 
 
 def _entry_line(entry: BackupEntry) -> str:
@@ -54,12 +72,31 @@ def _entry_line(entry: BackupEntry) -> str:
     return line
 
 
-def list_json(listing: Mapping[str, Sequence[BackupEntry]]) -> str:
+def list_json(
+    listing: Mapping[str, Sequence[BackupEntry]],
+    restores: Mapping[str, Sequence[Restore]] | None = None,
+) -> str:
     jobs = [
-        {"job": job, "backups": [_backup_json(e.backup, e.copies) for e in entries]}
+        {
+            "job": job,
+            "backups": [_backup_json(e.backup, e.copies) for e in entries],
+            "restores": [_restore_json(r) for r in (restores or {}).get(job, ())],
+        }
         for job, entries in listing.items()
     ]
     return json.dumps({"jobs": jobs}, indent=2)
+
+
+def _restore_json(r: Restore) -> dict[str, object]:
+    return {
+        "backup": r.backup_id,
+        "started": r.started,
+        "finished": r.finished,
+        "status": r.status,
+        "source": r.source,
+        "targets": r.targets,
+        "details": r.details,
+    }
 
 
 def _backup_json(b: Backup, copies: Sequence[Copy]) -> dict[str, object]:
