@@ -86,7 +86,12 @@ def import_(
         os.path.abspath(file), name, to, dry_run, sys.stderr.isatty() and output == "text"
     )
     report = _guarded(
-        lambda: run_import(Host(), settings, request, lambda: connect(cloud or settings.cloud))
+        lambda: run_import(
+            Host(),
+            settings,
+            request,
+            lambda: connect(cloud or settings.cloud, settings.api_timeout),
+        )
     )
     print(views.import_json(report) if output == "json" else views.import_text(report))
 
@@ -109,7 +114,11 @@ def check(
     _output(output)
     settings = _settings(config)
     path = os.path.abspath(file)
-    verdict = _guarded(lambda: check_image(Host(), connect(cloud or settings.cloud), name, path))
+    verdict = _guarded(
+        lambda: check_image(
+            Host(), connect(cloud or settings.cloud, settings.api_timeout), name, path
+        )
+    )
     print(views.check_json(verdict, path) if output == "json" else views.check_text(verdict, path))
     if not verdict.same:
         raise SystemExit(FAILED)

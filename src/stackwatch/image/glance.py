@@ -46,13 +46,16 @@ class Uploaded:
     size: int
 
 
-def connect(cloud: str | None) -> Any:
-    """A connection from clouds.yaml / OS_* (never from arguments: credentials stay off argv)."""
+def connect(cloud: str | None, api_timeout: float) -> Any:
+    """A connection from clouds.yaml / OS_* (never from arguments: credentials stay off argv);
+    ``api_timeout`` bounds the wait for each answer (a cloud that stops answering mid-upload)."""
     import openstack
     import openstack.exceptions
 
     try:
-        return openstack.connect(cloud=cloud) if cloud else openstack.connect()
+        if cloud:
+            return openstack.connect(cloud=cloud, api_timeout=api_timeout)
+        return openstack.connect(api_timeout=api_timeout)
     except (openstack.exceptions.SDKException, ValueError, KeyError) as exc:
         raise ImageError(
             f"cannot configure the cloud {cloud or '(OS_* environment)'}: {exc}"

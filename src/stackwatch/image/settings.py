@@ -20,6 +20,7 @@ class ImageSettings:
     qemu_img: str = "qemu-img"  # the qemu-img program
     qemu_timeout: float = 3600.0  # seconds one qemu-img convert or compare may take
     upload_timeout: float = 3600.0  # seconds the upload and import may take until active
+    api_timeout: float = 600.0  # seconds one request to the cloud may wait for an answer
 
     def validate(self, where: str) -> None:
         unknown = [f for f in self.hypervisor_formats if f not in FORMATS]
@@ -27,6 +28,6 @@ class ImageSettings:
             raise ConfigError(
                 f"{where}.hypervisor_formats: one or more of {', '.join(FORMATS)}, not {unknown}"
             )
-        for key in ("scratch_limit_gib", "qemu_timeout", "upload_timeout"):
+        for key in ("scratch_limit_gib", "qemu_timeout", "upload_timeout", "api_timeout"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{where}.{key}: must be more than 0")

@@ -57,7 +57,9 @@ def ovf(disk_names: list[str]) -> bytes:
     return OVF.format(files=files, disks=disks, items=items).encode()
 
 
-def disk(directory: Path, name: str, fmt: str, megabytes: int = 16, seed: int = 1, **opts: str) -> Path:
+def disk(
+    directory: Path, name: str, fmt: str, megabytes: int = 16, seed: int = 1, **opts: str
+) -> Path:
     """A disk whose first megabytes hold bytes from ``seed`` (the rest unallocated)."""
     raw = directory / f"{name}.source.raw"
     data = hashlib.shake_256(seed.to_bytes(4, "big")).digest(min(megabytes, 3) << 20)
@@ -76,7 +78,9 @@ def disk(directory: Path, name: str, fmt: str, megabytes: int = 16, seed: int = 
 
 
 def manifest(members: dict[str, bytes]) -> bytes:
-    lines = [f"SHA256({name})= {hashlib.sha256(data).hexdigest()}" for name, data in members.items()]
+    lines = [
+        f"SHA256({name})= {hashlib.sha256(data).hexdigest()}" for name, data in members.items()
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -101,7 +102,9 @@ def start_glance(
         (directory / sub).mkdir(parents=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    (directory / "glance-api.conf").write_text(API_CONF.format(dir=directory, url=url, methods=methods, cap=cap))
+    (directory / "glance-api.conf").write_text(
+        API_CONF.format(dir=directory, url=url, methods=methods, cap=cap)
+    )
     _paste_ini(directory)
     (directory / "clouds.yaml").write_text(CLOUDS.format(url=url))
     conf = str(directory / "glance-api.conf")
@@ -115,8 +118,16 @@ def start_glance(
     log = directory / "gunicorn.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(GLANCE_VENV / "bin" / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1",
-             "--threads", "4", "glance.wsgi.api:application"],
+            [
+                str(GLANCE_VENV / "bin" / "gunicorn"),
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "1",
+                "--threads",
+                "4",
+                "glance.wsgi.api:application",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -137,14 +148,30 @@ def start_glance(
             process.wait()
 
 
+def _private_dir(prefix: str) -> Iterator[Path]:
+    """A directory of this test's own, outside pytest's basetemp: pytest removes all but the
+    newest three basetemps, so concurrent runs on one machine would delete Glance's database and
+    store under it."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        yield Path(name)
+
+
+@pytest.fixture
+def work() -> Iterator[Path]:
+    """The test's own directory for appliances and scratch space."""
+    yield from _private_dir("stackwatch-image-test-")
+
+
 @pytest.fixture(scope="module")
-def glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Glance]:
+def glance() -> Iterator[Glance]:
     """Glance offering glance-direct import."""
-    yield from start_glance(tmp_path_factory.mktemp("glance"))
+    for directory in _private_dir("stackwatch-glance-"):
+        yield from start_glance(directory)
 
 
 @pytest.fixture(scope="module")
-def glance_upload_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Glance]:
+def glance_upload_only() -> Iterator[Glance]:
     """Glance offering no import method (the data goes up with PUT /file), and refusing images
     larger than 4 MiB (image_size_cap): an upload it refuses half-way."""
-    yield from start_glance(tmp_path_factory.mktemp("glance-put"), methods="", cap=CAP)
+    for directory in _private_dir("stackwatch-glance-put-"):
+        yield from start_glance(directory, methods="", cap=CAP)

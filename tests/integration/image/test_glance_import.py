@@ -24,14 +24,14 @@ def _by_name(glance: Glance, name: str) -> list[dict[str, object]]:
 
 
 def test_ova_becomes_a_verified_qcow2_image_with_the_ovf_properties(
-    glance: Glance, tmp_path: Path
+    glance: Glance, work: Path
 ) -> None:
-    vmdk = appliance.disk(tmp_path, "system.vmdk", "vmdk", subformat="streamOptimized")
+    vmdk = appliance.disk(work, "system.vmdk", "vmdk", subformat="streamOptimized")
     ova = appliance.ova(
-        tmp_path / "vendor.ova",
+        work / "vendor.ova",
         {"vendor.ovf": appliance.ovf(["system.vmdk"]), "system.vmdk": vmdk.read_bytes()},
     )
-    cfg = appliance.config(tmp_path, tmp_path / "scratch")
+    cfg = appliance.config(work, work / "scratch")
     done = _import(glance, cfg, str(ova), "--name", "vendor-ova", "--format", "json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -51,21 +51,21 @@ def test_ova_becomes_a_verified_qcow2_image_with_the_ovf_properties(
         ["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", str(vmdk), str(stored)], check=False
     )
     assert same.returncode == 0
-    assert appliance.leftovers(tmp_path / "scratch") == []
+    assert appliance.leftovers(work / "scratch") == []
 
 
-def test_zip_kept_as_vmdk_second_disk_as_its_own_image(glance: Glance, tmp_path: Path) -> None:
-    boot = appliance.disk(tmp_path, "boot.vmdk", "vmdk", seed=2)
-    data = appliance.disk(tmp_path, "data.vmdk", "vmdk", seed=3)
+def test_zip_kept_as_vmdk_second_disk_as_its_own_image(glance: Glance, work: Path) -> None:
+    boot = appliance.disk(work, "boot.vmdk", "vmdk", seed=2)
+    data = appliance.disk(work, "data.vmdk", "vmdk", seed=3)
     archive = appliance.zipped(
-        tmp_path / "vendor.zip",
+        work / "vendor.zip",
         {
             "vendor/appliance.ovf": appliance.ovf(["boot.vmdk", "data.vmdk"]),
             "vendor/boot.vmdk": boot.read_bytes(),
             "vendor/data.vmdk": data.read_bytes(),
         },
     )
-    cfg = appliance.config(tmp_path, tmp_path / "scratch")
+    cfg = appliance.config(work, work / "scratch")
     done = _import(glance, cfg, str(archive), "--name", "vendor-zip", "--to", "keep")
     assert done.returncode == 0, done.stderr
     assert "vendor-zip-disk2" in done.stdout and "sha512 verified" in done.stdout
@@ -87,9 +87,9 @@ def test_zip_kept_as_vmdk_second_disk_as_its_own_image(glance: Glance, tmp_path:
     assert "DIFFERENT" in wrong.stdout and "differs from Glance's os_hash_value" in wrong.stdout
 
 
-def test_existing_name_refused_before_any_work(glance: Glance, tmp_path: Path) -> None:
-    disk = appliance.disk(tmp_path, "a.qcow2", "qcow2", seed=4)
-    cfg = appliance.config(tmp_path, tmp_path / "scratch")
+def test_existing_name_refused_before_any_work(glance: Glance, work: Path) -> None:
+    disk = appliance.disk(work, "a.qcow2", "qcow2", seed=4)
+    cfg = appliance.config(work, work / "scratch")
     assert _import(glance, cfg, str(disk), "--name", "twice").returncode == 0
     again = _import(glance, cfg, str(disk), "--name", "twice")
     assert again.returncode == 1
@@ -97,19 +97,19 @@ def test_existing_name_refused_before_any_work(glance: Glance, tmp_path: Path) -
     assert len(_by_name(glance, "twice")) == 1
 
 
-def test_dry_run_uploads_nothing_and_leaves_no_scratch(glance: Glance, tmp_path: Path) -> None:
-    vmdk = appliance.disk(tmp_path, "d.vmdk", "vmdk")
-    cfg = appliance.config(tmp_path, tmp_path / "scratch")
+def test_dry_run_uploads_nothing_and_leaves_no_scratch(glance: Glance, work: Path) -> None:
+    vmdk = appliance.disk(work, "d.vmdk", "vmdk")
+    cfg = appliance.config(work, work / "scratch")
     done = _import(glance, cfg, str(vmdk), "--name", "dry", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "convert to qcow2" in done.stdout and "dry run" in done.stdout
     assert _by_name(glance, "dry") == []
-    assert appliance.leftovers(tmp_path / "scratch") == []
+    assert appliance.leftovers(work / "scratch") == []
 
 
-def test_direct_upload_where_no_import_is_offered(glance_upload_only: Glance, tmp_path: Path) -> None:
-    disk = appliance.disk(tmp_path, "small.qcow2", "qcow2", megabytes=2)
-    cfg = appliance.config(tmp_path, tmp_path / "scratch")
+def test_direct_upload_where_no_import_is_offered(glance_upload_only: Glance, work: Path) -> None:
+    disk = appliance.disk(work, "small.qcow2", "qcow2", megabytes=2)
+    cfg = appliance.config(work, work / "scratch")
     done = _import(glance_upload_only, cfg, str(disk), "--name", "put", "--format", "json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["uploaded"][0]["method"] == "upload"
@@ -117,12 +117,12 @@ def test_direct_upload_where_no_import_is_offered(glance_upload_only: Glance, tm
     assert image["status"] == "active"
 
 
-def test_refused_upload_leaves_no_half_image(glance_upload_only: Glance, tmp_path: Path) -> None:
-    # 16 MiB raw is over the 4 MiB image_size_cap: Glance refuses it half-way.
-    disk = appliance.disk(tmp_path, "big.qcow2", "qcow2", megabytes=16)
-    cfg = appliance.config(tmp_path, tmp_path / "scratch")
+def test_refused_upload_leaves_no_half_image(glance_upload_only: Glance, work: Path) -> None:
+    # 6 MiB raw is over the 4 MiB image_size_cap: Glance refuses it half-way.
+    disk = appliance.disk(work, "big.qcow2", "qcow2", megabytes=6)
+    cfg = appliance.config(work, work / "scratch", api_timeout=20.0)
     done = _import(glance_upload_only, cfg, str(disk), "--name", "too-big", "--to", "raw")
     assert done.returncode == 1
     assert done.stderr.startswith("stackwatch: ") and "Traceback" not in done.stderr
     assert _by_name(glance_upload_only, "too-big") == []
-    assert appliance.leftovers(tmp_path / "scratch") == []
+    assert appliance.leftovers(work / "scratch") == []
