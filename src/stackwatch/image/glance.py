@@ -20,7 +20,9 @@ from stackwatch.image.qemu import ImageError
 
 CHUNK = 1 << 20
 POLL = 0.2
-FAILED_STATES = ("killed", "deleted", "pending_delete", "deactivated")
+# Once the data is sent, "queued" means Glance dropped it: a refused PUT (image_size_cap, a
+# quota) or a failed import task both put the image back to queued.
+FAILED_STATES = ("queued", "killed", "deleted", "pending_delete", "deactivated")
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,15 @@ def upload(conn: Any, host: Host, job: Upload, timeout: float, show_progress: bo
         allow_duplicates=True,
         **job.properties,
     )
+    failures = (ImageError, *sdk_errors())
     try:
         method = _send(conn, host, image, job, show_progress)
         active = _wait_active(conn, image.id, timeout)
         return _verified(host, active, job, method)
-    except BaseException as exc:
+    except failures as exc:
+        _remove_half_image(conn, image.id, exc)
+        raise ImageError(f"upload of {job.name} failed ({exc}); image {image.id} deleted") from None
+    except BaseException as exc:  # Ctrl-C, a local read error: no half image either
         _remove_half_image(conn, image.id, exc)
         raise
 
@@ -173,7 +179,10 @@ def _wait_active(
         if image.status == "active":
             return image
         if image.status in FAILED_STATES:
-            raise ImageError(f"Glance set image {image_id} to {image.status}")
+            raise ImageError(
+                f"Glance set image {image_id} to {image.status}: its data was refused "
+                "or its import failed"
+            )
         if clock() > deadline:
             raise ImageError(f"image {image_id} not active after {timeout:g} s ({image.status})")
         time.sleep(POLL)

@@ -124,5 +124,6 @@ def test_refused_upload_leaves_no_half_image(glance_upload_only: Glance, work: P
     done = _import(glance_upload_only, cfg, str(disk), "--name", "too-big", "--to", "raw")
     assert done.returncode == 1
     assert done.stderr.startswith("stackwatch: ") and "Traceback" not in done.stderr
+    assert "upload of too-big failed" in done.stderr and "deleted" in done.stderr
     assert _by_name(glance_upload_only, "too-big") == []
     assert appliance.leftovers(work / "scratch") == []
