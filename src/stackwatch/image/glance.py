@@ -144,7 +144,7 @@ def upload(conn: Any, host: Host, job: Upload, timeout: float, show_progress: bo
         allow_duplicates=True,
         **job.properties,
     )
-    failures = (ImageError, *sdk_errors())
+    failures: tuple[type[BaseException], ...] = (ImageError, *sdk_errors())
     try:
         method = _send(conn, host, image, job, show_progress)
         active = _wait_active(conn, image.id, timeout)
