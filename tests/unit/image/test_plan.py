@@ -53,7 +53,7 @@ def _image(**changes: object) -> ImageFacts:
         "hash_value": "abc",
     }
     base.update(changes)
-    return ImageFacts(**base)  # type: ignore[arg-type]
+    return ImageFacts(**base)
 
 
 def test_check_same_only_when_active_same_size_same_hash() -> None:
