@@ -71,5 +71,5 @@ GLANCE_VENV=.venv-glance
 if ! { [ -x "$GLANCE_VENV/bin/gunicorn" ] && [ -x "$GLANCE_VENV/bin/glance-manage" ] &&
   "$GLANCE_VENV/bin/python" -c 'import glance.wsgi' 2>/dev/null; }; then
   "$PYTHON" -m venv --clear "$GLANCE_VENV"
-  "$GLANCE_VENV/bin/python" -m pip install -q --disable-pip-version-check glance gunicorn
+  "$GLANCE_VENV/bin/python" -m pip install -q --disable-pip-version-check glance==33.0.0 gunicorn==27.0.1
 fi
