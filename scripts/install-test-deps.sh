@@ -36,6 +36,8 @@ packages+=(tcpdump iptables nftables iperf3 iputils-tracepath)
 # for storage baselines; drbd-utils for drbdsetup where a drbd kernel module exists; ifupdown
 # (ifup --no-act) and netplan.io (netplan generate) accept the files ipalias writes.
 packages+=(lvm2 drbd-utils fio ifupdown netplan.io)
+# image (issue 18): qemu-img for image import|check and for the test appliances.
+packages+=(qemu-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -71,3 +73,13 @@ if command -v npm >/dev/null && [ ! -e "$(npm root -g)/statsd/stats.js" ]; then
 fi
 GRAPHITE_NO_PREFIX=True "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
   carbon==1.1.10 whisper==1.1.10
+
+# image (issue 18): a real Glance for tests/integration/image, in a virtual environment of its
+# own (.venv-glance) so that its pinned OpenStack dependencies never meet the project's; the
+# tests run glance-manage and gunicorn from it. Made again like .venv when it no longer runs.
+GLANCE_VENV=.venv-glance
+if ! { [ -x "$GLANCE_VENV/bin/gunicorn" ] && [ -x "$GLANCE_VENV/bin/glance-manage" ] &&
+  "$GLANCE_VENV/bin/python" -c 'import glance.wsgi' 2>/dev/null; }; then
+  "$PYTHON" -m venv --clear "$GLANCE_VENV"
+  "$GLANCE_VENV/bin/python" -m pip install -q --disable-pip-version-check glance==33.0.0 gunicorn==27.0.1
+fi

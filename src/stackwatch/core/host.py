@@ -509,6 +509,29 @@ class Host:
                 raise HostError(f"cannot read {os.fspath(source)}: {exc.strerror}") from exc
             out.commit()
 
+    def write_blocks(
+        self, target: str | os.PathLike[str], blocks: Iterable[bytes], mode: int = 0o600
+    ) -> int:
+        """Write ``blocks`` (a stream read from elsewhere: an archive's member) under a temporary
+        name beside ``target``, fsync, rename: ``target`` is the whole stream or absent. An
+        exception raised by ``blocks`` (a limit reached) goes through, leaving nothing behind.
+        Returns the bytes written."""
+        written = 0
+        with _PartialFile(self.path(target), mode) as out:
+            for block in blocks:
+                out.write(block)
+                written += len(block)
+            out.commit()
+        return written
+
+    def free_bytes(self, path: str | os.PathLike[str]) -> int:
+        """Bytes an unprivileged writer may still use on the file system holding ``path``."""
+        try:
+            usage = os.statvfs(self.real(path))
+        except OSError as exc:
+            raise HostError(f"cannot stat {os.fspath(path)}: {exc.strerror or exc}") from exc
+        return usage.f_bavail * usage.f_frsize
+
     def write_atomic(
         self, path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644
     ) -> None:
