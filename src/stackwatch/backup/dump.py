@@ -14,9 +14,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackwatch.backup.config import SYSTEM_DATABASES, Job, Server
-from stackwatch.core.host import CommandFailed, Drained, Encoder, Host, HostError, Process
+from stackwatch.core.host import CommandFailed, Drained, Host, HostError, Process
+
+if TYPE_CHECKING:
+    from stackwatch.core.host import Encoder
 
 TRAILER = re.compile(rb"\n-- Dump completed(?: on [0-9: -]+)?\s*$")
 _BINLOG_POS = re.compile(

@@ -662,7 +662,7 @@ DRAIN_CHUNK = 1 << 20
 TAIL_BYTES = 512
 # --password[=...] and the abbreviations MySQL programs accept (--pass, --passw, ...);
 # not --password-file=PATH (rsync), which names a file, as an option file does.
-_PASSWORD_OPTION = re.compile(r"--pass(?:w(?:o(?:r(?:d)?)?)?)?(?:=|$)", re.IGNORECASE)
+_PASSWORD_OPTION = r"(?i)--pass(?:w(?:o(?:r(?:d)?)?)?)?(?:=|$)"  # compiled (and cached) at use
 _SHORT_P_IS_PASSWORD = ("mysql", "mariadb")  # -pSECRET; for ssh, -p is the port
 
 
@@ -682,17 +682,19 @@ def audit_argv(argv: Sequence[str]) -> None:
 
 
 def _is_password_option(element: str, short_p_is_password: bool) -> bool:
-    if _PASSWORD_OPTION.match(element):
+    if re.match(_PASSWORD_OPTION, element):
         return True
     return short_p_is_password and element.startswith("-p") and len(element) > 2
 
 
-class Encoder(Protocol):
-    """A streaming transformation of a program's output (zstandard's and zlib's compressobj)."""
+if TYPE_CHECKING:  # a Protocol class costs ~1 ms to create: for the type checker only
 
-    def compress(self, data: bytes, /) -> bytes: ...
+    class Encoder(Protocol):
+        """A streaming transformation of a program's output (zstandard's compressobj, ...)."""
 
-    def flush(self) -> bytes: ...
+        def compress(self, data: bytes, /) -> bytes: ...
+
+        def flush(self) -> bytes: ...
 
 
 class _Unchanged:
