@@ -25,6 +25,7 @@ from operator import itemgetter
 from typing import Protocol
 
 from stackwatch.core.host import Host
+from stackwatch.weblog.fastcount import vouched
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
 from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams
 
@@ -423,21 +424,34 @@ class Parser:
     request; lines without a readable time count as unmatched."""
 
     def __init__(self, fmt: LogFormat) -> None:
-        self.matcher = fmt.matcher(("time", "ip", "request", "referrer"))
+        fields = ("time", "ip", "request", "referrer")
+        self.matcher = fmt.matcher(fields)
+        self._fast = fmt.fast_matcher(fields)
         self._hosts: dict[bytes, str | None] = {}
         self._paths: dict[bytes, bytes] = {}
+        self._stamps: dict[bytes, float | None] = {}
 
     def parse(self, block: bytes, stats: _Counts | None = None) -> list[Record]:
         return list(self.records(block, stats))
 
-    def records(self, block: bytes, stats: _Counts | None = None) -> Iterator[Record]:
-        found = self.matcher.findall(block)
+    def _found(self, block: bytes, stats: _Counts | None) -> list[tuple[bytes, ...]]:
+        """The block's matches: the fast matcher's when it vouches for every line."""
+        lines = block.count(b"\n")
+        found = vouched(block, lines, self._fast) or self.matcher.findall(block)
         if stats is not None:
-            stats.lines += block.count(b"\n")
+            stats.lines += lines
             stats.matched += len(found)
-        hosts, paths = self._hosts, self._paths
+        return found
+
+    def records(self, block: bytes, stats: _Counts | None = None) -> Iterator[Record]:
+        found = self._found(block, stats)
+        hosts, paths, stamps = self._hosts, self._paths, self._stamps
         for when, ip, request, referrer in found:
-            stamp = parse_time(when)
+            stamp = stamps.get(when, 0.0)
+            if stamp == 0.0:  # not seen (a log at the epoch itself is merely parsed again)
+                if len(stamps) > 100_000:
+                    stamps.clear()
+                stamp = stamps[when] = parse_time(when)
             if stamp is None:
                 if stats is not None:
                     stats.matched -= 1

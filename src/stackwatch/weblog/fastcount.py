@@ -76,12 +76,19 @@ def count_block(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]
     return sum(_count_piece(piece, fast, careful, into) for piece in _pieces(data))
 
 
-def _count_fast(data: bytes, fast: Matcher, into: Counter[Any]) -> int | None:
-    """The count of a piece when the fast path vouches for every line of it, else None."""
+def vouched(data: bytes, lines: int, fast: Matcher) -> list[Any] | None:
+    """The fast matcher's matches in a block of ``lines`` whole lines when it vouches for every
+    line (no backslash, every line matched): then they are the careful matcher's. Else None."""
     if b"\\" in data:
         return None
     found = fast.findall(data)
-    if len(found) != data.count(b"\n"):
+    return found if len(found) == lines else None
+
+
+def _count_fast(data: bytes, fast: Matcher, into: Counter[Any]) -> int | None:
+    """The count of a piece when the fast path vouches for every line of it, else None."""
+    found = vouched(data, data.count(b"\n"), fast)
+    if found is None:
         return None
     into.update(found)
     return len(found)

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, cast
 
 NAMED_FORMATS: dict[str, str] = {
@@ -161,8 +162,9 @@ class Matcher:
         )
 
     def _reordered(self, data: bytes) -> list[Any]:
-        index = self._index
-        return [tuple(row[i] for i in index) for row in self.pattern.findall(data)]
+        # itemgetter with two or more indices gives a tuple, at C speed (only several fields
+        # are ever reordered).
+        return list(map(itemgetter(*self._index), self.pattern.findall(data)))
 
 
 def get_format(name_or_spec: str) -> LogFormat:
