@@ -94,3 +94,4 @@ def test_parallel_ranges_count_what_one_stream_counts(
         assert counted == expected
         assert (stats.lines, stats.matched) == (3001, 3000)
     assert count_by([str(log)], fmt, "referrer", limit=1).rows == [("https://s0.example/", 600)]
+    assert count_by([str(log)], fmt, "referrer", since=T0 + 1500).total == 1500
