@@ -28,3 +28,5 @@ class WeblogConfig:
             raise ConfigError(f"{where}.ban_time: {exc}") from None
         if ban <= 0:
             raise ConfigError(f"{where}.ban_time: must be above 0")
+        if not 0 <= self.detect.reorder <= 86400:
+            raise ConfigError(f"{where}.detect.reorder: must be between 0 and 86400 seconds")

@@ -25,6 +25,7 @@ from operator import itemgetter
 from typing import Protocol
 
 from stackwatch.core.host import Host
+from stackwatch.weblog.fastcount import vouched
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
 from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams
 
@@ -94,6 +95,9 @@ class DetectOptions:
     min_history: float = 30.0  # seconds of traffic seen before anything is judged
     search_engines: tuple[str, ...] = ()  # more names, added to the built-in list
     static_extensions: tuple[str, ...] = ()  # more extensions, added to the built-in list
+    reorder: float = (
+        300.0  # seconds within which requests are put back in time order (0: as written)
+    )
 
 
 def is_search_engine(host: str, extra: Iterable[str] = ()) -> bool:
@@ -423,21 +427,34 @@ class Parser:
     request; lines without a readable time count as unmatched."""
 
     def __init__(self, fmt: LogFormat) -> None:
-        self.matcher = fmt.matcher(("time", "ip", "request", "referrer"))
+        fields = ("time", "ip", "request", "referrer")
+        self.matcher = fmt.matcher(fields)
+        self._fast = fmt.fast_matcher(fields)
         self._hosts: dict[bytes, str | None] = {}
         self._paths: dict[bytes, bytes] = {}
+        self._stamps: dict[bytes, float | None] = {}
 
     def parse(self, block: bytes, stats: _Counts | None = None) -> list[Record]:
         return list(self.records(block, stats))
 
-    def records(self, block: bytes, stats: _Counts | None = None) -> Iterator[Record]:
-        found = self.matcher.findall(block)
+    def _found(self, block: bytes, stats: _Counts | None) -> list[tuple[bytes, ...]]:
+        """The block's matches: the fast matcher's when it vouches for every line."""
+        lines = block.count(b"\n")
+        found = vouched(block, lines, self._fast) or self.matcher.findall(block)
         if stats is not None:
-            stats.lines += block.count(b"\n")
+            stats.lines += lines
             stats.matched += len(found)
-        hosts, paths = self._hosts, self._paths
+        return found
+
+    def records(self, block: bytes, stats: _Counts | None = None) -> Iterator[Record]:
+        found = self._found(block, stats)
+        hosts, paths, stamps = self._hosts, self._paths, self._stamps
         for when, ip, request, referrer in found:
-            stamp = parse_time(when)
+            stamp = stamps.get(when, 0.0)
+            if stamp == 0.0:  # not seen (a log at the epoch itself is merely parsed again)
+                if len(stamps) > 100_000:
+                    stamps.clear()
+                stamp = stamps[when] = parse_time(when)
             if stamp is None:
                 if stats is not None:
                     stats.matched -= 1
@@ -549,23 +566,42 @@ def _timed(records: Iterable[Record], timeline: Timeline) -> Iterator[Record]:
         yield record
 
 
-def _records(
+def _record_blocks(
     paths: Iterable[str], parser: Parser, stats: ScanStats, host: Host | None
-) -> Iterable[Record]:
-    """Every request of the logs in time order: a rotated set oldest file first, separate logs
+) -> Iterable[list[Record]]:
+    """Every request of the logs, in blocks: a rotated set oldest file first, separate logs
     (not one rotated set) merged by time."""
     groups = streams(paths, host)
-    if len(groups) == 1:  # one stream: records straight from each block, no lists to merge
-        return (
-            r
-            for data in read_blocks(groups[0], stats, host=host)
-            for r in parser.records(data, stats)
-        )
+    if len(groups) == 1:
+        return (parser.parse(data, stats) for data in read_blocks(groups[0], stats, host=host))
     block = max(BLOCK // max(len(groups), 1), MIN_MERGE_BLOCK)
     feeds = [
         (parser.parse(data, stats) for data in read_blocks(g, stats, block, host)) for g in groups
     ]
-    return chain.from_iterable(merge_by_time(feeds))
+    return merge_by_time(feeds)
+
+
+def in_order(blocks: Iterable[list[Record]], horizon: float) -> Iterator[Record]:
+    """The records in time order within ``horizon`` seconds: web servers stamp a request with
+    its start but write it when it ends, and merged logs interleave, so a line may step back in
+    time. Records are held until the newest one seen is ``horizon`` seconds past them, then
+    handed on sorted (stably: equal times keep their order). Only a record older than some
+    already handed on comes out of order: that is what "late" means."""
+    held: list[Record] = []
+    newest: float | None = None
+    for block in blocks:
+        if not block:
+            continue
+        held.extend(block)
+        top = max(map(_TIME, block))
+        newest = top if newest is None or top > newest else newest
+        held.sort(key=_TIME)  # held is mostly in order: timsort merges its runs in linear time
+        cut = bisect_right(held, newest - horizon, key=_TIME)
+        if cut:
+            yield from held[:cut]
+            del held[:cut]
+    held.sort(key=_TIME)
+    yield from held
 
 
 def detect_files(
@@ -582,7 +618,9 @@ def detect_files(
     requests in the order they came whatever file each was written to."""
     driver = Driver(Detector(sites, options))
     stats = ScanStats()
-    found = _records(paths, Parser(fmt), stats, host)
+    horizon = driver.detector.options.reorder
+    blocks = _record_blocks(paths, Parser(fmt), stats, host)
+    found = in_order(blocks, horizon) if horizon > 0 else chain.from_iterable(blocks)
     driver.feed(_timed(found, timeline) if timeline is not None else found)
     driver.judge()
     stats.late = driver.late_requests

@@ -1,6 +1,7 @@
 """Counting requests by one field: which Referer, referring site, client, path, status or agent.
 
-Raw field values are counted first (a Counter over C-level matches), and derived keys (the host
+Raw field values are counted first (fastcount: a Counter over C-level matches, one process per
+core for big files), and derived keys (the host
 of a Referer, the path of a request line) are computed once per distinct value afterwards: two
 million lines usually carry a few thousand distinct Referers.
 """
@@ -12,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stackwatch.core.host import Host
+from stackwatch.weblog.fastcount import count_values
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path, unescape
-from stackwatch.weblog.reader import ScanStats, scan
+from stackwatch.weblog.reader import ScanStats
 
 KEYS = ("referrer", "site", "ip", "path", "status", "agent", "vhost")
 _SOURCE = {"site": "referrer", "path": "request"}
@@ -50,16 +52,17 @@ def count_by(
         raise ValueError(f"cannot count by {by!r} (one of {', '.join(KEYS)})")
     source = _SOURCE.get(by, by)
     stats = ScanStats()
-    raw: Counter[bytes] = Counter()
     if since is None:
-        for found in scan(paths, fmt, (source,), stats, host):
-            raw.update(found)
+        raw: Counter[bytes] = count_values(paths, fmt, (source,), stats, host)
     else:
-        for found in scan(paths, fmt, ("time", source), stats, host):
-            for when, value in found:
-                stamp = parse_time(when)
-                if stamp is not None and stamp >= since:
-                    raw[value] += 1
+        raw = Counter()
+        timed: Counter[tuple[bytes, bytes]] = count_values(
+            paths, fmt, ("time", source), stats, host
+        )
+        for (when, value), count in timed.items():
+            stamp = parse_time(when)
+            if stamp is not None and stamp >= since:
+                raw[value] += count
     keyed: Counter[str] = Counter()
     for value, count in raw.items():
         keyed[_key_text(by, value)] += count

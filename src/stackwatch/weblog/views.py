@@ -99,8 +99,8 @@ def detect_text(findings: Sequence[Finding], stats: ScanStats) -> str:
     out.append(f"{stats.lines} lines read, {stats.skipped} unreadable lines skipped")
     if stats.late:
         out.append(
-            f"{stats.late} requests logged a --window or more late (counted in its oldest "
-            "second; minutes late: left out)"
+            f"{stats.late} requests logged beyond the reorder horizon and a --window or more "
+            "late (counted in its oldest second; minutes late: left out)"
         )
     out.extend(_block_lines([f.host for f in findings]))
     return "\n".join(out) + "\n"

@@ -3,6 +3,7 @@ site's own Referers never are."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -231,3 +232,32 @@ def test_detect_text_is_safe_for_the_terminal_and_the_shell(tmp_path: Path) -> N
         "cannot block Referer host x$(reboot)\\x1b[2j.example.net: "
     )
     assert "block with" not in result.stdout
+
+
+def test_lines_stepping_back_within_the_reorder_horizon_are_not_late(tmp_path: Path) -> None:
+    """Apache stamps a request with its start and writes it at its end: half the lines step
+    back by up to 59 s. Put back in order, each is counted in its own second, none is late,
+    and the findings are those of the same log written in time order."""
+    lines = sorted(normal_traffic(T0, 600) + iframe_flood(T0 + 300, 60), key=_stamp_of)
+    stepped = list(lines)
+    for n in range(0, len(stepped) - 300, 600):  # a slow request written 59 s after it began
+        stepped.insert(n + 300, stepped.pop(n))
+    fmt = get_format("combined")
+    written = tmp_path / "stepped.log"
+    written.write_text("".join(stepped))  # as written, not sorted as write() does
+    findings, stats = detect_files([str(written)], fmt, SITES)
+    assert stats.late == 0 and stats.lines == len(lines)
+    reference, _ = detect_files([write(tmp_path, lines, "ordered.log")], fmt, SITES)
+    assert [f.as_dict() for f in findings] == [f.as_dict() for f in reference]
+    assert [f.seconds for f in findings] == [f.seconds for f in reference]
+    tight = dataclasses.replace(DetectOptions(), reorder=0)
+    _, stats = detect_files([str(written)], fmt, SITES, tight)
+    assert stats.late > 0  # without the horizon, the same lines are late
+
+
+def _stamp_of(text: str) -> float:
+    from stackwatch.weblog.formats import parse_time
+
+    stamp = parse_time(text.split("[", 1)[1].split("]", 1)[0].encode())
+    assert stamp is not None
+    return stamp

@@ -1,0 +1,192 @@
+"""Counting field values fast, with the careful parser's answer on every line.
+
+The fast path runs ``LogFormat.fast_matcher`` (quoted fields without escapes, each match taking
+its line's newline) over a piece of a block. It vouches for a piece only when the piece holds no
+backslash and every line matched (matches == newlines): then the careful pattern, whose escape
+branches cannot be taken without a backslash, explores the same choices in the same order and
+finds the same values. Any other piece is read by the careful matcher, so a hostile line costs
+the speed of its piece, never a different count.
+
+Big plain files are split into byte ranges cut at line ends and counted by one process per core
+(fork: the workers inherit the compiled patterns); gzip files and stdin are read in one stream.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any, BinaryIO, cast
+
+from stackwatch.core.host import Host, HostError
+from stackwatch.weblog import reader
+from stackwatch.weblog.formats import LogFormat, Matcher
+from stackwatch.weblog.reader import LogReadError, ScanStats, blocks_of, expand
+
+BLOCK = reader.BLOCK  # the reader's block, so over-long lines are found as it finds them
+PIECE = 256 << 10  # a block the fast path cannot vouch for is retried in pieces of this size
+PARALLEL_MIN = 64 << 20  # a smaller file is not worth starting processes for
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker counts: one byte range of one plain file."""
+
+    path: str
+    start: int
+    end: int
+    fmt: LogFormat
+    fields: tuple[str, ...]
+    host: Host
+
+
+def count_values(
+    paths: Iterable[str],
+    fmt: LogFormat,
+    fields: tuple[str, ...],
+    stats: ScanStats,
+    host: Host | None = None,
+    *,
+    workers: int | None = None,
+) -> Counter[Any]:
+    """Count the matches of ``fields`` (a bytes value, or a tuple for several fields) over every
+    line of the logs: the same Counter the careful matcher's ``findall`` would give."""
+    host = host or Host()
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    total: Counter[Any] = Counter()
+    for path in expand(paths, host):
+        stats.files.append(path)
+        ranges = _ranges(path, host, workers)
+        if ranges:
+            _count_parallel(ranges, fmt, fields, total, stats, host)
+        else:
+            _count_stream(path, fmt, fields, total, stats, host)
+    return total
+
+
+def count_block(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
+    """Count the matches in a block of whole lines into ``into``; return how many matched."""
+    matched = _count_fast(data, fast, into)
+    if matched is not None:
+        return matched
+    return sum(_count_piece(piece, fast, careful, into) for piece in _pieces(data))
+
+
+def vouched(data: bytes, lines: int, fast: Matcher) -> list[Any] | None:
+    """The fast matcher's matches in a block of ``lines`` whole lines when it vouches for every
+    line (no backslash, every line matched): then they are the careful matcher's. Else None."""
+    if b"\\" in data:
+        return None
+    found = fast.findall(data)
+    return found if len(found) == lines else None
+
+
+def _count_fast(data: bytes, fast: Matcher, into: Counter[Any]) -> int | None:
+    """The count of a piece when the fast path vouches for every line of it, else None."""
+    found = vouched(data, data.count(b"\n"), fast)
+    if found is None:
+        return None
+    into.update(found)
+    return len(found)
+
+
+def _count_piece(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
+    matched = _count_fast(data, fast, into)
+    if matched is not None:
+        return matched
+    found = careful.findall(data)
+    into.update(found)
+    return len(found)
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """The block in pieces of about PIECE bytes, each ending at a line end."""
+    start = 0
+    while start < len(data):
+        cut = data.find(b"\n", min(start + PIECE, len(data) - 1))
+        end = len(data) if cut < 0 else cut + 1
+        yield data[start:end]
+        start = end
+
+
+def _count_stream(
+    path: str, fmt: LogFormat, fields: tuple[str, ...], into: Counter[Any], stats: ScanStats,
+    host: Host,
+) -> None:  # fmt: skip
+    from stackwatch.weblog.reader import _opened
+
+    fast, careful = fmt.fast_matcher(fields), fmt.matcher(fields)
+    with _opened(path, host) as handle:
+        for data in blocks_of(handle, stats, path, BLOCK):
+            stats.lines += data.count(b"\n")
+            stats.matched += count_block(data, fast, careful, into)
+
+
+def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
+    """Byte ranges for the workers, or [] when the file is read as one stream (stdin, gzip,
+    small, one core)."""
+    if path == "-" or workers < 2:
+        return []
+    try:
+        size = host.stat(path).st_size
+        with host.open_binary(path) as handle:
+            if handle.read(2) == b"\x1f\x8b" or size < PARALLEL_MIN:
+                return []
+            cuts = [0]
+            for n in range(1, workers):
+                handle.seek(size * n // workers)
+                handle.readline()
+                cuts.append(max(handle.tell(), cuts[-1]))
+    except (HostError, OSError):
+        return []  # the stream reader says what is wrong, in its words
+    cuts.append(size)
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _count_parallel(
+    ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
+    into: Counter[Any], stats: ScanStats, host: Host,
+) -> None:  # fmt: skip
+    path = stats.files[-1]
+    jobs = [_Job(path, a, b, fmt, fields, host) for a, b in ranges]
+    with ProcessPoolExecutor(len(jobs), mp_context=get_context("fork")) as pool:
+        for counted, lines, matched, too_long in pool.map(_count_range, jobs):
+            into.update(counted)
+            stats.lines += lines
+            stats.matched += matched
+            stats.too_long += too_long
+
+
+def _count_range(job: _Job) -> tuple[Counter[Any], int, int, int]:
+    """A worker: count one byte range (it starts and ends at line ends)."""
+    fast, careful = job.fmt.fast_matcher(job.fields), job.fmt.matcher(job.fields)
+    counted: Counter[Any] = Counter()
+    stats = ScanStats()
+    try:
+        with job.host.open_binary(job.path) as handle:
+            handle.seek(job.start)
+            for data in blocks_of(
+                cast(BinaryIO, _Limited(handle, job.end - job.start)), stats, job.path, BLOCK
+            ):
+                stats.lines += data.count(b"\n")
+                stats.matched += count_block(data, fast, careful, counted)
+    except HostError as exc:
+        raise LogReadError(str(exc)) from None
+    return counted, stats.lines, stats.matched, stats.too_long
+
+
+class _Limited:
+    """A file handle that ends after ``left`` bytes."""
+
+    def __init__(self, handle: Any, left: int) -> None:
+        self._handle = handle
+        self._left = left
+
+    def read(self, size: int) -> bytes:
+        data = self._handle.read(min(size, self._left))
+        self._left -= len(data)
+        return bytes(data)
