@@ -338,7 +338,7 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
     reboot_status, reboot_hint = _reboot_findings(facts, options)
     if not facts.differences:
         summary = f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}"
-        if reboot_status is not Status.OK:
+        if facts.lost_at_reboot:
             summary += f"; {len(facts.lost_at_reboot)} addresses would not survive a reboot"
         return Result(
             "ovs-bridges",

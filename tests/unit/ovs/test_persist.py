@@ -38,6 +38,7 @@ def test_address_set_with_ip_only_is_reported(tmp_path: Path) -> None:
     result = judged(tree(tmp_path, {}))
     assert result.status is Status.OK  # a note by default: monitoring keeps its status
     assert LOST in result.details
+    assert result.summary.endswith("; 1 addresses would not survive a reboot")
     assert result.hint is not None and f"systemctl enable {BOOT_UNIT}" in result.hint
     warned = judged(tree(tmp_path / "w", {}), reboot_loss="warning")
     assert warned.status is Status.WARNING
