@@ -9,6 +9,7 @@ as ``stackwatch check ovs-bridges`` does, its status as exit code, UNKNOWN (3) o
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -407,7 +408,7 @@ def kmod_guard_command(
 
     if apply and undo:
         usage_error("--apply and --undo: choose one")
-    host = Host(root)
+    host = Host(os.path.abspath(root))
     if not host.is_dir("/boot"):
         usage_error(f"--root {printable(root)}: no /boot there")
     store = StateStore(state_dir or DEFAULT_STATE_DIR)
@@ -452,7 +453,7 @@ def _guard_undo(host: Host, store: Any) -> None:
     from stackwatch.ovs.guard import STATE_NAME, run_steps, undo_steps
 
     saved = store.load(STATE_NAME)
-    steps = undo_steps(saved)
+    steps = undo_steps(saved, host)
     for ran in run_steps(host, steps):
         _say(f"ran {ran}")
     store.save(STATE_NAME, {})

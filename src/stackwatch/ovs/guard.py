@@ -278,8 +278,10 @@ def run_steps(host: Host, steps: list[list[str]]) -> list[str]:
     return ran
 
 
-def undo_steps(saved: dict[str, object]) -> list[list[str]]:
-    """The grub-editenv commands that put the saved entries back (unset where there were none)."""
+def undo_steps(saved: dict[str, object], host: Host | None = None) -> list[list[str]]:
+    """The commands that put the saved setting back: grub-editenv (unset where there was none)
+    or the removal of the package installed. GuardError where nothing is saved, or where it was
+    saved for another tree than ``host``'s."""
     package = saved.get("package")
     if isinstance(package, str) and package:
         return [["apt-get", "remove", "-y", package]]
@@ -287,6 +289,8 @@ def undo_steps(saved: dict[str, object]) -> list[list[str]]:
     env = saved.get("env")
     if not isinstance(path, str) or not isinstance(env, dict):
         raise GuardError("nothing to undo: no setting saved by ovs kmod guard --apply")
+    if host is not None and path != host.real(GRUBENV):
+        raise GuardError(f"nothing undone: the saved setting is for {path}, not this --root")
     steps = []
     for key in ENV_KEYS:
         value = env.get(key)

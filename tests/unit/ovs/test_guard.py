@@ -177,6 +177,10 @@ def test_apply_makes_the_check_ok_and_undo_restores(tmp_path: Path) -> None:
     assert undone.returncode == 0, undone.stderr
     assert grubenv(root)["saved_entry"] == "custom"
     assert kmod_check(root).status == Status.CRITICAL
+    guard(root, tmp_path / "state", "--apply")
+    elsewhere = guard(boot_tree(tmp_path / "other"), tmp_path / "state", "--undo")
+    assert elsewhere.returncode == 1 and "the saved setting is for" in elsewhere.stderr
+    assert guard(root, tmp_path / "state", "--undo").returncode == 0
     twice = guard(root, tmp_path / "state", "--undo")
     assert twice.returncode == 1 and "nothing to undo" in twice.stderr
 
