@@ -56,7 +56,7 @@ class GrubEntry:
 
     @property
     def recovery(self) -> bool:
-        return "recovery mode" in self.title or "single" in (self.entry_id or "")
+        return "recovery mode" in self.title or "-recovery-" in (self.entry_id or "")
 
 
 @dataclass(frozen=True)
