@@ -29,6 +29,7 @@ from stackwatch.render.safe import printable
 if TYPE_CHECKING:
     from stackwatch.core.config import Config
     from stackwatch.core.result import Result
+    from stackwatch.core.state import StateStore
     from stackwatch.ovs.apply import Devices
     from stackwatch.ovs.live import LiveSwitch
 
@@ -403,7 +404,6 @@ def kmod_guard_command(
     Exit 0: nothing to do, or done; 4: a plan printed, not applied; 1: it cannot be fixed here
     or a command failed; 2: usage.
     """
-    from stackwatch.core.host import HostError as _HostError
     from stackwatch.core.state import StateStore
 
     if apply and undo:
@@ -417,11 +417,11 @@ def kmod_guard_command(
             _guard_undo(host, store)
         else:
             _guard(host, store, apply, once)
-    except _HostError as exc:
+    except HostError as exc:
         fail(str(exc), FAILED)
 
 
-def _guard(host: Host, store: Any, apply: bool, once: bool) -> None:
+def _guard(host: Host, store: StateStore, apply: bool, once: bool) -> None:
     from stackwatch.ovs.guard import (
         STATE_NAME,
         GuardError,
@@ -449,7 +449,7 @@ def _guard(host: Host, store: Any, apply: bool, once: bool) -> None:
     typer.echo("done; stackwatch ovs kmod guard --undo puts the previous setting back")
 
 
-def _guard_undo(host: Host, store: Any) -> None:
+def _guard_undo(host: Host, store: StateStore) -> None:
     from stackwatch.ovs.guard import STATE_NAME, run_steps, undo_steps
 
     saved = store.load(STATE_NAME)
