@@ -38,6 +38,8 @@ packages+=(tcpdump iptables nftables iperf3 iputils-tracepath)
 packages+=(lvm2 drbd-utils fio ifupdown netplan.io)
 # image (issue 18): qemu-img for image import|check and for the test appliances.
 packages+=(qemu-utils)
+# ovs kmod guard (issue 20): the real grub-editenv changes fixture trees' grubenv
+packages+=(grub-common)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

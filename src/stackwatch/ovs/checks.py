@@ -10,7 +10,7 @@ punix:) waits for its peer, so its connection count is reported instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.registry import Check, CheckContext, NoOptions, NotApplicable
@@ -34,6 +34,8 @@ class OvsBridgesOptions:
     manager and controller checks have no options of their own."""
 
     critical_on_drift: bool = False  # drift is WARNING unless set; a missing bridge is CRITICAL
+    # a declared address nothing sets again after a reboot: a detail line (note) or a problem
+    reboot_loss: Literal["note", "warning", "critical"] = "note"
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class BridgeFacts:
     bridges: int
     ports: int
     notes: tuple[str, ...] = ()  # what was not compared, and why (not differences)
+    lost_at_reboot: tuple[str, ...] = ()  # declared addresses nothing sets again at boot
 
 
 def compare_layout(
@@ -280,7 +283,19 @@ def compare_layout(
         len(live.bridges),
         sum(len(b.user_ports) for b in live.bridges),
         notes,
+        _lost_at_reboot(layout, host),
     )
+
+
+def _lost_at_reboot(layout: Layout, host: Host | None) -> tuple[str, ...]:
+    """Declared addresses that would not come back after a reboot, from the files under the
+    host's root; nothing where the root has neither /etc/systemd nor /etc/network (a tree that
+    does not say how the host configures its network is not judged on it)."""
+    from stackwatch.ovs.persist import lost_at_reboot, read_persistence
+
+    if host is None or not any(host.is_dir(d) for d in ("/etc/systemd", "/etc/network")):
+        return ()
+    return tuple(lost_at_reboot(layout, read_persistence(host)))
 
 
 def collect_bridges(ctx: CheckContext[OvsBridgesOptions]) -> BridgeFacts:
@@ -303,19 +318,35 @@ def collect_bridges(ctx: CheckContext[OvsBridgesOptions]) -> BridgeFacts:
     return compare_layout(layout, live, ctx.host, settings.netns)
 
 
+def _reboot_findings(facts: BridgeFacts, options: OvsBridgesOptions) -> tuple[Status, str | None]:
+    """The status the addresses lost at a reboot weigh (OK where they are only a note), and
+    the hint that says how to keep them."""
+    from stackwatch.ovs.persist import reboot_hint
+
+    if not facts.lost_at_reboot:
+        return Status.OK, None
+    weight = {"note": Status.OK, "warning": Status.WARNING, "critical": Status.CRITICAL}
+    return weight[options.reboot_loss], reboot_hint()
+
+
 def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
     metrics = (
         Metric("differences", len(facts.differences), min=0),
         Metric("bridges", facts.bridges, min=0),
         Metric("ports", facts.ports, min=0),
     )
+    reboot_status, reboot_hint = _reboot_findings(facts, options)
     if not facts.differences:
+        summary = f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}"
+        if facts.lost_at_reboot:
+            summary += f"; {len(facts.lost_at_reboot)} addresses would not survive a reboot"
         return Result(
             "ovs-bridges",
-            Status.OK,
-            f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}",
+            reboot_status,
+            summary,
             metrics,
-            facts.notes,
+            facts.notes + facts.lost_at_reboot,
+            reboot_hint,
         )
     status = (
         Status.CRITICAL if facts.missing_bridges or options.critical_on_drift else Status.WARNING
@@ -327,8 +358,10 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
         f"review with stackwatch ovs plan {facts.layout}, then stackwatch ovs apply "
         f"{facts.layout} (add --prune to remove what stackwatch created and no longer declares)"
     )
-    details = facts.differences + facts.notes
-    return Result("ovs-bridges", status, summary, metrics, details, hint)
+    if reboot_hint:
+        hint += f"; addresses lost at a reboot: {reboot_hint}"
+    details = facts.differences + facts.notes + facts.lost_at_reboot
+    return Result("ovs-bridges", max(status, reboot_status), summary, metrics, details, hint)
 
 
 CHECKS = [

@@ -9,6 +9,7 @@ as ``stackwatch check ovs-bridges`` does, its status as exit code, UNKNOWN (3) o
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from typer.core import TyperCommand
 
-from stackwatch.cli_support import fail, load_settings, usage_error
+from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
 from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, load_layout
@@ -28,6 +29,7 @@ from stackwatch.render.safe import printable
 if TYPE_CHECKING:
     from stackwatch.core.config import Config
     from stackwatch.core.result import Result
+    from stackwatch.core.state import StateStore
     from stackwatch.ovs.apply import Devices
     from stackwatch.ovs.live import LiveSwitch
 
@@ -369,3 +371,90 @@ def show_command(
     settings = _settings(config, db)  # a bad configuration is refused also when showing a file
     shown = _load_layout(layout) if layout is not None else live_to_layout(_live_switch(settings))
     typer.echo(render_layout(shown), nl=False)
+
+
+# kmod guard: a boot entry that keeps the network -------------------------------------------------
+
+kmod_app = typer.Typer(
+    help="The openvswitch kernel module across kernel updates.", no_args_is_help=True
+)
+app.add_typer(kmod_app, name="kmod")
+
+
+@kmod_app.command("guard")
+def kmod_guard_command(
+    apply: Annotated[bool, typer.Option("--apply", help="run the plan after printing it")] = False,
+    undo: Annotated[
+        bool, typer.Option("--undo", help="put back what the last --apply changed")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="change the next boot only (as grub-reboot)")
+    ] = False,
+    root: Annotated[
+        str, typer.Option("--root", help="the machine's tree (a captured copy); default /")
+    ] = "/",
+    state_dir: Annotated[
+        str | None,
+        typer.Option("--state-dir", help="where --apply keeps the previous setting for --undo"),
+    ] = None,
+) -> None:
+    """Where the kernel that boots next has no openvswitch module: print the fix (its module
+    package, or GRUB booting the newest kernel that has the module); --apply runs it.
+
+    Exit 0: nothing to do, or done; 4: a plan printed, not applied; 1: it cannot be fixed here
+    or a command failed; 2: usage.
+    """
+    from stackwatch.core.state import StateStore
+
+    if apply and undo:
+        usage_error("--apply and --undo: choose one")
+    host = Host(os.path.abspath(root))
+    if not host.is_dir("/boot"):
+        usage_error(f"--root {printable(root)}: no /boot there")
+    store = StateStore(state_dir or DEFAULT_STATE_DIR)
+    try:
+        if undo:
+            _guard_undo(host, store)
+        else:
+            _guard(host, store, apply, once)
+    except HostError as exc:
+        fail(str(exc), FAILED)
+
+
+def _guard(host: Host, store: StateStore, apply: bool, once: bool) -> None:
+    from stackwatch.ovs.guard import (
+        STATE_NAME,
+        GuardError,
+        collect_guard,
+        plan_guard,
+        previous_setting,
+        run_steps,
+    )
+
+    facts = collect_guard(host)
+    plan = plan_guard(facts, once)
+    for line in plan.lines():
+        _say(line)
+    if not plan.possible:
+        raise typer.Exit(FAILED)
+    if not plan.steps:
+        raise typer.Exit(OK)
+    if not apply:
+        typer.echo("run again with --apply to make these changes")
+        raise typer.Exit(FOUND)
+    if not store.save(STATE_NAME, previous_setting(facts)):
+        raise GuardError(f"nothing changed: {'; '.join(store.warnings)} (needed for --undo)")
+    for ran in run_steps(host, [argv for _what, argv in plan.steps]):
+        _say(f"ran {ran}")
+    typer.echo("done; stackwatch ovs kmod guard --undo puts the previous setting back")
+
+
+def _guard_undo(host: Host, store: StateStore) -> None:
+    from stackwatch.ovs.guard import STATE_NAME, run_steps, undo_steps
+
+    saved = store.load(STATE_NAME)
+    steps = undo_steps(saved, host)
+    for ran in run_steps(host, steps):
+        _say(f"ran {ran}")
+    store.save(STATE_NAME, {})
+    typer.echo("previous setting restored")

@@ -103,20 +103,36 @@ def installed_kernels(host: Host) -> list[str]:
 
 
 def parse_grub_default(grubenv: str | None, default_grub: str | None) -> str | None:
-    """The boot entry GRUB will start: grubenv's saved_entry when GRUB_DEFAULT=saved, or a
-    GRUB_DEFAULT naming an entry. None where it is a menu position or cannot be read."""
+    """The boot entry GRUB will start: grubenv's next_entry (grub-reboot's one boot, honoured
+    whatever GRUB_DEFAULT says), else its saved_entry when GRUB_DEFAULT=saved, or a GRUB_DEFAULT
+    naming an entry. None where it is a menu position or cannot be read."""
+    env = parse_grubenv(grubenv)
+    if env.get("next_entry"):
+        return env["next_entry"]
+    setting = grub_default_setting(default_grub)
+    if setting == "saved" or setting is None:
+        return env.get("saved_entry") or None
+    return None if setting.isdigit() else setting
+
+
+def parse_grubenv(text: str | None) -> dict[str, str]:
+    """grubenv's ``name=value`` lines (the ``#`` padding and comments left out)."""
+    env: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name and not name.startswith("#"):
+            env[name.strip()] = value.strip()
+    return env
+
+
+def grub_default_setting(default_grub: str | None) -> str | None:
+    """GRUB_DEFAULT in /etc/default/grub (unquoted), None where it is not set."""
     setting = None
     for line in (default_grub or "").splitlines():
         match = re.match(r"\s*GRUB_DEFAULT=(.*)$", line)
         if match:
             setting = match.group(1).strip().strip("\"'")
-    if setting == "saved" or setting is None:
-        for line in (grubenv or "").splitlines():
-            if line.startswith("saved_entry="):
-                entry = line[len("saved_entry=") :].strip()
-                return entry or None
-        return None
-    return None if setting.isdigit() else setting
+    return setting
 
 
 def match_entry(entry: str, kernels: list[str]) -> str | None:
@@ -146,6 +162,25 @@ def read_datapaths(settings: OvsSettings) -> DatapathUse:
         return DatapathUse(problem=str(exc))
 
 
+def next_boot(host: Host, kernels: list[str]) -> tuple[str | None, str]:
+    """The kernel that boots next and how that was found: the boot loader's default entry
+    where it names an installed kernel, else the newest installed one."""
+    entry = parse_grub_default(
+        host.read_optional("/boot/grub/grubenv"), host.read_optional("/etc/default/grub")
+    )
+    kernel = match_entry(entry, kernels) if entry else None
+    if kernel:
+        return kernel, "boot loader default"
+    if kernels:
+        return kernels[-1], "newest installed kernel"
+    return None, "no kernel in /boot"
+
+
+def module_for(host: Host, kernel: str) -> ModuleInfo | None:
+    """The openvswitch module on disk for ``kernel`` (modinfo), None where it has none."""
+    return _modinfo(host, kernel)
+
+
 def _modinfo(host: Host, kernel: str) -> ModuleInfo | None:
     argv = ["modinfo", "-k", kernel, MODULE]
     if not host.is_live:
@@ -167,18 +202,7 @@ def collect(ctx: CheckContext[KmodOptions]) -> KmodFacts:
     if not loaded and not installed and running_module is None:
         raise NotApplicable("Open vSwitch is not installed here (no module, no ovs-vswitchd)")
     kernels = installed_kernels(host)
-    entry = parse_grub_default(
-        host.read_optional("/boot/grub/grubenv"), host.read_optional("/etc/default/grub")
-    )
-    next_kernel = None
-    source = "no kernel in /boot"
-    if entry:
-        next_kernel = match_entry(entry, kernels)
-        if next_kernel:
-            source = "boot loader default"
-    if next_kernel is None and kernels:
-        next_kernel = kernels[-1]
-        source = "newest installed kernel"
+    next_kernel, source = next_boot(host, kernels)
     next_module = None
     if next_kernel is not None:
         next_module = running_module if next_kernel == running else _modinfo(host, next_kernel)
@@ -203,7 +227,8 @@ def _pending_hint(facts: KmodFacts) -> str:
         f"openvswitch-datapath-dkms or linux-modules-extra-{facts.next_kernel}, then check with "
         f"modinfo -k {facts.next_kernel} {MODULE}), or keep booting the running kernel: "
         f"grub-set-default (or grub-reboot) with the entry of {facts.running}, or remove the "
-        f"pending kernel package (linux-image-{facts.next_kernel}) and run update-grub"
+        f"pending kernel package (linux-image-{facts.next_kernel}) and run update-grub; "
+        "stackwatch ovs kmod guard plans the fix and makes it with --apply"
     )
 
 

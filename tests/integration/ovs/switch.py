@@ -44,17 +44,7 @@ class Switch:
     def start(self) -> Switch:
         try:
             self._run("ovsdb-tool", "create", str(self.dir / "conf.db"), str(SCHEMA))
-            self._run(
-                "ovsdb-server",
-                str(self.dir / "conf.db"),
-                f"--remote=punix:{self.sock}",
-                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
-                f"--pidfile={self.dir / 'ovsdb-server.pid'}",
-                f"--unixctl={self.dir / 'ovsdb-server.ctl'}",
-                f"--log-file={self.dir / 'ovsdb-server.log'}",
-                "--detach",
-            )
-            self.pids.append(self.dir / "ovsdb-server.pid")
+            self._start_ovsdb()
             self.vsctl("--no-wait", "init")
             if self.with_vswitchd:
                 self._run("ip", "netns", "add", self.netns)
@@ -66,23 +56,51 @@ class Switch:
                         "type", "veth", "peer", "name", f"{name}-peer",
                     )  # fmt: skip
                     self._run("ip", "-n", self.netns, "link", "set", name, "up")
-                self._run(
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.netns,
-                    "ovs-vswitchd",
-                    self.db,
-                    f"--pidfile={self.dir / 'ovs-vswitchd.pid'}",
-                    f"--unixctl={self.dir / 'ovs-vswitchd.ctl'}",
-                    f"--log-file={self.dir / 'ovs-vswitchd.log'}",
-                    "--detach",
-                )
-                self.pids.append(self.dir / "ovs-vswitchd.pid")
+                self._start_vswitchd()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_ovsdb(self) -> None:
+        self._run(
+            "ovsdb-server",
+            str(self.dir / "conf.db"),
+            f"--remote=punix:{self.sock}",
+            "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+            f"--pidfile={self.dir / 'ovsdb-server.pid'}",
+            f"--unixctl={self.dir / 'ovsdb-server.ctl'}",
+            f"--log-file={self.dir / 'ovsdb-server.log'}",
+            "--detach",
+        )
+        self.pids.append(self.dir / "ovsdb-server.pid")
+
+    def _start_vswitchd(self) -> None:
+        self._run(
+            "ip",
+            "netns",
+            "exec",
+            self.netns,
+            "ovs-vswitchd",
+            self.db,
+            f"--pidfile={self.dir / 'ovs-vswitchd.pid'}",
+            f"--unixctl={self.dir / 'ovs-vswitchd.ctl'}",
+            f"--log-file={self.dir / 'ovs-vswitchd.log'}",
+            "--detach",
+        )
+        self.pids.append(self.dir / "ovs-vswitchd.pid")
+
+    def restart(self, devices: tuple[str, ...] = ()) -> None:
+        """Stop ovs-vswitchd and ovsdb-server and start them again on the same database. The
+        userspace datapath leaves its tap devices behind when it stops; ``devices`` are removed
+        while it is down, as a reboot removes every device: OVSDB keeps its rows, ovs-vswitchd
+        makes those devices anew, without the addresses they had."""
+        self._kill_daemons()
+        for device in devices:
+            self._run("ip", "-n", self.netns, "link", "del", device)
+        self._start_ovsdb()
+        if self.with_vswitchd:
+            self._start_vswitchd()
 
     def vsctl(self, *args: str, timeout: float = 60) -> str:
         return self._run("ovs-vsctl", f"--db={self.db}", "--timeout=20", *args, timeout=timeout)
@@ -97,6 +115,11 @@ class Switch:
         self.vsctl(*args) if self.with_vswitchd else self.vsctl("--no-wait", *args)
 
     def stop(self) -> None:
+        self._kill_daemons()
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _kill_daemons(self) -> None:
         for pidfile in reversed(self.pids):
             try:
                 pid = int(pidfile.read_text().strip())
@@ -116,8 +139,6 @@ class Switch:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self.pids.clear()
-        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def ovs_config(path: Path, db: str, **ovs: str) -> Path:
