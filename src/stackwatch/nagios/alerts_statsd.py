@@ -13,10 +13,9 @@ letters, digits, ``_`` and ``-`` become ``_``).
 from __future__ import annotations
 
 import re
-import socket
 
 from stackwatch.nagios.alerts import AlertReport
-from stackwatch.render.statsd import StatsdError, pack_datagrams, parse_address, resolve
+from stackwatch.render.statsd import StatsdError, send_lines
 
 _INVALID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -65,13 +64,4 @@ def _where(
 
 def send_counters(report: AlertReport, address: str, prefix: str, timeout: float = 5.0) -> int:
     """Send every counter; returns the number of datagrams."""
-    host, port = parse_address(address)
-    datagrams = pack_datagrams(statsd_lines(report, prefix))
-    family, kind, proto, _, sockaddr = resolve(host, port, timeout)[0]
-    with socket.socket(family, kind, proto) as sock:
-        for datagram in datagrams:
-            try:
-                sock.sendto(datagram, sockaddr)
-            except OSError as exc:
-                raise StatsdError(f"cannot send to StatsD at {address}: {exc}") from exc
-    return len(datagrams)
+    return send_lines(statsd_lines(report, prefix), address, timeout)

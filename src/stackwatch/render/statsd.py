@@ -74,8 +74,14 @@ def parse_address(text: str) -> tuple[str, int]:
 def send_statsd(results: Sequence[Result], address: str, prefix: str, timeout: float = 5.0) -> int:
     """Send every metric; returns the number of datagrams. UDP never blocks the check, and the
     name lookup of the StatsD host is bounded by ``timeout`` seconds."""
+    return send_lines(statsd_lines(results, prefix), address, timeout)
+
+
+def send_lines(lines: Iterable[str], address: str, timeout: float = 5.0) -> int:
+    """Send StatsD lines packed into as few datagrams as fit; returns the number of datagrams.
+    The name lookup of the StatsD host is bounded by ``timeout`` seconds."""
     host, port = parse_address(address)
-    datagrams = pack_datagrams(statsd_lines(results, prefix))
+    datagrams = pack_datagrams(lines)
     family, kind, proto, _, sockaddr = resolve(host, port, timeout)[0]
     with socket.socket(family, kind, proto) as sock:
         for datagram in datagrams:
