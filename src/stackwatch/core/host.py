@@ -856,15 +856,12 @@ class _PartialFile:
     into place and fsyncs the directory. Left uncommitted, it is removed."""
 
     def __init__(self, target: Path, mode: int) -> None:
-        import tempfile
         from pathlib import Path
 
         self.target = target
         self._committed = False
         try:
-            fd, name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".partial", dir=target.parent
-            )
+            fd, name = _temporary_beside(os.fspath(target))
         except OSError as exc:
             raise self._error(exc) from None
         self._tmp = Path(name)
