@@ -6,10 +6,11 @@ Errors a user can cause end here in one clear line on stderr and an exit code fr
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from stackwatch.core.config import DEFAULT_CONFIG, Config, ConfigError, load_config, settings_for
-from stackwatch.core.exits import USAGE, fail, usage_error
+from stackwatch.core.exits import FAILED, USAGE, fail, usage_error
 from stackwatch.core.state import DEFAULT_STATE_DIR
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "fail",
     "load_config_or_exit",
     "load_settings",
+    "print_or_write",
     "usage_error",
 ]
 
@@ -39,3 +41,18 @@ def load_settings(path: str | None, capability: str, code: int = USAGE) -> tuple
         return config, settings_for(config, capability)
     except ConfigError as exc:
         fail(str(exc), code)
+
+
+def print_or_write(text: str, output: str | None) -> bool:
+    """Print ``text``, or replace file ``output`` with it atomically (a failed write leaves the
+    old file and ends in one line, FAILED). True where a file was written."""
+    if output is None:
+        sys.stdout.write(text)
+        return False
+    from stackwatch.core.host import write_atomic
+
+    try:
+        write_atomic(output, text, 0o644)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
+    return True

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from stackwatch.core.exits import FAILED, fail
+from stackwatch.cli_support import print_or_write
 
 app = typer.Typer(help="The configuration file: a commented example, the reference.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -34,12 +34,4 @@ def reference(output: OutputOption = None) -> None:
 
 def _emit(text: str, output: str | None) -> None:
     """Print ``text``, or replace file ``output`` with it (a failed write leaves the old file)."""
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    from stackwatch.core.host import write_atomic
-
-    try:
-        write_atomic(output, text, 0o644)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
+    print_or_write(text, output)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from stackwatch.cli_support import print_or_write
 from stackwatch.conntrack.plan import (
     PlanError,
     parse_connections,
@@ -19,8 +20,8 @@ from stackwatch.conntrack.plan import (
     plan_conntrack,
     render_sysctl,
 )
-from stackwatch.core.exits import FAILED, fail, usage_error
-from stackwatch.core.host import Host, HostError, write_atomic
+from stackwatch.core.exits import usage_error
+from stackwatch.core.host import Host, HostError
 
 app = typer.Typer(help="Connection-tracking table sizing.", no_args_is_help=True)
 
@@ -49,11 +50,5 @@ def plan(
     except PlanError as exc:
         usage_error(str(exc))
     text = render_sysctl(result)
-    if write is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        write_atomic(write, text, 0o644)
-    except OSError as exc:
-        fail(f"cannot write {write}: {exc.strerror or exc}", FAILED)
-    typer.echo(f"wrote {write}; apply with: sysctl --system")
+    if print_or_write(text, None if write is None else str(write)):
+        typer.echo(f"wrote {write}; apply with: sysctl --system")

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from typer.core import TyperCommand
 
-from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
+from stackwatch.cli_support import (
+    DEFAULT_STATE_DIR,
+    fail,
+    load_settings,
+    print_or_write,
+    usage_error,
+)
 from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, load_layout
@@ -320,7 +326,6 @@ def export_command(
 ) -> None:
     """Write the live layout as a layout file (what a layout cannot express is left out, and
     said, on standard error and in the file's head)."""
-    from stackwatch.core.host import write_atomic
     from stackwatch.ovs.export import export_layout
 
     live = _live_switch(_settings(config, db))
@@ -331,14 +336,8 @@ def export_command(
     for item in exported.left_out:
         sys.stderr.write(f"stackwatch: left out {printable(str(item))}\n")
     text = exported.text()
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        write_atomic(output, text, 0o644)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
-    typer.echo(f"wrote {printable(output)}")
+    if print_or_write(text, output) and output:
+        typer.echo(f"wrote {printable(output)}")
 
 
 def render_layout(layout: Layout) -> str:
