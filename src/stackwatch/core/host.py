@@ -18,18 +18,20 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
-if TYPE_CHECKING:
+from stackwatch.core.record import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
     import subprocess
     from pathlib import Path
+    from typing import IO, Any, BinaryIO, Protocol, TypeVar
+
+    T = TypeVar("T")
 
 # subprocess, shutil, tempfile, hashlib, glob and threading are imported by the functions that
 # use them: one Nagios check that only reads /proc must not pay for them at every start.
-
-T = TypeVar("T")
 
 DEFAULT_COMMAND_TIMEOUT = 10.0
 CLONE_NEWNET = 0x40000000

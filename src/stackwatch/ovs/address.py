@@ -16,10 +16,10 @@ import ipaddress
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.host import CommandFailed, Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.ovs.layout import Layout
 
 

@@ -9,10 +9,10 @@ punix:) waits for its peer, so its connection count is reported instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from stackwatch.core.findings import Findings
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NoOptions, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.ovs.rows import boolean, each, opt_str, refs, str_map, string, uuid_of

@@ -8,7 +8,6 @@ as ``stackwatch check ovs-bridges`` does, its status as exit code, UNKNOWN (3) o
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from stackwatch.cli_support import (
     print_or_write,
     usage_error,
 )
+from stackwatch.core import record
 from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, load_layout
@@ -100,7 +100,7 @@ def _settings(config: str | None, db: str | None = None, netns: str | None = Non
         given = command_line_settings(db, netns)
     except CommandLineError as exc:
         usage_error(str(exc))
-    return dataclasses.replace(
+    return record.replace(
         settings, db=given.get("db", settings.db), netns=given.get("netns", settings.netns)
     )
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import contextlib
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.rules import MARKER, UnsafeHost, normalize_host, render_rules
 
 DEFAULT_VALIDATE = {"apache": "apachectl -t", "nginx": "nginx -t"}

@@ -8,7 +8,6 @@ core/exits.py: usage and configuration errors 2, a flood found by ``detect`` 4, 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
+from stackwatch.core import record
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
@@ -93,7 +93,7 @@ def _detection(
     if window is None:
         return sites, settings.detect
     _within(window, 1, 3600, "--window must be between 1 and 3600 seconds")
-    return sites, dataclasses.replace(settings.detect, window=window)
+    return sites, record.replace(settings.detect, window=window)
 
 
 @app.command()

@@ -19,12 +19,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from typing import Protocol
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.fastcount import vouched
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
 from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams

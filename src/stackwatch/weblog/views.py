@@ -10,12 +10,12 @@ name is listed apart, with the reason.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from stackwatch.core import record
 from stackwatch.render.safe import printable
 from stackwatch.weblog.detect import Finding
 from stackwatch.weblog.growth import Growth
@@ -39,7 +39,7 @@ def _json(doc: object) -> str:
 
 
 def growth_json(rows: Sequence[Growth]) -> str:
-    return _json([dataclasses.asdict(r) for r in rows])
+    return _json([record.asdict(r) for r in rows])
 
 
 def growth_text(rows: Sequence[Growth]) -> str:

@@ -3,7 +3,6 @@ site's own Referers never are."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stackwatch.core import record
 from stackwatch.weblog import detect
 from stackwatch.weblog.detect import (
     DetectOptions,
@@ -250,7 +250,7 @@ def test_lines_stepping_back_within_the_reorder_horizon_are_not_late(tmp_path: P
     reference, _ = detect_files([write(tmp_path, lines, "ordered.log")], fmt, SITES)
     assert [f.as_dict() for f in findings] == [f.as_dict() for f in reference]
     assert [f.seconds for f in findings] == [f.seconds for f in reference]
-    tight = dataclasses.replace(DetectOptions(), reorder=0)
+    tight = record.replace(DetectOptions(), reorder=0)
     _, stats = detect_files([str(written)], fmt, SITES, tight)
     assert stats.late > 0  # without the horizon, the same lines are late
 
