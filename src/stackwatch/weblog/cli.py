@@ -120,30 +120,47 @@ def growth(
 @app.command()
 def top(
     paths: PathsArg,
-    by: Annotated[str, typer.Option(help="referrer, site, ip, path, status, agent, vhost")],
+    by: Annotated[
+        str, typer.Option(help="referrer, site, referrer-site, ip, path, status, agent, vhost")
+    ],
     since: Annotated[str | None, typer.Option(help="only the last DURATION (10m, 1h)")] = None,
     limit: Annotated[int, typer.Option(help="rows to show")] = 20,
     log_format: FormatOpt = None,
     config: ConfigOpt = None,
     output: OutOpt = "text",
 ) -> None:
-    """Requests counted by one field, with shares."""
-    from stackwatch.weblog.top import KEYS, count_by
-    from stackwatch.weblog.views import top_json, top_text
+    """Requests counted by one field, with shares (referrer-site: by site, hosts inside)."""
+    from stackwatch.weblog.top import KEYS
 
     _output(output)
-    if by not in KEYS:
-        usage_error(f"--by must be one of {', '.join(KEYS)}")
+    if by not in (*KEYS, "referrer-site"):
+        usage_error(f"--by must be one of {', '.join(KEYS)}, referrer-site")
     if limit < 1:
         usage_error("--limit must be at least 1")
     settings = _settings(config)
     fmt = _format(log_format, settings)
     start = time.time() - _duration(since, "--since") if since else None
     try:
-        result = count_by(_absolute(paths), fmt, by, since=start, limit=limit)
+        text = _counted(_absolute(paths), fmt, by, start, limit, output)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
-    sys.stdout.write(top_json(result) if output == "json" else top_text(result))
+    sys.stdout.write(text)
+
+
+def _counted(
+    paths: list[str], fmt: LogFormat, by: str, since: float | None, limit: int, output: str
+) -> str:
+    from stackwatch.weblog import views
+
+    if by == "referrer-site":
+        from stackwatch.weblog.sites import count_sites
+
+        sites = count_sites(paths, fmt, since=since, limit=limit)
+        return views.sites_json(sites) if output == "json" else views.sites_text(sites)
+    from stackwatch.weblog.top import count_by
+
+    result = count_by(paths, fmt, by, since=since, limit=limit)
+    return views.top_json(result) if output == "json" else views.top_text(result)
 
 
 @app.command()

@@ -35,7 +35,7 @@ def normal_traffic(start: float, seconds: int, per_second: int = 5) -> list[str]
     return out
 
 
-def iframe_flood(start: float, seconds: int, host: str = "seo-spam.example.net", ips: int = 20,
+def iframe_flood(start: float, seconds: int, host: str = "seo-spam.example", ips: int = 20,
                  per_second: int = 40) -> list[str]:  # fmt: skip
     """The same clients loading the same dynamic page again and again via hidden iframes."""
     out = []
