@@ -62,8 +62,9 @@ def test_the_dom_has_the_report_and_nothing_from_the_log_as_markup(
     assert "script" not in {tag for tag, _ in elements}
     assert not [attrs for _, attrs in elements if "onerror" in attrs]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in dom
-    for text in ("8 Referer flood(s) found.", "best-free-movies.example", "Suggested rules",
-                 "Referring sites", "Top client IPs", "Status codes", "/forum/search.php"):  # fmt: skip
+    expected = ["8 Referer flood(s) found.", "best-free-movies.example", "Suggested rules"]
+    expected += ["Referring sites", "Top client IPs", "Status codes", "/forum/search.php"]
+    for text in expected:
         assert text in dom, text
     images = [attrs for tag, attrs in elements if tag == "img"]
     assert len(images) == 1 and 'src="data:image/png;base64,' in images[0]
