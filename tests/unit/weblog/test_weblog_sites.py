@@ -40,6 +40,10 @@ def test_hosts_group_by_registrable_domain() -> None:
     # IDN: the punycode form referrer_host gives, and the same site in upper case.
     assert registrable_domain("www.xn--bcher-kva.example") == "xn--bcher-kva.example"
     assert registrable_domain("WWW.Evil.Example.") == "evil.example"
+    # A public suffix in Unicode (個人.香港) is one, spelled in punycode too.
+    assert registrable_domain("b.a.xn--gmqw5a.xn--j6w193g") == "a.xn--gmqw5a.xn--j6w193g"
+    assert registrable_domain("xn--gmqw5a.xn--j6w193g") == "xn--gmqw5a.xn--j6w193g"
+    assert registrable_domain("www.xn--zz.example") == "www.xn--zz.example"  # not punycode
 
 
 def test_group_hosts_sums_and_keeps_the_hosts_inside() -> None:
