@@ -62,8 +62,10 @@ def registrable_domain(host: str) -> str:
     if _is_address(name) or "." not in name:
         return name
     spelled = _unicode(name)
+    if spelled is None:
+        return name
     try:
-        site = _suffix_list().privatesuffix(spelled) if spelled else None
+        site = _suffix_list().privatesuffix(spelled)
     except (ValueError, UnicodeError):
         return name
     if not isinstance(site, str) or not spelled.endswith(site):
