@@ -68,7 +68,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.2em 0.8em; }
 th { text-align: left; background: #eef2f7; } tr:nth-child(even) td { background: #f8f9fb; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
-td.k { font-family: "DejaVu Sans Mono", monospace; word-break: break-all; max-width: 50em; }
+td.k { font-family: "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; max-width: 50em; }
+td.t { white-space: nowrap; }
 .flood { color: #c0392b; font-weight: bold; } .ok { color: #1e8449; font-weight: bold; }
 pre { background: #f4f4f4; padding: 0.8em; overflow-x: auto; }
 img { max-width: 100%; border: 1px solid #ddd; } .hosts { color: #555; font-size: 0.9em; }
@@ -141,7 +142,8 @@ def _finding_row(f: Finding) -> str:
     return (
         f'<tr><td class="k flood">{_text(f.host)}</td><td class="k hosts">{hosts}</td>'
         f'<td class="n">{f.requests}</td><td class="n">{f.peak_rate:.1f}</td>'
-        f'<td class="n">{f.ips}</td><td>{_when(f.first_seen)}</td><td>{_when(f.last_seen)}</td>'
+        f'<td class="n">{f.ips}</td><td class="t">{_when(f.first_seen)}</td>'
+        f'<td class="t">{_when(f.last_seen)}</td>'
         f'<td class="k">{paths}</td></tr>'
     )
 
