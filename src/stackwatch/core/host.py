@@ -684,7 +684,7 @@ def _start_in_new_session(argv: list[str], log: int, reply: int, subprocess: Any
         )
         os.write(reply, str(started.pid).encode())
         code = 0
-    except BaseException as exc:  # noqa: BLE001 (told to the parent, which raises HostError)
+    except BaseException as exc:  # told to the parent, which raises HostError
         with contextlib.suppress(OSError):
             os.write(reply, str(exc).encode(errors="replace")[:64])
     finally:
