@@ -357,6 +357,14 @@ def _reboot_findings(facts: BridgeFacts, options: OvsBridgesOptions) -> tuple[St
     return weight[options.reboot_loss], reboot_hint()
 
 
+def _pending_summary(facts: BridgeFacts) -> str:
+    if not facts.pending_apply:
+        return ""
+    if facts.pending_status is Status.OK:
+        return "; an apply --confirm waits for confirmation"
+    return "; an apply --confirm was left behind"
+
+
 def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
     metrics = (
         Metric("differences", len(facts.differences), min=0),
@@ -371,8 +379,7 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
         summary = f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}"
         if facts.lost_at_reboot:
             summary += f"; {len(facts.lost_at_reboot)} addresses would not survive a reboot"
-        if facts.pending_status is not Status.OK:
-            summary += "; an apply --confirm was left behind"
+        summary += _pending_summary(facts)
         return Result(
             "ovs-bridges",
             reboot_status,
@@ -393,8 +400,7 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
     )
     if reboot_hint:
         hint += f"; addresses lost at a reboot: {reboot_hint}"
-    if facts.pending_status is not Status.OK:
-        summary += "; an apply --confirm was left behind"
+    summary += _pending_summary(facts)
     details = pending + facts.differences + facts.notes + facts.lost_at_reboot
     return Result("ovs-bridges", max(status, reboot_status), summary, metrics, details, hint)
 

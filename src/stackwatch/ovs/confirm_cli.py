@@ -9,6 +9,8 @@ charge: the script checks it can still reach the host, then runs ``ovs confirm``
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
 import sys
@@ -24,6 +26,7 @@ from stackwatch.core.state import DEFAULT_STATE_DIR
 from stackwatch.ovs.confirm import (
     APPLY_LOCK,
     LOCK,
+    LOG,
     PENDING,
     ROLLBACK_TRIES,
     SAVED,
@@ -201,11 +204,15 @@ def _wait(state: ConfirmState, pending: Pending) -> int:
         return _countdown(state, pending, sys.stdout.isatty())
     except KeyboardInterrupt:
         typer.echo("")
-        say(
-            f"stopped waiting; the watchdog still applies the saved layout back at "
-            f"{clock_time(pending.deadline)} unless {_command(state, 'confirm')} runs"
-        )
+        say(f"stopped waiting: {_in_charge(state, pending)}")
         return INTERRUPTED
+
+
+def _in_charge(state: ConfirmState, pending: Pending) -> str:
+    return (
+        f"the watchdog applies the saved layout back at {clock_time(pending.deadline)} unless "
+        f"{_command(state, 'confirm')} runs"
+    )
 
 
 class _HungUp(Exception):
@@ -230,13 +237,16 @@ def _countdown(state: ConfirmState, pending: Pending, show: bool) -> int:
     try:
         while state.pending_exists() and (left := pending.deadline - time.time()) > 0:
             if show:
-                typer.echo(f"\r{left:4.0f} s left to confirm (Enter) ", nl=False)
+                typer.echo(f"\r{math.ceil(left):4d} s left to confirm (Enter) ", nl=False)
                 shown = True
             if _enter_pressed(min(1.0, left)):
                 _end_line(shown)
                 return _confirm_here(state)
-    except _HungUp:
-        return OK  # nobody to talk to: the watchdog is in charge
+    except _HungUp:  # nobody to ask any more: the watchdog is in charge
+        with contextlib.suppress(OSError):
+            _end_line(shown)
+            say(f"the terminal closed: {_in_charge(state, pending)}")
+        return OK
     _end_line(shown)
     return _outcome(state, pending)
 
@@ -264,8 +274,11 @@ def _outcome(state: ConfirmState, pending: Pending) -> int:
         say(describe(status, state))
         return FAILED
     last = state.last_outcome() or "ended"
+    if "not confirmed" in last or "confirmed" not in last:
+        say(f"not confirmed: {last} (what the watchdog did: {state.path(LOG)})")
+        return FAILED
     say(last)
-    return OK if "confirmed" in last and "not confirmed" not in last else FAILED
+    return OK
 
 
 # confirm, rollback, the watchdog, and plain apply -------------------------------------------------
