@@ -288,10 +288,30 @@ def refuse_if_waiting(state: ConfirmState) -> None:
 # The saved layout ---------------------------------------------------------------------------------
 
 
+def within_reach(live: LiveSwitch, wanted: Layout) -> LiveSwitch:
+    """The part of the live switch that applying ``wanted`` (with prune) can change: what
+    stackwatch made (prune may remove it) and what ``wanted`` declares. The rest, such as the
+    tap ports Neutron adds and removes on br-int, is left out of the saved layout, so that the
+    rollback leaves it as it is then (a layout leaves undeclared ports it did not make alone),
+    instead of bringing back a VM's deleted port or an old VLAN tag."""
+    ports = {p.name for b in wanted.bridges for p in b.ports}
+    bridges = {b.name for b in wanted.bridges}
+    kept = []
+    for bridge in live.bridges:
+        users = [p for p in bridge.user_ports if p.managed or p.name in ports]
+        if bridge.managed or bridge.name in bridges or users:
+            local = [p for p in bridge.ports if p.name == bridge.name]
+            kept.append(dataclasses.replace(bridge, ports=tuple(local + users)))
+    return dataclasses.replace(live, bridges=tuple(kept))
+
+
 def saved_layout(
-    live: LiveSwitch, read_addresses: Callable[[str], tuple[str, ...] | None]
+    live: LiveSwitch,
+    read_addresses: Callable[[str], tuple[str, ...] | None],
+    wanted: Layout | None = None,
 ) -> tuple[str, list[str]]:
-    """The live switch as the layout file to save, and notes on what it cannot bring back.
+    """The live switch (within reach of ``wanted``, where given) as the layout file to save, and
+    notes on what it cannot bring back.
 
     ``ovs export`` gives an internal port the address stackwatch recorded for it; an address
     set otherwise (ifupdown, by hand) is read from the device (``read_addresses``: its global
@@ -300,7 +320,7 @@ def saved_layout(
     """
     from stackwatch.ovs.export import Export, export_layout
 
-    exported = export_layout(live, "saved layout")
+    exported = export_layout(within_reach(live, wanted) if wanted else live, "saved layout")
     notes = [f"the rollback cannot restore {item}" for item in exported.left_out]
     bridges = []
     for bridge in exported.layout.bridges:

@@ -104,7 +104,7 @@ def _begin(
             if plan_against(client, wanted, prune, devices).empty:
                 say(f"no changes: the switch matches {wanted.source}")
                 return None
-            text, notes = saved_layout(read_live(client), lambda p: _addresses(devices, p))
+            text, notes = saved_layout(read_live(client), lambda p: _addresses(devices, p), wanted)
             state.save_layout(text)
         except HostError as exc:
             raise ConfirmError(f"nothing changed: {exc}") from None

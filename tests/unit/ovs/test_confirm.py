@@ -5,6 +5,7 @@ layout keeping the addresses of internal ports' devices."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -35,7 +36,14 @@ from stackwatch.ovs.confirm import (
     saved_layout,
 )
 from stackwatch.ovs.layout import Layout, parse_layout
-from stackwatch.ovs.live import ADDRESS_KEY, LiveBridge, LiveInterface, LivePort, LiveSwitch
+from stackwatch.ovs.live import (
+    ADDRESS_KEY,
+    MANAGED_KEY,
+    LiveBridge,
+    LiveInterface,
+    LivePort,
+    LiveSwitch,
+)
 
 OLD = "bridges:\n  br-ex:\n    ports:\n      mgmt: {type: internal, address: 10.0.15.11/24}\n"
 
@@ -342,3 +350,31 @@ def test_saved_layout_keeps_the_addresses_of_internal_devices() -> None:
     }
     assert notes == ["port br-ex/multi has 2 addresses; the rollback restores 10.1.0.1/16 only"]
     assert text.startswith("# exported by stackwatch ovs export\n")
+
+
+def test_saved_layout_leaves_out_what_the_new_layout_cannot_change() -> None:
+    """Neutron's tap port on br-int is neither stackwatch's nor declared by the new layout: it is
+    not saved, so the rollback leaves it as Neutron has it then (even deleted, or retagged)."""
+    managed = {MANAGED_KEY: "true"}
+    tap = LivePort("p-tap", "tap1", (LiveInterface("i-tap", "tap1", "system"),), tag=5)
+    patch = LivePort(
+        "p-pt", "patch-tun", (LiveInterface("i-pt", "patch-tun", "patch", {"peer": "patch-int"}),)
+    )
+    patch = dataclasses.replace(patch, external_ids=managed)
+    eth9 = LivePort("p-e9", "eth9", (LiveInterface("i-e9", "eth9", "system"),))
+    live = LiveSwitch(
+        "root",
+        (),
+        (
+            LiveBridge("b1", "br-int", (patch, tap), ()),
+            LiveBridge("b2", "br-ex", (internal("mgmt", **managed),), (), external_ids=managed),
+            LiveBridge("b3", "br-other", (eth9,), ()),
+            LiveBridge("b4", "br-vm", (tap,), ()),
+        ),
+    )
+    wanted = parse_layout(
+        "bridges:\n  br-ex:\n    ports:\n      mgmt2: {type: internal}\n      eth9: {}\n"
+    )
+    text, _ = saved_layout(live, lambda port: None, wanted)
+    saved = {b.name: [p.name for p in b.ports] for b in parse_layout(text).bridges}
+    assert saved == {"br-int": ["patch-tun"], "br-ex": ["mgmt"], "br-other": ["eth9"]}
