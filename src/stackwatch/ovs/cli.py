@@ -279,8 +279,10 @@ def _confirm_seconds(text: str) -> float:
 
 @app.command("confirm")
 def confirm_command(state_dir: StateDirOption = None) -> None:
-    """Keep the layout an apply --confirm applied: its watchdog ends without applying the saved
-    layout back (exit 0: confirmed; 1: nothing waits, or too late)."""
+    """Keep the layout an apply --confirm applied (exit 0: kept; 1: nothing waits, too late).
+
+    Its watchdog ends without applying the saved layout back.
+    """
     from stackwatch.ovs.confirm_cli import confirm
 
     confirm(state_dir or DEFAULT_STATE_DIR)
@@ -288,8 +290,11 @@ def confirm_command(state_dir: StateDirOption = None) -> None:
 
 @app.command("rollback")
 def rollback_command(state_dir: StateDirOption = None) -> None:
-    """Apply back now the layout saved by an apply --confirm that waits (or whose watchdog died,
-    or whose rollback failed), addresses included (exit 0: done; 1: failed or nothing waits)."""
+    """Apply back now the layout an apply --confirm saved (exit 0: done; 1: failed, none).
+
+    For an apply --confirm that waits, whose watchdog died, or whose rollback failed; addresses
+    included.
+    """
     from stackwatch.ovs.confirm_cli import rollback
 
     rollback(state_dir or DEFAULT_STATE_DIR)
