@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import time
@@ -144,6 +145,12 @@ def dump_all(
     databases = select_databases(available, job.databases, job.exclude)
     if not databases:
         raise DumpError("no database to back up (check databases and exclude)")
+    if job.method == "physical":  # the whole server, users included (physical.py)
+        from stackwatch.backup.physical import backup_physical
+
+        files, stats, position = backup_physical(host, job, server, databases, staging)
+        extras = _dump_extras(host, dataclasses.replace(job, dump_users=False), server, staging)
+        return files + extras, stats, position
     files, stats, position = _dump_databases(host, job, server, databases, staging)
     files += _dump_extras(host, job, server, staging)
     # The same point for every database (that is the point of snapshot.py), said per database
