@@ -132,7 +132,7 @@ def verify(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Restore into a scratch database; compare every table's rows and checksum with dump time."""
+    """Restore into a throwaway server; check every table, compare rows and checksums."""
     from stackwatch.backup.verify import verify_backup
 
     cfg = _config(config)
@@ -141,7 +141,7 @@ def verify(
     try:
         ids, failed = _to_verify(cfg, catalog, backup_id)
         for one in ids:
-            outcome = verify_backup(cfg, catalog, one, host)
+            outcome = verify_backup(cfg, catalog, one, host, _progress_writer())
             _echo_report(outcome.report())
             typer.echo(f"verify took {outcome.seconds:.1f} s")
             failed |= not outcome.ok

@@ -133,13 +133,7 @@ class Job:
                 raise ConfigError(f"{where}.{key}: must be at least 1")
         for key in TIMEOUT_KEYS:
             _check_timeout(getattr(self, key), f"{where}.{key}")
-        if not 0 <= self.space_margin <= 10:  # also refuses TOML nan
-            raise ConfigError(f"{where}.space_margin: a fraction from 0 to 10, got {self.space_margin!r}")
-        if not 0 <= self.shrink_warning < 1:  # also refuses TOML nan
-            raise ConfigError(
-                f"{where}.shrink_warning: a fraction from 0 (off) to below 1, "
-                f"got {self.shrink_warning!r}"
-            )
+        self._check_fractions(where)
         for key in ("pre_hook", "post_hook", "notify_command"):
             argv = getattr(self, key)
             if argv and not argv[0]:
@@ -153,6 +147,17 @@ class Job:
                     f"{where}.extra_dump_options[{i}]: stackwatch reads the dump's "
                     "stderr (progress and errors); --log-error would hide it"
                 )
+
+    def _check_fractions(self, where: str) -> None:
+        if not 0 <= self.space_margin <= 10:  # also refuses TOML nan
+            raise ConfigError(
+                f"{where}.space_margin: a fraction from 0 to 10, got {self.space_margin!r}"
+            )
+        if not 0 <= self.shrink_warning < 1:  # also refuses TOML nan
+            raise ConfigError(
+                f"{where}.shrink_warning: a fraction from 0 (off) to below 1, "
+                f"got {self.shrink_warning!r}"
+            )
 
 
 @dataclass(frozen=True)
