@@ -200,6 +200,10 @@ def restore(
         bool,
         typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
     ] = False,
+    datadir: Annotated[
+        str | None,
+        typer.Option("--datadir", help="a physical backup: into this empty data directory"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Restore databases from a backup whose copy matches its SHA-256 (several at once)."""
@@ -222,6 +226,7 @@ def restore(
         dry_run,
         binlog=not no_binlog,
         to_time=to_time,
+        datadir=datadir,
     )
     progress = _progress_writer()
     try:

@@ -404,6 +404,10 @@ class _Run:
 
     def remove_leftovers(self) -> None:
         """The staging directories of killed runs (the lock says no run is writing them)."""
+        from stackwatch.backup.throwaway import clean_stale  # verifies killed outright
+
+        removed = clean_stale(self.host, self.work_root())
+        self.outcome.notes += [f"removed {n}, left by an interrupted verify" for n in removed]
         roots = [b.root(self.job_name) for b in self.backends if isinstance(b, DirectoryBackend)]
         for root in [*roots, self.work_root()]:
             for name in self.host.listdir(str(root)):
