@@ -44,8 +44,10 @@ def server_program(host: Host) -> str | None:
     return None
 
 
-def server_args(program: str, datadir: Path, run: Path) -> list[str]:
-    """The throwaway's command line: its own files, a socket only, small, quiet."""
+def server_args(program: str, datadir: Path, run: Path, *, grant_tables: bool) -> list[str]:
+    """The throwaway's command line: its own files, a socket only, small, quiet. Without
+    ``grant_tables`` (a physical copy, whose users are the production's) only the socket's owner
+    reaches it; with them (an empty server: root without a password) events can be created."""
     argv = [
         program,
         "--no-defaults",
@@ -55,16 +57,15 @@ def server_args(program: str, datadir: Path, run: Path) -> list[str]:
         f"--log-error={run / 'error.log'}",
         f"--tmpdir={run}",
         "--skip-networking",
-        "--skip-grant-tables",
         "--skip-log-bin",
         "--skip-slave-start",
-        "--event-scheduler=DISABLED",
         "--innodb-buffer-pool-size=64M",
         "--innodb-flush-log-at-trx-commit=0",
         "--innodb-doublewrite=0",
         "--key-buffer-size=8M",
         "--max-connections=32",
     ]
+    argv.append("--event-scheduler=OFF" if grant_tables else "--skip-grant-tables")
     if os.geteuid() == 0:  # the server refuses root unless told; it runs as who started it
         argv.append("--user=root")
     return argv
@@ -85,11 +86,17 @@ class Throwaway:
         self.host.write_atomic(self.dir / "owner", f"{os.getpid()}\n{self.run}\n", 0o600)
         self.datadir = self.dir / "data"
         self.process: Process | None = None
+        self.installed = False
+        self.host.write_atomic(self.run / "client.cnf", "[client]\nuser=root\n", 0o600)
 
     @property
     def server(self) -> Server:
-        """How to reach it: its socket, no option file (no grant tables)."""
-        return Server(socket=str(self.run / "sock"), client_program=self.client_program)
+        """How to reach it: its socket, as root (an installed one: no password)."""
+        return Server(
+            socket=str(self.run / "sock"),
+            option_file=str(self.run / "client.cnf"),
+            client_program=self.client_program,
+        )
 
     def install(self) -> None:
         """An empty server's system tables (mariadb-install-db)."""
@@ -104,10 +111,11 @@ class Throwaway:
             self.host.run(argv, timeout=INSTALL_TIMEOUT, what="mariadb-install-db")
         except HostError as exc:
             raise DumpError(f"throwaway server: {exc}") from None
+        self.installed = True
 
     def start(self) -> None:
         """Start it and wait until it answers (or says why it could not start)."""
-        argv = server_args(self.program, self.datadir, self.run)
+        argv = server_args(self.program, self.datadir, self.run, grant_tables=self.installed)
         self.process = self.host.spawn(argv, stdout=False, what="throwaway server")
         client = Client(self.server, timeout=10, host=self.host)
         deadline = time.monotonic() + START_TIMEOUT
