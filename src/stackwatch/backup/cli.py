@@ -123,6 +123,20 @@ def list_backups(
         return
     for name, entries in listing.items():
         _echo(views.list_lines(name, entries, restores[name]))
+        _echo(_forecast_lines(cfg, name))
+
+
+def _forecast_lines(cfg: BackupConfig, job: str) -> list[str]:
+    """The next backup's size against each destination's free space (forecast.py)."""
+    from stackwatch.backup import forecast
+
+    catalog = _catalog(cfg)
+    try:
+        estimate = forecast.history(catalog, job)
+    finally:
+        catalog.close()
+    found = [] if estimate is None else forecast.rooms(Host(), cfg, job, estimate)
+    return [printable(line) for line in forecast.forecast_lines(estimate, found)]
 
 
 @app.command()

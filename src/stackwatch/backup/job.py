@@ -386,6 +386,8 @@ class _Run:
         self.outcome.backup_id = backup_id
         self.backends = open_backends(self.cfg, self.job, self.outcome, self.host)
         self.remove_leftovers()
+        if not self.has_room(catalog, backup_id):
+            return
         dumped = self.dump(catalog, backup_id)
         if dumped is not None:
             self.record(catalog, backup_id, *dumped)
@@ -414,6 +416,26 @@ class _Run:
                 if name.startswith(".partial-"):
                     with contextlib.suppress(HostError):
                         self.host.remove_tree(root / name)
+
+    def has_room(self, catalog: Catalog, backup_id: str) -> bool:
+        """The destinations hold the forecast size (forecast.py); False: refused, recorded."""
+        from stackwatch.backup import forecast
+
+        estimate = forecast.history(catalog, self.job_name)
+        if estimate is None:
+            client = Client(self.cfg.servers[self.job.server], host=self.host)
+            try:
+                estimate = forecast.from_data(forecast.data_size(client, self.job.databases))
+            except DumpError:
+                return True  # the dump says what is wrong with the server
+        found = forecast.rooms(self.host, self.cfg, self.job_name, estimate)
+        self.outcome.notes += forecast.warnings(estimate, found)
+        refused = forecast.refusal(estimate, found)
+        if refused is None:
+            return True
+        self.outcome.errors.insert(0, refused)
+        catalog.finish(backup_id, False, refused)
+        return False
 
     def dump(self, catalog: Catalog, backup_id: str) -> Dumped | None:
         """Hooks, dumps and manifest into a fresh staging directory; None (the run recorded
