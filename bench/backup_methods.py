@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Benchmark: `stackwatch backup run` (logical and physical) side by side with the bare pipelines
+they replace, best of --rounds, on the same data in one run; then the restores and verifies.
+
+Starts its own MariaDB (backup_speed.py's: temporary data directory, 127.0.0.1, stopped at the
+end), loads about --size-mb in --databases databases, then, each round, in turn:
+  bare logical:   mysqldump --single-transaction --routines --triggers --events --all-databases
+                  | zstd -q -T0 (level 3, every core) > file
+  stackwatch logical run (per-database dumps, zstd level 3 on every core, SHA-256, table
+                  figures, users, catalog, manifest; one local destination)
+  bare physical:  mariadb-backup --backup --stream=mbstream | zstd -q -T0 > file
+  stackwatch physical run (the same copy, zstd, SHA-256, table figures beside it, catalog)
+and prints each best time with the ratios (goal: logical <= 1.10 x bare; physical >= 2 x faster
+than logical). Then the restores (logical `restore --replace` into the same server, physical
+`restore --datadir` into a new directory) and both verifies (throwaway servers).
+
+    python3 bench/backup_methods.py --size-mb 512 --databases 8 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from backup_speed import (
+    Scratch,
+    free_port,
+    install_datadir,
+    load_data,
+    prepare_dumps,
+    start_mariadb,
+    stop_mariadb,
+    timed,
+    wait_for_socket,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=512)
+    parser.add_argument("--databases", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dir", help="work directory (default: a temporary one, removed)")
+    return parser.parse_args()
+
+
+def write_config(scratch: Scratch) -> Path:
+    """Two jobs on one server and one local destination: logical and physical."""
+    base, out = scratch.base, scratch.out
+    config = base / "methods.toml"
+    job = 'server = "db1"\ndestinations = ["local"]\nidle_priority = false\nkeep_last = 1\n'
+    config.write_text(
+        f'[backup]\ncatalog = "{base}/methods.sqlite"\nlock_dir = "{base}/lock"\n'
+        f'work_dir = "{base}/work"\n'
+        f'[backup.servers.db1]\nhost = "127.0.0.1"\nport = {scratch.port}\n'
+        f'option_file = "{scratch.option_file}"\n'
+        f'[backup.destinations.local]\nkind = "directory"\npath = "{out}/methods"\n'
+        f"[backup.jobs.logical]\n{job}"
+        f'[backup.jobs.physical]\n{job}method = "physical"\n'
+    )
+    return config
+
+
+def stackwatch(*args: str) -> float:
+    return timed(
+        [sys.executable, "-m", "stackwatch.cli", "backup", *args], stdout=subprocess.DEVNULL
+    )
+
+
+def bare_logical(conn: str, out: Path) -> float:
+    return timed(
+        ["bash", "-o", "pipefail", "-c",
+         f"mysqldump {conn} --single-transaction --routines --triggers --events "
+         f"--all-databases | zstd -q -T0 > {out}/bare.sql.zst"],
+    )  # fmt: skip
+
+
+def bare_physical(conn: str, out: Path) -> float:
+    scratch = out / "mb-tmp"
+    scratch.mkdir(exist_ok=True)
+    return timed(
+        ["bash", "-o", "pipefail", "-c",
+         f"mariadb-backup {conn} --backup --stream=mbstream --target-dir={scratch} "
+         f"2>/dev/null | zstd -q -T0 > {out}/bare.mbstream.zst"],
+    )  # fmt: skip
+
+
+def rounds(scratch: Scratch, config: Path, n: int) -> dict[str, float]:
+    """Best of ``n`` of each contender, taken in turn in every round (the same noise)."""
+    conn = prepare_dumps(scratch)
+    contenders = {
+        "mysqldump | zstd -T0 (bare logical)": lambda: bare_logical(conn, scratch.out),
+        "stackwatch backup run (logical)": lambda: stackwatch("run", "logical", "--config",
+                                                              str(config)),
+        "mariadb-backup | zstd -T0 (bare physical)": lambda: bare_physical(conn, scratch.out),
+        "stackwatch backup run (physical)": lambda: stackwatch("run", "physical", "--config",
+                                                               str(config)),
+    }  # fmt: skip
+    best = {name: float("inf") for name in contenders}
+    for i in range(n):
+        for name, run in contenders.items():
+            seconds = run()
+            best[name] = min(best[name], seconds)
+            print(f"round {i + 1}: {name:<44} {seconds:6.2f} s", flush=True)
+    return best
+
+
+def restores(scratch: Scratch, config: Path) -> dict[str, float]:
+    target = scratch.base / "restored-datadir"
+    shutil.rmtree(target, ignore_errors=True)
+    return {
+        "restore logical (--replace, same server)": stackwatch(
+            "restore", "--job", "logical", "--replace", "--config", str(config)
+        ),
+        "restore physical (--datadir, new directory)": stackwatch(
+            "restore", "--job", "physical", "--datadir", str(target), "--config", str(config)
+        ),
+        "verify both jobs (throwaway servers)": stackwatch("verify", "--config", str(config)),
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-methods-"))
+    base.mkdir(parents=True, exist_ok=True)
+    scratch = Scratch(base=base, port=free_port())
+    install_datadir(scratch.datadir)
+    log = (base / "mariadbd.log").open("ab")
+    server = start_mariadb(scratch, log)
+    try:
+        wait_for_socket(scratch.sock)
+        load_data(scratch, args.size_mb, args.databases)
+        config = write_config(scratch)
+        (scratch.out / "methods").mkdir(parents=True, exist_ok=True)
+        best = rounds(scratch, config, args.rounds)
+        print(f"best of {args.rounds}:")
+        for name, seconds in best.items():
+            print(f"  {name:<44} {seconds:6.2f} s")
+        names = list(best)
+        print(f"logical run / bare mysqldump | zstd: {best[names[1]] / best[names[0]]:.2f}"
+              " (goal <= 1.10)")  # fmt: skip
+        print(f"physical run / bare mariadb-backup | zstd: {best[names[3]] / best[names[2]]:.2f}")
+        print(f"logical run / physical run: {best[names[1]] / best[names[3]]:.2f}x"
+              " (goal >= 2)")  # fmt: skip
+        for name, seconds in restores(scratch, config).items():
+            print(f"  {name:<44} {seconds:6.2f} s")
+        return 0
+    finally:
+        stop_mariadb(server)
+        log.close()
+        if not args.dir:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
