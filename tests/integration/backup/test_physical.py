@@ -43,7 +43,8 @@ def throwaways(tmp: Path) -> list[Path]:
 
 
 def servers_on(directory: Path) -> list[int]:
-    """mariadbd processes whose --datadir is under ``directory``."""
+    """Throwaway servers (not mariadb-install-db's bootstrap) with a --datadir under
+    ``directory``."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -52,7 +53,8 @@ def servers_on(directory: Path) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.startswith(f"--datadir={directory}".encode()) for a in argv):
+        ours = any(a.startswith(f"--datadir={directory}".encode()) for a in argv)
+        if ours and b"--skip-networking" in argv:
             found.append(int(proc.name))
     return found
 
