@@ -5,10 +5,12 @@ catalogued like a dump, and the steps that turn such a copy back into a data dir
 
 The copy is of the whole server (every database, users and grants included): it is restored as a
 whole, into an empty data directory, never over a running server. The job's ``databases`` and
-``exclude`` choose the tables whose figures (rows, checksum) the catalog records for verify.
+``exclude`` choose the tables whose figures the catalog records for verify.
 
-Those figures are read in a consistent snapshot opened just before the copy starts, while the
-copy runs (the server works once, both at a time). The snapshot's binary log position is then
+The figures are row counts (``cnt:``): the copy's pages are proven by ``--prepare`` and CHECK
+TABLE in verify, and a CHECKSUM TABLE of every row would take the server longer than the copy
+itself (bench/backup_methods.py). They are read in a consistent snapshot opened just before the
+copy starts, while the copy runs. The snapshot's binary log position is then
 compared with the copy's own (the one mariadb-backup reports when it ends): equal, no transaction
 committed in between and the figures are those of the copy; different (a busy server, or no
 binary log to tell), every figure is tagged as not of the snapshot and a difference in verify is
@@ -34,7 +36,7 @@ from stackwatch.backup.dump import (
     TableStats,
     connection_args,
 )
-from stackwatch.backup.snapshot import KINDS, Session, list_tables, table_figures
+from stackwatch.backup.snapshot import COUNT_KIND, KINDS, Session, list_tables, table_figures
 from stackwatch.core.host import CommandFailed, Drained, Host, HostError
 
 PHYSICAL_STEM = "_physical"
@@ -99,7 +101,7 @@ def backup_physical(
         with ThreadPoolExecutor(max_workers=1) as pool:
             copying = pool.submit(_copy, host, job, server, staging, scratch)
             try:
-                stats = table_figures(session.query, tables)
+                stats = table_figures(session.query, tables, kind=COUNT_KIND)
                 session.query("COMMIT")
             finally:
                 drained, position = copying.result()
