@@ -23,6 +23,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--size-mb", type=int, default=512)
     parser.add_argument("--databases", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-restores", action="store_true", help="the backups alone")
     parser.add_argument(
         "--dir", help="work directory, kept (loaded once, reused); default: a temporary one"
     )
@@ -135,11 +137,21 @@ def rounds(scratch: Scratch, config: Path, n: int) -> dict[str, tuple[float, flo
                                                                str(config)),
     }  # fmt: skip
     best = {name: (float("inf"), float("inf")) for name in contenders}
+    paired: list[tuple[float, float]] = []  # per round: logical and physical run / bare
     for i in range(n):
+        took = {}
         for name, run in contenders.items():
-            wall, cpu = run()
+            wall, cpu = took[name] = run()
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
             print(f"round {i + 1}: {name:<44} {wall:6.2f} s  cpu {cpu:6.2f} s", flush=True)
+        (bare, ours, bare_phys, phys) = (took[name][0] for name in contenders)
+        paired.append((ours / bare, phys / bare_phys))
+        print(f"round {i + 1}: logical run / bare {ours / bare:.2f}, "
+              f"physical run / bare {phys / bare_phys:.2f}")  # fmt: skip
+    logical = statistics.median(p[0] for p in paired)
+    physical = statistics.median(p[1] for p in paired)
+    print(f"median of the rounds' ratios (each run beside its baseline): logical run / bare "
+          f"{logical:.2f} (goal <= 1.10), physical run / bare {physical:.2f}")  # fmt: skip
     return best
 
 
@@ -193,7 +205,7 @@ def main() -> int:
         for name, (wall, cpu) in best.items():
             print(f"  {name:<44} {wall:6.2f} s  cpu {cpu:6.2f} s")
         ratios(best)
-        for name, (wall, cpu) in restores(scratch, config).items():
+        for name, (wall, cpu) in ({} if args.no_restores else restores(scratch, config)).items():
             print(f"  {name:<44} {wall:6.2f} s  cpu {cpu:6.2f} s")
         return 0
     finally:
