@@ -40,6 +40,8 @@ packages+=(lvm2 drbd-utils fio ifupdown netplan.io)
 packages+=(qemu-utils)
 # ovs kmod guard (issue 20): the real grub-editenv changes fixture trees' grubenv
 packages+=(grub-common)
+# backup (issue 12): method = "physical" and its verify/restore (mariadb-backup, mbstream)
+packages+=(mariadb-backup)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
