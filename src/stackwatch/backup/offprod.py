@@ -11,9 +11,12 @@ afterwards, also after an interruption (and after a crash, by the next verify or
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +81,7 @@ class OffProduction:
         ]
         client_program = self.production.client_program
         with (
+            terminate_as_interrupt(),
             tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.host.path(base)) as tmp,
             Throwaway(self.host, base, program, client_program) as server,
         ):
@@ -130,8 +134,14 @@ class OffProduction:
             self.say(f"restored {database}")
             return database, blocks
 
-        with ThreadPoolExecutor(max_workers=max(1, self.job.parallel)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.job.parallel))
+        try:
             return dict(pool.map(one, sorted(dumps, key=lambda f: -f.raw_size)))
+        except BaseException:
+            server.close()  # the restores still running end with their server, at once
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def judge(self, client: Client, programs: dict[str, int], outcome: VerifyOutcome) -> None:
         """CHECK TABLE on every table, then the figures of each database against the catalog."""
@@ -156,6 +166,24 @@ class OffProduction:
             "restored into a throwaway server (own data directory and socket, no network):"
             " the production server was not used"
         )
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a timer unit stopped, a shutdown) ends the verify as Ctrl-C does, through
+    every ``finally``: its throwaway server stopped and removed, not left running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _counts_only(line: str) -> str:

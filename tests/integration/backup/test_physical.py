@@ -59,6 +59,20 @@ def servers_on(directory: Path) -> list[int]:
     return found
 
 
+def verify_in_background(config: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    """``backup verify`` started, returned once its throwaway server runs."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackwatch.cli", "backup", "verify", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not servers_on(tmp / "work"):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    return proc
+
+
 def test_physical_run_verify_restore(tmp_path: Path, mariadb: MariaDB) -> None:
     config = write_config(tmp_path, mariadb, destinations=("local",), job_extra=PHYSICAL)
     run = run_stackwatch("backup", "run", "--config", str(config))
@@ -130,15 +144,14 @@ def test_verify_killed_outright_leaves_nothing_on_production(
     config = write_config(tmp_path, mariadb, destinations=("local",))
     assert run_stackwatch("backup", "run", "--config", str(config)).returncode == 0
     before = databases(mariadb)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stackwatch.cli", "backup", "verify", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not servers_on(tmp_path / "work"):  # its throwaway server runs
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+
+    # SIGTERM (a timer unit stopped): the verify stops and removes its server itself.
+    proc = verify_in_background(config, tmp_path)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(60)
+    assert servers_on(tmp_path / "work") == [] and throwaways(tmp_path) == []
+
+    proc = verify_in_background(config, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)  # stackwatch alone: its server is left running
     proc.wait(10)
     assert databases(mariadb) == before  # none of its data ever went there
