@@ -44,6 +44,7 @@ from backup_speed import (
 )
 
 SERVER_PID = 0  # the benchmark's mariadbd: its CPU is counted too
+LAST_SPLIT = [0.0, 0.0]  # the last command's CPU seconds: its own (and children's), the server's
 
 
 def server_cpu() -> float:
@@ -62,7 +63,9 @@ def timed(argv: list[str], **kwargs: object) -> tuple[float, float]:
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu + server_cpu() - server
+    server = server_cpu() - server
+    LAST_SPLIT[:] = [cpu, server]
+    return wall, cpu + server
 
 
 def parse_args() -> argparse.Namespace:
@@ -143,7 +146,9 @@ def rounds(scratch: Scratch, config: Path, n: int) -> dict[str, tuple[float, flo
         for name, run in contenders.items():
             wall, cpu = took[name] = run()
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
-            print(f"round {i + 1}: {name:<44} {wall:6.2f} s  cpu {cpu:6.2f} s", flush=True)
+            own, server = LAST_SPLIT
+            print(f"round {i + 1}: {name:<44} {wall:6.2f} s  cpu {cpu:6.2f} s "
+                  f"(client {own:5.2f} + server {server:5.2f})", flush=True)  # fmt: skip
         (bare, ours, bare_phys, phys) = (took[name][0] for name in contenders)
         paired.append((ours / bare, phys / bare_phys))
         print(f"round {i + 1}: logical run / bare {ours / bare:.2f}, "
