@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stackwatch.switch.octets import DecodeError
@@ -64,14 +64,23 @@ class Target:
     credentials: Credentials
 
 
+Keep = Callable[[frozenset[str]], Collection[str]]
+
+
 @dataclass(frozen=True)
 class Request:
-    """What to read from each device: columns to walk, scalars to get."""
+    """What to read from each device: columns to walk, scalars (``X.0``) to get.
+
+    ``starts``: where a column's walk begins (an OID inside it), where only its rows past that
+    are wanted. ``keep``: given the columns the first GETNEXT found rows in, those worth
+    walking on (a table needed only beside another one that this agent does not have)."""
 
     columns: Sequence[str]
     scalars: Sequence[str] = ()
     timeout: float = 10.0  # for the whole device
     max_repetitions: int = 10
+    starts: Mapping[str, str] = field(default_factory=dict)
+    keep: Keep | None = None
 
 
 @dataclass(frozen=True)
@@ -133,9 +142,7 @@ def fetch(target: Target, request: Request) -> Walked:
     progress = [0]  # replies received: a timeout after some is a slow agent, not a silent one
     try:
         session = _session(target, request)
-        scalars = _get(session, request.scalars, deadline) if request.scalars else {}
-        progress[0] += 1
-        columns = _walk_columns(session, request, deadline, progress)
+        scalars, columns = _read(session, request, deadline, progress)
     except ezsnmp.TimeoutError:
         if progress[0]:
             raise SnmpError(_too_slow(progress[0], request.timeout)) from None
@@ -169,23 +176,48 @@ def _oid_key(oid: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid.split("."))
 
 
-def _walk_columns(
+def _read(
     session: Any, request: Request, deadline: float, progress: list[int]
+) -> tuple[dict[str, Value | None], dict[str, dict[Index, Value]]]:
+    """The scalars and the columns of ``request``: the scalars ride along in the first
+    GETNEXT (that of ``X`` answers ``X.0`` where the agent has it)."""
+    scalars: dict[str, Value | None] = dict.fromkeys(request.scalars)
+    parents = {s.rpartition(".")[0]: s for s in request.scalars if s.endswith(".0")}
+    rows = _walk_columns(session, request, deadline, progress, parents)
+    for parent, scalar in parents.items():
+        found = rows.pop(parent, {})
+        scalars[scalar] = found.get((0,))
+    missing = [s for s in request.scalars if not s.endswith(".0")]
+    if missing:
+        scalars.update(_get(session, missing, deadline))
+        progress[0] += 1
+    return scalars, rows
+
+
+def _walk_columns(
+    session: Any,
+    request: Request,
+    deadline: float,
+    progress: list[int],
+    probe_only: Collection[str] = (),
 ) -> dict[str, dict[Index, Value]]:
     """Walk several columns side by side. One GETNEXT of every column first finds the empty
     ones (a switch has either the Cisco or the Q-BRIDGE tables) and the first row of the
-    others; then each GETBULK asks the next rows of a few columns at once, each column
-    continuing from its last row until a reply leaves it."""
-    rows: dict[str, dict[Index, Value]] = {column: {} for column in request.columns}
-    cursor = {column: column for column in request.columns}
-    active = list(request.columns)
-    for first in range(0, len(active), PROBE_COLUMNS):
-        batch = active[first : first + PROBE_COLUMNS]
+    others; ``request.keep`` then drops the columns not worth walking on; then each GETBULK
+    asks the next rows of a few columns at once, each column continuing from its last row
+    until a reply leaves it. ``probe_only``: OIDs asked in the first GETNEXT alone."""
+    columns = [*probe_only, *request.columns]
+    rows: dict[str, dict[Index, Value]] = {column: {} for column in columns}
+    cursor = {column: request.starts.get(column, column) for column in columns}
+    active = list(columns)
+    for first in range(0, len(columns), PROBE_COLUMNS):
+        batch = columns[first : first + PROBE_COLUMNS]
         if not _bound(session, deadline):
             raise SnmpError(_too_slow(progress[0], request.timeout))
         finished = _take(session.get_next([cursor[c] for c in batch]), batch, cursor, rows)
         progress[0] += 1
         active = [c for c in active if c not in finished]
+    active = _kept(request, rows, active, probe_only)
     per_request = max(1, VARBINDS_PER_REQUEST // max(1, request.max_repetitions))
     while active:
         batch = active[:per_request]
@@ -196,6 +228,25 @@ def _walk_columns(
         finished = _take(replies, batch, cursor, rows)  # an empty reply ends the batch
         active = [c for c in active if c not in finished]
     return rows
+
+
+def _kept(
+    request: Request,
+    rows: dict[str, dict[Index, Value]],
+    active: list[str],
+    probe_only: Collection[str],
+) -> list[str]:
+    """The columns still to walk after the first GETNEXT: not the probe-only ones, and only
+    those ``request.keep`` wants; the first row of a dropped column is forgotten, so that no
+    column is ever seen in part."""
+    walking = [c for c in active if c not in probe_only]
+    if request.keep is None:
+        return walking
+    wanted = set(request.keep(frozenset(c for c in request.columns if rows[c])))
+    for column in request.columns:
+        if column not in wanted:
+            rows[column] = {}
+    return [c for c in walking if c in wanted]
 
 
 def _take(
