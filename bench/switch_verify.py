@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _snmpsim import PROJECT, Simulator
 
 sys.path.insert(0, str(PROJECT / "src"))
+from stackwatch.switch import oids
 from stackwatch.switch.device import request_for
 
 CHECK_SNMP_INT = "/usr/lib/nagios/plugins/check_snmp_int.pl"
@@ -67,14 +68,16 @@ def write_inventory(sim: Simulator, folder: Path) -> Path:
 
 
 def walk_loop(sim: Simulator) -> list[list[str]]:
+    """What verify reads, as a shell loop reads it: every column walked in full (stackwatch
+    gets the VTP trunks' bitmaps only for the trunks; the loop walks those columns too)."""
     request = request_for({"vlans", "lldp"}, 10)
+    columns = (*request.columns, *oids.VTP_TRUNK_DETAILS)
     argvs = []
     for device in sim.devices:
         target = f"127.0.0.1:{sim.ports[device]}"
         argvs.append(["snmpget", "-v2c", "-c", device, "-On", target, *request.scalars])
         argvs += [
-            ["snmpbulkwalk", "-v2c", "-c", device, "-On", target, column]
-            for column in request.columns
+            ["snmpbulkwalk", "-v2c", "-c", device, "-On", target, column] for column in columns
         ]
     return argvs
 

@@ -65,6 +65,8 @@ class Target:
 
 
 Keep = Callable[[frozenset[str]], Collection[str]]
+Rows = Mapping[str, Mapping[Index, Value]]
+Details = Callable[[Rows], Mapping[str, Collection[Index]]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ class Request:
 
     ``starts``: where a column's walk begins (an OID inside it), where only its rows past that
     are wanted. ``keep``: given the columns the first GETNEXT found rows in, those worth
-    walking on (a table needed only beside another one that this agent does not have)."""
+    walking on (a table needed only beside another one that this agent does not have).
+    ``details``: given the rows walked, the rows of other columns to get one by one (columns
+    needed for a few rows only: the VLAN bitmaps of the ports that are trunks)."""
 
     columns: Sequence[str]
     scalars: Sequence[str] = ()
@@ -81,6 +85,7 @@ class Request:
     max_repetitions: int = 10
     starts: Mapping[str, str] = field(default_factory=dict)
     keep: Keep | None = None
+    details: Details | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ GRACE = 0.5  # each reading ends by its deadline; this is for the thread to hand
 
 
 VARBINDS_PER_REQUEST = 60  # columns x repetitions per GETBULK: agents cap replies (snmpsim 64)
+GETS_PER_REQUEST = 10  # OIDs per GET: ten 128-byte bitmaps fit an agent's 1500-byte replies
 PROBE_COLUMNS = 30  # columns in the first GETNEXT
 END_OF_VIEW = "No more variables"  # how ezsnmp shows endOfMibView in a GETBULK reply
 
@@ -191,7 +197,33 @@ def _read(
     if missing:
         scalars.update(_get(session, missing, deadline))
         progress[0] += 1
+    if request.details is not None:
+        _get_rows(session, request.details(rows), rows, deadline, progress)
     return scalars, rows
+
+
+def _get_rows(
+    session: Any,
+    wanted: Mapping[str, Collection[Index]],
+    rows: dict[str, dict[Index, Value]],
+    deadline: float,
+    progress: list[int],
+) -> None:
+    """GET the rows ``wanted`` (column -> indexes) into ``rows``; a row the agent does not
+    have stays absent."""
+    where = {
+        f"{column}.{'.'.join(map(str, index))}": (column, index)
+        for column, indexes in wanted.items()
+        for index in sorted(indexes)
+    }
+    names = list(where)
+    for first in range(0, len(names), GETS_PER_REQUEST):
+        found = _get(session, names[first : first + GETS_PER_REQUEST], deadline)
+        progress[0] += 1
+        for oid, value in found.items():
+            if value is not None:
+                column, index = where[oid]
+                rows.setdefault(column, {})[index] = value
 
 
 def _walk_columns(

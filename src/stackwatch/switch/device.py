@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stackwatch.switch import oids
-from stackwatch.switch.client import Fetcher, Reading, Request, Target, fetch, read_all
+from stackwatch.switch.client import Fetcher, Reading, Request, Rows, Target, fetch, read_all
 from stackwatch.switch.octets import DecodeError
 from stackwatch.switch.tables import (
     Interface,
@@ -22,7 +22,7 @@ from stackwatch.switch.tables import (
     decode_port_vlans,
     decode_stack,
 )
-from stackwatch.switch.values import Kind, Walked, integer, text
+from stackwatch.switch.values import Index, Kind, Value, Walked, integer, text
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,22 @@ def request_for(what: Collection[str], timeout: float, max_repetitions: int = 10
         # ifStackTable rows 0.X only say "nothing above X": a LAG is a row HIGHER.MEMBER
         starts={oids.IF_STACK_STATUS: f"{oids.IF_STACK_STATUS}.1"},
         keep=worth_walking,
+        details=trunk_details if "vlans" in what else None,
     )
+
+
+TRUNKING = Value(Kind.INTEGER, 1)  # vlanTrunkPortDynamicStatus trunking(1)
+
+
+def trunk_details(rows: Rows) -> dict[str, set[Index]]:
+    """The native VLAN and the VLAN bitmaps of the ports that are trunks (CISCO-VTP-MIB),
+    got row by row: walking them would read four 128-byte bitmaps of every access port too."""
+    trunks: set[Index] = {
+        index
+        for index, value in rows.get(oids.VTP_DYNAMIC_STATUS, {}).items()
+        if value == TRUNKING and len(index) == 1
+    }
+    return dict.fromkeys(oids.VTP_TRUNK_DETAILS, trunks) if trunks else {}
 
 
 QB_TABLES = (

@@ -53,6 +53,7 @@ VTP_VLANS_2K = f"{VTP_TRUNK}.17"
 VTP_VLANS_3K = f"{VTP_TRUNK}.18"
 VTP_VLANS_4K = f"{VTP_TRUNK}.19"
 VTP_BITMAPS = (VTP_VLANS_ENABLED, VTP_VLANS_2K, VTP_VLANS_3K, VTP_VLANS_4K)
+VTP_TRUNK_DETAILS = (VTP_NATIVE, *VTP_BITMAPS)  # got for the ports that are trunks only
 # CISCO-VLAN-MEMBERSHIP-MIB vmVlan (index ifIndex): the VLAN of an access port
 VM_VLAN = "1.3.6.1.4.1.9.9.68.1.2.2.1.2"
 
@@ -66,8 +67,6 @@ QB_PVID = "1.3.6.1.2.1.17.7.1.4.5.1.1"  # dot1qPvid (index bridge port)
 
 VLAN_COLUMNS = (
     VTP_DYNAMIC_STATUS,
-    VTP_NATIVE,
-    *VTP_BITMAPS,
     VM_VLAN,
     BASE_PORT_IFINDEX,
     QB_CURRENT_EGRESS,

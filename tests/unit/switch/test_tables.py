@@ -19,7 +19,7 @@ from stackwatch.switch.tables import (
 from stackwatch.switch.values import Kind, Value, Walked
 from tests.unit.switch.snmprec import read_snmprec, walked_from
 
-ALL = (*oids.PORT_COLUMNS, *oids.VLAN_COLUMNS, *oids.LLDP_COLUMNS)
+ALL = (*oids.PORT_COLUMNS, *oids.VLAN_COLUMNS, *oids.VTP_TRUNK_DETAILS, *oids.LLDP_COLUMNS)
 
 
 @cache
