@@ -104,7 +104,7 @@ GRACE = 0.5  # each reading ends by its deadline; this is for the thread to hand
 
 
 VARBINDS_PER_REQUEST = 60  # columns x repetitions per GETBULK: agents cap replies (snmpsim 64)
-GETS_PER_REQUEST = 10  # OIDs per GET: ten 128-byte bitmaps fit an agent's 1500-byte replies
+GETS_PER_REQUEST = 8  # OIDs per GET: 8 bitmaps of 128 bytes fit a 1500-byte reply (Cisco)
 PROBE_COLUMNS = 30  # columns in the first GETNEXT
 END_OF_VIEW = "No more variables"  # how ezsnmp shows endOfMibView in a GETBULK reply
 
