@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cpu import environment
 from _snmpsim import PROJECT, RECORDINGS, Simulator
 from switch_snmpd import Snmpd
 
@@ -276,7 +277,8 @@ def main() -> None:
     for tool in ("snmpbulkwalk", "snmpget"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (Debian package snmp)")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT / "src"), "MIBS": ""}
+    # as installed copies run: with compiled bytecode (the warm runs write it), MIBs not loaded
+    env = {**environment(), "PYTHONPATH": str(PROJECT / "src"), "MIBS": ""}
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for kind in ("snmpd", "snmpsim") if args.agents == "both" else (args.agents,):
         run(kind, args.devices, args.rounds, env)
