@@ -61,7 +61,8 @@ class Snmpd:
             self.devices[device] = RECORDINGS[number % len(RECORDINGS)]
             self.ports[device] = free_udp_port()
             conf = self.folder / f"{device}.conf"
-            conf.write_text(f"rocommunity {device} 127.0.0.1\n" + texts[self.devices[device]])
+            head = f"rocommunity {device} 127.0.0.1\ndontLogTCPWrappersConnects yes\n"
+            conf.write_text(head + texts[self.devices[device]])
             self.processes.append(self._start(device, conf))
 
     def _start(self, device: str, conf: Path) -> subprocess.Popen[bytes]:
