@@ -169,7 +169,7 @@ def loop_asks(agents: Agents, device: str, env: dict[str, str]) -> tuple[int, in
     for argv in device_loop(agents, device):
         done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         lines = done.stdout.splitlines()  # a long Hex-STRING goes on over several lines
-        rows = sum(1 for line in lines if line.startswith(".") and " = No Such" not in line)
+        rows = sum(1 for line in lines if line.startswith(".") and " = No " not in line)
         walked = argv[0] == "snmpbulkwalk"
         requests += rows // 10 + 1 if walked else 1
         values += 10 * (rows // 10 + 1) if walked else rows
