@@ -187,6 +187,35 @@ def per_recording(agents: Agents, env: dict[str, str]) -> None:
         )
 
 
+def agent_cost(agents: Agents, asks: int = 200) -> None:
+    """The agent's CPU per request and per value: ``asks`` GETBULKs of 1 value, then of 60
+    (6 IF-MIB columns x 10 rows), from one device."""
+    import ezsnmp
+
+    device = next(iter(agents.devices))
+    columns = (oids.IF_DESCR, oids.IF_OPER, oids.IF_NAME, oids.IF_ADMIN, oids.IF_ALIAS, "1.3")
+    spent = []
+    for width, repetitions in ((1, 1), (6, 10)):
+        session = ezsnmp.Session(
+            hostname="127.0.0.1",
+            port_number=str(agents.ports[device]),
+            version="2c",
+            community=device,
+            set_max_repeaters_to_num=str(repetitions),
+            timeout="10",
+            retries="0",
+        )
+        before = agents_cpu(agents)
+        for _ in range(asks):
+            session.bulk_get(list(columns[:width]))
+        spent.append((agents_cpu(agents) - before) / asks)
+    per_value = (spent[1] - spent[0]) / 59
+    print(
+        f"  agent CPU: {max(0.0, 1000 * (spent[0] - per_value)):.2f} ms per request"
+        f" and {1000 * per_value:.3f} ms per value ({asks} GETBULKs of 1, then of 60 values)"
+    )
+
+
 # --- side by side ---------------------------------------------------------------------------
 
 
@@ -261,6 +290,7 @@ def run(kind: str, count: int, rounds: int, env: dict[str, str]) -> None:
     print(f"agents: {kind}")
     with agents_class(count) as agents:
         inventory = write_inventory(agents, work)
+        agent_cost(agents)
         per_recording(agents, env)
         side_by_side(agents, inventory, rounds, env)
         if kind == "snmpsim":
