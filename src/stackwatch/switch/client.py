@@ -14,6 +14,7 @@ answers are kept. Secrets are handed to net-snmp in memory, never on a command l
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -178,8 +179,9 @@ def _bound(session: Any, deadline: float) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)  # each cursor is the OID of the reply before: parsed once
 def _oid_key(oid: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in oid.split("."))
+    return tuple(map(int, oid.split(".")))
 
 
 def _read(
@@ -299,11 +301,12 @@ def _take(
         if kind in NO_VALUE or END_OF_VIEW in kind or not oid.startswith(column + "."):
             finished.add(column)
             continue
-        if _oid_key(oid) <= _oid_key(cursor[column]):
+        key = _oid_key(oid)
+        if key <= _oid_key(cursor[column]):
             raise SnmpError(f"{oid}: the agent went backwards (OID not increasing)")
         value = convert(kind, str(reply.value), oid)
         if value is not None:
-            rows[column][_oid_key(oid[len(column) + 1 :])] = value
+            rows[column][key[column.count(".") + 1 :]] = value
         cursor[column] = oid
     if not replies:
         finished.update(batch)
