@@ -26,6 +26,7 @@ from stackwatch.core.host import Host
 from stackwatch.render.safe import printable
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="MySQL/MariaDB backups that can be trusted: dump, copy, verify, retain.",
     no_args_is_help=True,
     add_completion=False,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from stackwatch.nagios.settings import NagiosSettings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Nagios configuration from one repository and the inventory; which alerts cry wolf.",
     no_args_is_help=True,
     add_completion=False,

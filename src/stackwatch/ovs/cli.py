@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Open vSwitch bridge layouts: plan, apply, verify, export, show.",
     no_args_is_help=True,
 )
@@ -455,7 +456,9 @@ def show_command(
 # kmod guard: a boot entry that keeps the network -------------------------------------------------
 
 kmod_app = typer.Typer(
-    help="The openvswitch kernel module across kernel updates.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="The openvswitch kernel module across kernel updates.",
+    no_args_is_help=True,
 )
 app.add_typer(kmod_app, name="kmod")
 

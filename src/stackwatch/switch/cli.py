@@ -33,6 +33,7 @@ from stackwatch.switch.settings import SwitchSettings
 from stackwatch.switch.targets import TargetError, address_target, device_target
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Switches over SNMP: ports, trunk VLANs, LLDP neighbours, and verify them against an "
     "inventory.",
     no_args_is_help=True,
