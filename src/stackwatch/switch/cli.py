@@ -7,12 +7,11 @@ import os
 import sys
 import time
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
-from typer.core import TyperCommand
 
-from stackwatch.cli_support import load_settings
+from stackwatch.cli_support import load_settings, plugin_command
 from stackwatch.core.exits import (
     FAILED,
     OK,
@@ -20,7 +19,6 @@ from stackwatch.core.exits import (
     USAGE,
     fail,
     plugin_error,
-    plugin_unknown_line,
     usage_error,
 )
 from stackwatch.core.host import Host
@@ -211,21 +209,7 @@ _view_command(
 _view_command("lldp", "LLDP neighbours, each on the interface it was seen on.")
 
 
-class PluginCommand(TyperCommand):
-    """A command Nagios runs: bad arguments exit UNKNOWN (3) with the plugin's status line, as
-    every other error of it does, not Click's 2, which Nagios reads as CRITICAL. Click's own
-    message and usage stay on stderr."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except Exception as exc:
-            # Click's UsageError, from whichever copy of Click typer uses (0.28 carries its own)
-            if getattr(exc, "exit_code", None) == USAGE:
-                setattr(exc, "exit_code", PLUGIN_UNKNOWN)  # noqa: B010
-                shown = getattr(exc, "format_message", None)
-                plugin_unknown_line(str(shown() if callable(shown) else exc), PLUGIN_NAME)
-            raise
+PluginCommand = plugin_command(PLUGIN_NAME)
 
 
 @app.command("verify", cls=PluginCommand)
