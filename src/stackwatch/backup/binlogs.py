@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from stackwatch.backup.catalog import Backup, Catalog
+from stackwatch.backup.catalog import Backup, BinlogSpan, Catalog
 from stackwatch.backup.config import BackupConfig, Server
 from stackwatch.backup.destinations import (
     DestinationError,
@@ -60,7 +60,7 @@ def archive(cfg: BackupConfig, job_name: str, host: Host, catalog: Catalog) -> l
         raise BinlogError(str(exc)) from None
     floor = oldest_needed(catalog, job_name)
     if floor is not None:  # older ones were let go by retention (or predate every backup)
-        todo = [n for n in todo if _log_order(n) >= _log_order(floor)]
+        todo = [n for n in todo if not _older(n, floor)]
     if not todo:
         return []
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -69,12 +69,23 @@ def archive(cfg: BackupConfig, job_name: str, host: Host, catalog: Catalog) -> l
     try:
         make_private_dirs(host, staging)
         files = _fetch_from_server(host, server, staging, todo)
+        spans = _spans(host, staging, todo)
         stored = _store(cfg, job_name, host, staging, batch, files)
     finally:
         with contextlib.suppress(HostError):
             host.remove_tree(staging)
     catalog.record_binlogs(job_name, batch, files, stored)
+    catalog.record_binlog_ranges(job_name, spans)
     return todo
+
+
+def _spans(host: Host, staging: Path, names: Sequence[str]) -> list[BinlogSpan]:
+    """The GTID and time ranges of the fetched logs (pitr.py); none for one that cannot be
+    read (encrypted): it is archived all the same."""
+    from stackwatch.backup.pitr import log_span
+
+    spans = (log_span(host, staging / name) for name in names)
+    return [s for s in spans if s is not None]
 
 
 def _fetch_from_server(
@@ -145,10 +156,15 @@ def unneeded_batches(catalog: Catalog, job: str) -> list[str]:
     for name, batch, _ in catalog.binlogs(job):
         batches.setdefault(batch, []).append(name)
     return sorted(
-        batch
-        for batch, names in batches.items()
-        if all(_log_order(n) < _log_order(oldest) for n in names)
+        batch for batch, names in batches.items() if all(_older(n, oldest) for n in names)
     )
+
+
+def _older(name: str, than: str) -> bool:
+    """``name`` comes before ``than`` in the server's sequence of logs. Logs of another base
+    name (log_bin renamed) are not comparable: never older, so never deleted for it."""
+    (stem, number), (other_stem, other_number) = _log_order(name), _log_order(than)
+    return stem == other_stem and number >= 0 and number < other_number
 
 
 def _log_order(name: str) -> tuple[str, int]:
@@ -249,7 +265,15 @@ def replay(
 ) -> None:
     """Apply the logs from ``start`` (in the first) to the second before ``stop``."""
     stop_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stop))
-    reader = [BINLOG_PROGRAM, f"--start-position={start}", f"--stop-datetime={stop_text}"]
+    replay_until(host, server, logs, start, [f"--stop-datetime={stop_text}"], binlog)
+
+
+def replay_until(
+    host: Host, server: Server, logs: Sequence[Path], start: int, stop: list[str], binlog: bool
+) -> None:
+    """Apply the logs from ``start`` (in the first) to where the ``stop`` options of
+    mariadb-binlog say."""
+    reader = [BINLOG_PROGRAM, f"--start-position={start}", *stop]
     reader += [str(p) for p in logs]
     client = [*connection_args(server, server.client_program), "--batch"]
     if not binlog:

@@ -196,6 +196,10 @@ def restore(
         str | None,
         typer.Option("--to-time", help="replay archived binary logs up to this ISO 8601 time"),
     ] = None,
+    to_gtid: Annotated[
+        str | None,
+        typer.Option("--to-gtid", help="replay them up to and including this GTID (list)"),
+    ] = None,
     no_binlog: Annotated[
         bool,
         typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
@@ -222,6 +226,7 @@ def restore(
         dry_run,
         binlog=not no_binlog,
         to_time=to_time,
+        to_gtid=to_gtid,
     )
     progress = _progress_writer()
     try:
