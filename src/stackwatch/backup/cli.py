@@ -293,6 +293,9 @@ def _archive_one(
         typer.echo(printable(f"job {name}: binary logs FAILED: {exc}"))
         return False
     typer.echo(printable(f"job {name}: archived {len(done)} binary logs {' '.join(done)}"))
+    from stackwatch.backup.pitr import span_lines
+
+    _echo(printable(f"  {line}") for line in span_lines(catalog, name, done))
     return True
 
 

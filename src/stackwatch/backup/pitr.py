@@ -79,6 +79,12 @@ def describe_span(span: BinlogSpan) -> str:
     return f"{span.name}: {gtids}; {times}{cut}"
 
 
+def span_lines(catalog: Catalog, job: str, names: Sequence[str]) -> list[str]:
+    """What each of the logs ``names`` covers, as the catalog says."""
+    spans = catalog.binlog_ranges(job)
+    return [describe_span(spans[n]) if n in spans else f"{n}: ranges unknown" for n in names]
+
+
 def _first(before: Gtid | None) -> int:
     return (before.seq if before else 0) + 1
 
@@ -139,8 +145,8 @@ def logs_to_replay(
     _check_domains(state, [r for _, r in logs], target)
     last = 0
     for domain, gtid in target.items():
-        if domain in state and state[domain].seq >= gtid.seq:
-            continue  # already in the backup: nothing of this domain to replay
+        if (state[domain].seq if domain in state else 0) >= gtid.seq:
+            continue  # in the backup already (or seq 0): nothing of this domain to replay
         holder = next((i for i, (_, r) in enumerate(logs) if r.holds(gtid)), None)
         if holder is None:
             reach = _reach(logs, domain)

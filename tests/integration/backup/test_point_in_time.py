@@ -77,3 +77,64 @@ def test_a_table_dropped_at_t_comes_back_as_it_was_just_before_t(
         assert on_disk == batches
     finally:
         mariadb.sql("DROP DATABASE IF EXISTS pitr;")
+
+
+def _insert(mariadb: MariaDB, sql: str) -> str:
+    """Run ``sql`` (one transaction) and return the GTID the server gave it."""
+    return mariadb.sql(f"{sql}; SELECT @@last_gtid;").split()[-1]
+
+
+def test_to_gtid_replays_up_to_and_including_that_transaction(
+    tmp_path: Path, mariadb: MariaDB
+) -> None:
+    mariadb.sql(
+        "CREATE DATABASE pitrg; CREATE TABLE pitrg.t (id INT PRIMARY KEY) ENGINE=InnoDB;"
+        "INSERT INTO pitrg.t VALUES (1);"
+    )
+    config = write_config(
+        tmp_path, mariadb, destinations=("local",), databases='["pitrg"]',
+        job_extra="point_in_time = true\ndump_users = false",
+    )  # fmt: skip
+    try:
+        run = run_stackwatch("backup", "run", "--config", str(config))
+        assert run.returncode == 0, run.stdout + run.stderr
+        _insert(mariadb, "INSERT INTO pitrg.t VALUES (2)")
+        target = _insert(mariadb, "INSERT INTO pitrg.t VALUES (3)")
+        dropped = _insert(mariadb, "DROP TABLE pitrg.t")
+        other = _insert(mariadb, "SET SESSION gtid_domain_id = 9; CREATE TABLE pitrg.u (i INT)")
+        assert target.startswith("0-1-") and other.startswith("9-1-"), (target, other)
+
+        archived = run_stackwatch("backup", "binlogs", "--config", str(config))
+        assert archived.returncode == 0, archived.stdout + archived.stderr
+        # Each log archived is listed with the GTIDs and times it holds.
+        assert f"up to {other} (domain 9 from seq 1)" in archived.stdout, archived.stdout
+        ranges = catalog_rows(tmp_path, "SELECT gtid_after FROM binlog_ranges")
+        assert any(dropped in str(r[0]) for r in ranges), ranges
+
+        # Domain 9 was written to after the backup: leaving it out would silently drop it.
+        partial = run_stackwatch(
+            "backup", "restore", "--config", str(config), "--to-gtid", target, "--replace"
+        )
+        assert partial.returncode == 2, partial.stdout + partial.stderr
+        assert f"also hold domain 9 (up to {other})" in partial.stderr
+        assert mariadb.sql("SHOW TABLES FROM pitrg").split() == ["u"]  # nothing changed
+
+        beyond = run_stackwatch(
+            "backup", "restore", "--config", str(config), "--to-gtid", "0-1-999999,9-1-0",
+            "--replace", "--dry-run",
+        )  # fmt: skip
+        assert beyond.returncode == 1 and "0-1-999999 is not in the archived" in beyond.stderr
+
+        restored = run_stackwatch(
+            "backup", "restore", "--config", str(config), "--to-gtid", f"{target},9-1-0",
+            "--replace",
+        )  # fmt: skip
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert f"replayed the binary logs up to {target},9-1-0" in restored.stdout
+        assert mariadb.sql("SELECT id FROM pitrg.t ORDER BY id").split() == ["1", "2", "3"]
+        assert mariadb.sql("SHOW TABLES FROM pitrg").split() == ["t"]  # u: domain 9, left out
+
+        bad = run_stackwatch("backup", "restore", "--config", str(config), "--to-gtid", "0-1")
+        assert bad.returncode == 2 and "'0-1' is not a GTID" in bad.stderr
+    finally:
+        mariadb.sql("DROP DATABASE IF EXISTS pitrg;")
