@@ -28,7 +28,7 @@ GTID_EVENT, GTID_LIST_EVENT, START_ENCRYPTION_EVENT = 162, 163, 164
 MAX_EVENT = 1 << 30  # max_allowed_packet's ceiling: a larger size is a damaged header
 MAX_GTID_LIST = 1 << 16  # domains in one GTID_LIST event: far beyond any real server
 CHECKSUM_CRC32 = 1
-_GTID_TEXT = re.compile(r"^(\d{1,10})-(\d{1,10})-(\d{1,20})$")
+_GTID_TEXT = re.compile(r"([0-9]{1,10})-([0-9]{1,10})-([0-9]{1,20})")  # ASCII digits only
 
 
 class BinlogFormatError(Exception):
@@ -52,7 +52,7 @@ def parse_gtid_list(text: str, what: str = "GTID list") -> dict[int, Gtid]:
     state). ValueError naming what is wrong: not D-S-N, a number out of range, a domain twice."""
     state: dict[int, Gtid] = {}
     for item in (part.strip() for part in text.split(",")) if text.strip() else ():
-        match = _GTID_TEXT.match(item)
+        match = _GTID_TEXT.fullmatch(item)
         if match is None:
             raise ValueError(f"{what}: {item!r} is not a GTID (domain-server-sequence, 0-1-42)")
         domain, server, seq = (int(g) for g in match.groups())

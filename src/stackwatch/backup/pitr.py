@@ -6,7 +6,7 @@ replays the archived logs from the backup's binary log position up to and includ
 ``mariadb-binlog --start-position=POS --stop-position=GTID-LIST`` (MariaDB 10.8 and later take a
 GTID list there; an integer start with a GTID stop is accepted, checked on 10.11). Each GTID is
 inclusive and mariadb-binlog leaves out every event of a domain the list does not name, so a
-domain written to after the backup must be named, or the restore is refused (nothing of it
+domain written to in the logs replayed must be named, or the restore is refused (nothing of it
 would come back). mariadb-binlog only warns when a stop GTID is never reached: the logs fetched
 are read here first (binlog_file.py), and a target they do not hold is refused before the server
 sees a byte.
@@ -140,9 +140,8 @@ def logs_to_replay(
 ) -> list[Path]:
     """The fetched logs (from the backup's file on, in order) up to the last one holding a
     target GTID; BinlogError when the archive does not hold one, GtidUsage when a domain
-    written to after the backup is not named."""
+    written to in those logs after the backup is not named."""
     state = backup_state(backup)
-    _check_domains(state, [r for _, r in logs], target)
     last = 0
     for domain, gtid in target.items():
         if (state[domain].seq if domain in state else 0) >= gtid.seq:
@@ -155,6 +154,7 @@ def logs_to_replay(
                 f"run `stackwatch backup binlogs {backup.job}` first, or choose an earlier GTID"
             )
         last = max(last, holder)
+    _check_domains(state, [r for _, r in logs[: last + 1]], target)
     return [path for path, _ in logs[: last + 1]]
 
 
