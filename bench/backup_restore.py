@@ -17,8 +17,10 @@ and prints the best of each and the ratios (goal: stackwatch / myloader <= 1.0).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from backup_speed import (
@@ -51,20 +53,37 @@ def myloader(scratch: Scratch, target: Path, *extra: str) -> float:
     return timed(["myloader", *conn, "--overwrite-tables", *extra, "-d", str(target)])
 
 
-def rounds(scratch: Scratch, config: Path, target: Path, n: int, binlogged: bool) -> None:
-    pairs: dict[str, tuple[list[str], list[str]]] = {
-        "no binary log": (["--no-binlog"], []),
-    }
+def server_cpu(pid: int) -> float:
+    """CPU seconds the server has used (user + system): less disturbed by a busy machine than
+    the wall clock, so the two together tell where a difference comes from."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run: Callable[[], float]) -> tuple[float, float]:
+    """(wall seconds, server CPU seconds) of one restore."""
+    before = server_cpu(pid)
+    wall = run()
+    return wall, server_cpu(pid) - before
+
+
+def rounds(scratch: Scratch, pid: int, config: Path, target: Path, n: int, binlogged: bool) -> None:
+    """Each pair ``n`` times, alternating; the best of each and their ratio."""
+    pairs: dict[str, tuple[list[str], list[str]]] = {"no binary log": (["--no-binlog"], [])}
     if binlogged:
         pairs["binary-logged"] = ([], ["--enable-binlog"])
     for label, (ours_extra, theirs_extra) in pairs.items():
         ours, theirs = [], []
         for _ in range(n):
-            theirs.append(myloader(scratch, target, *theirs_extra))
-            ours.append(time_stackwatch("restore", config, "--replace", *ours_extra))
-        print(f"{label}: myloader -t 2 {min(theirs):.2f} s {fmt(theirs)}, "
-              f"stackwatch restore {min(ours):.2f} s {fmt(ours)}, "
-              f"ratio {min(ours) / min(theirs):.2f} (goal <= 1.0)")  # fmt: skip
+            theirs.append(measured(pid, lambda: myloader(scratch, target, *theirs_extra)))
+            ours.append(
+                measured(pid, lambda: time_stackwatch("restore", config, "--replace", *ours_extra))
+            )
+        best_ours, best_theirs = min(ours), min(theirs)
+        print(f"{label}: myloader -t 2 {best_theirs[0]:.2f} s {fmt(theirs)}; "
+              f"stackwatch restore {best_ours[0]:.2f} s {fmt(ours)}; "
+              f"ratio {best_ours[0] / best_theirs[0]:.2f} (goal <= 1.0), "
+              f"server CPU ratio {min(c for _, c in ours) / min(c for _, c in theirs):.2f}")  # fmt: skip
 
 
 def make_backups(scratch: Scratch, config: Path, target: Path) -> None:
@@ -75,8 +94,9 @@ def make_backups(scratch: Scratch, config: Path, target: Path) -> None:
     print(f"mydumper -t 2: {dumped:.2f} s")
 
 
-def fmt(times: list[float]) -> str:
-    return "(" + ", ".join(f"{t:.2f}" for t in times) + ")"
+def fmt(times: list[tuple[float, float]]) -> str:
+    """Every run as wall/server-CPU seconds."""
+    return "(runs, wall/server CPU s: " + ", ".join(f"{w:.1f}/{c:.1f}" for w, c in times) + ")"
 
 
 def main() -> int:
@@ -101,7 +121,7 @@ def main() -> int:
         config = write_stackwatch_config(scratch)  # this run's port
         if fresh:
             make_backups(scratch, config, target)
-        rounds(scratch, config, target, args.rounds, not args.no_binlogged)
+        rounds(scratch, server.pid, config, target, args.rounds, not args.no_binlogged)
         return 0
     finally:
         stop_mariadb(server)

@@ -256,6 +256,10 @@ def _progress_writer() -> Callable[[str], None] | None:
 @app.command()
 def binlogs(
     job: Annotated[str | None, typer.Argument(help="only this job")] = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="copy them as written, archive each as it closes (runs on)"),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Flush the binary log and archive every closed one (jobs with point_in_time = true)."""
@@ -265,6 +269,8 @@ def binlogs(
     names = [n for n in _jobs(cfg, job) if cfg.jobs[n].point_in_time]
     if not names:
         usage_error("no job with point_in_time = true")
+    if stream:
+        _stream(cfg, names)
     catalog = _catalog(cfg)
     failed = False
     try:
@@ -297,6 +303,33 @@ def _archive_one(
 
     _echo(printable(f"  {line}") for line in span_lines(catalog, name, done))
     return True
+
+
+def _stream(cfg: BackupConfig, names: list[str]) -> None:
+    """``binlogs --stream``: one job, until SIGTERM or Ctrl-C (exit 0) or the copy ends (1)."""
+    import signal
+
+    from stackwatch.backup.binlog_stream import stream
+    from stackwatch.backup.binlogs import BinlogError
+
+    if len(names) != 1:
+        usage_error(f"--stream follows one job: name it ({', '.join(names)})")
+    asked: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, _frame: asked.append(number))
+    catalog = _catalog(cfg)
+    try:
+        stream(cfg, names[0], Host(), catalog, lambda: bool(asked), _say)
+    except KeyboardInterrupt:
+        raise typer.Exit(OK) from None
+    except (BinlogError, CatalogError, OSError) as exc:
+        fail(printable(f"job {names[0]}: binary log stream FAILED: {exc}"), FAILED)
+    finally:
+        catalog.close()
+    raise typer.Exit(OK)
+
+
+def _say(line: str) -> None:
+    typer.echo(printable(line))
 
 
 @app.command()

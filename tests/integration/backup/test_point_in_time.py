@@ -5,6 +5,9 @@ committed before that moment and nothing written from it on."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -138,3 +141,53 @@ def test_to_gtid_replays_up_to_and_including_that_transaction(
         assert bad.returncode == 2 and "'0-1' is not a GTID" in bad.stderr
     finally:
         mariadb.sql("DROP DATABASE IF EXISTS pitrg;")
+
+
+def test_streamed_logs_are_archived_as_each_closes(tmp_path: Path, mariadb: MariaDB) -> None:
+    mariadb.sql("CREATE DATABASE pitrs; CREATE TABLE pitrs.t (id INT PRIMARY KEY) ENGINE=InnoDB;")
+    config = write_config(
+        tmp_path, mariadb, destinations=("local",), databases='["pitrs"]',
+        job_extra="point_in_time = true\ndump_users = false",
+    )  # fmt: skip
+    stream = None
+    try:
+        run = run_stackwatch("backup", "run", "--config", str(config))
+        assert run.returncode == 0, run.stdout + run.stderr
+        stream = subprocess.Popen(
+            [sys.executable, "-m", "stackwatch.cli", "backup", "binlogs", "--stream", "nightly",
+             "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(2)
+        target = _insert(mariadb, "INSERT INTO pitrs.t VALUES (1)")
+        current = mariadb.sql("SHOW MASTER STATUS").split()[0]
+        mariadb.sql("FLUSH BINARY LOGS")  # the server closes the log: the stream archives it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not catalog_rows(
+            tmp_path, f"SELECT 1 FROM binlog_ranges WHERE name = '{current}'"
+        ):
+            time.sleep(0.5)
+        (after,) = catalog_rows(
+            tmp_path, f"SELECT gtid_after FROM binlog_ranges WHERE name = '{current}'"
+        )[0]
+        assert target in str(after).split(",")
+        spool = tmp_path / "work" / "nightly" / "stream"
+        assert current not in {p.name for p in spool.iterdir()}  # archived: gone from the spool
+        assert any((tmp_path / "local" / "nightly").glob(f"binlogs-*/{current}"))
+
+        stream.send_signal(signal.SIGTERM)
+        out, err = stream.communicate(timeout=30)
+        assert stream.returncode == 0, out + err
+        assert f"archived 1 binary logs {current}" in out, out + err
+
+        plan = run_stackwatch(
+            "backup", "restore", "--config", str(config), "--to-gtid", target, "--replace",
+            "--dry-run",
+        )  # fmt: skip
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert f"hold the changes up to {target}" in plan.stdout
+    finally:
+        if stream is not None and stream.poll() is None:
+            stream.kill()
+            stream.wait()
+        mariadb.sql("DROP DATABASE IF EXISTS pitrs;")
