@@ -63,15 +63,11 @@ def log_span(host: Host, path: Path) -> BinlogSpan | None:
 
 
 def describe_span(span: BinlogSpan) -> str:
-    """One line for ``backup binlogs``: GTIDs after the log's start up to its end, and times."""
-    after = parse_gtid_list(span.gtid_after)
-    before = parse_gtid_list(span.gtid_before)
-    moved = [
-        f"up to {g} (domain {d} from seq {_first(before.get(d))})"
-        for d, g in sorted(after.items())
-        if before.get(d) != g
-    ]
-    gtids = ", ".join(moved) or "no transaction"
+    """One line for ``backup binlogs``: the GTID state before and after the log, its times."""
+    before = span.gtid_before or "empty"
+    gtids = f"GTID state {before} -> {span.gtid_after}"
+    if span.gtid_after == span.gtid_before:
+        gtids = f"GTID state {before} (no transaction)"
     times = "no event time"
     if span.first_time is not None and span.last_time is not None:
         times = f"{_local(span.first_time)} to {_local(span.last_time)}"
@@ -83,10 +79,6 @@ def span_lines(catalog: Catalog, job: str, names: Sequence[str]) -> list[str]:
     """What each of the logs ``names`` covers, as the catalog says."""
     spans = catalog.binlog_ranges(job)
     return [describe_span(spans[n]) if n in spans else f"{n}: ranges unknown" for n in names]
-
-
-def _first(before: Gtid | None) -> int:
-    return (before.seq if before else 0) + 1
 
 
 def _local(seconds: int) -> str:
