@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from backup_speed import (
@@ -75,15 +76,18 @@ def rounds(scratch: Scratch, pid: int, config: Path, target: Path, n: int, binlo
     for label, (ours_extra, theirs_extra) in pairs.items():
         ours, theirs = [], []
         for _ in range(n):
-            theirs.append(measured(pid, lambda: myloader(scratch, target, *theirs_extra)))
-            ours.append(
-                measured(pid, lambda: time_stackwatch("restore", config, "--replace", *ours_extra))
-            )
-        best_ours, best_theirs = min(ours), min(theirs)
-        print(f"{label}: myloader -t 2 {best_theirs[0]:.2f} s {fmt(theirs)}; "
-              f"stackwatch restore {best_ours[0]:.2f} s {fmt(ours)}; "
-              f"ratio {best_ours[0] / best_theirs[0]:.2f} (goal <= 1.0), "
-              f"server CPU ratio {min(c for _, c in ours) / min(c for _, c in theirs):.2f}")  # fmt: skip
+            theirs.append(measured(pid, partial(myloader, scratch, target, *theirs_extra)))
+            restore = partial(time_stackwatch, "restore", config, "--replace", *ours_extra)
+            ours.append(measured(pid, restore))
+        say(label, ours, theirs)
+
+
+def say(label: str, ours: list[tuple[float, float]], theirs: list[tuple[float, float]]) -> None:
+    wall = min(w for w, _ in ours) / min(w for w, _ in theirs)
+    cpu = min(c for _, c in ours) / min(c for _, c in theirs)
+    print(f"{label}: myloader -t 2 {min(theirs)[0]:.2f} s {fmt(theirs)}; "
+          f"stackwatch restore {min(ours)[0]:.2f} s {fmt(ours)}; "
+          f"ratio {wall:.2f} (goal <= 1.0), server CPU ratio {cpu:.2f}")  # fmt: skip
 
 
 def make_backups(scratch: Scratch, config: Path, target: Path) -> None:

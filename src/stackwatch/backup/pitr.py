@@ -85,6 +85,17 @@ def _local(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
+def short_of(host: Host, logs: Sequence[Path], moment: float) -> str | None:
+    """A line when the archived logs end before ``moment`` (the changes after their last event
+    are not in the archive: a restore to ``moment`` stops there), else None."""
+    if not logs:
+        return None
+    last = read_log(host, logs[-1]).last_time
+    if last is None or last >= moment:
+        return None
+    return f"the archived binary logs end at {_local(last)}: nothing after it can be replayed"
+
+
 # --to-gtid ------------------------------------------------------------------------------------
 
 

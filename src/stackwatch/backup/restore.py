@@ -476,7 +476,16 @@ class _Restore:
             self.outcome.lines.append(f"binary logs: {len(logs)} match their SHA-256")
             if self.request.to_gtid is not None:
                 logs = self.logs_to_gtid(logs, self.request.to_gtid)
+            else:
+                self.note_short_archive(logs)
             yield logs
+
+    def note_short_archive(self, logs: list[Path]) -> None:
+        from stackwatch.backup.pitr import short_of
+
+        note = short_of(self.host, logs, parse_time(str(self.request.to_time)))
+        if note is not None:
+            self.outcome.lines.append(note)
 
     def logs_to_gtid(self, logs: list[Path], text: str) -> list[Path]:
         from stackwatch.backup.pitr import GtidUsage, logs_to_replay, parse_target, read_log

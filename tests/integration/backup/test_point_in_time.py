@@ -137,6 +137,13 @@ def test_to_gtid_replays_up_to_and_including_that_transaction(
         assert mariadb.sql("SELECT id FROM pitrg.t ORDER BY id").split() == ["1", "2", "3"]
         assert mariadb.sql("SHOW TABLES FROM pitrg").split() == ["t"]  # u: domain 9, left out
 
+        later = datetime.fromtimestamp(time.time() + 3600).strftime("%Y-%m-%dT%H:%M:%S")
+        short = run_stackwatch(
+            "backup", "restore", "--config", str(config), "--to-time", later, "--dry-run",
+            "--replace",
+        )  # fmt: skip
+        assert short.returncode == 0 and "the archived binary logs end at" in short.stdout
+
         bad = run_stackwatch("backup", "restore", "--config", str(config), "--to-gtid", "0-1")
         assert bad.returncode == 2 and "'0-1' is not a GTID" in bad.stderr
     finally:
