@@ -306,17 +306,6 @@ def prepare_targets(client: Client, held: dict[str, int | None]) -> None:
             client.query(f"CREATE DATABASE {sql_ident(name)}")
 
 
-def session_setup(binlog: bool, grouped: bool) -> str | None:
-    """The restoring session's settings. ``grouped``: autocommit off, so that a table's
-    INSERTs are one transaction (committed by the dump's UNLOCK TABLES) instead of one each:
-    InnoDB then loads the empty table in bulk (sorted, index pages built whole, one undo
-    record) as myloader's grouped transactions get it. ``binlog`` off: sql_log_bin=0."""
-    settings = (["SESSION autocommit=0"] if grouped else []) + (
-        [] if binlog else ["SESSION sql_log_bin=0"]
-    )
-    return "SET " + ", ".join(settings) if settings else None
-
-
 def feed_sql(
     host: Host,
     server: Server,
@@ -325,17 +314,16 @@ def feed_sql(
     progress: Progress,
     keep_programs: bool = True,
     binlog: bool = True,
-    grouped: bool = False,
 ) -> int:
     """Stream one dump file into the server (into ``database``, or as it is for the users
-    file); without trigger, routine and event blocks unless ``keep_programs``; each table's
-    rows in one transaction when ``grouped`` (see ``session_setup``). Returns how many
-    such blocks were left out."""
+    file); without trigger, routine and event blocks unless ``keep_programs``. Returns how many
+    such blocks were left out. Each extended INSERT stays a transaction of its own: grouping a
+    table's INSERTs in one (autocommit off, InnoDB's bulk load of an empty table) cost the
+    server more CPU here (bench/backup_restore.py: 1.05 times myloader's against 0.73)."""
     programs = None if keep_programs else ProgramFilter()
     argv = [*connection_args(server, server.client_program), "--batch"]
-    setup = session_setup(binlog, grouped)
-    if setup is not None:
-        argv.append(f"--init-command={setup}")
+    if not binlog:
+        argv.append("--init-command=SET SESSION sql_log_bin=0")
     if database is not None:
         argv.append(f"--database={database}")
 
@@ -345,8 +333,6 @@ def feed_sql(
             yield block if programs is None else programs.feed(block)
         if programs is not None:
             yield programs.flush()
-        if grouped:  # what follows the last UNLOCK TABLES (routines) is committed too
-            yield b"\nCOMMIT;\n"
 
     host.feed(argv, chunks(), timeout=RESTORE_TIMEOUT, what=f"restoring {path.name}")
     return 0 if programs is None else programs.blocks
@@ -573,7 +559,7 @@ class _Restore:
             started = time.monotonic()
             path = src.paths[t.file.name]
             left_out = feed_sql(
-                self.host, self.server, path, t.into, progress, t.keeps_programs, binlog, True
+                self.host, self.server, path, t.into, progress, t.keeps_programs, binlog
             )
             line = f"restored {t.label} in {time.monotonic() - started:.1f} s"
             if left_out:
