@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -61,11 +62,17 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(pid: int, run: Callable[[], float]) -> tuple[float, float]:
-    """(wall seconds, server CPU seconds) of one restore."""
-    before = server_cpu(pid)
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(pid: int, run: Callable[[], float]) -> tuple[float, float, float]:
+    """(wall seconds, server CPU seconds, client CPU seconds: the restoring program and every
+    process it started) of one restore."""
+    before, client_before = server_cpu(pid), children_cpu()
     wall = run()
-    return wall, server_cpu(pid) - before
+    return wall, server_cpu(pid) - before, children_cpu() - client_before
 
 
 def rounds(scratch: Scratch, pid: int, config: Path, target: Path, n: int, binlogged: bool) -> None:
@@ -82,12 +89,15 @@ def rounds(scratch: Scratch, pid: int, config: Path, target: Path, n: int, binlo
         say(label, ours, theirs)
 
 
-def say(label: str, ours: list[tuple[float, float]], theirs: list[tuple[float, float]]) -> None:
-    wall = min(w for w, _ in ours) / min(w for w, _ in theirs)
-    cpu = min(c for _, c in ours) / min(c for _, c in theirs)
+Runs = list[tuple[float, float, float]]
+
+
+def say(label: str, ours: Runs, theirs: Runs) -> None:
+    wall, server, client = (min(r[i] for r in ours) / min(r[i] for r in theirs) for i in range(3))
     print(f"{label}: myloader -t 2 {min(theirs)[0]:.2f} s {fmt(theirs)}; "
           f"stackwatch restore {min(ours)[0]:.2f} s {fmt(ours)}; "
-          f"ratio {wall:.2f} (goal <= 1.0), server CPU ratio {cpu:.2f}")  # fmt: skip
+          f"ratio {wall:.2f} (goal <= 1.0), server CPU ratio {server:.2f}, "
+          f"client CPU ratio {client:.2f}")  # fmt: skip
 
 
 def make_backups(scratch: Scratch, config: Path, target: Path) -> None:
@@ -98,9 +108,10 @@ def make_backups(scratch: Scratch, config: Path, target: Path) -> None:
     print(f"mydumper -t 2: {dumped:.2f} s")
 
 
-def fmt(times: list[tuple[float, float]]) -> str:
-    """Every run as wall/server-CPU seconds."""
-    return "(runs, wall/server CPU s: " + ", ".join(f"{w:.1f}/{c:.1f}" for w, c in times) + ")"
+def fmt(runs: Runs) -> str:
+    """Every run as wall/server CPU/client CPU seconds."""
+    shown = ", ".join(f"{w:.1f}/{s:.1f}/{c:.1f}" for w, s, c in runs)
+    return f"(runs, wall/server CPU/client CPU s: {shown})"
 
 
 def main() -> int:
