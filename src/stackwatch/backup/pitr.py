@@ -145,6 +145,11 @@ def logs_to_replay(
     target GTID; BinlogError when the archive does not hold one, GtidUsage when a domain
     written to in those logs after the backup is not named."""
     state = backup_state(backup)
+    if not not_past(state, target):  # a backup named by its ID holds changes past the target
+        raise BinlogError(
+            f"backup {backup.id} is past {gtid_text(target)} (its GTID state: {gtid_text(state)}):"
+            " restore an older backup"
+        )
     last = 0
     for domain, gtid in target.items():
         if (state[domain].seq if domain in state else 0) >= gtid.seq:

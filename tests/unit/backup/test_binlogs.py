@@ -146,6 +146,8 @@ def test_to_gtid_takes_the_logs_up_to_the_one_holding_it(tmp_path: Path) -> None
         logs_to_replay(base, read, parse_target("0-1-15"))
     with pytest.raises(BinlogError, match=r"0-1-31 is not in the archived binary logs .*0-1-30"):
         logs_to_replay(base, read, parse_target("0-1-31,5-1-3"))
+    with pytest.raises(BinlogError, match=r"backup base is past 0-1-9 \(its GTID state: 0-1-10\)"):
+        logs_to_replay(base, read, parse_target("0-1-9"))
     # The base: the newest good backup not past the target in any domain named.
     cat.start("later", "nightly", 1.0)
     cat.record_dump("later", [], [], {"file": "binlog.000002", "pos": 4, "gtid": "0-1-12"})
