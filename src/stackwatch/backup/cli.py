@@ -211,6 +211,10 @@ def restore(
         str | None,
         typer.Option("--to-time", help="replay archived binary logs up to this ISO 8601 time"),
     ] = None,
+    to_gtid: Annotated[
+        str | None,
+        typer.Option("--to-gtid", help="replay them up to and including this GTID (list)"),
+    ] = None,
     no_binlog: Annotated[
         bool,
         typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
@@ -242,6 +246,7 @@ def restore(
         binlog=not no_binlog,
         to_time=to_time,
         datadir=datadir,
+        to_gtid=to_gtid,
     )
     progress = _progress_writer()
     try:
@@ -271,6 +276,10 @@ def _progress_writer() -> Callable[[str], None] | None:
 @app.command()
 def binlogs(
     job: Annotated[str | None, typer.Argument(help="only this job")] = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="copy them as written, archive each as it closes (runs on)"),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Flush the binary log and archive every closed one (jobs with point_in_time = true)."""
@@ -280,6 +289,8 @@ def binlogs(
     names = [n for n in _jobs(cfg, job) if cfg.jobs[n].point_in_time]
     if not names:
         usage_error("no job with point_in_time = true")
+    if stream:
+        _stream(cfg, names)
     catalog = _catalog(cfg)
     failed = False
     try:
@@ -308,7 +319,37 @@ def _archive_one(
         typer.echo(printable(f"job {name}: binary logs FAILED: {exc}"))
         return False
     typer.echo(printable(f"job {name}: archived {len(done)} binary logs {' '.join(done)}"))
+    from stackwatch.backup.pitr import span_lines
+
+    _echo(printable(f"  {line}") for line in span_lines(catalog, name, done))
     return True
+
+
+def _stream(cfg: BackupConfig, names: list[str]) -> None:
+    """``binlogs --stream``: one job, until SIGTERM or Ctrl-C (exit 0) or the copy ends (1)."""
+    import signal
+
+    from stackwatch.backup.binlog_stream import stream
+    from stackwatch.backup.binlogs import BinlogError
+
+    if len(names) != 1:
+        usage_error(f"--stream follows one job: name it ({', '.join(names)})")
+    asked: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, _frame: asked.append(number))
+    catalog = _catalog(cfg)
+    try:
+        stream(cfg, names[0], Host(), catalog, lambda: bool(asked), _say)
+    except KeyboardInterrupt:
+        raise typer.Exit(OK) from None
+    except (BinlogError, CatalogError, OSError) as exc:
+        fail(printable(f"job {names[0]}: binary log stream FAILED: {exc}"), FAILED)
+    finally:
+        catalog.close()
+    raise typer.Exit(OK)
+
+
+def _say(line: str) -> None:
+    typer.echo(printable(line))
 
 
 @app.command()

@@ -48,6 +48,7 @@ def refuse_options(request: RestoreRequest) -> None:
             ("--as", request.as_name is not None),
             ("--with-users", request.with_users),
             ("--to-time", request.to_time is not None),
+            ("--to-gtid", request.to_gtid is not None),
             ("--replace", request.replace),
         )
         if given
