@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackwatch.core.host import Host
-from stackwatch.nagios import alerts as alerts_module
+from stackwatch.nagios import alerts_tally as tally_module
 from stackwatch.nagios.alerts import (
     CellFinder,
     ServiceTally,
@@ -232,10 +232,10 @@ def test_tally_logs_in_processes_equals_one_pass(tmp_path: Path) -> None:
     log.write_text("\n".join(lines) + "\n")
     logs = read_logs(Host(), [str(log)])
     one = tally_logs(logs, 300, workers=1)
-    alerts_module.PARALLEL_BYTES, saved = 0, alerts_module.PARALLEL_BYTES
+    tally_module.PARALLEL_BYTES, saved = 0, tally_module.PARALLEL_BYTES
     try:
         several = tally_logs(logs, 300, workers=3)
     finally:
-        alerts_module.PARALLEL_BYTES = saved
+        tally_module.PARALLEL_BYTES = saved
     assert summarize(several) == summarize(one)
     assert several.malformed == one.malformed > 0
