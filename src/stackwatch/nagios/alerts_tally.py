@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from operator import itemgetter
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.nagios.logparse import (
@@ -109,9 +110,16 @@ EVENTS: tuple[tuple[str, str], ...] = (
 )
 ACK = 0
 _CODE = {event: code for code, event in enumerate(EVENTS)}
-_BYTE_CODE = {f"{state};{kind}".encode(): code for (state, kind), code in _CODE.items() if kind}
+_BYTE_CODE = {
+    (f"{state};{kind}" if kind else state).encode(): code for (state, kind), code in _CODE.items()
+}
 _GOOD = frozenset(code for (state, _), code in _CODE.items() if state in ("OK", "UP"))
 _HARD = frozenset(code for (_, kind), code in _CODE.items() if kind == "HARD")
+_ACK_EVENT = b"ACK"
+# A raw event, as the scan finds it: (time, anything, b"STATE;TYPE" or b"ACK", ...): the scan
+# keeps the tuple its pattern returned, with no new object per line.
+RawEvent = tuple[bytes, ...]
+_TIME_OF, _MARK_OF = itemgetter(0), itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -139,26 +147,35 @@ class ServiceTally:
     window: float
     notifications: int = 0
     flapping: int = 0  # times it started flapping
+    events: list[RawEvent] = field(default_factory=list)  # appended by the scan, then packed:
     stamps: list[int] = field(default_factory=list)  # the time of each event ...
     marks: bytearray = field(default_factory=bytearray)  # ... and what it was (EVENTS)
     cached: Counts | None = None
 
     def alert(self, when: int, state: str, state_type: str) -> None:
-        self.stamps.append(when)
-        self.marks.append(_CODE[(state, state_type)])
+        self.events.append((b"%d" % when, b"", f"{state};{state_type}".encode()))
 
     def acknowledge(self, when: int) -> None:
-        self.stamps.append(when)
-        self.marks.append(ACK)
+        self.events.append((b"%d" % when, b"", _ACK_EVENT))
+
+    def pack(self) -> None:
+        """Move the raw events into the columns (C loops: no Python code per event)."""
+        if self.events:
+            self.stamps += map(int, map(_TIME_OF, self.events))
+            self.marks += bytes(map(_BYTE_CODE.__getitem__, map(_MARK_OF, self.events)))
+            self.events.clear()
 
     def absorb(self, later: ServiceTally) -> None:
         """Append the same service's tally of the part of the log that follows this one's."""
+        self.pack()
+        later.pack()
         self.notifications += later.notifications
         self.flapping += later.flapping
         self.stamps += later.stamps
         self.marks += later.marks
 
     def counts(self) -> Counts:
+        self.pack()
         if self.cached is None or self.cached.events != len(self.marks):
             self.cached = _counts(self.stamps, self.marks, self.window)
         return self.cached
@@ -243,13 +260,21 @@ def _problems(stamps: list[int], marks: bytearray, window: float) -> tuple[int, 
 _STATE = rb"(?:OK|WARNING|CRITICAL|UNKNOWN);(?:HARD|SOFT)"
 _SCAN = re.compile(
     rb"\n(?:"
-    # a SERVICE ALERT logparse accepts: groups time, host;service, state;type
+    # 1-3: a SERVICE ALERT logparse accepts: time, host;service, state;type
     rb"\[(\d{1,12})\] SERVICE ALERT: ([^;\n]+;[^;\n]+);(" + _STATE + rb");\d{1,5};"
-    # a SERVICE NOTIFICATION with a plain state (not an acknowledgement): group host;service
+    # 4: a SERVICE NOTIFICATION with a plain state (not an acknowledgement): host;service
     rb"|\[\d{1,12}\] SERVICE NOTIFICATION: [^;\n]*;([^;\n]+;[^;\n]+);[A-Z]+;[^;\n]*;"
-    # a CURRENT/INITIAL SERVICE STATE logparse accepts: nothing to count but the line
-    rb"|\[\d{1,12}\] ((?:CURRENT|INITIAL) SERVICE STATE): [^;\n]+;[^;\n]+;" + _STATE + rb";\d{1,5};"
-    rb"|([^\n]*))"  # any other line, whole, for logparse
+    # 5: a service that starts flapping: host;service
+    rb"|\[\d{1,12}\] SERVICE FLAPPING ALERT: ([^;\n]+;[^;\n]+);STARTED;"
+    # 6: lines logparse accepts that count for nothing but a line: current states, flapping
+    # that stops, lines without a "kind: " (Auto-save of retention data...)
+    rb"|(\[\d{1,12}\] (?:(?:CURRENT|INITIAL) SERVICE STATE: [^;\n]+;[^;\n]+;"
+    + _STATE
+    + rb";\d{1,5};|SERVICE FLAPPING ALERT: [^;\n]+;[^;\n]+;(?:STOPPED|DISABLED);"
+    rb"|(?:[^:\n]|:(?! ))*+(?![^\n])))"
+    # 7-9: a HOST ALERT logparse accepts: time, host, state;type
+    rb"|\[(\d{1,12})\] HOST ALERT: ([^;\n]+);((?:UP|DOWN|UNREACHABLE);(?:HARD|SOFT));\d{1,5};"
+    rb"|([^\n]*))"  # 10: any other line, whole, for logparse
 )
 
 
@@ -283,7 +308,9 @@ class Tally:
             self._host(name).absorb(tally)
 
     def add_text(self, text: str, path: str, first_line: int = 1) -> None:
-        self.add_data(text.encode("utf-8", "surrogateescape"), path, first_line)
+        """Text as the bytes of a log file (a lone surrogate reads back as U+FFFD, as it would
+        from a file)."""
+        self.add_data(text.encode("utf-8", "surrogatepass"), path, first_line)
 
     def add_data(self, data: bytes, path: str, first_line: int = 1) -> None:
         """Count every line of a piece of a log (in time order, after the pieces before it)."""
@@ -296,19 +323,27 @@ class Tally:
         if newline >= 0:
             self._scan(_SCAN.findall(data, newline, last), path, first_line + 1)
 
-    def _scan(self, found: list[tuple[bytes, ...]], path: str, first_line: int) -> None:
+    def _scan(self, found: list[RawEvent], path: str, first_line: int) -> None:
         """The lines after the first, in order: the common ones counted here (what logparse
-        would say of them), every other one read by logparse."""
-        by_key, code_of, keyed = self.by_key, _BYTE_CODE, self._keyed
-        for number, (stamp, key, state, noticed, current, other) in enumerate(found, first_line):
+        would say of them), every other one read by logparse. A SERVICE ALERT's tuple is kept
+        as it is as the event (no new object for the commonest line)."""
+        by_key, keyed, rarer = self.by_key, self._keyed, self._rarer
+        for number, item in enumerate(found, first_line):
+            key = item[1]
             if key:
-                tally = by_key.get(key) or keyed(key)
-                tally.stamps.append(int(stamp))
-                tally.marks.append(code_of[state])
-            elif noticed:
-                (by_key.get(noticed) or keyed(noticed)).notifications += 1
-            elif not current:
-                self.add_line(_text(other), path, number)
+                (by_key.get(key) or keyed(key)).events.append(item)
+            elif not item[5]:  # (a line that counts for nothing else has group 6)
+                rarer(item, path, number)
+
+    def _rarer(self, item: RawEvent, path: str, number: int) -> None:
+        if item[3]:
+            (self.by_key.get(item[3]) or self._keyed(item[3])).notifications += 1
+        elif item[4]:
+            (self.by_key.get(item[4]) or self._keyed(item[4])).flapping += 1
+        elif item[7]:
+            self._host(_text(item[7])).events.append((item[6], b"", item[8]))
+        else:
+            self.add_line(_text(item[9]), path, number)
 
     def _keyed(self, key: bytes) -> ServiceTally:
         host, _, service = key.partition(b";")
@@ -414,4 +449,6 @@ def _tally_part(window: float, index: int) -> Tally:
     tally = Tally(window)
     tally.add_data(data, path, first_line)
     tally.by_key.clear()  # not carried back: the parent joins by names
+    for each in (*tally.services.values(), *tally.hosts.values()):
+        each.pack()  # columns travel back cheaply; raw events would not
     return tally

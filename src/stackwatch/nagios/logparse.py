@@ -95,7 +95,7 @@ def parse_line(line: str) -> Parsed:
     """Read one line of nagios.log (without its newline)."""
     if not line.startswith("["):
         return Malformed("does not start with [timestamp]")
-    close = line.find("] ", 1, MAX_STAMP_DIGITS + 2)
+    close = line.find("] ", 1, MAX_STAMP_DIGITS + 3)  # "[", the digits, "] "
     stamp = line[1:close] if close > 1 else ""
     if not stamp.isdecimal():  # int() reads every decimal digit, ASCII or not
         return Malformed("does not start with [timestamp]")
