@@ -372,7 +372,7 @@ def generate(
     settings = _settings(config)
     host = Host()
     try:
-        roles, facts = _inputs(host, settings, inventory, templates)
+        roles, facts, vars_files = _inputs(host, settings, inventory, templates)
         placed = place(facts, roles)
         folder = os.path.basename(os.path.normpath(templates))
         source = f"{os.path.basename(inventory)} and the template sets {folder}"
@@ -390,6 +390,7 @@ def generate(
         "unchanged": changes.unchanged,
         "removed": list(changes.removed),
         "not_generated": list(changes.foreign),
+        "vars_files": vars_files,
     }
     if output == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -401,9 +402,10 @@ def generate(
 
 def _inputs(
     host: Host, settings: NagiosSettings, inventory: str, templates: str
-) -> tuple[dict[str, RoleTemplate], dict[str, HostFacts]]:
+) -> tuple[dict[str, RoleTemplate], dict[str, HostFacts], list[str]]:
     from stackwatch.nagios.generate import GenerateError, load_templates
     from stackwatch.nagios.inventory import parse_inventory, resolve
+    from stackwatch.nagios.inventory_vars import read_vars_dirs
 
     try:
         text = host.read_text(os.path.abspath(inventory))
@@ -411,8 +413,11 @@ def _inputs(
         raise GenerateError(str(exc)) from None
     roles = load_templates(host, os.path.abspath(templates), settings.nrpe_command)
     parsed = parse_inventory(text, inventory)
-    facts = resolve(parsed, settings.cell_variable, settings.cell_pattern, settings.default_cell)
-    return roles, facts
+    dirs = read_vars_dirs(host, inventory, parsed)
+    facts = resolve(
+        parsed, settings.cell_variable, settings.cell_pattern, settings.default_cell, dirs
+    )
+    return roles, facts, dirs.files
 
 
 def _generate_text(summary: dict[str, Any], out: str) -> None:
@@ -421,6 +426,8 @@ def _generate_text(summary: dict[str, Any], out: str) -> None:
         f"{summary['files']} files in {out}: {len(summary['written'])} written, "
         f"{summary['unchanged']} unchanged, {len(summary['removed'])} removed"
     ]
+    if summary["vars_files"]:
+        lines.append(f"  variables from {len(summary['vars_files'])} group_vars/host_vars files")
     lines += [f"  written  {path}" for path in summary["written"][:50]]
     lines += [f"  removed  {path}" for path in summary["removed"][:50]]
     lines += [f"  left alone (not generated)  {path}" for path in summary["not_generated"]]
