@@ -29,6 +29,7 @@ from stackwatch.nagios.alerts_tally import (
 )
 
 __all__ = [
+    "COUNTED",
     "AlertReport",
     "AlertsError",
     "CellFinder",
@@ -70,6 +71,11 @@ class CellFinder:
 
 
 # --- the report ------------------------------------------------------------------------------
+
+
+# What is counted per service (and host): the fields of ServiceRow after its names, in the
+# order the JSON rows and the StatsD names give them.
+COUNTED = ("alerts", "hard", "soft", "notifications", "flapping", "problems", "recovered_soon")
 
 
 @dataclass(frozen=True)
@@ -211,13 +217,7 @@ def _rows(tallies: Iterable[ServiceTally], days: float) -> tuple[ServiceRow, ...
         ServiceRow(
             host=t.host,
             service=t.service,
-            alerts=t.alerts,
-            hard=t.hard,
-            soft=t.soft,
-            notifications=t.notifications,
-            flapping=t.flapping,
-            problems=t.problems,
-            recovered_soon=t.recovered_soon,
+            **{name: getattr(t, name) for name in COUNTED},
             per_day=t.alerts / days if days else 0.0,
             states=dict(sorted(t.states.items())),
         )
