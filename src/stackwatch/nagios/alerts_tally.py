@@ -231,11 +231,20 @@ def _counts(stamps: list[int], marks: bytearray, window: float) -> Counts:
         soft=alerts - hard,
         problems=problems,
         recovered_soon=recovered,
-        states={EVENTS[code][0]: n for code, n in sorted(per_code.items())},
+        states=_states(per_code),
         times=times,
         open_since=open_since,
         acknowledged=acked,
     )
+
+
+def _states(per_code: dict[int, int]) -> dict[str, int]:
+    """Alerts by state, HARD and SOFT together."""
+    states: dict[str, int] = {}
+    for code, count in per_code.items():
+        state = EVENTS[code][0]
+        states[state] = states.get(state, 0) + count
+    return states
 
 
 def _problems(stamps: list[int], marks: bytearray, window: float) -> tuple[int, int, int, bool]:
