@@ -29,6 +29,7 @@ MAX_FILES = 10_000  # files under one name's directory
 def read_vars_dirs(host: Host, inventory_file: str, inventory: Inventory) -> VarsDirs:
     """The variables directories beside ``inventory_file`` for the inventory's names."""
     base = os.path.dirname(os.path.abspath(inventory_file))
+    shown = os.path.dirname(inventory_file)  # errors name files as the inventory was named
     found = VarsDirs()
     for kind, names, table in (
         ("group_vars", sorted({"all", *inventory.groups}), found.groups),
@@ -38,7 +39,7 @@ def read_vars_dirs(host: Host, inventory_file: str, inventory: Inventory) -> Var
         if not host.is_dir(directory):
             continue
         for name in names:
-            merged = _read_name(host, directory, name, found.files)
+            merged = _read_name(host, directory, name, found.files, (base, shown))
             if merged:
                 table[name] = merged
     return found
@@ -82,25 +83,28 @@ def _listdir(host: Host, directory: str) -> list[str]:
         raise InventoryError(str(exc)) from None
 
 
-def _read_name(host: Host, directory: str, name: str, read: list[str]) -> Vars:
+def _read_name(
+    host: Host, directory: str, name: str, read: list[str], bases: tuple[str, str]
+) -> Vars:
     merged: Vars = {}
     for path in vars_files(host, directory, name):
-        merged.update(parse_vars_file(_read(host, path), path))
-        read.append(path)
+        named = os.path.join(bases[1], os.path.relpath(path, bases[0]))
+        merged.update(parse_vars_file(_read(host, path, named), named))
+        read.append(named)
     return merged
 
 
-def _read(host: Host, path: str) -> str:
+def _read(host: Host, path: str, named: str) -> str:
     try:
         data = host.read_small(path, MAX_FILE_BYTES)
     except HostError as exc:
-        raise InventoryError(str(exc)) from None
+        raise InventoryError(f"{named}: {exc}") from None
     if data is None:
-        raise InventoryError(f"{path}: vanished while read")
+        raise InventoryError(f"{named}: vanished while read")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InventoryError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise InventoryError(f"{named}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def parse_vars_file(text: str, path: str) -> Vars:
