@@ -25,10 +25,9 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from operator import itemgetter
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.nagios.logparse import (
@@ -47,6 +46,7 @@ from stackwatch.nagios.logparse import (
 )
 
 MAX_EXAMPLES = 10  # malformed lines quoted with their file and line number
+SCAN_BLOCK = 256 << 10  # bytes of log matched at a time
 
 
 class AlertsError(Exception):
@@ -115,11 +115,7 @@ _BYTE_CODE = {
 }
 _GOOD = frozenset(code for (state, _), code in _CODE.items() if state in ("OK", "UP"))
 _HARD = frozenset(code for (_, kind), code in _CODE.items() if kind == "HARD")
-_ACK_EVENT = b"ACK"
-# A raw event, as the scan finds it: (time, anything, b"STATE;TYPE" or b"ACK", ...): the scan
-# keeps the tuple its pattern returned, with no new object per line.
-RawEvent = tuple[bytes, ...]
-_TIME_OF, _MARK_OF = itemgetter(0), itemgetter(2)
+Found = tuple[bytes, ...]  # the groups of one line matched by _SCAN
 
 
 @dataclass(frozen=True)
@@ -147,35 +143,26 @@ class ServiceTally:
     window: float
     notifications: int = 0
     flapping: int = 0  # times it started flapping
-    events: list[RawEvent] = field(default_factory=list)  # appended by the scan, then packed:
     stamps: list[int] = field(default_factory=list)  # the time of each event ...
     marks: bytearray = field(default_factory=bytearray)  # ... and what it was (EVENTS)
     cached: Counts | None = None
 
     def alert(self, when: int, state: str, state_type: str) -> None:
-        self.events.append((b"%d" % when, b"", f"{state};{state_type}".encode()))
+        self.stamps.append(when)
+        self.marks.append(_CODE[(state, state_type)])
 
     def acknowledge(self, when: int) -> None:
-        self.events.append((b"%d" % when, b"", _ACK_EVENT))
-
-    def pack(self) -> None:
-        """Move the raw events into the columns (C loops: no Python code per event)."""
-        if self.events:
-            self.stamps += map(int, map(_TIME_OF, self.events))
-            self.marks += bytes(map(_BYTE_CODE.__getitem__, map(_MARK_OF, self.events)))
-            self.events.clear()
+        self.stamps.append(when)
+        self.marks.append(ACK)
 
     def absorb(self, later: ServiceTally) -> None:
         """Append the same service's tally of the part of the log that follows this one's."""
-        self.pack()
-        later.pack()
         self.notifications += later.notifications
         self.flapping += later.flapping
         self.stamps += later.stamps
         self.marks += later.marks
 
     def counts(self) -> Counts:
-        self.pack()
         if self.cached is None or self.cached.events != len(self.marks):
             self.cached = _counts(self.stamps, self.marks, self.window)
         return self.cached
@@ -298,7 +285,10 @@ class Tally:
     cut_files: list[str] = field(default_factory=list)
     services: dict[tuple[str, str], ServiceTally] = field(default_factory=dict)
     hosts: dict[str, ServiceTally] = field(default_factory=dict)
-    by_key: dict[bytes, ServiceTally] = field(default_factory=dict, repr=False, compare=False)
+    # b"host;service" -> its tally's stamps.append and marks.append (the scan's shortcut)
+    columns: dict[bytes, tuple[Callable[[int], None], Callable[[int], None]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add_log(self, log: LogText) -> None:
         if log.cut:
@@ -329,35 +319,46 @@ class Tally:
         self.lines += data.count(b"\n", 0, last) + 1
         newline = data.find(b"\n", 0, last)
         self.add_line(_text(data[: newline if newline >= 0 else last]), path, first_line)
-        if newline >= 0:
-            self._scan(_SCAN.findall(data, newline, last), path, first_line + 1)
+        number = first_line + 1
+        while 0 <= newline < last:  # in blocks: the pattern's tuples are read while in cache
+            end = data.find(b"\n", min(newline + SCAN_BLOCK, last), last)
+            end = last if end < 0 else end
+            found = _SCAN.findall(data, newline, end)
+            self._scan(found, path, number)
+            number += len(found)
+            newline = end if end < last else -1
 
-    def _scan(self, found: list[RawEvent], path: str, first_line: int) -> None:
-        """The lines after the first, in order: the common ones counted here (what logparse
-        would say of them), every other one read by logparse. A SERVICE ALERT's tuple is kept
-        as it is as the event (no new object for the commonest line)."""
-        by_key, keyed, rarer = self.by_key, self._keyed, self._rarer
+    def _scan(self, found: list[Found], path: str, first_line: int) -> None:
+        """Lines in order: the common ones counted here (what logparse would say of them),
+        every other one read by logparse."""
+        columns, code_of, keyed, rarer = self.columns, _BYTE_CODE, self._keyed, self._rarer
         for number, item in enumerate(found, first_line):
             key = item[1]
             if key:
-                (by_key.get(key) or keyed(key)).events.append(item)
+                stamps, marks = columns.get(key) or keyed(key)
+                stamps(int(item[0]))
+                marks(code_of[item[2]])
             elif not item[5]:  # (a line that counts for nothing else has group 6)
                 rarer(item, path, number)
 
-    def _rarer(self, item: RawEvent, path: str, number: int) -> None:
+    def _rarer(self, item: Found, path: str, number: int) -> None:
         if item[3]:
-            (self.by_key.get(item[3]) or self._keyed(item[3])).notifications += 1
+            self._tally_of(item[3]).notifications += 1
         elif item[4]:
-            (self.by_key.get(item[4]) or self._keyed(item[4])).flapping += 1
+            self._tally_of(item[4]).flapping += 1
         elif item[7]:
-            self._host(_text(item[7])).events.append((item[6], b"", item[8]))
+            self._host(_text(item[7])).alert(int(item[6]), *_text(item[8]).split(";"))
         else:
             self.add_line(_text(item[9]), path, number)
 
-    def _keyed(self, key: bytes) -> ServiceTally:
+    def _tally_of(self, key: bytes) -> ServiceTally:
         host, _, service = key.partition(b";")
-        tally = self.by_key[key] = self._service(_text(host), _text(service))
-        return tally
+        return self._service(_text(host), _text(service))
+
+    def _keyed(self, key: bytes) -> tuple[Callable[[int], None], Callable[[int], None]]:
+        tally = self._tally_of(key)
+        appenders = self.columns[key] = (tally.stamps.append, tally.marks.append)
+        return appenders
 
     def add_line(self, line: str, path: str, number: int) -> None:
         """One line read by logparse, whatever it is."""
@@ -457,7 +458,5 @@ def _tally_part(window: float, index: int) -> Tally:
     path, data, first_line = _WORK[index]
     tally = Tally(window)
     tally.add_data(data, path, first_line)
-    tally.by_key.clear()  # not carried back: the parent joins by names
-    for each in (*tally.services.values(), *tally.hosts.values()):
-        each.pack()  # columns travel back cheaply; raw events would not
+    tally.columns.clear()  # bound methods do not travel; the parent joins by names
     return tally
