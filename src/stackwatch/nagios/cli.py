@@ -149,7 +149,7 @@ def _follow(
     duration = _duration(options.duration)
     settings = _settings(config)
     host = Host()
-    paths = [os.path.abspath(path) for path in logs]
+    paths = _expand_all(host, logs)  # a log that is not there is a mistake, not a wait
     where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
     window = _window(recovery_window or settings.recovery_window)
     sink = Sink(statsd, prefix or settings.statsd_prefix, window, where)

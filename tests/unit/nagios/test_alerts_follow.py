@@ -84,6 +84,9 @@ def test_cli_follow_needs_statsd_and_says_why(tmp_path: Path) -> None:
     bad = run_stackwatch("nagios", "alerts", str(log), "--follow", "--statsd", "127.0.0.1:1",
                          "--duration", "soon")  # fmt: skip
     assert bad.returncode == 2 and "--duration" in bad.stderr
+    missing = run_stackwatch("nagios", "alerts", str(tmp_path / "nope.log"), "--follow",
+                             "--statsd", "127.0.0.1:1")  # fmt: skip
+    assert missing.returncode == 2 and "nope.log: no such log" in missing.stderr
 
 
 def test_cli_follow_sends_and_says_what_it_did(tmp_path: Path) -> None:
