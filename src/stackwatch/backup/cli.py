@@ -26,6 +26,7 @@ from stackwatch.core.host import Host
 from stackwatch.render.safe import printable
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="MySQL/MariaDB backups that can be trusted: dump, copy, verify, retain.",
     no_args_is_help=True,
     add_completion=False,
@@ -123,6 +124,20 @@ def list_backups(
         return
     for name, entries in listing.items():
         _echo(views.list_lines(name, entries, restores[name]))
+        _echo(_forecast_lines(cfg, name))
+
+
+def _forecast_lines(cfg: BackupConfig, job: str) -> list[str]:
+    """The next backup's size against each destination's free space (forecast.py)."""
+    from stackwatch.backup import forecast
+
+    catalog = _catalog(cfg)
+    try:
+        estimate = forecast.history(catalog, job)
+    finally:
+        catalog.close()
+    found = [] if estimate is None else forecast.rooms(Host(), cfg, job, estimate)
+    return [printable(line) for line in forecast.forecast_lines(estimate, found)]
 
 
 @app.command()
@@ -132,7 +147,7 @@ def verify(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Restore into a scratch database; compare every table's rows and checksum with dump time."""
+    """Restore into a throwaway server; check every table, compare rows and checksums."""
     from stackwatch.backup.verify import verify_backup
 
     cfg = _config(config)
@@ -141,7 +156,7 @@ def verify(
     try:
         ids, failed = _to_verify(cfg, catalog, backup_id)
         for one in ids:
-            outcome = verify_backup(cfg, catalog, one, host)
+            outcome = verify_backup(cfg, catalog, one, host, _progress_writer())
             _echo_report(outcome.report())
             typer.echo(f"verify took {outcome.seconds:.1f} s")
             failed |= not outcome.ok
@@ -200,6 +215,10 @@ def restore(
         bool,
         typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
     ] = False,
+    datadir: Annotated[
+        str | None,
+        typer.Option("--datadir", help="a physical backup: into this empty data directory"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Restore databases from a backup whose copy matches its SHA-256 (several at once)."""
@@ -222,6 +241,7 @@ def restore(
         dry_run,
         binlog=not no_binlog,
         to_time=to_time,
+        datadir=datadir,
     )
     progress = _progress_writer()
     try:

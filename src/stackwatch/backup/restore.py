@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackwatch.backup.binlogs import (
@@ -56,6 +55,7 @@ from stackwatch.backup.dump import (
 from stackwatch.backup.lock import job_lock
 from stackwatch.backup.verify import RESTORE_TIMEOUT, ProgramFilter, read_sql
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 
 KIND_ORDER = {"directory": 0, "ssh": 1, "volume": 2}
 MAX_NAME = 64  # the server's limit for a database name
@@ -82,6 +82,7 @@ class RestoreRequest:
     dry_run: bool = False
     binlog: bool = True  # False: the restore is not written to the binary log (no replica sees it)
     to_time: str | None = None  # ISO 8601: replay the archived binary logs up to this moment
+    datadir: str | None = None  # a physical backup: the empty data directory to restore into
 
 
 @dataclass(frozen=True)
@@ -412,6 +413,11 @@ class _Restore:
 
     def run(self, catalog: Catalog) -> None:
         files = catalog.files(self.backup.id)
+        if any(f.name.startswith("_physical.") for f in files):
+            raise RestoreUsage(
+                f"backup {self.backup.id} is a physical copy of the whole server: restore it "
+                "into an empty data directory with --datadir DIR"
+            )
         targets = choose_targets(self.backup.id, files, self.request)
         extras = [users_file(self.backup.id, files)] if self.request.with_users else []
         order = source_order(self.cfg, catalog, self.backup, self.request.source)
@@ -543,9 +549,14 @@ def restore_backup(
         job = cfg.jobs[backup.job]
         # The job's lock: retention of a run cannot delete the copy being read.
         with job_lock(cfg.lock_dir, backup.job):
-            _Restore(
-                cfg, host, backup, job, cfg.servers[job.server], request, outcome, progress
-            ).run(catalog)
+            if request.datadir is not None:  # a physical backup (physrestore.py)
+                from stackwatch.backup.physrestore import restore_physical
+
+                restore_physical(cfg, host, catalog, backup, request, outcome, progress)
+            else:
+                _Restore(
+                    cfg, host, backup, job, cfg.servers[job.server], request, outcome, progress
+                ).run(catalog)
     except (DumpError, HostError, OSError, CatalogError, DestinationError, BinlogError) as exc:
         raise RestoreError(str(exc)) from None
     finally:

@@ -33,10 +33,10 @@ import resource
 import stat
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 
 _ROTATED = re.compile(
     r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<z>\.(?:gz|bz2|xz|zst|zip))?$", re.DOTALL

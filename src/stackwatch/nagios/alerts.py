@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.nagios.alerts_tally import (
     AlertsError,
     LogText,

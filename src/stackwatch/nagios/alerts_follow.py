@@ -17,12 +17,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from stackwatch.core.follow import Follower
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 from stackwatch.core.state import StateStore
 from stackwatch.nagios.alerts import Where, summarize
 from stackwatch.nagios.alerts_statsd import StatsdError, send_counters

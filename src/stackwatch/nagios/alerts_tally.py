@@ -26,10 +26,10 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.nagios.logparse import (
     ACKNOWLEDGEMENT,
     HOST_ALERT,

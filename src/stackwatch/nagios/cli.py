@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -14,6 +13,7 @@ from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import BUSY, FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 
 if TYPE_CHECKING:
     from stackwatch.nagios.alerts import AlertReport
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from stackwatch.nagios.settings import NagiosSettings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Nagios configuration from one repository and the inventory; which alerts cry wolf.",
     no_args_is_help=True,
     add_completion=False,

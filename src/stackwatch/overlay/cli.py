@@ -9,7 +9,6 @@ for bad options or configuration.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
@@ -19,13 +18,18 @@ from stackwatch.cli_support import load_settings
 from stackwatch.core.config import ConfigError
 from stackwatch.core.exits import FAILED, fail, usage_error
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import replace
 from stackwatch.core.registry import NotApplicable
 from stackwatch.overlay.check import OverlayOptions, judge, plan_from
 from stackwatch.overlay.measure import measure
 from stackwatch.overlay.settings import OverlaySettings
 from stackwatch.render import render
 
-app = typer.Typer(help="Overlay against underlay throughput (iperf3).", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Overlay against underlay throughput (iperf3).",
+    no_args_is_help=True,
+)
 
 
 class Format(StrEnum):

@@ -8,24 +8,24 @@ as ``stackwatch check ovs-bridges`` does, its status as exit code, UNKNOWN (3) o
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from typer.core import TyperCommand
 
 from stackwatch.cli_support import (
     DEFAULT_STATE_DIR,
     fail,
     load_settings,
+    plugin_command,
     print_or_write,
     usage_error,
 )
-from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
+from stackwatch.core import record
+from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, load_layout
 from stackwatch.ovs.ovsdb import OvsdbClient
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Open vSwitch bridge layouts: plan, apply, verify, export, show.",
     no_args_is_help=True,
 )
@@ -62,6 +63,13 @@ NetnsOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
+StateDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state-dir",
+        help=f"where apply --confirm keeps its saved layout (default {DEFAULT_STATE_DIR})",
+    ),
+]
 LayoutArg = Annotated[
     str | None, typer.Argument(help="layout file (default: [ovs] layout in the configuration)")
 ]
@@ -100,7 +108,7 @@ def _settings(config: str | None, db: str | None = None, netns: str | None = Non
         given = command_line_settings(db, netns)
     except CommandLineError as exc:
         usage_error(str(exc))
-    return dataclasses.replace(
+    return record.replace(
         settings, db=given.get("db", settings.db), netns=given.get("netns", settings.netns)
     )
 
@@ -214,10 +222,33 @@ def apply_command(
     ] = False,
     netns: NetnsOption = None,
     config: ConfigOption = None,
+    confirm: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm",
+            metavar="SECONDS",
+            help="apply back the layout saved before unless stackwatch ovs confirm (or Enter "
+            "here) comes within SECONDS (30, 2m)",
+        ),
+    ] = None,
+    state_dir: StateDirOption = None,
 ) -> None:
-    """Make the switch match the layout: one OVSDB transaction, then internal ports' addresses."""
-    from stackwatch.ovs.apply import apply_layout
+    """Make the switch match the layout: one OVSDB transaction, then internal ports' addresses.
 
+    With --confirm, the layout before is saved and comes back by itself, addresses included,
+    unless the new one is confirmed in time (exit 0: applied, confirmed or waiting; 1: failed
+    or not confirmed; 75: another apply --confirm waits).
+    """
+    from stackwatch.ovs.apply import apply_layout
+    from stackwatch.ovs.confirm_cli import apply_confirmed, refuse_while_waiting
+
+    if confirm is not None:
+        seconds = _confirm_seconds(confirm)
+        settings = _settings(config, db, netns)
+        wanted = _layout(layout, settings)
+        chosen = state_dir or DEFAULT_STATE_DIR
+        raise typer.Exit(apply_confirmed(settings, wanted, prune, seconds, chosen))
+    refuse_while_waiting(state_dir or DEFAULT_STATE_DIR)
     wanted, outcome = _against_switch(
         layout,
         netns,
@@ -234,21 +265,54 @@ def apply_command(
         typer.echo(f"set the address of {len(outcome.devices)} devices")
 
 
+def _confirm_seconds(text: str) -> float:
+    from stackwatch.core.durations import DurationError, parse_duration
+    from stackwatch.ovs.confirm import MAX_CONFIRM_SECONDS
+
+    try:
+        seconds = parse_duration(text)
+    except DurationError as exc:
+        usage_error(f"--confirm: {exc}")
+    if not 1 <= seconds <= MAX_CONFIRM_SECONDS:
+        usage_error(f"--confirm: between 1 second and {MAX_CONFIRM_SECONDS / 3600:g} hours")
+    return seconds
+
+
+@app.command("confirm")
+def confirm_command(state_dir: StateDirOption = None) -> None:
+    """Keep the layout an apply --confirm applied (exit 0: kept; 1: nothing waits, too late).
+
+    Its watchdog ends without applying the saved layout back.
+    """
+    from stackwatch.ovs.confirm_cli import confirm
+
+    confirm(state_dir or DEFAULT_STATE_DIR)
+
+
+@app.command("rollback")
+def rollback_command(state_dir: StateDirOption = None) -> None:
+    """Apply back now the layout an apply --confirm saved (exit 0: done; 1: failed, none).
+
+    For an apply --confirm that waits, whose watchdog died, or whose rollback failed; addresses
+    included.
+    """
+    from stackwatch.ovs.confirm_cli import rollback
+
+    rollback(state_dir or DEFAULT_STATE_DIR)
+
+
+@app.command("watchdog", hidden=True)
+def watchdog_command(state_dir: StateDirOption = None) -> None:
+    """The process apply --confirm starts: waits for the deadline, then rolls back."""
+    from stackwatch.ovs.confirm_cli import run_watchdog
+
+    raise typer.Exit(run_watchdog(state_dir or DEFAULT_STATE_DIR))
+
+
 # verify: the ovs-bridges check as a Nagios plugin ------------------------------------------------
 
 
-class PluginCommand(TyperCommand):
-    """A command Nagios runs: bad arguments exit UNKNOWN (3), as ``stackwatch check`` does,
-    not Click's 2, which Nagios would read as CRITICAL. Click's message stays as it is."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except Exception as exc:
-            # Click's UsageError, from whichever copy of Click typer uses (0.28 carries its own)
-            if getattr(exc, "exit_code", None) == USAGE:
-                setattr(exc, "exit_code", PLUGIN_UNKNOWN)  # noqa: B010
-            raise
+PluginCommand = plugin_command("OVS-BRIDGES")
 
 
 @app.command("verify", cls=PluginCommand)
@@ -261,6 +325,7 @@ def verify_command(
         OutputFormat,
         typer.Option("--format", help="output, as for stackwatch check ovs-bridges --format"),
     ] = OutputFormat.text,
+    state_dir: StateDirOption = None,
 ) -> None:
     """The ovs-bridges check: every difference between the switch and the layout.
 
@@ -271,13 +336,17 @@ def verify_command(
     from stackwatch.core.result import overall_status
     from stackwatch.render import render
 
-    result = verify_result(layout, db, netns, config)
+    result = verify_result(layout, db, netns, config, state_dir)
     sys.stdout.write(render([result], output.value))
     raise typer.Exit(int(overall_status([result])))
 
 
 def verify_result(
-    layout: str | None, db: str | None, netns: str | None, config_path: str | None
+    layout: str | None,
+    db: str | None,
+    netns: str | None,
+    config_path: str | None,
+    state_dir: str | None = None,
 ) -> Result:
     """The ovs-bridges check run as ``stackwatch check`` runs it, with the layout, --db and
     --netns of the command line over [ovs]; every error is an UNKNOWN result saying why."""
@@ -293,7 +362,8 @@ def verify_result(
     except (ConfigError, CommandLineError) as exc:
         return Result.unknown(VERIFY_CHECK, str(exc))
     check = get_check(VERIFY_CHECK)
-    return run_check(check, Host(), config, StateStore(DEFAULT_STATE_DIR), timeout=PLUGIN_TIMEOUT)
+    store = StateStore(state_dir or DEFAULT_STATE_DIR)
+    return run_check(check, Host(), config, store, timeout=PLUGIN_TIMEOUT)
 
 
 def _verify_config(
@@ -375,7 +445,9 @@ def show_command(
 # kmod guard: a boot entry that keeps the network -------------------------------------------------
 
 kmod_app = typer.Typer(
-    help="The openvswitch kernel module across kernel updates.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="The openvswitch kernel module across kernel updates.",
+    no_args_is_help=True,
 )
 app.add_typer(kmod_app, name="kmod")
 

@@ -18,11 +18,11 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, BinaryIO, cast
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.weblog import reader
 from stackwatch.weblog.formats import LogFormat, Matcher
 from stackwatch.weblog.reader import LogReadError, ScanStats, blocks_of, expand

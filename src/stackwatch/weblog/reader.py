@@ -17,11 +17,11 @@ import gzip
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 from stackwatch.core.follow import rotated_name as rotated_name
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.formats import LogFormat
 
 BLOCK = 4 << 20
