@@ -289,6 +289,7 @@ class Tally:
     columns: dict[bytes, tuple[Callable[[int], None], Callable[[int], None]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    tallies: dict[bytes, ServiceTally] = field(default_factory=dict, repr=False, compare=False)
 
     def add_log(self, log: LogText) -> None:
         if log.cut:
@@ -352,8 +353,11 @@ class Tally:
             self.add_line(_text(item[9]), path, number)
 
     def _tally_of(self, key: bytes) -> ServiceTally:
-        host, _, service = key.partition(b";")
-        return self._service(_text(host), _text(service))
+        tally = self.tallies.get(key)
+        if tally is None:
+            host, _, service = key.partition(b";")
+            tally = self.tallies[key] = self._service(_text(host), _text(service))
+        return tally
 
     def _keyed(self, key: bytes) -> tuple[Callable[[int], None], Callable[[int], None]]:
         tally = self._tally_of(key)
@@ -459,4 +463,5 @@ def _tally_part(window: float, index: int) -> Tally:
     tally = Tally(window)
     tally.add_data(data, path, first_line)
     tally.columns.clear()  # bound methods do not travel; the parent joins by names
+    tally.tallies.clear()
     return tally
