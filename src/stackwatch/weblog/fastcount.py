@@ -20,12 +20,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.weblog import reader
 from stackwatch.weblog.formats import LogFormat, Matcher
-from stackwatch.weblog.reader import LogReadError, ScanStats, blocks_of, expand
+from stackwatch.weblog.reader import LogReadError, ScanStats, expand, file_blocks, mapped_blocks
 
 BLOCK = reader.BLOCK  # the reader's block, so over-long lines are found as it finds them
 PIECE = 256 << 10  # a block the fast path cannot vouch for is retried in pieces of this size
@@ -61,18 +61,22 @@ def count_values(
     for path in expand(paths, host):
         stats.files.append(path)
         ranges = _ranges(path, host, workers)
-        if ranges:
-            _count_parallel(ranges, fmt, fields, total, stats, host)
+        if len(ranges) > 1:
+            _count_parallel(path, ranges, fmt, fields, total, stats, host)
         else:
-            _count_stream(path, fmt, fields, total, stats, host)
+            _count_blocks(file_blocks(path, stats, host), fmt, fields, total, stats)
     return total
 
 
-def count_block(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
-    """Count the matches in a block of whole lines into ``into``; return how many matched."""
-    matched = _count_fast(data, fast, into)
-    if matched is not None:
-        return matched
+def count_block(
+    data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any], lines: int | None = None
+) -> int:
+    """Count the matches in a block of whole lines (``lines`` of them, when known) into
+    ``into``; return how many matched."""
+    found = vouched(data, data.count(b"\n") if lines is None else lines, fast)
+    if found is not None:
+        into.update(found)
+        return len(found)
     return sum(_count_piece(piece, fast, careful, into) for piece in _pieces(data))
 
 
@@ -85,20 +89,10 @@ def vouched(data: bytes, lines: int, fast: Matcher) -> list[Any] | None:
     return found if len(found) == lines else None
 
 
-def _count_fast(data: bytes, fast: Matcher, into: Counter[Any]) -> int | None:
-    """The count of a piece when the fast path vouches for every line of it, else None."""
+def _count_piece(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
     found = vouched(data, data.count(b"\n"), fast)
     if found is None:
-        return None
-    into.update(found)
-    return len(found)
-
-
-def _count_piece(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
-    matched = _count_fast(data, fast, into)
-    if matched is not None:
-        return matched
-    found = careful.findall(data)
+        found = careful.findall(data)
     into.update(found)
     return len(found)
 
@@ -113,17 +107,15 @@ def _pieces(data: bytes) -> Iterator[bytes]:
         start = end
 
 
-def _count_stream(
-    path: str, fmt: LogFormat, fields: tuple[str, ...], into: Counter[Any], stats: ScanStats,
-    host: Host,
+def _count_blocks(
+    blocks: Iterable[bytes], fmt: LogFormat, fields: tuple[str, ...], into: Counter[Any],
+    stats: ScanStats,
 ) -> None:  # fmt: skip
-    from stackwatch.weblog.reader import _opened
-
     fast, careful = fmt.fast_matcher(fields), fmt.matcher(fields)
-    with _opened(path, host) as handle:
-        for data in blocks_of(handle, stats, path, BLOCK):
-            stats.lines += data.count(b"\n")
-            stats.matched += count_block(data, fast, careful, into)
+    for data in blocks:
+        lines = data.count(b"\n")
+        stats.lines += lines
+        stats.matched += count_block(data, fast, careful, into, lines)
 
 
 def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
@@ -148,45 +140,30 @@ def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
 
 
 def _count_parallel(
-    ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
+    path: str, ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
     into: Counter[Any], stats: ScanStats, host: Host,
 ) -> None:  # fmt: skip
-    path = stats.files[-1]
+    """The first range counted here while forked workers count the others (a pool of as many
+    workers as ranges would leave this process idle, waiting)."""
     jobs = [_Job(path, a, b, fmt, fields, host) for a, b in ranges]
-    with ProcessPoolExecutor(len(jobs), mp_context=get_context("fork")) as pool:
-        for counted, lines, matched, too_long in pool.map(_count_range, jobs):
-            into.update(counted)
-            stats.lines += lines
-            stats.matched += matched
-            stats.too_long += too_long
+    with ProcessPoolExecutor(len(jobs) - 1, mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_count_range, job) for job in jobs[1:]]
+        results = [_count_range(jobs[0])] + [future.result() for future in futures]
+    for counted, lines, matched, too_long in results:
+        into.update(counted)
+        stats.lines += lines
+        stats.matched += matched
+        stats.too_long += too_long
 
 
 def _count_range(job: _Job) -> tuple[Counter[Any], int, int, int]:
-    """A worker: count one byte range (it starts and ends at line ends)."""
-    fast, careful = job.fmt.fast_matcher(job.fields), job.fmt.matcher(job.fields)
+    """Count one byte range (it starts and ends at line ends)."""
     counted: Counter[Any] = Counter()
     stats = ScanStats()
     try:
         with job.host.open_binary(job.path) as handle:
-            handle.seek(job.start)
-            for data in blocks_of(
-                cast(BinaryIO, _Limited(handle, job.end - job.start)), stats, job.path, BLOCK
-            ):
-                stats.lines += data.count(b"\n")
-                stats.matched += count_block(data, fast, careful, counted)
+            blocks = mapped_blocks(handle, stats, job.path, job.start, job.end, BLOCK)
+            _count_blocks(blocks, job.fmt, job.fields, counted, stats)
     except HostError as exc:
         raise LogReadError(str(exc)) from None
     return counted, stats.lines, stats.matched, stats.too_long
-
-
-class _Limited:
-    """A file handle that ends after ``left`` bytes."""
-
-    def __init__(self, handle: Any, left: int) -> None:
-        self._handle = handle
-        self._left = left
-
-    def read(self, size: int) -> bytes:
-        data = self._handle.read(min(size, self._left))
-        self._left -= len(data)
-        return bytes(data)

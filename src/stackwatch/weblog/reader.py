@@ -13,6 +13,8 @@ The one rule for rotated names lives here too (``rotated_name``): ``access.log.2
 from __future__ import annotations
 
 import gzip
+import io
+import mmap
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -167,6 +169,68 @@ def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK)
         yield carry + b"\n"
 
 
+def mapped_blocks(
+    handle: BinaryIO,
+    stats: ScanStats,
+    name: str,
+    start: int = 0,
+    end: int | None = None,
+    block: int = BLOCK,
+) -> Iterator[bytes]:
+    """Blocks of whole lines of a plain file, bytes ``start`` to ``end`` (line ends), read
+    through a memory map: each block is copied once, where reading and cutting at the last line
+    end copies it twice (a third of the time of a count). A line with no end within a block is
+    longer than any log line: skipped and counted, as ``blocks_of`` does. A handle that cannot be
+    mapped (a pipe, an empty file) is read by ``blocks_of``."""
+    try:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        if start:
+            handle.seek(start)
+        limited = _Limited(handle, end - start) if end is not None else handle
+        yield from blocks_of(cast(BinaryIO, limited), stats, name, block)
+        return
+    with mapped:
+        yield from _mapped(mapped, stats, start, len(mapped) if end is None else end, block)
+
+
+def _mapped(mapped: mmap.mmap, stats: ScanStats, pos: int, end: int, block: int) -> Iterator[bytes]:
+    while pos < end:
+        stop = min(pos + block, end)
+        cut = mapped.rfind(b"\n", pos, stop) if stop < end else stop - 1
+        if cut < 0:  # no line end in a whole block: not a log line
+            stats.too_long += 1
+            stats.lines += 1
+            cut = mapped.find(b"\n", stop, end)
+            pos = end if cut < 0 else cut + 1
+            continue
+        data = mapped[pos : cut + 1]
+        _unmap(mapped, pos, cut + 1)
+        pos = cut + 1
+        yield data if data.endswith(b"\n") else data + b"\n"
+
+
+def _unmap(mapped: mmap.mmap, start: int, end: int) -> None:
+    """Let go of the pages of a block once copied, so that the memory a mapped file holds
+    stays one block whatever its size (they stay in the page cache)."""
+    first = start - start % mmap.PAGESIZE
+    if end > first:
+        mapped.madvise(mmap.MADV_DONTNEED, first, end - first)
+
+
+class _Limited:
+    """A file handle that ends after ``left`` bytes."""
+
+    def __init__(self, handle: BinaryIO, left: int) -> None:
+        self._handle = handle
+        self._left = left
+
+    def read(self, size: int) -> bytes:
+        data = self._handle.read(min(size, self._left))
+        self._left -= len(data)
+        return bytes(data)
+
+
 def scan(
     paths: Iterable[str],
     fmt: LogFormat,
@@ -193,5 +257,14 @@ def read_blocks(
     host = host or Host()
     for path in paths:
         stats.files.append(path)
-        with _opened(path, host) as handle:
+        yield from file_blocks(path, stats, host, block)
+
+
+def file_blocks(path: str, stats: ScanStats, host: Host, block: int = BLOCK) -> Iterator[bytes]:
+    """Blocks of whole lines of one log: a plain file through a memory map, stdin and gzip
+    files as a stream."""
+    with _opened(path, host) as handle:
+        if path == "-" or isinstance(handle, gzip.GzipFile):
             yield from blocks_of(handle, stats, path, block)
+        else:
+            yield from mapped_blocks(handle, stats, path, block=block)
