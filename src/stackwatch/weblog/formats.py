@@ -158,6 +158,7 @@ class Matcher:
     def __init__(self, pattern: re.Pattern[bytes], order: list[str], wanted: tuple[str, ...]):
         self.pattern = pattern
         self.wanted = wanted
+        self.order = tuple(order)  # the fields in the pattern's order (``pattern.findall``'s)
         self._index = [order.index(f) for f in wanted]
         # One group: a list of bytes; more: a list of tuples of bytes, in the caller's order.
         self.findall: Callable[[bytes], list[Any]] = (
