@@ -676,9 +676,9 @@ def detect_files(
     horizon = driver.detector.options.reorder
     groups = streams(paths, host)
     if horizon > 0 and len(groups) == 1 and fast:
-        from stackwatch.weblog.fastdetect import detect_blocks  # (it imports this module)
+        from stackwatch.weblog.fastdetect import detect_stream  # (it imports this module)
 
-        detect_blocks(read_blocks(groups[0], stats, BLOCK, host), fmt, driver, stats, timeline)
+        detect_stream(groups[0], fmt, driver, stats, host or Host(), timeline, BLOCK)
     else:
         blocks = _record_blocks(groups, Parser(fmt), stats, host)
         found = in_order(blocks, horizon) if horizon > 0 else chain.from_iterable(blocks)

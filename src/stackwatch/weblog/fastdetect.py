@@ -17,19 +17,41 @@ findings are those of the record path (test_weblog_fastdetect.py compares both o
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+import contextlib
+import os
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, islice
+from multiprocessing import get_context
 from operator import itemgetter
 from typing import NamedTuple
 
-from stackwatch.weblog.detect import Detector, Driver, Timeline, _HostBucket, is_static
+from stackwatch.core.host import Host, HostError
+from stackwatch.weblog.detect import (
+    DetectOptions,
+    Detector,
+    Driver,
+    Timeline,
+    _HostBucket,
+    is_static,
+)
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
-from stackwatch.weblog.reader import ScanStats
+from stackwatch.weblog.reader import (
+    BLOCK,
+    LogReadError,
+    ScanStats,
+    block_bounds,
+    file_blocks,
+    map_file,
+    mapped_block,
+)
 
 _TIME = itemgetter(0)
 _CACHE_MAX = 200_000  # distinct values remembered (times, Referers, requests); then forgotten
+PARALLEL_MIN = 64 << 20  # a smaller file is picked here: not worth starting processes for
+TASK_BLOCKS = 2  # blocks a worker picks per task
 
 
 @dataclass
@@ -216,14 +238,111 @@ def _count_second(timeline: Timeline, second: int, total: int) -> None:
         timeline.totals.append(total)
 
 
-def detect_blocks(
-    blocks: Iterable[bytes], fmt: LogFormat, driver: Driver, stats: ScanStats,
-    timeline: Timeline | None = None,
+def detect_stream(
+    paths: list[str], fmt: LogFormat, driver: Driver, stats: ScanStats, host: Host,
+    timeline: Timeline | None = None, block: int = BLOCK,
 ) -> None:  # fmt: skip
-    """Feed the requests of one time-ordered stream of blocks to ``driver`` (reorder > 0)."""
+    """Feed the requests of one time-ordered stream of logs (a rotated set, oldest first) to
+    ``driver`` (reorder > 0). A big plain file is picked by one process per core, block by block
+    (the blocks ``read_blocks`` would give), while this one puts the seconds in order and runs
+    the detector; other files are read here."""
     counter = BlockCounter(fmt, driver.detector)
     order = InOrder(driver, driver.detector.options.reorder, timeline)
-    for block in blocks:
-        seconds, newest = counter.count(block, stats)
-        order.add(seconds, newest)
+    workers = os.cpu_count() or 1
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        for path in paths:
+            stats.files.append(path)
+            picks: Iterator[Picked]
+            if workers < 2 or not _big_plain_file(path, host):
+                picks = map(counter.pick, file_blocks(path, stats, host, block))
+            else:
+                if pool is None:
+                    pool = stack.enter_context(_pool(workers, fmt, driver.detector, host))
+                picks = _picked_by_workers(pool, workers, path, host, stats, block)
+            for picked in picks:
+                stats.lines += picked.lines
+                stats.matched += picked.matched
+                order.add(gather(picked), picked.newest)
     order.finish()
+
+
+def _big_plain_file(path: str, host: Host) -> bool:
+    """A file worth starting processes for: plain (not stdin, not gzip) and big."""
+    if path == "-":
+        return False
+    try:
+        if host.stat(path).st_size < PARALLEL_MIN:
+            return False
+        with host.open_binary(path) as handle:
+            return handle.read(2) != b"\x1f\x8b"
+    except (HostError, OSError):
+        return False  # the reader says what is wrong, in its words
+
+
+@contextlib.contextmanager
+def _pool(
+    workers: int, fmt: LogFormat, detector: Detector, host: Host
+) -> Iterator[ProcessPoolExecutor]:
+    """Forked workers, each with its own BlockCounter (they inherit the compiled patterns)."""
+    args = (fmt, detector.sites, detector.options, host)
+    pool = ProcessPoolExecutor(workers, get_context("fork"), _start_worker, args)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+_WORKER: tuple[BlockCounter, Host] | None = None  # a worker process's counter and host
+
+
+def _start_worker(
+    fmt: LogFormat, sites: tuple[str, ...], options: DetectOptions, host: Host
+) -> None:
+    global _WORKER
+    _WORKER = BlockCounter(fmt, Detector(sites, options)), host
+
+
+def _pick_blocks(path: str, bounds: list[tuple[int, int]]) -> list[Picked]:
+    """A worker: pick the blocks at ``bounds`` of the file."""
+    assert _WORKER is not None
+    counter, host = _WORKER
+    try:
+        with host.open_binary(path) as handle:
+            mapped = map_file(handle)
+            if mapped is None:
+                raise LogReadError(f"{path}: changed while read")
+            with mapped:
+                return [counter.pick(mapped_block(mapped, a, b)) for a, b in bounds]
+    except HostError as exc:
+        raise LogReadError(str(exc)) from None
+
+
+def _picked_by_workers(
+    pool: ProcessPoolExecutor, workers: int, path: str, host: Host, stats: ScanStats,
+    block: int,
+) -> Iterator[Picked]:  # fmt: skip
+    """The picked blocks of a big plain file, in order, picked by the pool's workers: a few
+    tasks at a time in flight, so memory stays bounded whatever the file's size."""
+    try:
+        handle = host.open_binary(path)
+    except HostError as exc:
+        raise LogReadError(str(exc)) from None
+    with handle:
+        mapped = map_file(handle)
+        if mapped is None:
+            raise LogReadError(f"cannot map {path}")  # (a big plain file maps)
+        with mapped:
+            bounds = block_bounds(mapped, stats, 0, len(mapped), block)
+            pending: deque[Future[list[Picked]]] = deque()
+            for task in _batched(bounds, TASK_BLOCKS):
+                pending.append(pool.submit(_pick_blocks, path, task))
+                if len(pending) > 2 * workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+
+
+def _batched(items: Iterator[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
+    while batch := list(islice(items, size)):
+        yield batch

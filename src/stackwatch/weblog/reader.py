@@ -182,9 +182,8 @@ def mapped_blocks(
     end copies it twice (a third of the time of a count). A line with no end within a block is
     longer than any log line: skipped and counted, as ``blocks_of`` does. A handle that cannot be
     mapped (a pipe, an empty file) is read by ``blocks_of``."""
-    try:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError, io.UnsupportedOperation):
+    mapped = map_file(handle)
+    if mapped is None:
         if start:
             handle.seek(start)
         limited = _Limited(handle, end - start) if end is not None else handle
@@ -195,6 +194,16 @@ def mapped_blocks(
 
 
 def _mapped(mapped: mmap.mmap, stats: ScanStats, pos: int, end: int, block: int) -> Iterator[bytes]:
+    for start, stop in block_bounds(mapped, stats, pos, end, block):
+        yield mapped_block(mapped, start, stop)
+
+
+def block_bounds(
+    mapped: mmap.mmap, stats: ScanStats, pos: int, end: int, block: int = BLOCK
+) -> Iterator[tuple[int, int]]:
+    """Where the blocks of whole lines of a mapped file lie, from ``pos`` to ``end``: (start,
+    stop) of each, as ``mapped_blocks`` cuts them; a line longer than a block is skipped and
+    counted. Finding them touches one page per block, so another process can copy them."""
     while pos < end:
         stop = min(pos + block, end)
         cut = mapped.rfind(b"\n", pos, stop) if stop < end else stop - 1
@@ -204,10 +213,24 @@ def _mapped(mapped: mmap.mmap, stats: ScanStats, pos: int, end: int, block: int)
             cut = mapped.find(b"\n", stop, end)
             pos = end if cut < 0 else cut + 1
             continue
-        data = mapped[pos : cut + 1]
-        _unmap(mapped, pos, cut + 1)
+        yield pos, cut + 1
         pos = cut + 1
-        yield data if data.endswith(b"\n") else data + b"\n"
+
+
+def mapped_block(mapped: mmap.mmap, start: int, stop: int) -> bytes:
+    """The block of whole lines at ``start``:``stop`` (see ``block_bounds``), its pages let go;
+    the file's last line gets its newline."""
+    data = mapped[start:stop]
+    _unmap(mapped, start, stop)
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def map_file(handle: BinaryIO) -> mmap.mmap | None:
+    """The open file mapped for reading, or None when it cannot be (a pipe, an empty file)."""
+    try:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 def _unmap(mapped: mmap.mmap, start: int, end: int) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackwatch.weblog import detect
+from stackwatch.weblog import detect, fastdetect
 from stackwatch.weblog.detect import DetectOptions, Finding, Timeline, detect_files
 from stackwatch.weblog.formats import get_format
 from stackwatch.weblog.reader import ScanStats
@@ -102,3 +102,26 @@ def test_late_requests_are_counted_as_records_count_them(
     fast = detect_files([str(log)], get_format("combined"), SITES, options)[1]
     slow = detect_files([str(log)], get_format("combined"), SITES, options, fast=False)[1]
     assert fast.late == slow.late > 0
+
+
+def test_worker_processes_pick_what_one_process_picks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file is picked block by block by forked workers; the blocks, and so the late
+    requests and findings, are those of one reader."""
+    monkeypatch.setattr(fastdetect, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(fastdetect.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(detect, "BLOCK", 8192)
+    log = tmp_path / "access.log"
+    log.write_text("".join(_log(3, 40, 0.01)))
+    options = dataclasses.replace(DetectOptions(), reorder=30.0)
+    seen = []
+    for fast in (True, False):
+        timeline = Timeline([], [])
+        findings, stats = detect_files(
+            [str(log)], get_format("combined"), SITES, options, timeline, fast=fast
+        )
+        seen.append(_seen(findings, stats, timeline))
+    assert seen[0] == seen[1]
+    assert seen[0][1][2] > 0  # late requests among them
+    assert len(seen[0][0]) == 2
