@@ -27,6 +27,7 @@ from stackwatch.weblog.formats import LogFormat
 
 BLOCK = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is not a log line; it is skipped and counted
+GUNZIP_WAIT = 60.0  # seconds gzip may take to exit once its output is read
 
 _ROTATED = re.compile(
     r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<z>\.(?:gz|bz2|xz|zst|zip))?$", re.DOTALL
@@ -132,8 +133,29 @@ def _opened(path: str, host: Host) -> Iterator[BinaryIO]:
         if head != b"\x1f\x8b":
             yield raw
             return
+        with _gunzip(path, raw, host) as unpacked:
+            yield unpacked
+
+
+@contextmanager
+def _gunzip(path: str, raw: BinaryIO, host: Host) -> Iterator[BinaryIO]:
+    """A gzip file decompressed by pigz or gzip in a process of its own, on another core while
+    this one parses (zlib here would add its time to the parsing's); by zlib when neither is
+    installed. A broken file is a LogReadError naming it, once its readable part is read."""
+    program = host.which("pigz") or host.which("gzip")
+    if program is None:
         with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
             yield cast(BinaryIO, unpacked)
+        return
+    try:
+        process = host.spawn([program, "-dc", "--", host.real(path)], what="gzip")
+    except HostError as exc:
+        raise LogReadError(f"{path}: {exc}") from None
+    with process:
+        yield cast(BinaryIO, process.stdout)
+        if process.wait(GUNZIP_WAIT) != 0:
+            why = (process.stderr_text().strip().splitlines() or ["cannot decompress"])[-1]
+            raise LogReadError(f"{path}: {why}")
 
 
 def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK) -> Iterator[bytes]:

@@ -143,3 +143,20 @@ def test_parallel_ranges_count_what_one_stream_counts(
         assert (stats.lines, stats.matched) == (3001, 3000)
     assert count_by([str(log)], fmt, "referrer", limit=1).rows == [("https://s0.example/", 600)]
     assert count_by([str(log)], fmt, "referrer", since=T0 + 1500).total == 1500
+
+
+def test_gzip_logs_count_as_plain_ones_and_a_cut_one_is_named(tmp_path: Path) -> None:
+    import gzip
+
+    from stackwatch.weblog.reader import LogReadError
+
+    body = "".join(line(T0 + n, "192.0.2.1", "/", f"https://s{n % 3}.example/") for n in range(999))
+    plain, packed, cut = tmp_path / "a.log", tmp_path / "b.log.gz", tmp_path / "c.log.gz"
+    plain.write_text(body)
+    packed.write_bytes(gzip.compress(body.encode()))
+    cut.write_bytes(packed.read_bytes()[:-300])
+    fmt = get_format("combined")
+    assert count_by([str(packed)], fmt, "referrer").rows == count_by([str(plain)], fmt,
+                                                                     "referrer").rows  # fmt: skip
+    with pytest.raises(LogReadError, match=str(cut)):
+        count_by([str(cut)], fmt, "referrer")
