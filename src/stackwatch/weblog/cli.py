@@ -22,6 +22,7 @@ from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 from stackwatch.render.safe import printable
 from stackwatch.weblog.formats import FormatError, LogFormat, get_format
+from stackwatch.weblog.progress import on_terminal
 from stackwatch.weblog.reader import LogReadError
 from stackwatch.weblog.rules import UnsafeHost
 
@@ -140,7 +141,8 @@ def top(
     fmt = _format(log_format, settings)
     start = time.time() - _duration(since, "--since") if since else None
     try:
-        result = count_by(_absolute(paths), fmt, by, since=start, limit=limit)
+        with on_terminal(_absolute(paths)):
+            result = count_by(_absolute(paths), fmt, by, since=start, limit=limit)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
     sys.stdout.write(top_json(result) if output == "json" else top_text(result))
@@ -166,7 +168,8 @@ def detect(
     fmt = _format(log_format, settings)
     timeline = Timeline([], []) if plot else None
     try:
-        findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
+        with on_terminal(_absolute(paths)):
+            findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
     view = detect_json if output == "json" else detect_text

@@ -23,7 +23,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
-from stackwatch.weblog import reader
+from stackwatch.weblog import progress, reader
 from stackwatch.weblog.formats import LogFormat, Matcher
 from stackwatch.weblog.reader import LogReadError, ScanStats, expand, file_blocks, mapped_blocks
 
@@ -109,13 +109,17 @@ def _pieces(data: bytes) -> Iterator[bytes]:
 
 def _count_blocks(
     blocks: Iterable[bytes], fmt: LogFormat, fields: tuple[str, ...], into: Counter[Any],
-    stats: ScanStats,
+    stats: ScanStats, shown: int = 1,
 ) -> None:  # fmt: skip
+    """Count every block; each counts ``shown`` times on the terminal's progress report (the
+    ranges of a file are read at the same pace; 0 in a worker, which has no terminal)."""
     fast, careful = fmt.fast_matcher(fields), fmt.matcher(fields)
     for data in blocks:
         lines = data.count(b"\n")
         stats.lines += lines
         stats.matched += count_block(data, fast, careful, into, lines)
+        if shown:
+            progress.advance(lines * shown, len(data) * shown)
 
 
 def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
@@ -148,7 +152,7 @@ def _count_parallel(
     jobs = [_Job(path, a, b, fmt, fields, host) for a, b in ranges]
     with ProcessPoolExecutor(len(jobs) - 1, mp_context=get_context("fork")) as pool:
         futures = [pool.submit(_count_range, job) for job in jobs[1:]]
-        results = [_count_range(jobs[0])] + [future.result() for future in futures]
+        results = [_count_range(jobs[0], len(jobs))] + [future.result() for future in futures]
     for counted, lines, matched, too_long in results:
         into.update(counted)
         stats.lines += lines
@@ -156,14 +160,14 @@ def _count_parallel(
         stats.too_long += too_long
 
 
-def _count_range(job: _Job) -> tuple[Counter[Any], int, int, int]:
+def _count_range(job: _Job, shown: int = 0) -> tuple[Counter[Any], int, int, int]:
     """Count one byte range (it starts and ends at line ends)."""
     counted: Counter[Any] = Counter()
     stats = ScanStats()
     try:
         with job.host.open_binary(job.path) as handle:
             blocks = mapped_blocks(handle, stats, job.path, job.start, job.end, BLOCK)
-            _count_blocks(blocks, job.fmt, job.fields, counted, stats)
+            _count_blocks(blocks, job.fmt, job.fields, counted, stats, shown)
     except HostError as exc:
         raise LogReadError(str(exc)) from None
     return counted, stats.lines, stats.matched, stats.too_long

@@ -29,6 +29,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.weblog import progress
 from stackwatch.weblog.detect import (
     DetectOptions,
     Detector,
@@ -76,6 +77,7 @@ class Picked(NamedTuple):
     """What a block holds for the detector, in plain values (cheap to send between processes)."""
 
     lines: int
+    size: int  # bytes
     matched: int  # lines with a readable time
     newest: float  # the newest time, -inf when none
     totals: list[tuple[int, int]]  # (second, requests) in the order seconds first appear
@@ -134,7 +136,8 @@ class BlockCounter:
             readable[when] = stamp
             totals[int(stamp)] = totals.get(int(stamp), 0) + n
         newest = max(readable.values(), default=float("-inf"))
-        return Picked(lines, matched, newest, list(totals.items()), self._picked(found, readable))
+        judged = self._picked(found, readable)
+        return Picked(lines, len(block), matched, newest, list(totals.items()), judged)
 
     def count(self, block: bytes, stats: ScanStats) -> tuple[dict[int, SecondCounts], float]:
         """The block's requests per second and the newest time in it (-inf when none)."""
@@ -264,6 +267,7 @@ def detect_stream(
                 stats.lines += picked.lines
                 stats.matched += picked.matched
                 order.add(gather(picked), picked.newest)
+                progress.advance(picked.lines, picked.size)
     order.finish()
 
 
