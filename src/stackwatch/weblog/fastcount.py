@@ -14,11 +14,13 @@ Big plain files are split into byte ranges cut at line ends and counted by one p
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import compress
 from multiprocessing import get_context
 from typing import Any
 
@@ -154,10 +156,22 @@ def _count_parallel(
         futures = [pool.submit(_count_range, job) for job in jobs[1:]]
         results = [_count_range(jobs[0], len(jobs))] + [future.result() for future in futures]
     for counted, lines, matched, too_long in results:
-        into.update(counted)
+        _merge(into, counted)
         stats.lines += lines
         stats.matched += matched
         stats.too_long += too_long
+
+
+def _merge(into: Counter[Any], other: Counter[Any]) -> None:
+    """Add the counts of ``other`` to ``into`` (values new to it in ``other``'s order, as
+    ``update`` adds them): the new ones at C speed (two halves of a log may hold a million
+    client IPs each), the common ones one by one."""
+    inside = list(map(into.__contains__, other))
+    new = list(compress(other, map(operator.not_, inside)))
+    common = list(compress(other, inside))
+    dict.update(into, zip(new, map(other.__getitem__, new), strict=True))  # in ``other``'s order
+    for value in common:
+        into[value] += other[value]
 
 
 def _count_range(job: _Job, shown: int = 0) -> tuple[Counter[Any], int, int, int]:
