@@ -28,9 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from stackwatch.core.record import dataclass
 
 
 def free_port() -> int:

@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from stackwatch.core.record import dataclass
 
 REFS = ["-", "https://www.google.com/", "https://www.example.com/", "https://news.example.org/a"]
 PATHS = ["/", "/forum/", "/static/site.css", "/img/a.png", "/article/42"]

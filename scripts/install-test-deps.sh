@@ -40,6 +40,9 @@ packages+=(lvm2 drbd-utils fio ifupdown netplan.io)
 packages+=(qemu-utils)
 # ovs kmod guard (issue 20): the real grub-editenv changes fixture trees' grubenv
 packages+=(grub-common)
+# weblog report (issue 15): detect --html is opened in a real headless browser by its test;
+# fonts-dejavu-core gives the page and the picture the same readable font everywhere
+packages+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The suite runs on busy 2-core machines (CI, a developer's laptop while other work runs): how fast
+# hypothesis draws examples there says nothing about the code, so its timing checks stay off.
+settings.register_profile("stackwatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("stackwatch")
 
 PROJECT = Path(__file__).resolve().parent.parent
 REALDATA = PROJECT.parent / "shared" / "realdata"

@@ -11,12 +11,15 @@ import importlib
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from stackwatch.core.config import DEFAULT_CONFIG
 from stackwatch.core.exits import INTERRUPTED, OK, USAGE, fail, plugin_error
 from stackwatch.core.state import DEFAULT_STATE_DIR
 from stackwatch.render import FORMATS, render
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
+    from typing import Any, NoReturn
 
 CHECK_HELP = f"""usage: stackwatch check [NAME ...] [options]
 
@@ -112,7 +115,7 @@ def _seconds(text: object) -> float:
     return value
 
 
-def _usage(message: str) -> NoReturn:
+def _usage(message: str) -> "NoReturn":
     sys.stderr.write("usage: stackwatch check [NAME ...] [options] (see --help)\n")
     plugin_error(message)
 
@@ -126,9 +129,9 @@ def run_check_command(argv: Sequence[str]) -> int:
     args = parse_check_args(argv)
     checks = _checks_named(args.names)
     overrides = _thresholds(args, checks)
-    config = _check_config(args.config)
-    host = Host(args.root, timeout=min(args.timeout, 10.0))
     store = StateStore(args.state_dir or DEFAULT_STATE_DIR, fallback=args.state_dir is None)
+    config = _check_config(args.config, store.directory)
+    host = Host(args.root, timeout=min(args.timeout, 10.0))
     started = time.monotonic()
     results = run_checks(checks, host, config, store, overrides, args.timeout)
     sys.stdout.write(render(results, args.format or "text"))
@@ -138,7 +141,7 @@ def run_check_command(argv: Sequence[str]) -> int:
     return int(overall_status(results))
 
 
-def _checks_named(names: list[str]) -> list[Any]:
+def _checks_named(names: list[str]) -> "list[Any]":
     from stackwatch.core.registry import UnknownCheck, check_names, get_check
 
     try:
@@ -147,7 +150,7 @@ def _checks_named(names: list[str]) -> list[Any]:
         plugin_error(f"unknown check {exc.args[0]!r}; known: {', '.join(check_names())}")
 
 
-def _thresholds(args: CheckArgs, checks: list[Any]) -> Any:
+def _thresholds(args: CheckArgs, checks: "list[Any]") -> "Any":
     """-w/-c, for the main figure of exactly one check."""
     from stackwatch.core.engine import Overrides
     from stackwatch.core.ranges import RangeError, parse_range
@@ -164,18 +167,18 @@ def _thresholds(args: CheckArgs, checks: list[Any]) -> Any:
     return Overrides(warning, critical)
 
 
-def _check_config(path: str | None) -> Any:
+def _check_config(path: str | None, cache_dir: str) -> "Any":
     from stackwatch.core.config import ConfigError, check_sections_known, load_config
 
     try:
-        config = load_config(path or DEFAULT_CONFIG, required=path is not None)
+        config = load_config(path or DEFAULT_CONFIG, required=path is not None, cache_dir=cache_dir)
         check_sections_known(config)
     except ConfigError as exc:
         plugin_error(str(exc))
     return config
 
 
-def _send_elsewhere(args: CheckArgs, results: Sequence[Any], time_left: float) -> None:
+def _send_elsewhere(args: CheckArgs, results: "Sequence[Any]", time_left: float) -> None:
     """The same results to node_exporter's textfile directory and to StatsD, if asked."""
     if args.textfile_dir:
         from stackwatch.render.prometheus import render_prometheus, write_textfile
@@ -211,7 +214,7 @@ def run_checks_command(argv: Sequence[str]) -> int:
     return 0
 
 
-def _typer_app() -> Any:
+def _typer_app() -> "Any":
     import typer
 
     app = typer.Typer(

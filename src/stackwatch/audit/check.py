@@ -7,12 +7,12 @@ operator decided, and those where it could not be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from stackwatch.audit.read import ContainerValues, read_all
 from stackwatch.audit.settings import AuditSettings
 from stackwatch.core.findings import Findings
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 

@@ -8,10 +8,10 @@ read), and whatever goes wrong in one container is that container's problem, nev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from stackwatch.audit.formats import FormatError, format_for, value_of
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from stackwatch.core.config import ConfigError
+from stackwatch.core.record import dataclass, field
 
 Format = Literal["auto", "shell", "ini", "toml", "yaml"]
 

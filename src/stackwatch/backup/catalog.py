@@ -17,10 +17,10 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackwatch.backup.dump import DumpedFile, TableStats
+from stackwatch.core.record import dataclass
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS backups (

@@ -7,14 +7,13 @@ copied catalog alike. The main figure (-w/-c) is the age in hours of the newest 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from stackwatch.backup.catalog import Catalog, CatalogError, JobSummary
 from stackwatch.backup.config import BackupConfig
 from stackwatch.backup.sizewatch import compare_with_previous, warning
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 

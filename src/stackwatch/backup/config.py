@@ -9,12 +9,12 @@ then the references between tables (a job's server and destinations).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Literal
 
 from stackwatch.core.config import ConfigError
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.host import SecretOnCommandLine, audit_argv
+from stackwatch.core.record import dataclass, field
 
 DEFAULT_CATALOG = "/var/lib/stackwatch/backup-catalog.sqlite"
 DEFAULT_LOCK_DIR = "/run/stackwatch"

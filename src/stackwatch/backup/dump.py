@@ -12,12 +12,12 @@ import os
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stackwatch.backup.config import SYSTEM_DATABASES, Job, Server
 from stackwatch.core.host import CommandFailed, Drained, Host, HostError, Process
+from stackwatch.core.record import dataclass
 
 if TYPE_CHECKING:
     from stackwatch.core.host import Encoder

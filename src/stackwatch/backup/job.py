@@ -14,7 +14,6 @@ import json
 import os
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackwatch.backup import notify
@@ -52,6 +51,7 @@ from stackwatch.backup.snapshot import Session, open_snapshot, table_figures
 from stackwatch.backup.snapshot import Snapshot as DumpSnapshot
 from stackwatch.backup.verify import VerifyOutcome, verify_backup
 from stackwatch.core.host import CommandFailed, CommandTimeout, Drained, Host, HostError
+from stackwatch.core.record import dataclass, field
 
 Dumped = tuple[list[DumpedFile], list[TableStats], dict[str, object]]
 

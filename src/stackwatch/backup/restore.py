@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackwatch.backup.binlogs import (
@@ -56,6 +55,7 @@ from stackwatch.backup.dump import (
 from stackwatch.backup.lock import job_lock
 from stackwatch.backup.verify import RESTORE_TIMEOUT, ProgramFilter, read_sql
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 
 KIND_ORDER = {"directory": 0, "ssh": 1, "volume": 2}
 MAX_NAME = 64  # the server's limit for a database name

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from stackwatch.backup.config import Job, keep_within_seconds
+from stackwatch.core.record import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from dataclasses import dataclass
 
 from stackwatch.backup.config import Server
 from stackwatch.backup.dump import Client, ServerError, sql_ident, sql_string
 from stackwatch.backup.snapshot import Session
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 
 PREFIX = "stackwatch_verify_"
 MARKER = "stackwatch verify scratch: dropped when the verify ends"

@@ -16,10 +16,10 @@ losing 6 is no news, a table emptied always is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from stackwatch.backup.catalog import Backup, Catalog
 from stackwatch.backup.dump import DumpedFile, TableStats
+from stackwatch.core.record import dataclass
 
 MIN_ROWS = 100
 MIN_BYTES = 64 * 1024

@@ -29,7 +29,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from stackwatch.backup.config import Server
 from stackwatch.backup.dump import (
@@ -44,6 +43,7 @@ from stackwatch.backup.dump import (
     sql_string,
 )
 from stackwatch.core.host import CommandTimeout, Host, HostError, Process
+from stackwatch.core.record import dataclass
 
 Rows = list[list[str | None]]
 Query = Callable[[str], Rows]

@@ -11,7 +11,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -37,6 +36,7 @@ from stackwatch.backup.snapshot import (
     table_figures,
 )
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 
 RESTORE_TIMEOUT = 6 * 3600.0
 BLOCK = 1 << 20

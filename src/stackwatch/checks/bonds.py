@@ -10,10 +10,9 @@ such (UNKNOWN, with the path), never counted as dead or alive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stackwatch.checks.sysfs import parse_int, read_attr, read_int_attr
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.core.result import Status
 
 NET = "/sys/class/net"

@@ -8,8 +8,6 @@ they are left out unless the configuration names them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from stackwatch.checks.bonds import BondParseError as BondParseError
 from stackwatch.checks.bonds import (
     BondStatus,
@@ -24,6 +22,7 @@ from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import CounterRates, counter_rates, counter_sample
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
 

@@ -9,13 +9,13 @@ controller (mcN), per chip-select row and channel (csrowN/chK_*) and, on newer d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from stackwatch.checks.sysfs import parse_int, read_attr
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext
 from stackwatch.core.result import Metric, Result, Status, judge_value
 

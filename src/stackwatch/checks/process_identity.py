@@ -18,9 +18,9 @@ import os
 import re
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 
 _INTERPRETER = re.compile(r"(python|perl|ruby|node|nodejs|php|sh|bash|dash|ksh|zsh)[0-9.]*")
 _VERSION = re.compile(r"[-_]?[0-9][0-9.]*\Z")  # python3.11 -> python, php-fpm8.2 -> php-fpm

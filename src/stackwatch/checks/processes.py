@@ -11,12 +11,12 @@ that died by starting something under its name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from stackwatch.checks.process_identity import Identity, read_identity, resolve_user, verify
 from stackwatch.core.config import ConfigError
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 

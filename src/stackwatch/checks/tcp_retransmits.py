@@ -8,13 +8,12 @@ connections more slowly than they arrive. The TCP buffer settings that caused fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 from stackwatch.checks.sysfs import is_count, parse_table_pairs, read_attr
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.record import dataclass, field, replace
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 

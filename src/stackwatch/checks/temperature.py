@@ -8,12 +8,12 @@ they do not, or where the operator knows better, ranges can be configured per se
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from stackwatch.checks.sysfs import matches_any, parse_int
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 

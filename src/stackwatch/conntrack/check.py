@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError, NamespaceAccessDenied
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.record import dataclass, field, replace
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 

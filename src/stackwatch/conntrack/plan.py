@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from fractions import Fraction
+
+from stackwatch.core.record import dataclass
 
 ENTRIES_PER_BUCKET = 4
 DEFAULT_ENTRY_BYTES = 320  # sizeof(struct nf_conn) slab object on x86_64 kernels 5.x/6.x

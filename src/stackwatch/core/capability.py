@@ -21,9 +21,13 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+
+from stackwatch.core.record import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
+    from typing import Any
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def _subpackages() -> list[str]:
 
 
 def _with_package(declared: Capability, package: str) -> Capability:
-    from dataclasses import replace
+    from stackwatch.core.record import replace
 
     return replace(declared, package=package)
 

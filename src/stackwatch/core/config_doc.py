@@ -10,7 +10,6 @@ prints ``reference_markdown()``, committed as docs/configuration.md (a test comp
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import io
 import json
@@ -21,10 +20,11 @@ import tokenize
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.core import record
 from stackwatch.core.ranges import Range
+from stackwatch.core.record import dataclass
 
 NAME = "NAME"  # the placeholder for the name of an entry in a table of named entries
 REFERENCE_COMMAND = "python3 -m stackwatch.cli config reference > docs/configuration.md"
@@ -109,7 +109,7 @@ def describe(
     comments = field_comments(cls)
     keys: list[Key] = []
     children: list[Table] = []
-    for f in dataclasses.fields(cls):
+    for f in record.fields(cls):
         if not f.init:
             continue
         child = _child_table(f, hints[f.name], path, comments, named)
@@ -123,7 +123,7 @@ def describe(
 
 
 def _child_table(
-    f: dataclasses.Field[Any],
+    f: record.Field[Any],
     tp: Any,
     path: tuple[str, ...],
     comments: Mapping[str, str],
@@ -135,7 +135,7 @@ def _child_table(
     about = comments.get(f.name, "")
     if _is_dataclass_type(base):
         default = _default(f, None)
-        values = default if dataclasses.is_dataclass(default) else None
+        values = default if record.is_dataclass(default) else None
         unset = default is None  # a table absent by default: the example shows it commented out
         where = (*path, f.name)
         return describe(base, where, about or _about(base, f.name), values, named=named or unset)
@@ -149,9 +149,9 @@ def _child_table(
     return None
 
 
-def _key(f: dataclasses.Field[Any], tp: Any, comments: Mapping[str, str], values: Any) -> Key:
+def _key(f: record.Field[Any], tp: Any, comments: Mapping[str, str], values: Any) -> Key:
     default = _default(f, values)
-    required = default is dataclasses.MISSING
+    required = default is record.MISSING
     base = _unoptional(tp)
     return Key(
         name=f.name,
@@ -163,16 +163,16 @@ def _key(f: dataclasses.Field[Any], tp: Any, comments: Mapping[str, str], values
     )
 
 
-def _default(f: dataclasses.Field[Any], values: Any) -> Any:
+def _default(f: record.Field[Any], values: Any) -> Any:
     """The field's default: from ``values`` where given, else its default or default factory;
-    dataclasses.MISSING for a required field."""
+    record.MISSING for a required field."""
     if values is not None:
         return getattr(values, f.name)
-    if f.default is not dataclasses.MISSING:
+    if f.default is not record.MISSING:
         return f.default
-    if f.default_factory is not dataclasses.MISSING:
+    if f.default_factory is not record.MISSING:
         return f.default_factory()
-    return dataclasses.MISSING
+    return record.MISSING
 
 
 def _docstring(cls: type[Any]) -> str:
@@ -257,7 +257,7 @@ def _unoptional(tp: Any) -> Any:
 
 def _is_dataclass_type(tp: Any) -> bool:
     """A dataclass that becomes a table of its own (a Range is a dataclass written as text)."""
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp is not Range
+    return isinstance(tp, type) and record.is_dataclass(tp) and tp is not Range
 
 
 def _dict_value(tp: Any) -> Any:
@@ -339,8 +339,8 @@ def toml_value(value: Any) -> str:
     if isinstance(value, Mapping):
         items = (f"{toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
         return "{ " + ", ".join(items) + " }" if value else "{}"
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return toml_value({k: v for k, v in dataclasses.asdict(value).items() if v is not None})
+    if record.is_dataclass(value) and not isinstance(value, type):
+        return toml_value({k: v for k, v in record.asdict(value).items() if v is not None})
     return toml_string(str(value))
 
 

@@ -3,14 +3,13 @@ failure inside a check turned into UNKNOWN with its reason so that the other che
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import signal
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
+from stackwatch.core import record
 from stackwatch.core.config import Config, settings_for
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range
@@ -18,12 +17,16 @@ from stackwatch.core.registry import Check, CheckContext, CheckState, NotApplica
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.core.state import StateStore
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
+    from typing import Any
+
 
 class CheckTimeout(Exception):
     pass
 
 
-@dataclasses.dataclass(frozen=True)
+@record.dataclass(frozen=True)
 class Overrides:
     """-w/-c from the command line, applied to the main figure of a single check."""
 
@@ -37,13 +40,13 @@ class Overrides:
 def options_for(check: Check[Any, Any], config: Config, overrides: Overrides) -> Any:
     """The check's options: defaults, then ``[checks.NAME]``, then the command line."""
     options = config.check_options(check.name, check.options)
-    known = {f.name for f in dataclasses.fields(options)}
+    known = {f.name for f in record.fields(options)}
     changes: dict[str, Any] = {k: v for k, v in overrides.fields if k in known and v is not None}
     if overrides.warning is not None:
         changes["warning"] = overrides.warning
     if overrides.critical is not None:
         changes["critical"] = overrides.critical
-    return dataclasses.replace(options, **changes) if changes else options
+    return record.replace(options, **changes) if changes else options
 
 
 @contextmanager
@@ -97,7 +100,7 @@ def run_check(
     except Exception as exc:
         return Result.unknown(check.name, f"internal error: {type(exc).__name__}: {exc}")
     if context.notes:
-        result = dataclasses.replace(result, details=(*result.details, *context.notes))
+        result = record.replace(result, details=(*result.details, *context.notes))
     return refuse_non_finite(with_state_problems(result, store))
 
 
@@ -113,7 +116,7 @@ def with_state_problems(result: Result, store: StateStore) -> Result:
     if result.check in store.unsaved and status is Status.OK and not result.skipped:
         status = Status.WARNING
     summary = result.summary if status is result.status else f"{result.summary}; {problems[0]}"
-    return dataclasses.replace(
+    return record.replace(
         result, status=status, summary=summary, details=(*result.details, *problems, *notes)
     )
 

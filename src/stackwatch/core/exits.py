@@ -18,9 +18,12 @@ with the plugin status instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, and 3 on
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
 
 from stackwatch.render.safe import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
+    from typing import NoReturn
 
 OK = 0
 FAILED = 1

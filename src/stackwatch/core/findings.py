@@ -7,8 +7,7 @@ summary is the problems joined, or a line that says all is well; the hint names 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.result import Metric, Result, Status, worst
 
 

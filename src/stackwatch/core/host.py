@@ -18,18 +18,20 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
-if TYPE_CHECKING:
+from stackwatch.core.record import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
     import subprocess
     from pathlib import Path
+    from typing import IO, Any, BinaryIO, Protocol, TypeVar
+
+    T = TypeVar("T")
 
 # subprocess, shutil, tempfile, hashlib, glob and threading are imported by the functions that
 # use them: one Nagios check that only reads /proc must not pay for them at every start.
-
-T = TypeVar("T")
 
 DEFAULT_COMMAND_TIMEOUT = 10.0
 CLONE_NEWNET = 0x40000000
@@ -199,6 +201,27 @@ class Host:
             yield
         finally:
             os.close(fd)
+
+    def lock_holder(self, path: str | os.PathLike[str]) -> str | None:
+        """Whether another process holds the ``exclusive_lock`` on ``path``: the pid written in
+        it (as text) where one does, None where nobody does (or there is no such file). The lock
+        is only tried, never kept, and the file is left as it is."""
+        import fcntl
+
+        try:
+            fd = os.open(self.real(path), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise HostError(f"cannot open lock {os.fspath(path)}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            return None
+        finally:
+            os.close(fd)  # releases the lock where it was taken
 
     def read_in_root(self, root: str, relative: str, limit: int) -> bytes | None:
         """A small regular file of a container, ``relative`` to the container's ``root`` (a
@@ -424,6 +447,43 @@ class Host:
             raise
         return Process(argv, popen, errors, what or argv[0])
 
+    def start_detached(self, argv: Sequence[str], output: str | os.PathLike[str]) -> int:
+        """Start a program that outlives this one and the session it runs in, and return its
+        pid at once: the classic double fork. A child makes a new session (setsid: no
+        controlling terminal, so the SIGHUP of a closing SSH session never reaches it) and
+        starts the program, which is not a session leader (it can never acquire a terminal),
+        then exits; the program is left to init. Its input is /dev/null, its output and errors
+        are appended to ``output`` (created 0600), its working directory is /."""
+        import subprocess
+
+        audit_argv(argv)
+        program = self.which(argv[0]) if "/" not in argv[0] else argv[0]
+        if program is None:
+            raise CommandNotFound(argv[0])
+        try:
+            log = os.open(
+                self.real(output), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+            )
+        except OSError as exc:
+            raise HostError(f"cannot open {os.fspath(output)}: {exc.strerror or exc}") from exc
+        read_end, write_end = os.pipe()
+        try:
+            child = os.fork()
+            if child == 0:  # the intermediate child: never returns into the caller's code
+                _start_in_new_session([program, *argv[1:]], log, write_end, subprocess)
+        except OSError as exc:
+            os.close(read_end)
+            raise HostError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(write_end)
+            os.close(log)
+        os.waitpid(child, 0)
+        with os.fdopen(read_end, "rb") as reply:
+            told = reply.read(64).decode(errors="replace")
+        if not told.isdigit():
+            raise HostError(f"cannot start {argv[0]}: {told or 'no reason given'}")
+        return int(told)
+
     def drain_to_file(
         self,
         process: Process,
@@ -613,6 +673,24 @@ class Host:
         return merged
 
     # End of processes and the files of long-running jobs =======================================
+
+
+def _start_in_new_session(argv: list[str], log: int, reply: int, subprocess: Any) -> None:
+    """The intermediate child of ``Host.start_detached``: a new session, the program started in
+    it, its pid (or why it could not start) written on ``reply``; then it exits at once."""
+    code = 1
+    try:
+        os.setsid()
+        started = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", close_fds=True
+        )
+        os.write(reply, str(started.pid).encode())
+        code = 0
+    except BaseException as exc:  # told to the parent, which raises HostError
+        with contextlib.suppress(OSError):
+            os.write(reply, str(exc).encode(errors="replace")[:64])
+    finally:
+        os._exit(code)
 
 
 def _call_in_netns(ns_path: str, read: Callable[[Host], T], host: Host) -> T:

@@ -8,7 +8,8 @@ negative infinity. This is the syntax of the Nagios plugin development guideline
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from stackwatch.core.record import dataclass
 
 
 class RangeError(ValueError):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from stackwatch.core.record import dataclass, field
 
 MAX_COUNTER = 1 << 64  # kernel counters are at most 64-bit
 MAX_ELAPSED = 10 * 365 * 86400.0

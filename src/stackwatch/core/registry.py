@@ -14,21 +14,33 @@ check is asked for, so one check stays fast to run.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
 
+from stackwatch.core import record
 from stackwatch.core.capability import check_owners
 from stackwatch.core.config import Config
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.result import Result
 from stackwatch.core.state import StateStore
 
-F = TypeVar("F")
-Opt = TypeVar("Opt")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
+    from typing import Any, Generic, TypeVar
+
+    F = TypeVar("F")
+    Opt = TypeVar("Opt")
+else:
+    F = Opt = None  # type parameters: for the type checker only
+
+    class Generic:
+        """Run-time stand-in for typing.Generic: ``Check[Options]`` means something to the type
+        checker only, so subscripting is the class itself."""
+
+        def __class_getitem__(cls, params: object) -> type:
+            return cls
 
 
 class NotApplicable(Exception):
@@ -89,7 +101,7 @@ class Check(Generic[F, Opt]):
 
     @property
     def has_main_figure(self) -> bool:
-        names = {f.name for f in dataclasses.fields(self.options)}  # type: ignore[arg-type]
+        names = {f.name for f in record.fields(self.options)}  # type: ignore[arg-type]
         return {"warning", "critical"} <= names
 
 

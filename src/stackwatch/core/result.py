@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import IntEnum
 
 from stackwatch.core.ranges import Range
+from stackwatch.core.record import dataclass, field
 
 
 class Status(IntEnum):

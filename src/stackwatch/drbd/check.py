@@ -9,10 +9,10 @@ UpToDate are critical whatever sits on top.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.drbd.parse import (
@@ -86,7 +86,7 @@ def _resources(host: Host, notes: list[str], commands: bool) -> tuple[str, tuple
 def _with_allowed(
     resources: tuple[Resource, ...], allowed: dict[str, bool]
 ) -> tuple[Resource, ...]:
-    from dataclasses import replace
+    from stackwatch.core.record import replace
 
     return tuple(replace(r, two_primaries_allowed=allowed.get(r.name)) for r in resources)
 

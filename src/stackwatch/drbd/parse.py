@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from stackwatch.core.record import dataclass
 
 
 class DrbdParseError(ValueError):

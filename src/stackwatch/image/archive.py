@@ -13,10 +13,10 @@ import posixpath
 import tarfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.image.ovf import Ovf, OvfError, parse_ovf
 from stackwatch.image.qemu import ImageError
 

@@ -3,10 +3,10 @@ file, then a judgement with no I/O."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 from stackwatch.image.glance import file_hash, find_one
 from stackwatch.image.qemu import ImageError
 

@@ -12,10 +12,10 @@ import hashlib
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Any
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 from stackwatch.image.qemu import ImageError
 
 CHUNK = 1 << 20

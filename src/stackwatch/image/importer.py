@@ -8,10 +8,10 @@ import posixpath
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.image.archive import Budget, Unpacked, unpack
 from stackwatch.image.glance import Upload, Uploaded, find_one, upload
 from stackwatch.image.plan import GIB, DiskPlan, check_scratch, plan_disks

@@ -8,8 +8,9 @@ malformed part is an ``OvfError`` with one line, never a traceback.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from xml.etree import ElementTree
+
+from stackwatch.core.record import dataclass, field
 
 MAX_OVF_BYTES = 4 << 20
 OVF_NS = "http://schemas.dmtf.org/ovf/envelope/1"

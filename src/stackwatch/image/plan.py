@@ -3,8 +3,7 @@ of each disk, its Glance formats and properties, and the scratch space the conve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from stackwatch.core.record import dataclass
 from stackwatch.image.ovf import Ovf
 from stackwatch.image.qemu import ImageError, ImageInfo
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 
 MAX_INFO_BYTES = 1 << 20
 INFO_TIMEOUT = 30.0

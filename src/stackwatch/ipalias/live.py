@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 from stackwatch.ipalias.addresses import Interface, InUse, PlanError
 
 

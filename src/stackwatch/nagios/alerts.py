@@ -18,12 +18,12 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.nagios.logparse import (
     ACKNOWLEDGEMENT,
     HOST_ALERT,

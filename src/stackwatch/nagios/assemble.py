@@ -23,10 +23,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from stackwatch.core.exits import FAILED, OK
 from stackwatch.core.host import Host, HostError, fsync_directory, write_atomic
+from stackwatch.core.record import dataclass
 from stackwatch.nagios.repo import ENVIRONMENT_LINK, Plan
 from stackwatch.nagios.settings import NagiosSettings
 from stackwatch.nagios.validate import Verdict

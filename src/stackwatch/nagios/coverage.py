@@ -8,8 +8,8 @@ defined for it by name or for one of its host groups. Templates (``register 0``)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from stackwatch.core.record import dataclass
 from stackwatch.nagios.generate import RoleTemplate
 from stackwatch.nagios.objects import Definition, hostgroups_of
 

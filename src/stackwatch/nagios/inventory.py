@@ -19,8 +19,9 @@ import json
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from stackwatch.core.record import dataclass, field
 
 
 class InventoryError(Exception):

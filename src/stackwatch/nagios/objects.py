@@ -9,9 +9,9 @@ definition runs from ``define TYPE {`` to the ``}`` that closes it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 
 
 class ObjectsError(Exception):

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.nagios.settings import NagiosSettings
 
 ENVIRONMENT_LINK = "environment"  # the name of the link to the environment's part in conf.d

@@ -4,10 +4,10 @@ server's class and environment are read from its name, and what the alert analyt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from stackwatch.core.config import ConfigError
 from stackwatch.core.durations import DurationError, parse_duration
+from stackwatch.core.record import dataclass
 
 CLASSES = ("global", "cell", "mixed")
 

@@ -12,9 +12,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from stackwatch.core.host import CommandNotFound, CommandTimeout, Host, HostError
+from stackwatch.core.record import dataclass
 
 
 class ValidateError(Exception):

@@ -3,11 +3,10 @@ whether the overlay fragments (a tunnel MTU the underlay cannot carry after enca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 from stackwatch.overlay.measure import MeasureError, Measurement, Plan, measure

@@ -9,7 +9,6 @@ for bad options or configuration.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from stackwatch.cli_support import load_settings
 from stackwatch.core.config import ConfigError
 from stackwatch.core.exits import FAILED, fail, usage_error
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import replace
 from stackwatch.core.registry import NotApplicable
 from stackwatch.overlay.check import OverlayOptions, judge, plan_from
 from stackwatch.overlay.measure import measure

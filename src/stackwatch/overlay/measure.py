@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from statistics import median
 
 from stackwatch.core.host import CommandFailed, Host, HostError
+from stackwatch.core.record import dataclass
 
 _PMTU = re.compile(r"pmtu (\d+)")
 _NSTAT = re.compile(r"^IpFragCreates\s+(\d+)", re.MULTILINE)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from stackwatch.core.config import ConfigError
+from stackwatch.core.record import dataclass
 
 MAX_ROUNDS = 20
 MAX_SECONDS = 60

@@ -12,14 +12,15 @@ addresses added by hand are reported, never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.host import CommandFailed, Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.ovs.layout import Layout
 
 
@@ -200,11 +201,25 @@ def configure_devices(
             _run(host, _ip(netns, "addr", "replace", declared, "dev", target.port))
             made.append(f"address {declared}")
         if not state.up:
+            _announce_when_up(host, netns, target.port)
             _run(host, _ip(netns, "link", "set", "dev", target.port, "up"))
             made.append("link up")
         if made:
             done.append(DeviceChange(target, tuple(made)))
     return done
+
+
+def _announce_when_up(host: Host, netns: str | None, device: str) -> None:
+    """Have the kernel announce the device's addresses as it comes up (a gratuitous ARP, an
+    unsolicited neighbour advertisement: arp_notify, ndisc_notify). A port made anew (by a
+    rollback, or moved) has a new MAC address, which the peers that cached the old one would
+    otherwise learn only when their entry goes stale, half a minute and more: an SSH session
+    that could come back stays cut off. Best effort: without sysctl(8), only slower."""
+    name = device.replace(".", "/")  # sysctl(8) spells a dot in a device name as a slash
+    keys = [f"net.ipv4.conf.{name}.arp_notify=1", f"net.ipv6.conf.{name}.ndisc_notify=1"]
+    argv = ["sysctl", "-q", "-e", "-w", *keys]
+    with contextlib.suppress(HostError):
+        host.run(["ip", "netns", "exec", netns, *argv] if netns else argv, check=False)
 
 
 def _run(host: Host, argv: list[str]) -> Any:

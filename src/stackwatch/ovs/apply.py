@@ -4,9 +4,9 @@ one OVSDB transaction, then the addresses of internal ports on their network dev
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass, field
 from stackwatch.ovs.address import (
     AddressError,
     DeviceChange,

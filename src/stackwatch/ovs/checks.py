@@ -9,10 +9,10 @@ punix:) waits for its peer, so its connection count is reported instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from stackwatch.core.findings import Findings
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NoOptions, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.ovs.rows import boolean, each, opt_str, refs, str_map, string, uuid_of
@@ -245,6 +245,8 @@ class BridgeFacts:
     ports: int
     notes: tuple[str, ...] = ()  # what was not compared, and why (not differences)
     lost_at_reboot: tuple[str, ...] = ()  # declared addresses nothing sets again at boot
+    pending_apply: str | None = None  # an apply --confirm that waits, or was left behind
+    pending_status: Status = Status.OK  # how much that weighs (a dead watchdog: WARNING)
 
 
 def compare_layout(
@@ -315,7 +317,33 @@ def collect_bridges(ctx: CheckContext[OvsBridgesOptions]) -> BridgeFacts:
         raise HostError(str(exc)) from None
     with OvsdbClient(settings.db, settings.timeout) as client:
         live = read_live(client)
-    return compare_layout(layout, live, ctx.host, settings.netns)
+    facts = compare_layout(layout, live, ctx.host, settings.netns)
+    return _with_pending_apply(facts, ctx.state.store.directory)
+
+
+def _with_pending_apply(facts: BridgeFacts, state_dir: str) -> BridgeFacts:
+    """The facts with what an ``ovs apply --confirm`` left in the state directory: one waiting
+    is a note; one whose watchdog died (nothing will roll it back, nobody confirmed it) is a
+    WARNING; one whose rollback failed is CRITICAL (the host may be cut off from its network)."""
+    import dataclasses
+
+    from stackwatch.core.host import HostError
+    from stackwatch.ovs.confirm import ConfirmState, Kind, describe
+
+    state = ConfirmState(state_dir)
+    try:
+        status = state.status()
+    except HostError as exc:
+        line = f"cannot read what ovs apply --confirm keeps in {state_dir}: {exc}"
+        return dataclasses.replace(facts, notes=(*facts.notes, line))
+    if status.kind is Kind.NONE:
+        return facts
+    weight = {Kind.STALE: Status.WARNING, Kind.FAILED: Status.CRITICAL}
+    return dataclasses.replace(
+        facts,
+        pending_apply=describe(status, state),
+        pending_status=weight.get(status.kind, Status.OK),
+    )
 
 
 def _reboot_findings(facts: BridgeFacts, options: OvsBridgesOptions) -> tuple[Status, str | None]:
@@ -329,6 +357,14 @@ def _reboot_findings(facts: BridgeFacts, options: OvsBridgesOptions) -> tuple[St
     return weight[options.reboot_loss], reboot_hint()
 
 
+def _pending_summary(facts: BridgeFacts) -> str:
+    if not facts.pending_apply:
+        return ""
+    if facts.pending_status is Status.OK:
+        return "; an apply --confirm waits for confirmation"
+    return "; an apply --confirm was left behind"
+
+
 def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
     metrics = (
         Metric("differences", len(facts.differences), min=0),
@@ -336,16 +372,20 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
         Metric("ports", facts.ports, min=0),
     )
     reboot_status, reboot_hint = _reboot_findings(facts, options)
+    pending = (facts.pending_apply,) if facts.pending_apply else ()
+    if facts.pending_status is not Status.OK:
+        reboot_status = max(reboot_status, facts.pending_status)
     if not facts.differences:
         summary = f"{facts.bridges} bridges, {facts.ports} ports match {facts.layout}"
         if facts.lost_at_reboot:
             summary += f"; {len(facts.lost_at_reboot)} addresses would not survive a reboot"
+        summary += _pending_summary(facts)
         return Result(
             "ovs-bridges",
             reboot_status,
             summary,
             metrics,
-            facts.notes + facts.lost_at_reboot,
+            pending + facts.notes + facts.lost_at_reboot,
             reboot_hint,
         )
     status = (
@@ -360,7 +400,8 @@ def judge_bridges(facts: BridgeFacts, options: OvsBridgesOptions) -> Result:
     )
     if reboot_hint:
         hint += f"; addresses lost at a reboot: {reboot_hint}"
-    details = facts.differences + facts.notes + facts.lost_at_reboot
+    summary += _pending_summary(facts)
+    details = pending + facts.differences + facts.notes + facts.lost_at_reboot
     return Result("ovs-bridges", max(status, reboot_status), summary, metrics, details, hint)
 
 

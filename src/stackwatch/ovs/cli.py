@@ -8,7 +8,6 @@ as ``stackwatch check ovs-bridges`` does, its status as exit code, UNKNOWN (3) o
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from stackwatch.cli_support import (
     print_or_write,
     usage_error,
 )
+from stackwatch.core import record
 from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, load_layout
@@ -62,6 +62,13 @@ NetnsOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
+StateDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state-dir",
+        help=f"where apply --confirm keeps its saved layout (default {DEFAULT_STATE_DIR})",
+    ),
+]
 LayoutArg = Annotated[
     str | None, typer.Argument(help="layout file (default: [ovs] layout in the configuration)")
 ]
@@ -100,7 +107,7 @@ def _settings(config: str | None, db: str | None = None, netns: str | None = Non
         given = command_line_settings(db, netns)
     except CommandLineError as exc:
         usage_error(str(exc))
-    return dataclasses.replace(
+    return record.replace(
         settings, db=given.get("db", settings.db), netns=given.get("netns", settings.netns)
     )
 
@@ -214,10 +221,33 @@ def apply_command(
     ] = False,
     netns: NetnsOption = None,
     config: ConfigOption = None,
+    confirm: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm",
+            metavar="SECONDS",
+            help="apply back the layout saved before unless stackwatch ovs confirm (or Enter "
+            "here) comes within SECONDS (30, 2m)",
+        ),
+    ] = None,
+    state_dir: StateDirOption = None,
 ) -> None:
-    """Make the switch match the layout: one OVSDB transaction, then internal ports' addresses."""
-    from stackwatch.ovs.apply import apply_layout
+    """Make the switch match the layout: one OVSDB transaction, then internal ports' addresses.
 
+    With --confirm, the layout before is saved and comes back by itself, addresses included,
+    unless the new one is confirmed in time (exit 0: applied, confirmed or waiting; 1: failed
+    or not confirmed; 75: another apply --confirm waits).
+    """
+    from stackwatch.ovs.apply import apply_layout
+    from stackwatch.ovs.confirm_cli import apply_confirmed, refuse_while_waiting
+
+    if confirm is not None:
+        seconds = _confirm_seconds(confirm)
+        settings = _settings(config, db, netns)
+        wanted = _layout(layout, settings)
+        chosen = state_dir or DEFAULT_STATE_DIR
+        raise typer.Exit(apply_confirmed(settings, wanted, prune, seconds, chosen))
+    refuse_while_waiting(state_dir or DEFAULT_STATE_DIR)
     wanted, outcome = _against_switch(
         layout,
         netns,
@@ -232,6 +262,50 @@ def apply_command(
         typer.echo(f"applied {len(outcome.plan.changes)} changes in one transaction")
     if outcome.devices:
         typer.echo(f"set the address of {len(outcome.devices)} devices")
+
+
+def _confirm_seconds(text: str) -> float:
+    from stackwatch.core.durations import DurationError, parse_duration
+    from stackwatch.ovs.confirm import MAX_CONFIRM_SECONDS
+
+    try:
+        seconds = parse_duration(text)
+    except DurationError as exc:
+        usage_error(f"--confirm: {exc}")
+    if not 1 <= seconds <= MAX_CONFIRM_SECONDS:
+        usage_error(f"--confirm: between 1 second and {MAX_CONFIRM_SECONDS / 3600:g} hours")
+    return seconds
+
+
+@app.command("confirm")
+def confirm_command(state_dir: StateDirOption = None) -> None:
+    """Keep the layout an apply --confirm applied (exit 0: kept; 1: nothing waits, too late).
+
+    Its watchdog ends without applying the saved layout back.
+    """
+    from stackwatch.ovs.confirm_cli import confirm
+
+    confirm(state_dir or DEFAULT_STATE_DIR)
+
+
+@app.command("rollback")
+def rollback_command(state_dir: StateDirOption = None) -> None:
+    """Apply back now the layout an apply --confirm saved (exit 0: done; 1: failed, none).
+
+    For an apply --confirm that waits, whose watchdog died, or whose rollback failed; addresses
+    included.
+    """
+    from stackwatch.ovs.confirm_cli import rollback
+
+    rollback(state_dir or DEFAULT_STATE_DIR)
+
+
+@app.command("watchdog", hidden=True)
+def watchdog_command(state_dir: StateDirOption = None) -> None:
+    """The process apply --confirm starts: waits for the deadline, then rolls back."""
+    from stackwatch.ovs.confirm_cli import run_watchdog
+
+    raise typer.Exit(run_watchdog(state_dir or DEFAULT_STATE_DIR))
 
 
 # verify: the ovs-bridges check as a Nagios plugin ------------------------------------------------
@@ -261,6 +335,7 @@ def verify_command(
         OutputFormat,
         typer.Option("--format", help="output, as for stackwatch check ovs-bridges --format"),
     ] = OutputFormat.text,
+    state_dir: StateDirOption = None,
 ) -> None:
     """The ovs-bridges check: every difference between the switch and the layout.
 
@@ -271,13 +346,17 @@ def verify_command(
     from stackwatch.core.result import overall_status
     from stackwatch.render import render
 
-    result = verify_result(layout, db, netns, config)
+    result = verify_result(layout, db, netns, config, state_dir)
     sys.stdout.write(render([result], output.value))
     raise typer.Exit(int(overall_status([result])))
 
 
 def verify_result(
-    layout: str | None, db: str | None, netns: str | None, config_path: str | None
+    layout: str | None,
+    db: str | None,
+    netns: str | None,
+    config_path: str | None,
+    state_dir: str | None = None,
 ) -> Result:
     """The ovs-bridges check run as ``stackwatch check`` runs it, with the layout, --db and
     --netns of the command line over [ovs]; every error is an UNKNOWN result saying why."""
@@ -293,7 +372,8 @@ def verify_result(
     except (ConfigError, CommandLineError) as exc:
         return Result.unknown(VERIFY_CHECK, str(exc))
     check = get_check(VERIFY_CHECK)
-    return run_check(check, Host(), config, StateStore(DEFAULT_STATE_DIR), timeout=PLUGIN_TIMEOUT)
+    store = StateStore(state_dir or DEFAULT_STATE_DIR)
+    return run_check(check, Host(), config, store, timeout=PLUGIN_TIMEOUT)
 
 
 def _verify_config(

@@ -13,11 +13,11 @@ nothing to change (what was left out appears in its notes, as anything undeclare
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.core import record
+from stackwatch.core.record import dataclass
 from stackwatch.ovs.layout import (
     BridgeSpec,
     Layout,
@@ -69,7 +69,7 @@ def _not_utf8(value: Any) -> bool:
 
 
 def _text_problem(spec: BridgeSpec | PortSpec) -> str | None:
-    fields = [f.name for f in dataclasses.fields(spec) if f.name != "ports"]
+    fields = [f.name for f in record.fields(spec) if f.name != "ports"]
     bad = [name for name in fields if _not_utf8(getattr(spec, name))]
     return f"{bad[0]} holds bytes that are not UTF-8" if bad else None
 
@@ -105,9 +105,7 @@ def _same(written: Layout, read: Layout) -> bool:
 
     def plain(layout: Layout) -> list[Any]:
         return [
-            dataclasses.replace(
-                b, line=0, ports=tuple(dataclasses.replace(p, line=0) for p in b.ports)
-            )
+            record.replace(b, line=0, ports=tuple(record.replace(p, line=0) for p in b.ports))
             for b in layout.bridges
         ]
 
@@ -217,7 +215,7 @@ class _Exporter:
         bridges = []
         for spec, bridge in kept:
             ports = [p for p in (self.port(spec, port) for port in bridge.user_ports) if p]
-            bridges.append(dataclasses.replace(spec, ports=tuple(ports)))
+            bridges.append(record.replace(spec, ports=tuple(ports)))
         return Layout(tuple(bridges), source)
 
 

@@ -16,11 +16,11 @@ say, the check says so (UNKNOWN) instead of guessing from whether the module hap
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import CommandFailed, Host
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Result, Status
 from stackwatch.ovs.ovsdb import OvsdbError

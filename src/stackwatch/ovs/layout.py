@@ -29,12 +29,12 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 
 FAIL_MODES = ("secure", "standalone")
 BOND_MODES = ("active-backup", "balance-slb", "balance-tcp")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.ovs.layout import BridgeSpec, Layout, PortSpec
 from stackwatch.ovs.ovsdb import OvsdbClient, OvsdbError
 from stackwatch.ovs.rows import each, ints, opt_int, opt_str, refs, str_map, string, uuid_of

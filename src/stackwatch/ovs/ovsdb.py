@@ -26,12 +26,12 @@ import re
 import reprlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import accumulate
 from types import TracebackType
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.ovs.settings import DEFAULT_DB, DEFAULT_TIMEOUT, db_problem
 
 DATABASE = "Open_vSwitch"

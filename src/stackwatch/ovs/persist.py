@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.ovs.address import AddressTarget, declared_addresses
 from stackwatch.ovs.layout import Layout
 

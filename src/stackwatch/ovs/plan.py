@@ -10,9 +10,9 @@ left untouched rather than half-changed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.ovs.layout import BridgeSpec, Layout, PortSpec
 from stackwatch.ovs.live import (
     ADDRESS_KEY,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.config import ConfigError
+from stackwatch.core.record import dataclass
 
 DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
 DEFAULT_TIMEOUT = 5.0

@@ -10,7 +10,8 @@ already in place (a target that is itself redirected, a source that is another o
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+
+from stackwatch.core.record import dataclass
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -10,8 +10,8 @@ item, a StatsD field, a Prometheus sample or a terminal escape sequence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from stackwatch.core.result import Result
 

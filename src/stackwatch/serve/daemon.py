@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.core.config import (
@@ -30,6 +29,7 @@ from stackwatch.core.config import (
     settings_for,
 )
 from stackwatch.core.exits import FAILED, OK, fail, usage_error
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check, check_names, get_check
 from stackwatch.core.state import DEFAULT_STATE_DIR
 from stackwatch.render.safe import printable

@@ -17,12 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from stackwatch.core.config import Config
 from stackwatch.core.engine import run_check
 from stackwatch.core.host import DEFAULT_COMMAND_TIMEOUT, Host
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check
 from stackwatch.core.result import Result, Status
 from stackwatch.serve.settings import CheckSchedule

@@ -19,10 +19,10 @@ beside: node_exporter's 9100.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from stackwatch.core.config import ConfigError
 from stackwatch.core.durations import DurationError, parse_duration
+from stackwatch.core.record import dataclass, field
 
 DEFAULT_PORT = 19100
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"

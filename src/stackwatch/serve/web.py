@@ -16,11 +16,11 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from stackwatch import __version__
+from stackwatch.core.record import dataclass
 from stackwatch.serve.exposition import CONTENT_TYPE, metrics_text
 from stackwatch.serve.runner import CheckRunner
 from stackwatch.serve.settings import HEALTH_PATH, ListenAddress

@@ -28,11 +28,11 @@ import re
 import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 
 
 class WebConfigError(Exception):

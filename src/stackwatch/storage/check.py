@@ -6,10 +6,9 @@ battery-backed cache that went to write-through) is found before its users notic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.storage import store

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from stackwatch.core.record import asdict, dataclass, field
 
 FIO_TESTS = (  # name, rw, block size
     ("seq-write", "write", "1M"),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host
 from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value, worst
 from stackwatch.core.state import StateStore

@@ -271,7 +271,7 @@ def uplinks(
 
 
 def _in_group(inventory: Inventory, group: str) -> Inventory:
-    from dataclasses import replace
+    from stackwatch.core.record import replace
 
     devices = tuple(d for d in inventory.devices if group in d.groups)
     if not devices:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.core.record import dataclass
 from stackwatch.switch.octets import DecodeError
 from stackwatch.switch.values import MAX_OCTETS, Index, Kind, Value, Walked
 

@@ -15,9 +15,9 @@ What SNMP adds to the kernel counters' rules:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from stackwatch.core.rates import counter_rates, counter_sample
+from stackwatch.core.record import dataclass, field
 from stackwatch.switch.tables import COUNTER_KINDS, Interface
 from stackwatch.switch.values import Kind
 

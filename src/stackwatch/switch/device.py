@@ -8,8 +8,8 @@ facts; the others are decoded as usual. ``what`` names the parts wanted: "ports"
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.switch import oids
 from stackwatch.switch.client import Fetcher, Reading, Request, Target, fetch, read_all
 from stackwatch.switch.octets import DecodeError

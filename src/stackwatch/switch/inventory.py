@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import yaml
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.switch.octets import DecodeError, parse_vlan_ranges
 
 MAX_INVENTORY_BYTES = 8 * 1024 * 1024

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.core.record import dataclass
 from stackwatch.switch.octets import DecodeError
 
 MAX_JSON_BYTES = 16 * 1024 * 1024

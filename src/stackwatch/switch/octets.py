@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from stackwatch.core.record import dataclass
 
 VTP_BLOCK_BYTES = 128  # one block of 1024 VLANs
 VTP_BLOCK_VLANS = VTP_BLOCK_BYTES * 8

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stackwatch.core.config import ConfigError
+from stackwatch.core.record import dataclass
 
 
 @dataclass(frozen=True)

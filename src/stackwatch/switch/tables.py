@@ -8,8 +8,8 @@ raises ``DecodeError`` naming the object, which makes the device UNKNOWN with th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.switch import oids
 from stackwatch.switch.octets import (
     DecodeError,

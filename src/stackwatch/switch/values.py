@@ -8,9 +8,9 @@ agent is a clear ``DecodeError`` naming the object, never a crash or a wrong num
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.switch.octets import DecodeError
 
 Index = tuple[int, ...]

@@ -12,9 +12,9 @@ that did not answer is UNKNOWN, with its reason.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from stackwatch.core.findings import Findings
+from stackwatch.core.record import dataclass
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.switch.device import DeviceFacts
 from stackwatch.switch.inventory import Expectation, Inventory, Nic

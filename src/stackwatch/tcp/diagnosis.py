@@ -4,10 +4,10 @@ for a person and as a dictionary for --format json."""
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from stackwatch.core.record import dataclass
 from stackwatch.render.safe import printable
 from stackwatch.tcp.flows import Connection, Side, connections, effective
 from stackwatch.tcp.pcap import Capture, Options

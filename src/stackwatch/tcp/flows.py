@@ -8,8 +8,8 @@ capture that crosses the wrap is read as one stream.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
+from stackwatch.core.record import dataclass, field
 from stackwatch.tcp.pcap import ACK, RST, SYN, Options, Segment
 
 SEQ_SPACE = 1 << 32

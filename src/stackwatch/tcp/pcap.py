@@ -11,10 +11,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 import dpkt
+
+from stackwatch.core.record import dataclass, field
 
 # pcap link types (tcpdump's DLT_ numbers) this reader knows how to open
 LINK_ETHERNET = 1

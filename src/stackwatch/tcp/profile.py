@@ -7,7 +7,7 @@ at 65535 << N keeps the shift at N or below; tcp_wmem is capped alike so send bu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from stackwatch.core.record import dataclass
 
 MAX_SCALE = 14
 MIN_BUFFER = 4096

@@ -15,9 +15,9 @@ No I/O: connections (flows.py) in, findings out. The problems looked for:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from statistics import median
 
+from stackwatch.core.record import dataclass
 from stackwatch.tcp.flows import Connection, Side, effective
 
 UNSCALED_MAX = 65535

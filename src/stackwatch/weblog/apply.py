@@ -14,17 +14,19 @@ write and again before each one. A symbolic link stays a link: the file it point
 from __future__ import annotations
 
 import contextlib
+import math
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.rules import MARKER, UnsafeHost, normalize_host, render_rules
 
 DEFAULT_VALIDATE = {"apache": "apachectl -t", "nginx": "nginx -t"}
 DEFAULT_RELOAD = {"apache": "apachectl graceful", "nginx": "nginx -s reload"}
 RETRY_AFTER = 30.0  # seconds before trying again a block whose validation failed
+HISTORY = 500  # blocks remembered (applied, lifted) for the pictures of `detect --plot`
 
 
 class ApplyError(Exception):
@@ -86,6 +88,8 @@ class Blocker:
     failed: dict[str, float] = field(default_factory=dict)  # host -> retry time
     unblockable: set[str] = field(default_factory=set)  # flooding hosts no rule can name
     log: list[str] = field(default_factory=list)
+    # [host, applied, lifted or None], oldest first: when each block was in place
+    history: list[list[Any]] = field(default_factory=list)
 
     @classmethod
     def from_state(cls, state: dict[str, Any], **kwargs: Any) -> Blocker:
@@ -97,6 +101,7 @@ class Blocker:
         """Take the blocks a previous run saved (``state()``); hosts that are not plain names
         and expiries that are not numbers are left out."""
         self.blocked = {}
+        self.history = [[b.host, b.applied, b.lifted] for b in block_spans(state)]
         saved = state.get("blocked") if isinstance(state, dict) else None
         if not isinstance(saved, dict):
             return
@@ -106,7 +111,17 @@ class Blocker:
                     self.blocked[normalize_host(host)] = float(expiry)
 
     def state(self) -> dict[str, Any]:
-        return {"blocked": dict(self.blocked)}
+        return {"blocked": dict(self.blocked), "history": self.history[-HISTORY:]}
+
+    def _remember(self, added: Iterable[str], removed: Iterable[str], now: float) -> None:
+        """Note when blocks went in place and when they were lifted (the history)."""
+        for host in removed:
+            for span in reversed(self.history):
+                if span[0] == host and span[2] is None:
+                    span[2] = now
+                    break
+        self.history.extend([host, now, None] for host in added)
+        del self.history[:-HISTORY]
 
     def update(self, flooding: Iterable[str], now: float) -> bool:
         """Block new flooding hosts, extend the ban of those still flooding, lift expired bans.
@@ -125,6 +140,7 @@ class Blocker:
             return False
         for host in added:
             self.log.append(f"blocked Referer host {host} for {self.ban_time:g} s")
+        self._remember(added, removed, now)
         self.blocked = wanted
         return True
 
@@ -188,3 +204,33 @@ class Blocker:
                 self.host.remove_file(target)
             else:
                 self.host.write_atomic(target, previous, 0o644)
+
+
+@dataclass(frozen=True)
+class BlockSpan:
+    """A block ``follow --apply`` put in place: from ``applied`` until ``lifted`` (None: still
+    in place when the state was saved)."""
+
+    host: str
+    applied: float
+    lifted: float | None
+
+
+def block_spans(state: Any) -> list[BlockSpan]:
+    """The blocks in a saved Blocker state (``state()``), oldest first; malformed entries (the
+    state file is the operator's to edit) and hosts no rule names are left out."""
+    saved = state.get("history") if isinstance(state, dict) else None
+    spans: list[BlockSpan] = []
+    for entry in saved if isinstance(saved, list) else []:
+        with contextlib.suppress(UnsafeHost, ValueError, TypeError, AttributeError):
+            host, applied, lifted = entry
+            start, end = _stamp(applied), None if lifted is None else _stamp(lifted)
+            spans.append(BlockSpan(normalize_host(host), start, end))
+    return spans[-HISTORY:]
+
+
+def _stamp(value: Any) -> float:
+    """An epoch time from the state file, or ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"not a time: {value!r}")
+    return float(value)

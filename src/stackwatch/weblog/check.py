@@ -7,9 +7,8 @@ whose flood was still going on in the last two windows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status
 from stackwatch.weblog.config import WeblogConfig

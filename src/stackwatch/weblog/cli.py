@@ -8,7 +8,6 @@ core/exits.py: usage and configuration errors 2, a flood found by ``detect`` 4, 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
+from stackwatch.core import record
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
@@ -27,9 +27,10 @@ from stackwatch.weblog.reader import LogReadError
 from stackwatch.weblog.rules import UnsafeHost
 
 if TYPE_CHECKING:
-    from stackwatch.weblog.apply import Blocker
+    from stackwatch.weblog.apply import Blocker, BlockSpan
     from stackwatch.weblog.config import WeblogConfig
     from stackwatch.weblog.detect import DetectOptions, Finding, Timeline
+    from stackwatch.weblog.reader import ScanStats
 
 app = typer.Typer(
     help="Web log defence: which log grows, which Referer drives it, and blocking it.",
@@ -94,7 +95,7 @@ def _detection(
     if window is None:
         return sites, settings.detect
     _within(window, 1, 3600, "--window must be between 1 and 3600 seconds")
-    return sites, dataclasses.replace(settings.detect, window=window)
+    return sites, record.replace(settings.detect, window=window)
 
 
 @app.command()
@@ -121,20 +122,21 @@ def growth(
 @app.command()
 def top(
     paths: PathsArg,
-    by: Annotated[str, typer.Option(help="referrer, site, ip, path, status, agent, vhost")],
+    by: Annotated[
+        str, typer.Option(help="referrer, site, referrer-site, ip, path, status, agent, vhost")
+    ],
     since: Annotated[str | None, typer.Option(help="only the last DURATION (10m, 1h)")] = None,
     limit: Annotated[int, typer.Option(help="rows to show")] = 20,
     log_format: FormatOpt = None,
     config: ConfigOpt = None,
     output: OutOpt = "text",
 ) -> None:
-    """Requests counted by one field, with shares."""
-    from stackwatch.weblog.top import KEYS, count_by
-    from stackwatch.weblog.views import top_json, top_text
+    """Requests counted by one field, with shares (referrer-site: by site, hosts inside)."""
+    from stackwatch.weblog.top import KEYS
 
     _output(output)
-    if by not in KEYS:
-        usage_error(f"--by must be one of {', '.join(KEYS)}")
+    if by not in (*KEYS, "referrer-site"):
+        usage_error(f"--by must be one of {', '.join(KEYS)}, referrer-site")
     if limit < 1:
         usage_error("--limit must be at least 1")
     settings = _settings(config)
@@ -142,10 +144,26 @@ def top(
     start = time.time() - _duration(since, "--since") if since else None
     try:
         with on_terminal(_absolute(paths)):
-            result = count_by(_absolute(paths), fmt, by, since=start, limit=limit)
+            text = _counted(_absolute(paths), fmt, by, start, limit, output)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
-    sys.stdout.write(top_json(result) if output == "json" else top_text(result))
+    sys.stdout.write(text)
+
+
+def _counted(
+    paths: list[str], fmt: LogFormat, by: str, since: float | None, limit: int, output: str
+) -> str:
+    from stackwatch.weblog import views
+
+    if by == "referrer-site":
+        from stackwatch.weblog.sites import count_sites
+
+        sites = count_sites(paths, fmt, since=since, limit=limit)
+        return views.sites_json(sites) if output == "json" else views.sites_text(sites)
+    from stackwatch.weblog.top import count_by
+
+    result = count_by(paths, fmt, by, since=since, limit=limit)
+    return views.top_json(result) if output == "json" else views.top_text(result)
 
 
 @app.command()
@@ -154,6 +172,10 @@ def detect(
     site: SiteOpt = None,
     window: WindowOpt = None,
     plot: Annotated[str | None, typer.Option(help="draw requests/s to this PNG")] = None,
+    html: Annotated[str | None, typer.Option(help="write a self-contained HTML report")] = None,
+    state_dir: Annotated[
+        str | None, typer.Option(help="follow's state: its blocks are marked on the pictures")
+    ] = None,
     log_format: FormatOpt = None,
     config: ConfigOpt = None,
     output: OutOpt = "text",
@@ -166,7 +188,9 @@ def detect(
     settings = _settings(config)
     sites, options = _detection(settings, site, window)
     fmt = _format(log_format, settings)
-    timeline = Timeline([], []) if plot else None
+    if html and "-" in paths:
+        usage_error("--html reads the logs twice: name files, not - (stdin)")
+    timeline = Timeline([], []) if plot or html else None
     try:
         with on_terminal(_absolute(paths)):
             findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
@@ -175,22 +199,66 @@ def detect(
     view = detect_json if output == "json" else detect_text
     sys.stdout.write(view(findings, stats))
     sys.stdout.flush()  # the report stands whatever happens to the plot
-    if plot and timeline is not None:
-        _write_plot(os.path.abspath(plot), timeline, findings, sites[0])
+    if timeline is not None:
+        image = _draw(plot or html or "", timeline, findings, sites[0], state_dir)
+        if plot:
+            _write(os.path.abspath(plot), image, "plot")
+        if html:
+            page = _html_report(_absolute(paths), fmt, findings, stats, image, sites[0])
+            _write(os.path.abspath(html), page.encode(), "HTML report")
     raise typer.Exit(FOUND if findings else OK)
 
 
-def _write_plot(path: str, timeline: Timeline, findings: list[Finding], site: str) -> None:
-    """Draw and write the plot after the report is out; a failure is one line and exit 1."""
+def _draw(
+    path: str, timeline: Timeline, findings: list[Finding], site: str, state_dir: str | None
+) -> bytes:
+    """The picture, after the report is out; a failure is one line and exit 1."""
     from stackwatch.weblog.plot import plot_floods
 
+    blocks = _blocks(state_dir) if state_dir else []
     try:
-        image = plot_floods(timeline, findings, f"requests per second, site {site}")
-        Host().write_atomic(path, image)
-    except HostError as exc:
-        fail(f"cannot write plot {printable(path)}: {printable(str(exc))}", FAILED)
+        return plot_floods(timeline, findings, f"requests per second, site {site}", blocks)
     except Exception as exc:  # matplotlib raises many kinds; the report is out already
         fail(f"cannot draw plot {printable(path)}: {printable(str(exc))[:200]}", FAILED)
+
+
+def _blocks(state_dir: str) -> list[BlockSpan]:
+    """The blocks ``follow --apply`` saved in its state directory (none when it has none)."""
+    from stackwatch.core.state import StateStore
+    from stackwatch.weblog.apply import block_spans
+    from stackwatch.weblog.live import STATE_NAME
+
+    store = StateStore(os.path.abspath(state_dir))
+    spans = block_spans(store.load(STATE_NAME).get("blocks"))
+    if not spans:
+        store.warnings.append(f"no block of follow --apply saved in {state_dir}")
+    for warning in store.warnings:
+        sys.stderr.write(f"stackwatch: warning: {printable(warning)}\n")
+    return spans
+
+
+def _html_report(
+    paths: list[str],
+    fmt: LogFormat,
+    findings: list[Finding],
+    stats: ScanStats,
+    image: bytes,
+    site: str,
+) -> str:
+    from stackwatch.weblog.report import gather, page
+
+    try:
+        summary = gather(paths, fmt)
+    except (LogReadError, FormatError) as exc:
+        fail(f"cannot read the logs again for the HTML report: {printable(str(exc))}", FAILED)
+    return page(f"Web log report, site {site}", findings, stats, summary, image)
+
+
+def _write(path: str, data: bytes, what: str) -> None:
+    try:
+        Host().write_atomic(path, data)
+    except HostError as exc:
+        fail(f"cannot write {what} {printable(path)}: {printable(str(exc))}", FAILED)
 
 
 def _server(server: str | None, legacy: str | None) -> str:

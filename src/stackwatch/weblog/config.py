@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from stackwatch.core.config import ConfigError
 from stackwatch.core.durations import DurationError, parse_duration
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.detect import DetectOptions
 
 

@@ -6,7 +6,9 @@ The two shapes this tells apart:
   again and again, and nothing else: many requests per client IP, almost all to dynamic URLs;
 - a legitimate spike (a link on a popular news site): many visitors once each, who then load the
   page's assets with the site's *own* Referer: about one request per IP under the news Referer.
-Search engines and the site's own hosts are never flagged.
+Search engines and the site's own hosts are never flagged. Referer hosts are judged by site
+(sites.py: ``www.evil.example`` and ``evil.example`` are one site, ``evil.example``), so a flood
+spread over many subdomains is seen whole; each finding lists the hosts inside its site.
 
 Time is cut into one-second buckets; ``advance(now)`` judges the trailing window. One ``Driver``
 feeds a ``Detector`` and judges it on one schedule (at each new second of log time, and at the
@@ -19,15 +21,16 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from typing import Protocol
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.fastcount import vouched
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
 from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams
+from stackwatch.weblog.sites import registrable_domain
 
 SEARCH_ENGINES = (
     "google",
@@ -138,15 +141,17 @@ class _HostBucket:
     last: float = 0.0
     ips: Counter[bytes] = field(default_factory=Counter)
     paths: Counter[bytes] = field(default_factory=Counter)
+    hosts: Counter[str] = field(default_factory=Counter)  # the site's hosts seen
 
     def merge(self, other: _HostBucket) -> None:
-        """Add the requests of ``other`` (the same host, later in the log) to these."""
+        """Add the requests of ``other`` (the same site, later in the log) to these."""
         self.count += other.count
         self.dynamic += other.dynamic
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
         self.ips.update(other.ips)
         self.paths.update(other.paths)
+        self.hosts.update(other.hosts)
 
 
 @dataclass
@@ -175,7 +180,8 @@ class Evidence:
 
 @dataclass
 class Finding:
-    """A Referer flood: one referring site over the time it was flagged."""
+    """A Referer flood: one referring site (its registrable domain, ``host``) over the time it
+    was flagged, with the Referer hosts inside that site."""
 
     host: str
     first_seen: float
@@ -185,6 +191,7 @@ class Finding:
     ip_set: set[bytes] = field(default_factory=set)
     paths: Counter[str] = field(default_factory=Counter)
     seconds: list[tuple[int, int]] = field(default_factory=list)  # (second, requests) in flood
+    hosts: Counter[str] = field(default_factory=Counter)  # Referer hosts inside the site
 
     @property
     def ips(self) -> int:
@@ -194,6 +201,8 @@ class Finding:
         duration = max(self.last_seen - self.first_seen, 1.0)
         return {
             "referrer_host": self.host,
+            "referrer_site": self.host,
+            "hosts": [[h, n] for h, n in self.hosts.most_common(20)],
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "requests": self.requests,
@@ -225,7 +234,7 @@ class Detector:
         self._hist_hosts: Counter[str] = Counter()
         self._first_second: int | None = None
         self._latest = 0
-        self._ignored: dict[str, bool] = {}
+        self._sites: dict[str, str | None] = {}
         self._path_cache: dict[bytes, tuple[str, bool]] = {}
         self.flagged: dict[str, Evidence] = {}  # hosts flagged by the latest advance()
         self.findings: dict[str, list[Finding]] = {}
@@ -235,14 +244,17 @@ class Detector:
     # Feeding -------------------------------------------------------------------------------------
 
     def ignored(self, host: str) -> bool:
-        known = self._ignored.get(host)
-        if known is None:
-            known = is_own_host(host, self.sites) or is_search_engine(
-                host, self.options.search_engines
-            )
-            if len(self._ignored) > 100_000:
-                self._ignored.clear()
-            self._ignored[host] = known
+        return is_own_host(host, self.sites) or is_search_engine(host, self.options.search_engines)
+
+    def site(self, host: str) -> str | None:
+        """The referring site a host's requests count for; None for the site's own hosts and
+        search engines (never judged)."""
+        known = self._sites.get(host, "")
+        if known == "":
+            known = None if self.ignored(host) else registrable_domain(host)
+            if len(self._sites) > 100_000:
+                self._sites.clear()
+            self._sites[host] = known
         return known
 
     def _path(self, path: bytes) -> tuple[str, bool]:
@@ -269,15 +281,19 @@ class Detector:
         if bucket is None:
             bucket = self._seconds[second] = _Second()
         bucket.total += 1
-        if host is None or self.ignored(host):
+        if host is None:
             return
-        hb = bucket.hosts.get(host)
+        site = self.site(host)
+        if site is None:
+            return
+        hb = bucket.hosts.get(site)
         if hb is None:
-            hb = bucket.hosts[host] = _HostBucket(first=when, last=when)
-        held = self._held[host] = self._held.get(host, 0) + 1
+            hb = bucket.hosts[site] = _HostBucket(first=when, last=when)
+        held = self._held[site] = self._held.get(site, 0) + 1
         if held >= self._hot_count:
-            self._hot.add(host)
+            self._hot.add(site)
         hb.count += 1
+        hb.hosts[host] += 1
         hb.last = max(hb.last, when)
         hb.first = min(hb.first, when)
         _text, dynamic = self._path(path)
@@ -288,7 +304,7 @@ class Detector:
 
     def add_second(self, second: int, total: int, hosts: dict[str, _HostBucket]) -> None:
         """The requests of one second at once, as ``add`` takes them one by one: ``total`` of
-        them, and the buckets of the referring hosts that are judged (none ignored)."""
+        them, and the buckets of the referring sites that are judged, by site (see ``site``)."""
         if self._first_second is None:
             self._first_second = second
             self._latest = second
@@ -432,6 +448,7 @@ class Detector:
                     continue
                 current.requests += bucket.count
                 current.seconds.append((second, bucket.count))
+                current.hosts.update(bucket.hosts)
                 if len(current.ip_set) < 1_000_000:
                     current.ip_set.update(bucket.ips)
                 for path, n in bucket.paths.items():

@@ -19,12 +19,12 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from itertools import compress
 from multiprocessing import get_context
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.weblog import progress, reader
 from stackwatch.weblog.formats import LogFormat, Matcher
 from stackwatch.weblog.reader import LogReadError, ScanStats, expand, file_blocks, mapped_blocks

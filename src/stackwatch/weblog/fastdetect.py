@@ -1,12 +1,12 @@
 """``weblog detect`` over whole logs at C speed: requests counted per second, not one by one.
 
 The detector judges seconds, and within a second the order of requests does not matter; so a
-block of lines becomes, per second, its number of requests and, per referring host that is
+block of lines becomes, per second, its number of requests and, per referring site that is
 judged at all (not "-", not a search engine, not the site itself), its requests, dynamic ones,
-client IPs and paths. The work per line is done by C code: one regular expression over the
-block (the fast path where it vouches, see fastcount.py), counting of time stamps, the set of
-Referers and the picking of the lines whose Referer is judged (``itertools.compress``); only the
-distinct (time, IP, request, Referer) of judged lines are visited in Python, each once.
+client IPs, paths and Referer hosts. The work per line is done by C code: one regular expression
+over the block (the fast path where it vouches, see fastcount.py), counting of time stamps, the
+set of Referers and the picking of the lines whose Referer is judged (``itertools.compress``);
+only the distinct (time, IP, request, Referer) of judged lines are visited in Python, each once.
 
 The seconds are then put in time order within the reorder horizon and fed to the Driver exactly
 as ``detect.in_order`` feeds records: a second is handed on once the newest time seen is the
@@ -22,13 +22,13 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
 from itertools import compress, islice
 from multiprocessing import get_context
 from operator import itemgetter
 from typing import NamedTuple
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog import progress
 from stackwatch.weblog.detect import (
     DetectOptions,
@@ -81,19 +81,20 @@ class Picked(NamedTuple):
     matched: int  # lines with a readable time
     newest: float  # the newest time, -inf when none
     totals: list[tuple[int, int]]  # (second, requests) in the order seconds first appear
-    judged: list[tuple[float, str, bytes, bytes, bool, int]]
-    # ^ (time, referring host, client IP, path, dynamic, requests) of the judged lines
+    judged: list[tuple[float, str, str, bytes, bytes, bool, int]]
+    # ^ (time, referring site, its host, client IP, path, dynamic, requests) of judged lines
 
 
 def gather(picked: Picked) -> dict[int, SecondCounts]:
     """The requests per second of a picked block, with their host buckets."""
     seconds = {second: SecondCounts(total) for second, total in picked.totals}
-    for stamp, host, ip, path, dynamic, n in picked.judged:
-        hosts = seconds[int(stamp)].hosts
-        bucket = hosts.get(host)
+    for stamp, site, host, ip, path, dynamic, n in picked.judged:
+        sites = seconds[int(stamp)].hosts
+        bucket = sites.get(site)
         if bucket is None:
-            bucket = hosts[host] = _HostBucket(first=stamp, last=stamp)
+            bucket = sites[site] = _HostBucket(first=stamp, last=stamp)
         bucket.count += n
+        bucket.hosts[host] = bucket.hosts.get(host, 0) + n
         if dynamic:
             bucket.dynamic += n
         bucket.ips[ip] = bucket.ips.get(ip, 0) + n
@@ -113,10 +114,11 @@ class BlockCounter:
         self._fields = itemgetter(*map(careful.order.index, fields))
         self._get_time = itemgetter(careful.order.index("time"))
         self._get_referrer = itemgetter(careful.order.index("referrer"))
-        self._ignored = detector.ignored
+        self._site = detector.site
         self._static = detector.static_extensions
         self._stamps: dict[bytes, float | None] = {}
-        self._judged: dict[bytes, str | None] = {}  # Referer -> its host, None when not judged
+        # Referer -> (its site, its host), None when not judged
+        self._judged: dict[bytes, tuple[str, str] | None] = {}
         self._paths: dict[bytes, tuple[bytes, bool]] = {}  # request -> (path, dynamic)
 
     def pick(self, block: bytes) -> Picked:
@@ -156,7 +158,7 @@ class BlockCounter:
 
     def _picked(
         self, found: list[tuple[bytes, ...]], readable: dict[bytes, float]
-    ) -> list[tuple[float, str, bytes, bytes, bool, int]]:
+    ) -> list[tuple[float, str, str, bytes, bytes, bool, int]]:
         """The distinct lines whose Referer is judged, each with how many times it came."""
         judged = self._judged_referrers(set(map(self._get_referrer, found)))
         if not judged:
@@ -168,10 +170,10 @@ class BlockCounter:
             map(self._fields, compress(found, wanted))
         ).items():
             stamp = readable.get(when)
-            host = hosts[referrer]
-            if stamp is not None and host is not None:
+            judged_as = hosts[referrer]
+            if stamp is not None and judged_as is not None:
                 path, dynamic = self._path(request)
-                out.append((stamp, host, ip, path, dynamic, n))
+                out.append((stamp, *judged_as, ip, path, dynamic, n))
         return out
 
     def _judged_referrers(self, referrers: set[bytes]) -> set[bytes]:
@@ -181,10 +183,10 @@ class BlockCounter:
         if len(known) + len(new) > _CACHE_MAX:
             known.clear()
             new = referrers
-        ignored = self._ignored
         for referrer in new:
             host = referrer_host(referrer)
-            known[referrer] = None if host is None or ignored(host) else host
+            site = None if host is None else self._site(host)
+            known[referrer] = None if site is None or host is None else (site, host)
         return {r for r in referrers if known[r] is not None}
 
     def _path(self, request: bytes) -> tuple[bytes, bool]:

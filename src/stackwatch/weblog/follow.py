@@ -31,10 +31,10 @@ import resource
 import stat
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.weblog.reader import rotated_name
 
 MAX_READ = 32 << 20  # per file and poll, so a huge backlog is read in steps

@@ -13,9 +13,10 @@ import calendar
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, cast
+
+from stackwatch.core.record import dataclass
 
 NAMED_FORMATS: dict[str, str] = {
     "common": '%h %l %u %t "%r" %>s %b',

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.weblog.reader import expand
 
 MAX_COUNT = 64 << 20  # newlines are counted in at most this many new bytes per file

@@ -15,11 +15,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, BinaryIO
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.state import StateStore
 from stackwatch.weblog.apply import Blocker
 from stackwatch.weblog.detect import DetectOptions, Detector, Driver, Evidence, Parser, Record

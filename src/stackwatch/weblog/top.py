@@ -11,10 +11,10 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import repeat
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 from stackwatch.weblog.fastcount import count_values
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path, unescape
 from stackwatch.weblog.reader import ScanStats

@@ -10,17 +10,18 @@ name is listed apart, with the reason.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from stackwatch.core import record
 from stackwatch.render.safe import printable
 from stackwatch.weblog.detect import Finding
 from stackwatch.weblog.growth import Growth
 from stackwatch.weblog.reader import ScanStats
 from stackwatch.weblog.rules import UnsafeHost, normalize_host
+from stackwatch.weblog.sites import SiteGroup, SiteTop
 from stackwatch.weblog.top import TopResult
 
 FORMATS = ("text", "json")
@@ -39,7 +40,7 @@ def _json(doc: object) -> str:
 
 
 def growth_json(rows: Sequence[Growth]) -> str:
-    return _json([dataclasses.asdict(r) for r in rows])
+    return _json([record.asdict(r) for r in rows])
 
 
 def growth_text(rows: Sequence[Growth]) -> str:
@@ -72,6 +73,43 @@ def top_text(result: TopResult) -> str:
     out = [f"{'count':>10} {'share':>7}  {result.by}"]
     for key, count in result.rows:
         out.append(f"{count:10d} {100.0 * count / total:6.2f}%  {printable(key)}")
+    out.append(f"{result.total} requests, {result.stats.skipped} unreadable lines skipped")
+    return "\n".join(out) + "\n"
+
+
+# top --by referrer-site ------------------------------------------------------------------------
+
+HOSTS_SHOWN = 5  # hosts listed under each site in text
+
+
+def sites_json(result: SiteTop) -> str:
+    return _json(
+        {
+            "by": "referrer-site",
+            "total": result.total,
+            "lines": result.stats.lines,
+            "skipped": result.stats.skipped,
+            "rows": [_site_row(g) for g in result.groups],
+        }
+    )
+
+
+def _site_row(group: SiteGroup) -> dict[str, object]:
+    hosts = [{"key": h, "count": n} for h, n in group.members()]
+    return {"key": group.site, "count": group.count, "hosts": hosts}
+
+
+def sites_text(result: SiteTop) -> str:
+    """Each site with its share, and under it its hosts (when it has more than itself)."""
+    total = result.total or 1
+    out = [f"{'count':>10} {'share':>7}  referrer-site (hosts inside)"]
+    for g in result.groups:
+        out.append(f"{g.count:10d} {100.0 * g.count / total:6.2f}%  {printable(g.site)}")
+        if list(g.hosts) == [g.site]:
+            continue
+        out.extend(f"{n:10d} {'':7}    {printable(h)}" for h, n in g.members(HOSTS_SHOWN))
+        if len(g.hosts) > HOSTS_SHOWN:
+            out.append(f"{'':10} {'':7}    ... {len(g.hosts) - HOSTS_SHOWN} more hosts")
     out.append(f"{result.total} requests, {result.stats.skipped} unreadable lines skipped")
     return "\n".join(out) + "\n"
 
@@ -123,9 +161,12 @@ def _block_lines(hosts: list[str]) -> list[str]:
 def _finding_lines(f: Finding) -> list[str]:
     peak = f.as_dict()["peak_rate"]
     lines = [
-        f"FLOOD Referer host {printable(f.host)}: {f.requests} requests, peak {peak} req/s, "
+        f"FLOOD Referer site {printable(f.host)}: {f.requests} requests, peak {peak} req/s, "
         f"{f.ips} client IPs, {when(f.first_seen)} .. {when(f.last_seen)} UTC"
     ]
+    hosts = f.hosts.most_common(HOSTS_SHOWN)
+    more = f" and {len(f.hosts) - HOSTS_SHOWN} more" if len(f.hosts) > HOSTS_SHOWN else ""
+    lines.append("  hosts: " + ", ".join(f"{printable(h)} ({n})" for h, n in hosts) + more)
     lines.extend(f"    {n:8d}  {printable(path)}" for path, n in f.paths.most_common(3))
     return lines
 

@@ -21,7 +21,7 @@ from .conftest import Server, get
 
 pytestmark = pytest.mark.integration
 
-FLOOD = "https://seo-spam.example.net/best-casino.html"
+FLOOD = "https://seo-spam.example/best-casino.html"
 LEGIT = [
     None,
     "https://www.google.com/search?q=forum",
@@ -102,7 +102,7 @@ def _scenario(server: Server, tmp_path: Path) -> None:
         # Blocked from a new client and via a subdomain; everything else still served.
         # A reload is asynchronous: for a moment nginx's old worker, still running the previous
         # rules, accepts connections beside the new one. Wait until the new rules answer alone.
-        sub = "http://WWW.Seo-Spam.example.net/"
+        sub = "http://WWW.Seo-Spam.example/"
         streak = 0
         for _ in range(100):
             blocked = get(server.port, "/forum/search.php", sub, "127.0.3.1") == 403
@@ -114,21 +114,21 @@ def _scenario(server: Server, tmp_path: Path) -> None:
         for ref in [
             *LEGIT,
             "https://news.example.org/today",
-            "https://seo-spam.example.net.ok.example/",
+            "https://seo-spam.example.ok.example/",
         ]:
             assert get(server.port, "/forum/search.php", ref, "127.0.3.2") == 200, ref
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     text = "".join(output)
-    assert "blocked Referer host seo-spam.example.net" in text, text
+    assert "blocked Referer host seo-spam.example" in text, text
     assert "seo-spam" in server.rules.read_text()
     print(f"{server.kind}: flood blocked after {blocked_after:.2f} s")
 
     # Nothing legitimate was refused: every 403 in the server's own log carries the flood Referer.
     log_lines = server.access_log.read_text().splitlines()
     refused = [line for line in log_lines if '" 403 ' in line]
-    assert refused and all("seo-spam.example.net" in line.lower() for line in refused)
+    assert refused and all("seo-spam.example" in line.lower() for line in refused)
 
     # The offline commands on the same log.
     top = run_stackwatch(
@@ -136,7 +136,7 @@ def _scenario(server: Server, tmp_path: Path) -> None:
     )
     assert top.returncode == 0, top.stderr
     rows = {row["key"]: row["count"] for row in json.loads(top.stdout)["rows"]}
-    assert rows["seo-spam.example.net"] == sum(f'"{FLOOD}"' in line for line in log_lines)
+    assert rows["seo-spam.example"] == sum(f'"{FLOOD}"' in line for line in log_lines)
     assert rows["news.example.org"] == 201 and rows["www.google.com"] == 21  # +1: final checks
     config = tmp_path / "stackwatch.toml"
     found = run_stackwatch(
@@ -144,7 +144,7 @@ def _scenario(server: Server, tmp_path: Path) -> None:
     )
     assert found.returncode == 4, found.stdout + found.stderr  # FOUND: a flood
     hosts = [f["referrer_host"] for f in json.loads(found.stdout)["findings"]]
-    assert hosts == ["seo-spam.example.net"]
+    assert hosts == ["seo-spam.example"]
 
 
 def test_apache_follow_apply_blocks_the_flood_referer_only(apache: Server, tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_apache_bad_rules_file_is_rolled_back(apache: Server, tmp_path: Path) ->
     previous = f"{MARKER}\n# previous rules\n"
     apache.rules.write_text(previous)
     blocker = Blocker("apache", str(apache.rules), apache.validate, apache.reload, 60, Host())
-    assert not blocker.update(["seo-spam.example.net"], time.time())
+    assert not blocker.update(["seo-spam.example"], time.time())
     assert apache.rules.read_text() == previous
     assert any("configuration test failed" in line for line in blocker.log), blocker.log
     (apache.rules.parent / "broken.conf").unlink()

@@ -1,10 +1,10 @@
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from stackwatch.core.config import ConfigError, build, load_config
 from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.record import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,52 @@ def test_dashed_keys_accepted() -> None:
         keep_last: int = 1
 
     assert build(Dashed, {"keep-last": 3}, "x") == Dashed(3)
+
+
+def test_parsed_configuration_is_reused_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    cache = tmp_path / "state"
+    cache.mkdir()
+    path = write(tmp_path, '[checks.conntrack]\nwarning = "80"\n')
+    first = load_config(path, required=True, cache_dir=str(cache))
+    assert (cache / "config-cache.json").exists()
+
+    def parsed_again(text: str) -> None:
+        raise AssertionError("the unchanged file was parsed again")
+
+    monkeypatch.setattr(tomllib, "loads", parsed_again)
+    assert load_config(path, required=True, cache_dir=str(cache)).data == first.data
+    monkeypatch.undo()
+    path.write_text('[checks.conntrack]\nwarning = "90"\n')
+    changed = load_config(path, required=True, cache_dir=str(cache))
+    assert changed.data["checks"]["conntrack"]["warning"] == "90"
+
+
+@pytest.mark.parametrize(
+    "cached",
+    [
+        b"\x00\xffgarbage",
+        b'{"text": "[checks.conntrack]\\nwarning = \\"80\\"\\n", "data": [1]}',
+        b'{"text": "something else", "data": {"checks": {}}}',
+        b"[]",
+    ],
+)
+def test_a_cache_that_does_not_fit_is_ignored(tmp_path: Path, cached: bytes) -> None:
+    cache = tmp_path / "state"
+    cache.mkdir()
+    (cache / "config-cache.json").write_bytes(cached)
+    path = write(tmp_path, '[checks.conntrack]\nwarning = "80"\n')
+    loaded = load_config(path, required=True, cache_dir=str(cache))
+    assert loaded.data == {"checks": {"conntrack": {"warning": "80"}}}
+
+
+def test_invalid_toml_is_refused_whatever_the_cache_holds(tmp_path: Path) -> None:
+    cache = tmp_path / "state"
+    cache.mkdir()
+    path = write(tmp_path, "[checks.conntrack\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="invalid TOML"):
+            load_config(path, required=True, cache_dir=str(cache))

@@ -3,9 +3,7 @@ the committed docs/configuration.md is current, and the example file loads back 
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.conftest import PROJECT, run_stackwatch
 
+from stackwatch.core import record
 from stackwatch.core.capability import capabilities
 from stackwatch.core.config import (
     Config,
@@ -33,6 +32,7 @@ from stackwatch.core.config_doc import (
     toml_value,
 )
 from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import all_checks
 
 REFERENCE = PROJECT / "docs" / "configuration.md"
@@ -74,7 +74,7 @@ def test_example_names_every_section_and_key() -> None:
             assert capability.name in data
     for check in all_checks():
         assert check.name in data["checks"]
-        for f in dataclasses.fields(check.options):
+        for f in record.fields(check.options):
             # a key, or a table of its own ([checks.processes.role.NAME])
             shown = f"{f.name} = " in text or f".{check.name}.{f.name}." in text
             assert shown, f"{check.name}.{f.name}"

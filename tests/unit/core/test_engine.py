@@ -1,11 +1,11 @@
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackwatch.core.config import Config
 from stackwatch.core.engine import Overrides, run_checks
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.ranges import Range, parse_range
+from stackwatch.core.record import dataclass
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Result, Status, judge_value
 from stackwatch.core.state import StateStore

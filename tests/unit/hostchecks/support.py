@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from stackwatch.core import record
 from stackwatch.core.config import Config
 from stackwatch.core.engine import run_check
 from stackwatch.core.host import Host
@@ -71,7 +71,7 @@ def run(
     cfg = Config(None, {"checks": {name: config}} if config else {})
     options = cfg.check_options(name, check.options)
     if option_changes:
-        options = dataclasses.replace(options, **option_changes)
+        options = record.replace(options, **option_changes)
     host = Host(root, path_env=path_env)
     context = CheckContext(host, options, CheckState(StateStore(state_dir), name), cfg, now=now)
     try:

@@ -7,7 +7,6 @@ appear in the reference with no words, so this test names it.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import io
 import textwrap
@@ -22,6 +21,7 @@ from stackwatch.checks.processes import ProcessesOptions, ProcessSpec
 from stackwatch.checks.tcp_retransmits import TcpOptions
 from stackwatch.checks.temperature import SensorLimits, TemperatureOptions
 from stackwatch.conntrack.check import ConntrackOptions
+from stackwatch.core import record
 
 OPTIONS = [
     LinksOptions,
@@ -54,12 +54,12 @@ def trailing_comments(cls: type) -> dict[str, str]:
 @pytest.mark.parametrize("cls", OPTIONS, ids=lambda c: c.__name__)
 def test_every_key_has_a_description_on_its_line(cls: type) -> None:
     comments = trailing_comments(cls)
-    undocumented = [f.name for f in dataclasses.fields(cls) if not comments.get(f.name)]
+    undocumented = [f.name for f in record.fields(cls) if not comments.get(f.name)]
     assert undocumented == [], f"{cls.__name__}: keys without a trailing comment"
 
 
 def test_a_field_without_a_comment_is_found() -> None:
-    @dataclasses.dataclass
+    @record.dataclass
     class Example:
         documented: int = 1  # what it means
         bare: int = 2

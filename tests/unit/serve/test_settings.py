@@ -112,7 +112,7 @@ def test_flags_win_over_the_file(tmp_path: Path) -> None:
 def test_bad_flags_name_the_flag(tmp_path: Path, flags: Flags, message: str) -> None:
     path = tmp_path / "empty.toml"
     path.write_text("")
-    from dataclasses import replace
+    from stackwatch.core.record import replace
 
     with pytest.raises(SetupError, match=message):
         load_setup(replace(flags, config=str(path)))

@@ -3,7 +3,6 @@ site's own Referers never are."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stackwatch.core import record
 from stackwatch.weblog import detect
 from stackwatch.weblog.detect import (
     DetectOptions,
@@ -49,7 +49,7 @@ def test_iframe_flood_is_found_with_evidence(tmp_path: Path) -> None:
         [write(tmp_path, lines)], get_format("combined"), SITES, timeline=timeline
     )
     assert stats.skipped == 0
-    assert [f.host for f in findings] == ["seo-spam.example.net"]
+    assert [f.host for f in findings] == ["seo-spam.example"]
     (flood,) = findings
     assert T0 + 300 <= flood.first_seen <= T0 + 302
     assert T0 + 355 <= flood.last_seen <= T0 + 360
@@ -114,7 +114,7 @@ def test_separate_logs_are_merged_by_time(tmp_path: Path) -> None:
     findings, stats = detect_files([plain, ssl], fmt, SITES)
     assert stats.lines == len(normal) + len(flood) and stats.late == 0
     (found,) = findings
-    assert found.host == "seo-spam.example.net"
+    assert found.host == "seo-spam.example"
     assert T0 + 300 <= found.first_seen <= T0 + 302
     assert T0 + 355 <= found.last_seen <= T0 + 360
     assert 30 <= found.peak_rate <= 40 and found.ips == 20
@@ -190,12 +190,12 @@ def test_the_driver_judges_at_each_new_second_and_leaves_out_minutes_late_lines(
     parser = Parser(get_format("combined"))
     driver.feed(parser.parse("".join(iframe_flood(T0, 6)).encode()))
     # The sixth second began: the window of the five before was judged, the flood flagged.
-    assert list(driver.detector.findings) == ["seo-spam.example.net"]
+    assert list(driver.detector.findings) == ["seo-spam.example"]
     driver.feed(parser.parse(line(T0 - 20).encode()))  # late: counted in the oldest second
     driver.feed(parser.parse(line(T0 - 600).encode()))  # minutes late: left out
     assert (driver.detector.late, driver.dropped, driver.late_requests) == (1, 1, 2)
     (flood,) = driver.judge(T0 + 6)  # the clock's time: the window T0+2 .. T0+6
-    assert flood.host == "seo-spam.example.net" and flood.rate == 4 * 40 / 5
+    assert flood.host == "seo-spam.example" and flood.rate == 4 * 40 / 5
 
 
 def test_detect_and_the_check_share_one_schedule(tmp_path: Path) -> None:
@@ -227,7 +227,7 @@ def test_detect_text_is_safe_for_the_terminal_and_the_shell(tmp_path: Path) -> N
     result = run_stackwatch("weblog", "detect", log, "--site", "www.example.com")
     assert result.returncode == 4, result.stderr
     assert "\x1b" not in result.stdout
-    assert "FLOOD Referer host x$(reboot)\\x1b[2j.example.net:" in result.stdout
+    assert "FLOOD Referer site x$(reboot)\\x1b[2j.example.net:" in result.stdout
     assert result.stdout.splitlines()[-1].startswith(
         "cannot block Referer host x$(reboot)\\x1b[2j.example.net: "
     )
@@ -250,7 +250,7 @@ def test_lines_stepping_back_within_the_reorder_horizon_are_not_late(tmp_path: P
     reference, _ = detect_files([write(tmp_path, lines, "ordered.log")], fmt, SITES)
     assert [f.as_dict() for f in findings] == [f.as_dict() for f in reference]
     assert [f.seconds for f in findings] == [f.seconds for f in reference]
-    tight = dataclasses.replace(DetectOptions(), reorder=0)
+    tight = record.replace(DetectOptions(), reorder=0)
     _, stats = detect_files([str(written)], fmt, SITES, tight)
     assert stats.late > 0  # without the horizon, the same lines are late
 

@@ -58,7 +58,7 @@ def test_detect_plot_writes_a_png(tmp_path: Path) -> None:
         "weblog", "detect", str(log), "--site", "www.example.com", "--plot", str(png)
     )
     assert result.returncode == 4, result.stderr  # FOUND: a flood
-    assert "FLOOD Referer host seo-spam.example.net" in result.stdout
+    assert "FLOOD Referer site seo-spam.example" in result.stdout
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
@@ -92,7 +92,7 @@ def test_detect_reports_a_flood_from_a_hostile_referer_and_draws_it(tmp_path: Pa
         "weblog", "detect", str(log), "--site", "www.example.com", "--plot", str(png)
     )
     assert result.returncode == 4, result.stderr
-    assert f"FLOOD Referer host {host}" in result.stdout
+    assert f"FLOOD Referer site {host}" in result.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -103,5 +103,5 @@ def test_a_plot_that_cannot_be_written_does_not_hide_the_report(tmp_path: Path) 
     result = run_stackwatch("weblog", "detect", str(log), "--site", "www.example.com",
                             "--plot", str(tmp_path / "no" / "dir" / "flood.png"))  # fmt: skip
     assert result.returncode == 1
-    assert "FLOOD Referer host seo-spam.example.net" in result.stdout
+    assert "FLOOD Referer site seo-spam.example" in result.stdout
     assert "cannot write plot" in result.stderr and "Traceback" not in result.stderr
