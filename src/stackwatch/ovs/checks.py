@@ -325,8 +325,7 @@ def _with_pending_apply(facts: BridgeFacts, state_dir: str) -> BridgeFacts:
     """The facts with what an ``ovs apply --confirm`` left in the state directory: one waiting
     is a note; one whose watchdog died (nothing will roll it back, nobody confirmed it) is a
     WARNING; one whose rollback failed is CRITICAL (the host may be cut off from its network)."""
-    import dataclasses
-
+    from stackwatch.core import record
     from stackwatch.core.host import HostError
     from stackwatch.ovs.confirm import ConfirmState, Kind, describe
 
@@ -335,11 +334,11 @@ def _with_pending_apply(facts: BridgeFacts, state_dir: str) -> BridgeFacts:
         status = state.status()
     except HostError as exc:
         line = f"cannot read what ovs apply --confirm keeps in {state_dir}: {exc}"
-        return dataclasses.replace(facts, notes=(*facts.notes, line))
+        return record.replace(facts, notes=(*facts.notes, line))
     if status.kind is Kind.NONE:
         return facts
     weight = {Kind.STALE: Status.WARNING, Kind.FAILED: Status.CRITICAL}
-    return dataclasses.replace(
+    return record.replace(
         facts,
         pending_apply=describe(status, state),
         pending_status=weight.get(status.kind, Status.OK),

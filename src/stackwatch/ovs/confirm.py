@@ -28,17 +28,17 @@ one file can succeed, so a layout is never both confirmed and rolled back.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from stackwatch.core import record
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 from stackwatch.ovs.layout import Layout, LayoutError, PortSpec, parse_layout
 
 if TYPE_CHECKING:
@@ -81,12 +81,12 @@ class Pending:
     apply_pid: int
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return record.asdict(self)
 
     @classmethod
     def from_json(cls, data: Any) -> Pending:
         """The record as written by ``to_json``; ConfirmError for anything else."""
-        if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
+        if not isinstance(data, dict) or set(data) != {f.name for f in record.fields(cls)}:
             raise ConfirmError("not a pending apply record")
         texts = ("layout", "db")
         numbers = ("started", "deadline", "timeout")
@@ -301,8 +301,8 @@ def within_reach(live: LiveSwitch, wanted: Layout) -> LiveSwitch:
         users = [p for p in bridge.user_ports if p.managed or p.name in ports]
         if bridge.managed or bridge.name in bridges or users:
             local = [p for p in bridge.ports if p.name == bridge.name]
-            kept.append(dataclasses.replace(bridge, ports=tuple(local + users)))
-    return dataclasses.replace(live, bridges=tuple(kept))
+            kept.append(record.replace(bridge, ports=tuple(local + users)))
+    return record.replace(live, bridges=tuple(kept))
 
 
 def saved_layout(
@@ -329,7 +329,7 @@ def saved_layout(
             port, note = _with_device_address(bridge.name, port, read_addresses)
             ports.append(port)
             notes += [note] if note else []
-        bridges.append(dataclasses.replace(bridge, ports=tuple(ports)))
+        bridges.append(record.replace(bridge, ports=tuple(ports)))
     layout = Layout(tuple(bridges), exported.layout.source)
     return Export(layout, exported.left_out).text(), notes
 
@@ -348,7 +348,7 @@ def _with_device_address(
             f"port {bridge}/{port.name} has {len(found)} addresses; the rollback restores "
             f"{found[0]} only"
         )
-    return dataclasses.replace(port, address=found[0]), note
+    return record.replace(port, address=found[0]), note
 
 
 # Rolling back -------------------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from __future__ import annotations
 import io
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import matplotlib
+
+from stackwatch.core.record import dataclass
 
 matplotlib.use("Agg")
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass
 from stackwatch.render.safe import printable
 from stackwatch.weblog.detect import Finding
 from stackwatch.weblog.formats import LogFormat

@@ -19,11 +19,11 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from stackwatch.core.host import Host
+from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.formats import LogFormat
 from stackwatch.weblog.reader import ScanStats
 from stackwatch.weblog.rules import UnsafeHost, normalize_host

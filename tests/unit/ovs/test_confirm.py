@@ -5,7 +5,6 @@ layout keeping the addresses of internal ports' devices."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stackwatch.core import record
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.confirm import (
     LAST,
@@ -360,7 +360,7 @@ def test_saved_layout_leaves_out_what_the_new_layout_cannot_change() -> None:
     patch = LivePort(
         "p-pt", "patch-tun", (LiveInterface("i-pt", "patch-tun", "patch", {"peer": "patch-int"}),)
     )
-    patch = dataclasses.replace(patch, external_ids=managed)
+    patch = record.replace(patch, external_ids=managed)
     eth9 = LivePort("p-e9", "eth9", (LiveInterface("i-e9", "eth9", "system"),))
     live = LiveSwitch(
         "root",
