@@ -18,9 +18,10 @@ import operator
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from itertools import compress
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from stackwatch.core.host import Host, HostError
@@ -149,17 +150,55 @@ def _count_parallel(
     path: str, ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
     into: Counter[Any], stats: ScanStats, host: Host,
 ) -> None:  # fmt: skip
-    """The first range counted here while forked workers count the others (a pool of as many
-    workers as ranges would leave this process idle, waiting)."""
+    """The first range counted here while forked children count the others. A child is given
+    its range as it is forked, not through a pool's queue: a pool's feeder threads need this
+    process's lock on the interpreter, which the regex holds for a whole block at a time, and
+    the children started late."""
     jobs = [_Job(path, a, b, fmt, fields, host) for a, b in ranges]
-    with ProcessPoolExecutor(len(jobs) - 1, mp_context=get_context("fork")) as pool:
-        futures = [pool.submit(_count_range, job) for job in jobs[1:]]
-        results = [_count_range(jobs[0], len(jobs))] + [future.result() for future in futures]
+    children: list[tuple[BaseProcess, Connection]] = []
+    try:
+        for job in jobs[1:]:
+            children.append(_fork_counter(job))
+        results = [_count_range(jobs[0], len(jobs))]
+        for child, receive in children:
+            try:
+                result = receive.recv()
+            except EOFError:  # the child died (killed, out of memory) without an answer
+                raise LogReadError(f"{path}: a counting process ended early") from None
+            if isinstance(result, LogReadError):
+                raise result
+            results.append(result)
+            child.join()
+    finally:
+        for child, receive in children:
+            receive.close()
+            if child.is_alive():
+                child.terminate()
+                child.join()
     for counted, lines, matched, too_long in results:
         _merge(into, counted)
         stats.lines += lines
         stats.matched += matched
         stats.too_long += too_long
+
+
+def _fork_counter(job: _Job) -> tuple[BaseProcess, Connection]:
+    """A forked child counting ``job``; its result (or LogReadError) comes on the pipe."""
+    context = get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_count_child, args=(job, send), daemon=True)
+    child.start()
+    send.close()
+    return child, receive
+
+
+def _count_child(job: _Job, send: Connection) -> None:
+    try:
+        result: object = _count_range(job)
+    except LogReadError as exc:
+        result = exc
+    send.send(result)
+    send.close()
 
 
 def _merge(into: Counter[Any], other: Counter[Any]) -> None:
