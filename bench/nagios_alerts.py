@@ -31,12 +31,20 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - started, cpu
 
 
-def best(argv: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{argv[:6]} failed: {done.stderr[-400:]}")
-    results = [timed(argv, env) for _ in range(runs)]
-    return min(r[0] for r in results), statistics.median(r[1] for r in results)
+def best_of_interleaved(
+    commands: list[list[str]], runs: int, env: dict[str, str]
+) -> list[tuple[float, float]]:
+    """Best wall and median CPU seconds of each command, the commands run in turn, ``runs``
+    rounds: on a shared machine, a burst of load falls on all of them alike."""
+    for argv in commands:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{argv[:6]} failed: {done.stderr[-400:]}")
+    rounds = [[timed(argv, env) for argv in commands] for _ in range(runs)]
+    return [
+        (min(r[i][0] for r in rounds), statistics.median(r[i][1] for r in rounds))
+        for i in range(len(commands))
+    ]
 
 
 def main() -> None:
@@ -56,9 +64,9 @@ def main() -> None:
             f"grep 'SERVICE ALERT' {log} | awk -F';' '{{print $1\";\"$2}}' | sort | uniq -c"
             " > /dev/null"
         )
-        sw_wall, sw_cpu = best(stackwatch, args.runs, env)
-        jobs_wall, jobs_cpu = best([*stackwatch, "--jobs", "0"], args.runs, env)
-        sh_wall, sh_cpu = best(["sh", "-c", pipeline], args.runs, env)
+        (sw_wall, sw_cpu), (jobs_wall, jobs_cpu), (sh_wall, sh_cpu) = best_of_interleaved(
+            [stackwatch, [*stackwatch, "--jobs", "0"], ["sh", "-c", pipeline]], args.runs, env
+        )
         print(f"stackwatch nagios alerts --format json: {sw_wall:6.2f} s wall {sw_cpu:6.2f} s CPU")
         print(
             f"  the same with --jobs 0 (one per CPU): {jobs_wall:6.2f} s wall {jobs_cpu:6.2f} s CPU"

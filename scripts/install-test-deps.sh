@@ -43,6 +43,8 @@ packages+=(grub-common)
 # weblog report (issue 15): detect --html is opened in a real headless browser by its test;
 # fonts-dejavu-core gives the page and the picture the same readable font everywhere
 packages+=(chromium fonts-dejavu-core)
+# backup (issue 12): method = "physical" and its verify/restore (mariadb-backup, mbstream)
+packages+=(mariadb-backup)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -218,6 +218,7 @@ def _typer_app() -> "Any":
     import typer
 
     app = typer.Typer(
+        rich_markup_mode=None,
         name="stackwatch",
         help="Keeps the servers of a cloud or hosting provider healthy.",
         no_args_is_help=True,

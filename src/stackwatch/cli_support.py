@@ -19,6 +19,7 @@ __all__ = [
     "fail",
     "load_config_or_exit",
     "load_settings",
+    "plugin_command",
     "print_or_write",
     "usage_error",
 ]
@@ -56,3 +57,27 @@ def print_or_write(text: str, output: str | None) -> bool:
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
     return True
+
+
+def plugin_command(name: str) -> Any:
+    """The Typer command class of a command Nagios runs (``ovs verify``, ``switch verify``): bad
+    arguments exit UNKNOWN (3) with the plugin's status line ``NAME UNKNOWN - why``, as every
+    other error of it does, not Click's 2, which Nagios reads as CRITICAL. Click's own message
+    and usage stay on stderr."""
+    from typer.core import TyperCommand
+
+    from stackwatch.core.exits import PLUGIN_UNKNOWN, plugin_unknown_line
+
+    class PluginCommand(TyperCommand):
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            try:
+                return super().parse_args(ctx, args)
+            except Exception as exc:
+                # Click's UsageError, from whichever copy of Click typer uses (0.28 has its own)
+                if getattr(exc, "exit_code", None) == USAGE:
+                    setattr(exc, "exit_code", PLUGIN_UNKNOWN)  # noqa: B010
+                    shown = getattr(exc, "format_message", None)
+                    plugin_unknown_line(str(shown() if callable(shown) else exc), name)
+                raise
+
+    return PluginCommand

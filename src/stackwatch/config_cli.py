@@ -7,8 +7,12 @@ import typer
 
 from stackwatch.cli_support import print_or_write
 
-app = typer.Typer(help="The configuration file: a commented example, the reference.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="The configuration file: a commented example, the reference.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 OutputOption = Annotated[
     str | None,

@@ -22,6 +22,7 @@ from stackwatch.core.exits import FOUND
 from stackwatch.core.host import Host, HostError
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="One setting across every container root (CSF in OpenVZ, ...).",
     no_args_is_help=True,
     add_completion=False,

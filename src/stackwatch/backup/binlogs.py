@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from stackwatch.backup.catalog import Backup, Catalog
+from stackwatch.backup.catalog import Backup, BinlogSpan, Catalog
 from stackwatch.backup.config import BackupConfig, Server
 from stackwatch.backup.destinations import (
     DestinationError,
@@ -51,35 +51,70 @@ def closed_logs(client: Client) -> list[str]:
 
 def archive(cfg: BackupConfig, job_name: str, host: Host, catalog: Catalog) -> list[str]:
     """Archive the closed binary logs of the job's server not archived yet; their names."""
-    job = cfg.jobs[job_name]
-    server = cfg.servers[job.server]
+    server = cfg.servers[cfg.jobs[job_name].server]
     try:
-        done = {name for name, _, _ in catalog.binlogs(job_name)}
-        todo = [n for n in closed_logs(Client(server, host=host)) if n not in done]
+        todo = not_archived(catalog, job_name, closed_logs(Client(server, host=host)))
     except DumpError as exc:
         raise BinlogError(str(exc)) from None
-    floor = oldest_needed(catalog, job_name)
-    if floor is not None:  # older ones were let go by retention (or predate every backup)
-        todo = [n for n in todo if _log_order(n) >= _log_order(floor)]
     if not todo:
         return []
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    batch = f"binlogs-{stamp}-{_log_order(todo[0])[1]}"  # two batches in one second differ
+    batch = batch_name(todo[0])
     staging = Path(cfg.work_dir).absolute() / job_name / f".partial-{batch}"
     try:
         make_private_dirs(host, staging)
-        files = _fetch_from_server(host, server, staging, todo)
-        stored = _store(cfg, job_name, host, staging, batch, files)
+        _fetch_from_server(host, server, staging, todo)
+        keep_batch(cfg, job_name, host, catalog, staging, batch, todo)
     finally:
         with contextlib.suppress(HostError):
             host.remove_tree(staging)
-    catalog.record_binlogs(job_name, batch, files, stored)
     return todo
 
 
-def _fetch_from_server(
-    host: Host, server: Server, staging: Path, names: Sequence[str]
-) -> list[DumpedFile]:
+def not_archived(catalog: Catalog, job_name: str, names: Sequence[str]) -> list[str]:
+    """The logs of ``names`` the catalog lacks, but none older than every good backup needs
+    (let go by retention, or older than every backup)."""
+    done = {name for name, _, _ in catalog.binlogs(job_name)}
+    todo = [n for n in names if n not in done]
+    floor = oldest_needed(catalog, job_name)
+    return todo if floor is None else [n for n in todo if not _older(n, floor)]
+
+
+def batch_name(first: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"binlogs-{stamp}-{_log_order(first)[1]}"  # two batches in one second differ
+
+
+def keep_batch(
+    cfg: BackupConfig,
+    job_name: str,
+    host: Host,
+    catalog: Catalog,
+    staging: Path,
+    batch: str,
+    names: Sequence[str],
+) -> None:
+    """The logs ``names`` in ``staging``: checksummed, their ranges read, stored as ``batch``
+    on every destination of the job and recorded in the catalog."""
+    files = []
+    for name in names:
+        size = host.size_of(staging / name)
+        files.append(DumpedFile(name, None, size, size, sha256_file(host, staging / name)))
+    spans = _spans(host, staging, names)
+    stored = _store(cfg, job_name, host, staging, batch, files)
+    catalog.record_binlogs(job_name, batch, files, stored)
+    catalog.record_binlog_ranges(job_name, spans)
+
+
+def _spans(host: Host, staging: Path, names: Sequence[str]) -> list[BinlogSpan]:
+    """The GTID and time ranges of the fetched logs (pitr.py); none for one that cannot be
+    read (encrypted): it is archived all the same."""
+    from stackwatch.backup.pitr import log_span
+
+    spans = (log_span(host, staging / name) for name in names)
+    return [s for s in spans if s is not None]
+
+
+def _fetch_from_server(host: Host, server: Server, staging: Path, names: Sequence[str]) -> None:
     argv = connection_args(server, BINLOG_PROGRAM)
     argv += ["--read-from-remote-server", "--raw", f"--result-file={staging}/", *names]
     try:
@@ -88,11 +123,6 @@ def _fetch_from_server(
         raise BinlogError(str(exc)) from None
     except HostError as exc:
         raise BinlogError(f"{BINLOG_PROGRAM}: {exc}") from None
-    files = []
-    for name in names:
-        size = host.size_of(staging / name)
-        files.append(DumpedFile(name, None, size, size, sha256_file(host, staging / name)))
-    return files
 
 
 def _store(
@@ -145,10 +175,15 @@ def unneeded_batches(catalog: Catalog, job: str) -> list[str]:
     for name, batch, _ in catalog.binlogs(job):
         batches.setdefault(batch, []).append(name)
     return sorted(
-        batch
-        for batch, names in batches.items()
-        if all(_log_order(n) < _log_order(oldest) for n in names)
+        batch for batch, names in batches.items() if all(_older(n, oldest) for n in names)
     )
+
+
+def _older(name: str, than: str) -> bool:
+    """``name`` comes before ``than`` in the server's sequence of logs. Logs of another base
+    name (log_bin renamed) are not comparable: never older, so never deleted for it."""
+    (stem, number), (other_stem, other_number) = _log_order(name), _log_order(than)
+    return stem == other_stem and number >= 0 and number < other_number
 
 
 def _log_order(name: str) -> tuple[str, int]:
@@ -249,7 +284,15 @@ def replay(
 ) -> None:
     """Apply the logs from ``start`` (in the first) to the second before ``stop``."""
     stop_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stop))
-    reader = [BINLOG_PROGRAM, f"--start-position={start}", f"--stop-datetime={stop_text}"]
+    replay_until(host, server, logs, start, [f"--stop-datetime={stop_text}"], binlog)
+
+
+def replay_until(
+    host: Host, server: Server, logs: Sequence[Path], start: int, stop: list[str], binlog: bool
+) -> None:
+    """Apply the logs from ``start`` (in the first) to where the ``stop`` options of
+    mariadb-binlog say."""
+    reader = [BINLOG_PROGRAM, f"--start-position={start}", *stop]
     reader += [str(p) for p in logs]
     client = [*connection_args(server, server.client_program), "--batch"]
     if not binlog:

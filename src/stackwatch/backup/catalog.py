@@ -87,6 +87,16 @@ CREATE TABLE IF NOT EXISTS binlogs (
     at REAL NOT NULL,
     PRIMARY KEY (job, name)
 );
+CREATE TABLE IF NOT EXISTS binlog_ranges (  -- what each archived log covers (binlog_file.py)
+    job TEXT NOT NULL,
+    name TEXT NOT NULL,
+    gtid_before TEXT NOT NULL,       -- the GTID state before its first event ("0-1-41,5-7-3")
+    gtid_after TEXT NOT NULL,        -- after its last
+    first_time INTEGER,              -- seconds since the epoch of its first and last events
+    last_time INTEGER,
+    complete INTEGER NOT NULL,       -- 1: ends with a rotate or stop event
+    PRIMARY KEY (job, name)
+);
 """
 
 
@@ -172,6 +182,18 @@ class JobSummary:
     @property
     def offsite_copies(self) -> int:
         return sum(1 for c in self.copies if c.offsite)
+
+
+@dataclass(frozen=True)
+class BinlogSpan:
+    """One archived binary log's GTID and time ranges, as the catalog keeps them."""
+
+    name: str
+    gtid_before: str  # "0-1-41,5-7-3": the state before its first event
+    gtid_after: str  # after its last
+    first_time: int | None  # seconds since the epoch
+    last_time: int | None
+    complete: bool  # ends with a rotate or stop event (not cut short)
 
 
 @dataclass(frozen=True)
@@ -340,6 +362,30 @@ class Catalog:
                 ],
             )
 
+    def record_binlog_ranges(self, job: str, ranges: Sequence[BinlogSpan]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO binlog_ranges VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (job, r.name, r.gtid_before, r.gtid_after, r.first_time, r.last_time,
+                     int(r.complete))
+                    for r in ranges
+                ],
+            )  # fmt: skip
+
+    def binlog_ranges(self, job: str) -> dict[str, BinlogSpan]:
+        """What each archived log of ``job`` covers, by name (logs archived by an older
+        release, or encrypted ones, have none)."""
+        if not self._has_table("binlog_ranges"):
+            return {}
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT name, gtid_before, gtid_after, first_time, last_time, complete "
+                "FROM binlog_ranges WHERE job = ?",
+                (job,),
+            ).fetchall()
+        return {str(r[0]): BinlogSpan(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
+
     def binlogs(self, job: str) -> list[tuple[str, str, str]]:
         """The archived binary logs of ``job``: (name, batch, destinations), by name."""
         if not self._has_table("binlogs"):
@@ -353,6 +399,11 @@ class Catalog:
 
     def forget_binlogs(self, job: str, batch: str) -> None:
         with self._tx() as db:
+            db.execute(
+                "DELETE FROM binlog_ranges WHERE job = ? AND name IN "
+                "(SELECT name FROM binlogs WHERE job = ? AND batch = ?)",
+                (job, job, batch),
+            )
             db.execute("DELETE FROM binlogs WHERE job = ? AND batch = ?", (job, batch))
 
     def binlog_sums(self, job: str) -> dict[str, str]:

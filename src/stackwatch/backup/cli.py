@@ -26,6 +26,7 @@ from stackwatch.core.host import Host
 from stackwatch.render.safe import printable
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="MySQL/MariaDB backups that can be trusted: dump, copy, verify, retain.",
     no_args_is_help=True,
     add_completion=False,
@@ -123,6 +124,20 @@ def list_backups(
         return
     for name, entries in listing.items():
         _echo(views.list_lines(name, entries, restores[name]))
+        _echo(_forecast_lines(cfg, name))
+
+
+def _forecast_lines(cfg: BackupConfig, job: str) -> list[str]:
+    """The next backup's size against each destination's free space (forecast.py)."""
+    from stackwatch.backup import forecast
+
+    catalog = _catalog(cfg)
+    try:
+        estimate = forecast.history(catalog, job)
+    finally:
+        catalog.close()
+    found = [] if estimate is None else forecast.rooms(Host(), cfg, job, estimate)
+    return [printable(line) for line in forecast.forecast_lines(estimate, found)]
 
 
 @app.command()
@@ -132,7 +147,7 @@ def verify(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Restore into a scratch database; compare every table's rows and checksum with dump time."""
+    """Restore into a throwaway server; check every table, compare rows and checksums."""
     from stackwatch.backup.verify import verify_backup
 
     cfg = _config(config)
@@ -141,7 +156,7 @@ def verify(
     try:
         ids, failed = _to_verify(cfg, catalog, backup_id)
         for one in ids:
-            outcome = verify_backup(cfg, catalog, one, host)
+            outcome = verify_backup(cfg, catalog, one, host, _progress_writer())
             _echo_report(outcome.report())
             typer.echo(f"verify took {outcome.seconds:.1f} s")
             failed |= not outcome.ok
@@ -196,10 +211,18 @@ def restore(
         str | None,
         typer.Option("--to-time", help="replay archived binary logs up to this ISO 8601 time"),
     ] = None,
+    to_gtid: Annotated[
+        str | None,
+        typer.Option("--to-gtid", help="replay them up to and including this GTID (list)"),
+    ] = None,
     no_binlog: Annotated[
         bool,
         typer.Option("--no-binlog", help="keep the restore out of the binary log (no replica)"),
     ] = False,
+    datadir: Annotated[
+        str | None,
+        typer.Option("--datadir", help="a physical backup: into this empty data directory"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Restore databases from a backup whose copy matches its SHA-256 (several at once)."""
@@ -222,6 +245,8 @@ def restore(
         dry_run,
         binlog=not no_binlog,
         to_time=to_time,
+        datadir=datadir,
+        to_gtid=to_gtid,
     )
     progress = _progress_writer()
     try:
@@ -251,6 +276,10 @@ def _progress_writer() -> Callable[[str], None] | None:
 @app.command()
 def binlogs(
     job: Annotated[str | None, typer.Argument(help="only this job")] = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="copy them as written, archive each as it closes (runs on)"),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Flush the binary log and archive every closed one (jobs with point_in_time = true)."""
@@ -260,6 +289,8 @@ def binlogs(
     names = [n for n in _jobs(cfg, job) if cfg.jobs[n].point_in_time]
     if not names:
         usage_error("no job with point_in_time = true")
+    if stream:
+        _stream(cfg, names)
     catalog = _catalog(cfg)
     failed = False
     try:
@@ -288,7 +319,37 @@ def _archive_one(
         typer.echo(printable(f"job {name}: binary logs FAILED: {exc}"))
         return False
     typer.echo(printable(f"job {name}: archived {len(done)} binary logs {' '.join(done)}"))
+    from stackwatch.backup.pitr import span_lines
+
+    _echo(printable(f"  {line}") for line in span_lines(catalog, name, done))
     return True
+
+
+def _stream(cfg: BackupConfig, names: list[str]) -> None:
+    """``binlogs --stream``: one job, until SIGTERM or Ctrl-C (exit 0) or the copy ends (1)."""
+    import signal
+
+    from stackwatch.backup.binlog_stream import stream
+    from stackwatch.backup.binlogs import BinlogError
+
+    if len(names) != 1:
+        usage_error(f"--stream follows one job: name it ({', '.join(names)})")
+    asked: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, _frame: asked.append(number))
+    catalog = _catalog(cfg)
+    try:
+        stream(cfg, names[0], Host(), catalog, lambda: bool(asked), _say)
+    except KeyboardInterrupt:
+        raise typer.Exit(OK) from None
+    except (BinlogError, CatalogError, OSError) as exc:
+        fail(printable(f"job {names[0]}: binary log stream FAILED: {exc}"), FAILED)
+    finally:
+        catalog.close()
+    raise typer.Exit(OK)
+
+
+def _say(line: str) -> None:
+    typer.echo(printable(line))
 
 
 @app.command()

@@ -42,6 +42,7 @@ class Server:
     option_file: str | None = None  # [client] user=... password=...; never on a command line
     dump_program: str = "mariadb-dump"
     client_program: str = "mariadb"
+    backup_program: str = "mariadb-backup"  # method = "physical" (MySQL: xtrabackup)
 
     def validate(self, where: str) -> None:
         if not 0 < self.port < 65536:
@@ -118,6 +119,9 @@ class Job:
     verify_after_run: bool = False
     point_in_time: bool = False  # archive binary logs (each run, `backup binlogs`) for --to-time
     shrink_warning: float = 0.5  # a backup that lost more than this fraction is a WARNING; 0: off
+    method: Literal["logical", "physical"] = "logical"  # physical: a mariadb-backup copy
+    verify_on: Literal["throwaway", "live"] = "throwaway"  # throwaway: a server of its own
+    space_margin: float = 0.2  # free space wanted above the forecast size (0.2: 20 % more)
 
     def validate(self, where: str) -> None:
         """The rules of one job's own keys (its references are checked by BackupConfig)."""
@@ -129,11 +133,7 @@ class Job:
                 raise ConfigError(f"{where}.{key}: must be at least 1")
         for key in TIMEOUT_KEYS:
             _check_timeout(getattr(self, key), f"{where}.{key}")
-        if not 0 <= self.shrink_warning < 1:  # also refuses TOML nan
-            raise ConfigError(
-                f"{where}.shrink_warning: a fraction from 0 (off) to below 1, "
-                f"got {self.shrink_warning!r}"
-            )
+        self._check_fractions(where)
         for key in ("pre_hook", "post_hook", "notify_command"):
             argv = getattr(self, key)
             if argv and not argv[0]:
@@ -147,6 +147,17 @@ class Job:
                     f"{where}.extra_dump_options[{i}]: stackwatch reads the dump's "
                     "stderr (progress and errors); --log-error would hide it"
                 )
+
+    def _check_fractions(self, where: str) -> None:
+        if not 0 <= self.space_margin <= 10:  # also refuses TOML nan
+            raise ConfigError(
+                f"{where}.space_margin: a fraction from 0 to 10, got {self.space_margin!r}"
+            )
+        if not 0 <= self.shrink_warning < 1:  # also refuses TOML nan
+            raise ConfigError(
+                f"{where}.shrink_warning: a fraction from 0 (off) to below 1, "
+                f"got {self.shrink_warning!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from stackwatch.backup.sizewatch import compare_with_previous, warning
 from stackwatch.backup.snapshot import Session, open_snapshot, table_figures
 from stackwatch.backup.snapshot import Snapshot as DumpSnapshot
 from stackwatch.backup.verify import VerifyOutcome, verify_backup
+from stackwatch.core import record
 from stackwatch.core.host import CommandFailed, CommandTimeout, Drained, Host, HostError
 from stackwatch.core.record import dataclass, field
 
@@ -144,8 +145,18 @@ def dump_all(
     databases = select_databases(available, job.databases, job.exclude)
     if not databases:
         raise DumpError("no database to back up (check databases and exclude)")
-    files, stats, position = _dump_databases(host, job, server, databases, staging)
-    files += _dump_extras(host, job, server, staging)
+    if job.method == "physical":  # the whole server, users included (physical.py)
+        from stackwatch.backup.physical import backup_physical
+
+        files, stats, position = backup_physical(host, job, server, databases, staging)
+        extras = _dump_extras(host, record.replace(job, dump_users=False), server, staging)
+        return files + extras, stats, position
+    # Users, grants and include_paths are not part of the consistent point: dumped beside
+    # the databases rather than after them (one step less on the run's critical path).
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        pending = beside.submit(_dump_extras, host, job, server, staging)
+        files, stats, position = _dump_databases(host, job, server, databases, staging)
+        files += pending.result()
     # The same point for every database (that is the point of snapshot.py), said per database
     # under a key of its own: no database name can replace a key of the position itself.
     position["databases"] = {
@@ -379,6 +390,8 @@ class _Run:
         self.outcome.backup_id = backup_id
         self.backends = open_backends(self.cfg, self.job, self.outcome, self.host)
         self.remove_leftovers()
+        if not self.has_room(catalog, backup_id):
+            return
         dumped = self.dump(catalog, backup_id)
         if dumped is not None:
             self.record(catalog, backup_id, *dumped)
@@ -397,12 +410,36 @@ class _Run:
 
     def remove_leftovers(self) -> None:
         """The staging directories of killed runs (the lock says no run is writing them)."""
+        from stackwatch.backup.throwaway import clean_stale  # verifies killed outright
+
+        removed = clean_stale(self.host, self.work_root())
+        self.outcome.notes += [f"removed {n}, left by an interrupted verify" for n in removed]
         roots = [b.root(self.job_name) for b in self.backends if isinstance(b, DirectoryBackend)]
         for root in [*roots, self.work_root()]:
             for name in self.host.listdir(str(root)):
                 if name.startswith(".partial-"):
                     with contextlib.suppress(HostError):
                         self.host.remove_tree(root / name)
+
+    def has_room(self, catalog: Catalog, backup_id: str) -> bool:
+        """The destinations hold the forecast size (forecast.py); False: refused, recorded."""
+        from stackwatch.backup import forecast
+
+        estimate = forecast.history(catalog, self.job_name)
+        if estimate is None:
+            client = Client(self.cfg.servers[self.job.server], host=self.host)
+            try:
+                estimate = forecast.from_data(forecast.data_size(client, self.job.databases))
+            except DumpError:
+                return True  # the dump says what is wrong with the server
+        found = forecast.rooms(self.host, self.cfg, self.job_name, estimate)
+        self.outcome.notes += forecast.warnings(estimate, found)
+        refused = forecast.refusal(estimate, found)
+        if refused is None:
+            return True
+        self.outcome.errors.insert(0, refused)
+        catalog.finish(backup_id, False, refused)
+        return False
 
     def dump(self, catalog: Catalog, backup_id: str) -> Dumped | None:
         """Hooks, dumps and manifest into a fresh staging directory; None (the run recorded

@@ -52,7 +52,8 @@ TRANSACTIONAL_ENGINES = frozenset({"innodb", "rocksdb"})
 TABLE_KIND = "tbl"  # COUNT(*) + CHECKSUM TABLE EXTENDED (current)
 ROW_KIND = "row"  # COUNT(*) + one CRC32 per length-prefixed row text (round 3)
 LEGACY_KIND = "crc"  # COUNT(*) + two sums over per-column CRCs (round 2)
-KINDS = (TABLE_KIND, ROW_KIND, LEGACY_KIND)
+COUNT_KIND = "cnt"  # COUNT(*) alone: physical copies (pages checked by CHECK TABLE on verify)
+KINDS = (TABLE_KIND, ROW_KIND, LEGACY_KIND, COUNT_KIND)
 CONSISTENT_PREFIX = "row:"
 NONTX_PREFIX = "row-nontx:"
 LEGACY_PREFIX = "crc:"
@@ -165,13 +166,7 @@ def table_figures(
         raise ValueError(f"unknown figure kind {kind!r}")
     if not tables:
         return []
-    if kind == TABLE_KIND:
-        sql = "\n".join(checksum_sql(t.database, t.table) for t in tables)
-    else:
-        sql = "\n".join(
-            figures_sql(t.database, t.table, t.columns, legacy=kind == LEGACY_KIND) for t in tables
-        )
-    answer = query(sql)
+    answer = query(_figures_request(tables, kind))
     per_table = 2 if kind == TABLE_KIND else 1
     if len(answer) != per_table * len(tables):
         raise ServerError("table checksums: unexpected answer from the server")
@@ -197,6 +192,19 @@ def table_figures(
             TableStats(info.database, info.table, count, f"{tag}:{':'.join(map(str, values))}")
         )
     return stats
+
+
+def _figures_request(tables: Sequence[TableInfo], kind: str) -> str:
+    """The statements of ``table_figures`` for ``kind``."""
+    if kind == TABLE_KIND:
+        return "\n".join(checksum_sql(t.database, t.table) for t in tables)
+    if kind == COUNT_KIND:
+        return "\n".join(
+            f"SELECT COUNT(*), 0 FROM {sql_ident(t.database)}.{sql_ident(t.table)};" for t in tables
+        )
+    return "\n".join(
+        figures_sql(t.database, t.table, t.columns, legacy=kind == LEGACY_KIND) for t in tables
+    )
 
 
 class Session:

@@ -9,7 +9,7 @@ import contextlib
 import gzip
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -167,7 +167,11 @@ def restored_figures(client: Client, database: str, expected: list[TableStats]) 
 
 
 def verify_backup(
-    cfg: BackupConfig, catalog: Catalog, backup_id: str, host: Host | None = None
+    cfg: BackupConfig,
+    catalog: Catalog,
+    backup_id: str,
+    host: Host | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> VerifyOutcome:
     """Check every good copy's files, then restore from one copy and compare the figures; the
     result is recorded in the catalog."""
@@ -179,7 +183,7 @@ def verify_backup(
     if backup.status != "good" or not copies:
         outcome.problems.append(f"backup is {backup.status} with no good copy to verify")
     else:
-        _verify_copies(cfg, catalog, host, backup, copies, outcome)
+        _verify_copies(cfg, catalog, host, backup, copies, outcome, progress)
     outcome.ok = not outcome.problems
     outcome.seconds = time.monotonic() - started
     details = "; ".join(outcome.problems) if outcome.problems else "; ".join(outcome.checked)
@@ -203,9 +207,11 @@ def _verify_copies(
     backup: Backup,
     copies: list[Copy],
     outcome: VerifyOutcome,
+    progress: Callable[[str], None] | None = None,
 ) -> None:
     """Every reachable copy's files against their SHA-256; then the restore, from a local copy
-    where there is one (no transfer)."""
+    where there is one (no transfer): into a throwaway server (offprod.py) unless the job
+    says ``verify_on = "live"`` or no server binaries are installed."""
     files = catalog.files(backup.id)
     backends: list[Backend] = []
     try:
@@ -220,6 +226,8 @@ def _verify_copies(
             outcome.problems.append("no copy reachable to restore from")
             return
         job = cfg.jobs[backup.job]
+        if _off_production(cfg, host, backup, source, files, catalog, outcome, progress):
+            return
         restore = _Restore(
             host, cfg.servers[job.server], source, backup, catalog.table_stats(backup.id)
         )
@@ -228,6 +236,26 @@ def _verify_copies(
         for b in backends:
             with contextlib.suppress(DestinationError):
                 b.close()
+
+
+def _off_production(
+    cfg: BackupConfig,
+    host: Host,
+    backup: Backup,
+    source: Backend,
+    files: list[DumpedFile],
+    catalog: Catalog,
+    outcome: VerifyOutcome,
+    progress: Callable[[str], None] | None,
+) -> bool:
+    """Verified in a throwaway server (True), or to be verified on the live one (False)."""
+    from stackwatch.backup.offprod import verify_off_production
+    from stackwatch.backup.physical import physical_file
+
+    if cfg.jobs[backup.job].verify_on == "live" and physical_file(files) is None:
+        return False
+    expected = catalog.table_stats(backup.id)
+    return verify_off_production(cfg, host, backup, source, files, expected, outcome, progress)
 
 
 def _open_copy(

@@ -23,7 +23,9 @@ from stackwatch.conntrack.plan import (
 from stackwatch.core.exits import usage_error
 from stackwatch.core.host import Host, HostError
 
-app = typer.Typer(help="Connection-tracking table sizing.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Connection-tracking table sizing.", no_args_is_help=True
+)
 
 
 def measured_entry_bytes(host: Host) -> int | None:

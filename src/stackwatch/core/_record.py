@@ -10,9 +10,9 @@ Here a class costs a few dictionary operations: ``__eq__``, ``__hash__`` and ``_
 shared functions reading the class's field names, and ``__init__`` is compiled on the first
 instance only (as fast as the standard one afterwards, for records made per log line).
 
-Supported: ``frozen``, ``eq``, ``repr``, ``init``, ``slots``, ``match_args``; ``field(default,
-default_factory, init, repr, compare)``; ``__post_init__``; inheritance between records;
-``ClassVar`` annotations left out. Anything else is refused at class creation rather than
+Supported: ``frozen``, ``eq``, ``order``, ``repr``, ``init``, ``slots``, ``match_args``;
+``field(default, default_factory, init, repr, compare)``; ``__post_init__``; inheritance between
+records; ``ClassVar`` annotations left out. Anything else is refused at class creation rather than
 silently handled differently. mypy checks code against the standard module (record.py).
 """
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 _FIELDS = "__record_fields__"
-_SUPPORTED = ("init", "repr", "eq", "frozen", "slots", "match_args")
+_SUPPORTED = ("init", "repr", "eq", "order", "frozen", "slots", "match_args")
 
 
 class _MissingType:
@@ -148,6 +148,8 @@ def _make_record(cls: Any, options: dict[str, Any]) -> Any:
         cls.__repr__ = _record_repr
     if options.get("eq", True):
         _add_equality(cls, frozen)
+    if options.get("order"):
+        _add_ordering(cls)
     if frozen:
         cls.__setattr__ = _frozen_setattr
         cls.__delattr__ = _frozen_delattr
@@ -286,6 +288,25 @@ def _add_equality(cls: Any, frozen: bool) -> None:
         return
     # as dataclasses: frozen records hash by value, mutable ones are unhashable
     cls.__hash__ = _record_hash if frozen else None
+
+
+def _ordering(compare: Callable[[tuple[Any, ...], tuple[Any, ...]], bool]) -> Any:
+    def method(self: Any, other: Any) -> Any:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return compare(_compared(self), _compared(other))
+
+    return method
+
+
+def _add_ordering(cls: Any) -> None:
+    """As dataclasses' order=True: records of one class compare as tuples of their fields."""
+    import operator
+
+    for name in ("lt", "le", "gt", "ge"):
+        if f"__{name}__" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} defines __{name}__: order=True would replace it")
+        setattr(cls, f"__{name}__", _ordering(getattr(operator, name)))
 
 
 def _record_repr(self: Any) -> str:

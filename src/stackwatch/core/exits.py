@@ -50,7 +50,13 @@ def plugin_error(message: str, name: str = "STACKWATCH") -> NoReturn:
     """End a command used as a Nagios plugin: UNKNOWN (3), the reason on stderr for a person and,
     where standard output is not a terminal (Nagios, NRPE, cron), as the plugin's own status line
     too, since NRPE passes on standard output only."""
+    plugin_unknown_line(message, name)
+    fail(message, PLUGIN_UNKNOWN)
+
+
+def plugin_unknown_line(message: str, name: str = "STACKWATCH") -> None:
+    """The status line ``NAME UNKNOWN - message`` of a plugin's error, on standard output where
+    it is not a terminal; for errors whose own message goes elsewhere (Click's usage errors)."""
     if not sys.stdout.isatty():
         sys.stdout.write(f"{name} UNKNOWN - {printable(message)}\n")
         sys.stdout.flush()
-    fail(message, PLUGIN_UNKNOWN)

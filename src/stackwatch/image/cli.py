@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from stackwatch.image.settings import ImageSettings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Appliance images (VMDK, OVA, zip) into Glance: converted, compared, verified.",
     no_args_is_help=True,
     add_completion=False,

@@ -21,6 +21,7 @@ from stackwatch.ipalias.live import Link, add_address, read_links
 from stackwatch.render.safe import printable
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Many IP addresses on one interface: plan, write, apply, list.",
     no_args_is_help=True,
     add_completion=False,

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 
-from stackwatch.nagios.alerts import AlertReport
+from stackwatch.nagios.alerts import COUNTED, AlertReport
 from stackwatch.render.statsd import StatsdError, send_lines
 
 _INVALID = re.compile(r"[^A-Za-z0-9_-]")
+SENT = COUNTED[:5]  # per service: alerts, hard, soft, notifications, flapping
 
 __all__ = ["StatsdError", "send_counters", "statsd_lines"]
 
@@ -30,18 +31,12 @@ def statsd_lines(report: AlertReport, prefix: str) -> list[str]:
     lines = [f"{prefix}.lines:{report.lines}|c", f"{prefix}.malformed:{report.malformed}|c"]
     per_service: dict[str, list[int]] = {}
     for row in report.services:
-        sums = per_service.setdefault(row.service, [0, 0, 0, 0, 0])
-        for i, value in enumerate(
-            (row.alerts, row.hard, row.soft, row.notifications, row.flapping)
-        ):
-            sums[i] += value
+        sums = per_service.setdefault(row.service, [0] * len(SENT))
+        for i, label in enumerate(SENT):
+            sums[i] += getattr(row, label)
     for service, sums in sorted(per_service.items()):
         name = f"{prefix}.service.{part(service)}"
-        for label, value in zip(
-            ("alerts", "hard", "soft", "notifications", "flapping"), sums, strict=True
-        ):
-            if value:
-                lines.append(f"{name}.{label}:{value}|c")
+        lines += [f"{name}.{label}:{n}|c" for label, n in zip(SENT, sums, strict=True) if n]
     lines += [f"{prefix}.hour.{h:02d}.alerts:{n}|c" for h, n in enumerate(report.by_hour) if n]
     lines += _where(prefix, "host", _host_alerts(report))
     lines += _where(prefix, "cell", report.by_cell)

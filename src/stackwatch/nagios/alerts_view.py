@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stackwatch.nagios.alerts import AlertReport, ServiceRow
+from stackwatch.nagios.alerts import COUNTED, AlertReport, ServiceRow
 from stackwatch.render.safe import printable
 
 INDENTED_ROWS = 2000  # above this, JSON is written compact: indenting takes Python's slow encoder
@@ -50,14 +50,8 @@ def _row(row: ServiceRow) -> dict[str, Any]:
     data: dict[str, Any] = {"host": row.host}
     if row.service:
         data["service"] = row.service
+    data.update({name: getattr(row, name) for name in COUNTED})
     data.update(
-        alerts=row.alerts,
-        hard=row.hard,
-        soft=row.soft,
-        notifications=row.notifications,
-        flapping=row.flapping,
-        problems=row.problems,
-        recovered_soon=row.recovered_soon,
         recovered_share=round(row.recovered_share, 4),
         per_day=round(row.per_day, 3),
         states=dict(row.states),

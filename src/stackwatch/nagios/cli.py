@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stackwatch.cli_support import fail, load_settings, usage_error
+from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import BUSY, FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 
 if TYPE_CHECKING:
     from stackwatch.nagios.alerts import AlertReport
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from stackwatch.nagios.settings import NagiosSettings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Nagios configuration from one repository and the inventory; which alerts cry wolf.",
     no_args_is_help=True,
     add_completion=False,
@@ -65,9 +67,26 @@ def alerts(
     ] = None,
     statsd_prefix: Annotated[str | None, typer.Option(help="StatsD name prefix")] = None,
     jobs: Annotated[int, typer.Option(help="processes that read a large log (0: one per CPU)")] = 1,
+    follow: Annotated[
+        bool, typer.Option(help="follow the live log (rotation too), counters to --statsd")
+    ] = False,
+    duration: Annotated[
+        str | None, typer.Option(help="with --follow: stop after this long (default: never)")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="with --follow: seconds between polls")] = 1.0,
+    from_start: Annotated[
+        bool, typer.Option(help="with --follow: a log without saved offset read whole")
+    ] = False,
+    state_dir: Annotated[
+        str, typer.Option(help="with --follow: where the offsets are kept")
+    ] = DEFAULT_STATE_DIR,
     config: ConfigOpt = None,
 ) -> None:
     """Chatty services from nagios.log: alerts per day, HARD/SOFT, flapping, self-recovery."""
+    if follow:
+        _follow(logs, statsd, statsd_prefix, recovery_window, objects, config,
+                FollowOptions(duration, interval, from_start, state_dir))  # fmt: skip
+        return
     from stackwatch.nagios.alerts import (
         AlertsError,
         CellFinder,
@@ -99,6 +118,67 @@ def alerts(
     from stackwatch.nagios.alerts_view import to_json, to_text
 
     sys.stdout.write(to_json(report) if output == "json" else to_text(report, limit))
+
+
+@dataclass(frozen=True)
+class FollowOptions:
+    duration: str | None
+    interval: float
+    from_start: bool
+    state_dir: str
+
+
+def _follow(
+    logs: list[str],
+    statsd: str | None,
+    prefix: str | None,
+    recovery_window: str | None,
+    objects: str | None,
+    config: str | None,
+    options: FollowOptions,
+) -> None:
+    """alerts --follow: the live logs followed, their counters sent to StatsD as they come."""
+    from stackwatch.core.state import StateStore
+    from stackwatch.nagios.alerts import CellFinder, Where
+    from stackwatch.nagios.alerts_follow import Sink, follow_alerts
+
+    if not statsd:
+        usage_error("--follow sends counters: give --statsd HOST:PORT")
+    _statsd_address(statsd)
+    if not 0.05 <= options.interval <= 3600:
+        usage_error("--interval must be between 0.05 and 3600 seconds")
+    duration = _duration(options.duration)
+    settings = _settings(config)
+    host = Host()
+    paths = _expand_all(host, logs)  # a log that is not there is a mistake, not a wait
+    where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
+    window = _window(recovery_window or settings.recovery_window)
+    sink = Sink(statsd, prefix or settings.statsd_prefix, window, where)
+    sys.stderr.write(f"following {len(paths)} logs, counters to {statsd}\n")
+    stats = follow_alerts(paths, sink, StateStore(options.state_dir), duration=duration,
+                          interval=options.interval, from_start=options.from_start,
+                          report=_say, host=host)  # fmt: skip
+    sys.stdout.write(
+        f"{stats.lines} lines ({stats.malformed} malformed) in {stats.polls} polls, "
+        f"{stats.datagrams} StatsD datagrams sent, {stats.send_errors} sends failed\n"
+    )
+    if stats.send_errors:
+        raise typer.Exit(FAILED)
+
+
+def _say(line: str) -> None:
+    from stackwatch.render.safe import printable
+
+    sys.stderr.write(printable(line) + "\n")
+
+
+def _duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        usage_error(f"--duration: {exc}")
 
 
 def _statsd_address(text: str) -> None:
@@ -293,7 +373,7 @@ def generate(
     settings = _settings(config)
     host = Host()
     try:
-        roles, facts = _inputs(host, settings, inventory, templates)
+        roles, facts, vars_files = _inputs(host, settings, inventory, templates)
         placed = place(facts, roles)
         folder = os.path.basename(os.path.normpath(templates))
         source = f"{os.path.basename(inventory)} and the template sets {folder}"
@@ -311,6 +391,7 @@ def generate(
         "unchanged": changes.unchanged,
         "removed": list(changes.removed),
         "not_generated": list(changes.foreign),
+        "vars_files": vars_files,
     }
     if output == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -322,9 +403,10 @@ def generate(
 
 def _inputs(
     host: Host, settings: NagiosSettings, inventory: str, templates: str
-) -> tuple[dict[str, RoleTemplate], dict[str, HostFacts]]:
+) -> tuple[dict[str, RoleTemplate], dict[str, HostFacts], list[str]]:
     from stackwatch.nagios.generate import GenerateError, load_templates
     from stackwatch.nagios.inventory import parse_inventory, resolve
+    from stackwatch.nagios.inventory_vars import read_vars_dirs
 
     try:
         text = host.read_text(os.path.abspath(inventory))
@@ -332,8 +414,11 @@ def _inputs(
         raise GenerateError(str(exc)) from None
     roles = load_templates(host, os.path.abspath(templates), settings.nrpe_command)
     parsed = parse_inventory(text, inventory)
-    facts = resolve(parsed, settings.cell_variable, settings.cell_pattern, settings.default_cell)
-    return roles, facts
+    dirs = read_vars_dirs(host, inventory, parsed)
+    facts = resolve(
+        parsed, settings.cell_variable, settings.cell_pattern, settings.default_cell, dirs
+    )
+    return roles, facts, dirs.files
 
 
 def _generate_text(summary: dict[str, Any], out: str) -> None:
@@ -342,6 +427,8 @@ def _generate_text(summary: dict[str, Any], out: str) -> None:
         f"{summary['files']} files in {out}: {len(summary['written'])} written, "
         f"{summary['unchanged']} unchanged, {len(summary['removed'])} removed"
     ]
+    if summary["vars_files"]:
+        lines.append(f"  variables from {len(summary['vars_files'])} group_vars/host_vars files")
     lines += [f"  written  {path}" for path in summary["written"][:50]]
     lines += [f"  removed  {path}" for path in summary["removed"][:50]]
     lines += [f"  left alone (not generated)  {path}" for path in summary["not_generated"]]

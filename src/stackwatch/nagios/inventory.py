@@ -167,6 +167,23 @@ def parse_yaml(text: str, file: str) -> Inventory:
     return inventory
 
 
+def yaml_mapping(text: str, file: str) -> list[tuple[str, tuple[Any, Where]]]:
+    """A YAML document that is a mapping of names (or empty): each name with its value and the
+    line it is on (variables files of group_vars/ and host_vars/)."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None:
+            return []
+        loader = yaml.SafeLoader("")
+        return [(k, (loader.construct_object(v, True), at)) for k, v, at in _pairs(root, file)]
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{file}: not YAML: {exc}".replace("\n", " ")) from None
+    except RecursionError:
+        raise InventoryError(f"{file}: nested too deep") from None
+
+
 def _pairs(node: Any, file: str) -> list[tuple[str, Any, Where]]:
     import yaml
 
@@ -266,6 +283,18 @@ class _JsonLines:
 # --- resolving ---------------------------------------------------------------------------------
 
 
+Vars = dict[str, tuple[Any, Where]]
+
+
+@dataclass
+class VarsDirs:
+    """Variables from ``group_vars/`` and ``host_vars/`` (see inventory_vars.py)."""
+
+    groups: dict[str, Vars] = field(default_factory=dict)
+    hosts: dict[str, Vars] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # every file read, in the order read
+
+
 @dataclass(frozen=True)
 class HostFacts:
     name: str
@@ -276,10 +305,14 @@ class HostFacts:
 
 
 def resolve(
-    inventory: Inventory, cell_variable: str, cell_pattern: str, default_cell: str
+    inventory: Inventory,
+    cell_variable: str,
+    cell_pattern: str,
+    default_cell: str,
+    dirs: VarsDirs | None = None,
 ) -> dict[str, HostFacts]:
     """Every host with its groups, variables and cell; InventoryError for a cycle of children or
-    a host claimed by two cells."""
+    a host claimed by two cells. ``dirs``: group_vars/ and host_vars/ beside the inventory."""
     try:
         _check_cycles(inventory)
         depth = _depths(inventory)
@@ -287,18 +320,29 @@ def resolve(
     except RecursionError:
         raise InventoryError(f"{inventory.file}: groups nested too deep") from None
     cells = re.compile(cell_pattern)
+    dirs = dirs or VarsDirs()
     facts = {}
     for host in sorted(inventory.host_where):
         groups = sorted(member_of.get(host, ()), key=lambda g: (depth.get(g, 0), g))
-        merged: dict[str, Any] = {}
-        for group in groups:
-            merged.update({k: v for k, (v, _) in inventory.groups[group].vars.items()})
-        merged.update({k: v for k, (v, _) in inventory.host_vars.get(host, {}).items()})
-        cell = _cell(inventory, host, groups, cell_variable, cells) or default_cell
+        merged = _merged(inventory, dirs, host, groups)
+        cell = _cell(inventory, dirs, host, groups, cell_variable, cells) or default_cell
         facts[host] = HostFacts(
             host, tuple(sorted(groups)), merged, cell, inventory.host_where[host]
         )
     return facts
+
+
+def _merged(inventory: Inventory, dirs: VarsDirs, host: str, groups: list[str]) -> dict[str, Any]:
+    """Ansible's precedence: the inventory's group variables (by depth) < group_vars/all <
+    group_vars/GROUP (by depth) < the inventory's host variables < host_vars/HOST."""
+    layers = [inventory.groups[group].vars for group in groups]
+    layers.append(dirs.groups.get("all", {}))
+    layers += [dirs.groups.get(group, {}) for group in groups if group != "all"]
+    layers += [inventory.host_vars.get(host, {}), dirs.hosts.get(host, {})]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update({k: v for k, (v, _) in layer.items()})
+    return merged
 
 
 def _check_cycles(inventory: Inventory) -> None:
@@ -359,21 +403,30 @@ def _memberships(inventory: Inventory) -> dict[str, set[str]]:
 
 
 def _cell(
-    inventory: Inventory, host: str, groups: list[str], variable: str, pattern: re.Pattern[str]
+    inventory: Inventory,
+    dirs: VarsDirs,
+    host: str,
+    groups: list[str],
+    variable: str,
+    pattern: re.Pattern[str],
 ) -> str:
     """The one cell that claims the host: its own variable, a group's variable, a group named
     like a cell. Two different ones are an error showing both."""
     claims: dict[str, Where] = {}
-    own = inventory.host_vars.get(host, {}).get(variable)
+    own = dirs.hosts.get(host, {}).get(variable) or inventory.host_vars.get(host, {}).get(variable)
     if own is not None:
         claims.setdefault(str(own[0]), own[1])
+    for name in groups if own is None else ():
+        group_var = _group_var(inventory, dirs, name, variable)
+        if group_var is not None:
+            claims.setdefault(str(group_var[0]), group_var[1])
     for name in groups:
-        group = inventory.groups[name]
-        if variable in group.vars and own is None:
-            value, where = group.vars[variable]
-            claims.setdefault(str(value), where)
         if pattern.fullmatch(name):
+            group = inventory.groups[name]
             claims.setdefault(name, group.hosts.get(host, group.where))
+    if own is None and "all" not in groups and variable in dirs.groups.get("all", {}):
+        value, where = dirs.groups["all"][variable]
+        claims.setdefault(str(value), where)
     if len(claims) > 1:
         (first, at1), (second, at2) = sorted(claims.items())[:2]
         raise InventoryError(
@@ -381,3 +434,10 @@ def _cell(
             f"{first} ({at1}) and {second} ({at2})"
         )
     return next(iter(claims), "")
+
+
+def _group_var(
+    inventory: Inventory, dirs: VarsDirs, group: str, variable: str
+) -> tuple[Any, Where] | None:
+    """A group's own value of a variable: its group_vars/ file's, else the inventory's."""
+    return dirs.groups.get(group, {}).get(variable) or inventory.groups[group].vars.get(variable)

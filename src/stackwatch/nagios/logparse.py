@@ -95,7 +95,7 @@ def parse_line(line: str) -> Parsed:
     """Read one line of nagios.log (without its newline)."""
     if not line.startswith("["):
         return Malformed("does not start with [timestamp]")
-    close = line.find("] ", 1, MAX_STAMP_DIGITS + 2)
+    close = line.find("] ", 1, MAX_STAMP_DIGITS + 3)  # "[", the digits, "] "
     stamp = line[1:close] if close > 1 else ""
     if not stamp.isdecimal():  # int() reads every decimal digit, ASCII or not
         return Malformed("does not start with [timestamp]")
@@ -127,22 +127,31 @@ def _too_few(kind: str, found: int, wanted: int) -> Malformed:
     return Malformed(f"{kind} with {found} fields, expected {wanted}")
 
 
+def _target(
+    kind: str, fields: str, service: bool, before: int, after: int
+) -> tuple[str, str, list[str]] | Malformed:
+    """The fields of one line: ``before`` leading ones, the host, the service (for a service
+    line) and ``after`` more, the last taking the rest (plugin output may hold ``;``). Returns
+    (host, service, the other fields in order), or why the line cannot be read."""
+    wanted = before + 1 + service + after
+    parts = fields.split(";", wanted - 1)
+    if len(parts) < wanted:
+        return _too_few(kind, len(parts), wanted)
+    host, name = parts[before], parts[before + 1] if service else ""
+    if not host or (service and not name):
+        return Malformed(f"{kind} without a host or service name")
+    return host, name, parts[:before] + parts[before + 1 + service :]
+
+
 def _state_change(kind: str, service: bool) -> _Reader:
     """SERVICE/HOST ALERT and CURRENT/INITIAL STATE: [host;service;]STATE;TYPE;attempt;output."""
     states = SERVICE_STATES if service else HOST_STATES
-    wanted = 6 if service else 5
 
     def read(when: int, fields: str) -> Parsed:
-        parts = fields.split(";", wanted - 1)
-        if len(parts) < wanted:
-            return _too_few(kind, len(parts), wanted)
-        if service:
-            host, name, state, state_type, attempt, output = parts
-        else:
-            host, state, state_type, attempt, output = parts
-            name = ""
-        if not host or (service and not name):
-            return Malformed(f"{kind} without a host or service name")
+        found = _target(kind, fields, service, 0, 4)
+        if isinstance(found, Malformed):
+            return found
+        host, name, (state, state_type, attempt, output) = found
         if state not in states or state_type not in STATE_TYPES:
             return Malformed(f"{kind} with state {state[:20]!r} type {state_type[:20]!r}")
         if not (attempt.isdecimal() and len(attempt) < 6):
@@ -154,19 +163,12 @@ def _state_change(kind: str, service: bool) -> _Reader:
 
 def _notification(kind: str, service: bool) -> _Reader:
     """contact;host;[service;]STATE;command;output (STATE may be 'TYPE (STATE)')."""
-    wanted = 6 if service else 5
 
     def read(when: int, fields: str) -> Parsed:
-        parts = fields.split(";", wanted - 1)
-        if len(parts) < wanted:
-            return _too_few(kind, len(parts), wanted)
-        if service:
-            contact, host, name, state, _command, output = parts
-        else:
-            contact, host, state, _command, output = parts
-            name = ""
-        if not host or (service and not name):
-            return Malformed(f"{kind} without a host or service name")
+        found = _target(kind, fields, service, 1, 3)
+        if isinstance(found, Malformed):
+            return found
+        host, name, (contact, state, _command, output) = found
         detail, state = _notification_state(state)
         if not state:
             return Malformed(f"{kind} without a state")
@@ -185,18 +187,15 @@ def _notification_state(text: str) -> tuple[str, str]:
 
 def _flapping(kind: str, service: bool) -> _Reader:
     """host;[service;]STARTED|STOPPED|DISABLED;message."""
-    wanted = 4 if service else 3
 
     def read(when: int, fields: str) -> Parsed:
-        parts = fields.split(";", wanted - 1)
-        if len(parts) < wanted:
-            return _too_few(kind, len(parts), wanted)
-        host, name, change = (parts[0], parts[1], parts[2]) if service else (parts[0], "", parts[1])
-        if not host or (service and not name):
-            return Malformed(f"{kind} without a host or service name")
+        found = _target(kind, fields, service, 0, 2)
+        if isinstance(found, Malformed):
+            return found
+        host, name, (change, message) = found
         if change not in FLAPPING:
             return Malformed(f"{kind} with change {change[:20]!r}")
-        return Entry(when, kind, host, name, "", "", 0, change, "", parts[-1])
+        return Entry(when, kind, host, name, "", "", 0, change, "", message)
 
     return read
 

@@ -25,7 +25,11 @@ from stackwatch.overlay.measure import measure
 from stackwatch.overlay.settings import OverlaySettings
 from stackwatch.render import render
 
-app = typer.Typer(help="Overlay against underlay throughput (iperf3).", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Overlay against underlay throughput (iperf3).",
+    no_args_is_help=True,
+)
 
 
 class Format(StrEnum):

@@ -12,20 +12,20 @@ import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from typer.core import TyperCommand
 
 from stackwatch.cli_support import (
     DEFAULT_STATE_DIR,
     fail,
     load_settings,
+    plugin_command,
     print_or_write,
     usage_error,
 )
 from stackwatch.core import record
-from stackwatch.core.exits import FAILED, FOUND, OK, PLUGIN_UNKNOWN, USAGE
+from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 from stackwatch.ovs.layout import Layout, LayoutError, load_layout
 from stackwatch.ovs.ovsdb import OvsdbClient
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Open vSwitch bridge layouts: plan, apply, verify, export, show.",
     no_args_is_help=True,
 )
@@ -311,18 +312,7 @@ def watchdog_command(state_dir: StateDirOption = None) -> None:
 # verify: the ovs-bridges check as a Nagios plugin ------------------------------------------------
 
 
-class PluginCommand(TyperCommand):
-    """A command Nagios runs: bad arguments exit UNKNOWN (3), as ``stackwatch check`` does,
-    not Click's 2, which Nagios would read as CRITICAL. Click's message stays as it is."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except Exception as exc:
-            # Click's UsageError, from whichever copy of Click typer uses (0.28 carries its own)
-            if getattr(exc, "exit_code", None) == USAGE:
-                setattr(exc, "exit_code", PLUGIN_UNKNOWN)  # noqa: B010
-            raise
+PluginCommand = plugin_command("OVS-BRIDGES")
 
 
 @app.command("verify", cls=PluginCommand)
@@ -455,7 +445,9 @@ def show_command(
 # kmod guard: a boot entry that keeps the network -------------------------------------------------
 
 kmod_app = typer.Typer(
-    help="The openvswitch kernel module across kernel updates.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="The openvswitch kernel module across kernel updates.",
+    no_args_is_help=True,
 )
 app.add_typer(kmod_app, name="kmod")
 

@@ -26,7 +26,11 @@ from stackwatch.redirect.spec import (
     refuse_loops,
 )
 
-app = typer.Typer(help="Temporary DNAT redirects for testing (nftables).", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Temporary DNAT redirects for testing (nftables).",
+    no_args_is_help=True,
+)
 
 NEVER = ("never", "0")
 MAX_EXPIRE = 365 * 86400.0

@@ -9,6 +9,7 @@ import typer
 from stackwatch.core.config import DEFAULT_CONFIG
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Serve the checks as a Prometheus exporter (/metrics); push StatsD and the textfile.",
     add_completion=False,
     subcommand_metavar="",  # one command: no COMMAND in its usage line

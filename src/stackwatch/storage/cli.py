@@ -22,6 +22,7 @@ from stackwatch.storage.results import ResultError, Run, parse_iozone
 from stackwatch.storage.settings import StorageSettings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Storage baselines: fio runs, iozone imports, side by side.",
     no_args_is_help=True,
     add_completion=False,

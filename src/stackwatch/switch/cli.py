@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from stackwatch.cli_support import load_settings
+from stackwatch.cli_support import load_settings, plugin_command
 from stackwatch.core.exits import (
     FAILED,
     OK,
@@ -31,6 +31,7 @@ from stackwatch.switch.settings import SwitchSettings
 from stackwatch.switch.targets import TargetError, address_target, device_target
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Switches over SNMP: ports, trunk VLANs, LLDP neighbours, and verify them against an "
     "inventory.",
     no_args_is_help=True,
@@ -98,9 +99,12 @@ def _inventory(path: str | None, settings: SwitchSettings, code: int) -> Invento
         _fail(f"inventory refused: {exc}", code)
 
 
-def _fail(message: str, code: int) -> NoReturn:
+PLUGIN_NAME = "SWITCH-VLANS"  # the status line's name, as the switch-vlans check renders it
+
+
+def _fail(message: str, code: int = PLUGIN_UNKNOWN) -> NoReturn:
     if code == PLUGIN_UNKNOWN:
-        plugin_error(message, "SWITCH-VLANS")
+        plugin_error(message, PLUGIN_NAME)
     fail(message, code)
 
 
@@ -169,43 +173,46 @@ def ports(
     _finish(OK)
 
 
-@app.command("vlans")
-def vlans(
-    device: DeviceArg,
-    inventory: InventoryOpt = None,
-    community_file: CommunityOpt = None,
-    v3_file: V3Opt = None,
-    output: FormatOpt = ViewFormat.text,
-    timeout: TimeoutOpt = None,
-    config: ConfigOpt = None,
-) -> None:
-    """The VLANs each port carries (CISCO-VTP or Q-BRIDGE), its native VLAN, what is unknown."""
-    from stackwatch.switch.views import vlans_json, vlans_text
+def _view_command(what: str, summary: str) -> None:
+    """``switch vlans`` and ``switch lldp``: read one part of one device, print it."""
 
-    facts = _read_one({"vlans"}, device, inventory, community_file, v3_file, timeout, config)[0]
-    typer.echo((vlans_json if output is ViewFormat.json else vlans_text)(facts), nl=False)
-    _finish(OK)
+    def command(
+        device: DeviceArg,
+        inventory: InventoryOpt = None,
+        community_file: CommunityOpt = None,
+        v3_file: V3Opt = None,
+        output: FormatOpt = ViewFormat.text,
+        timeout: TimeoutOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        from stackwatch.switch import views
 
+        args = (device, inventory, community_file, v3_file, timeout, config)
+        facts = _read_one({what}, *args)[0]
+        shown = {
+            ("vlans", ViewFormat.text): views.vlans_text,
+            ("vlans", ViewFormat.json): views.vlans_json,
+            ("lldp", ViewFormat.text): views.lldp_text,
+            ("lldp", ViewFormat.json): views.lldp_json,
+        }[what, output]
+        typer.echo(shown(facts), nl=False)
+        _finish(OK)
 
-@app.command("lldp")
-def lldp(
-    device: DeviceArg,
-    inventory: InventoryOpt = None,
-    community_file: CommunityOpt = None,
-    v3_file: V3Opt = None,
-    output: FormatOpt = ViewFormat.text,
-    timeout: TimeoutOpt = None,
-    config: ConfigOpt = None,
-) -> None:
-    """LLDP neighbours, each on the interface it was seen on."""
-    from stackwatch.switch.views import lldp_json, lldp_text
-
-    facts = _read_one({"lldp"}, device, inventory, community_file, v3_file, timeout, config)[0]
-    typer.echo((lldp_json if output is ViewFormat.json else lldp_text)(facts), nl=False)
-    _finish(OK)
+    command.__doc__ = summary
+    app.command(what)(command)
 
 
-@app.command("verify")
+_view_command(
+    "vlans",
+    "The VLANs each port carries (CISCO-VTP or Q-BRIDGE), its native VLAN, what is unknown.",
+)
+_view_command("lldp", "LLDP neighbours, each on the interface it was seen on.")
+
+
+PluginCommand = plugin_command(PLUGIN_NAME)
+
+
+@app.command("verify", cls=PluginCommand)
 def verify(
     inventory: Annotated[
         str | None, typer.Argument(help="inventory YAML (default: [switch] inventory)")
@@ -233,19 +240,34 @@ def verify(
     from stackwatch.switch.check import read_inventory_devices, read_uplinks
     from stackwatch.switch.verify import judge_inventory
 
-    settings: SwitchSettings = load_settings(config, "switch", PLUGIN_UNKNOWN)[1]
+    settings = _plugin_settings(config)
     loaded = _inventory(inventory, settings, PLUGIN_UNKNOWN)
     if loaded is None:
-        plugin_error("name an inventory file (or set [switch] inventory in the configuration)")
+        _fail("name an inventory file (or set [switch] inventory in the configuration)")
     seconds = _timeout(timeout, settings, PLUGIN_UNKNOWN)
     if group is not None:
         loaded = _in_group(loaded, group)
     budget = SwitchSettings(loaded.path, seconds, settings.max_repetitions)
-    uplinks, problems = read_uplinks(Host(), lldpctl or settings.lldpctl_dir)
-    devices = read_inventory_devices(loaded, {"vlans", "lldp"}, budget, Host())
-    result = judge_inventory(loaded, devices, uplinks, problems)
+    try:
+        uplinks, problems = read_uplinks(Host(), lldpctl or settings.lldpctl_dir)
+        devices = read_inventory_devices(loaded, {"vlans", "lldp"}, budget, Host())
+        result = judge_inventory(loaded, devices, uplinks, problems)
+    except Exception as exc:  # a plugin answers UNKNOWN with a reason, never a traceback
+        _fail(f"failed: {type(exc).__name__}: {exc}")
     typer.echo(render([result], output.value), nl=False)
     _finish(int(result.status))
+
+
+def _plugin_settings(config: str | None) -> SwitchSettings:
+    """[switch] of the configuration; a configuration error is the plugin's UNKNOWN."""
+    from stackwatch.core.config import DEFAULT_CONFIG, ConfigError, load_config, settings_for
+
+    try:
+        loaded = load_config(config or DEFAULT_CONFIG, required=config is not None)
+        settings: SwitchSettings = settings_for(loaded, "switch")
+    except ConfigError as exc:
+        _fail(str(exc))
+    return settings
 
 
 @app.command("uplinks")
@@ -275,5 +297,5 @@ def _in_group(inventory: Inventory, group: str) -> Inventory:
 
     devices = tuple(d for d in inventory.devices if group in d.groups)
     if not devices:
-        plugin_error(f"no device of the inventory is in group {group!r}")
+        _fail(f"no device of the inventory is in group {group!r}")
     return replace(inventory, devices=devices)

@@ -14,12 +14,13 @@ answers are kept. Secrets are handed to net-snmp in memory, never on a command l
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from stackwatch.core.record import dataclass
+from stackwatch.core.record import dataclass, field
 from stackwatch.switch.octets import DecodeError
 from stackwatch.switch.values import MAX_OCTETS, Index, Kind, Value, Walked
 
@@ -64,14 +65,28 @@ class Target:
     credentials: Credentials
 
 
+Keep = Callable[[frozenset[str]], Collection[str]]
+Rows = Mapping[str, Mapping[Index, Value]]
+Details = Callable[[Rows], Mapping[str, Collection[Index]]]
+
+
 @dataclass(frozen=True)
 class Request:
-    """What to read from each device: columns to walk, scalars to get."""
+    """What to read from each device: columns to walk, scalars (``X.0``) to get.
+
+    ``starts``: where a column's walk begins (an OID inside it), where only its rows past that
+    are wanted. ``keep``: given the columns the first GETNEXT found rows in, those worth
+    walking on (a table needed only beside another one that this agent does not have).
+    ``details``: given the rows walked, the rows of other columns to get one by one (columns
+    needed for a few rows only: the VLAN bitmaps of the ports that are trunks)."""
 
     columns: Sequence[str]
     scalars: Sequence[str] = ()
     timeout: float = 10.0  # for the whole device
     max_repetitions: int = 10
+    starts: Mapping[str, str] = field(default_factory=dict)
+    keep: Keep | None = None
+    details: Details | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,7 @@ GRACE = 0.5  # each reading ends by its deadline; this is for the thread to hand
 
 
 VARBINDS_PER_REQUEST = 60  # columns x repetitions per GETBULK: agents cap replies (snmpsim 64)
+GETS_PER_REQUEST = 8  # OIDs per GET: 8 bitmaps of 128 bytes fit a 1500-byte reply (Cisco)
 PROBE_COLUMNS = 30  # columns in the first GETNEXT
 END_OF_VIEW = "No more variables"  # how ezsnmp shows endOfMibView in a GETBULK reply
 
@@ -133,9 +149,7 @@ def fetch(target: Target, request: Request) -> Walked:
     progress = [0]  # replies received: a timeout after some is a slow agent, not a silent one
     try:
         session = _session(target, request)
-        scalars = _get(session, request.scalars, deadline) if request.scalars else {}
-        progress[0] += 1
-        columns = _walk_columns(session, request, deadline, progress)
+        scalars, columns = _read(session, request, deadline, progress)
     except ezsnmp.TimeoutError:
         if progress[0]:
             raise SnmpError(_too_slow(progress[0], request.timeout)) from None
@@ -165,27 +179,79 @@ def _bound(session: Any, deadline: float) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)  # each cursor is the OID of the reply before: parsed once
 def _oid_key(oid: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in oid.split("."))
+    return tuple(map(int, oid.split(".")))
+
+
+def _read(
+    session: Any, request: Request, deadline: float, progress: list[int]
+) -> tuple[dict[str, Value | None], dict[str, dict[Index, Value]]]:
+    """The scalars and the columns of ``request``: the scalars ride along in the first
+    GETNEXT (that of ``X`` answers ``X.0`` where the agent has it)."""
+    scalars: dict[str, Value | None] = dict.fromkeys(request.scalars)
+    parents = {s.rpartition(".")[0]: s for s in request.scalars if s.endswith(".0")}
+    rows = _walk_columns(session, request, deadline, progress, parents)
+    for parent, scalar in parents.items():
+        found = rows.pop(parent, {})
+        scalars[scalar] = found.get((0,))
+    missing = [s for s in request.scalars if not s.endswith(".0")]
+    if missing:
+        scalars.update(_get(session, missing, deadline))
+        progress[0] += 1
+    if request.details is not None:
+        _get_rows(session, request.details(rows), rows, deadline, progress)
+    return scalars, rows
+
+
+def _get_rows(
+    session: Any,
+    wanted: Mapping[str, Collection[Index]],
+    rows: dict[str, dict[Index, Value]],
+    deadline: float,
+    progress: list[int],
+) -> None:
+    """GET the rows ``wanted`` (column -> indexes) into ``rows``; a row the agent does not
+    have stays absent."""
+    where = {
+        f"{column}.{'.'.join(map(str, index))}": (column, index)
+        for column, indexes in wanted.items()
+        for index in sorted(indexes)
+    }
+    names = list(where)
+    for first in range(0, len(names), GETS_PER_REQUEST):
+        found = _get(session, names[first : first + GETS_PER_REQUEST], deadline)
+        progress[0] += 1
+        for oid, value in found.items():
+            if value is not None:
+                column, index = where[oid]
+                rows.setdefault(column, {})[index] = value
 
 
 def _walk_columns(
-    session: Any, request: Request, deadline: float, progress: list[int]
+    session: Any,
+    request: Request,
+    deadline: float,
+    progress: list[int],
+    probe_only: Collection[str] = (),
 ) -> dict[str, dict[Index, Value]]:
     """Walk several columns side by side. One GETNEXT of every column first finds the empty
     ones (a switch has either the Cisco or the Q-BRIDGE tables) and the first row of the
-    others; then each GETBULK asks the next rows of a few columns at once, each column
-    continuing from its last row until a reply leaves it."""
-    rows: dict[str, dict[Index, Value]] = {column: {} for column in request.columns}
-    cursor = {column: column for column in request.columns}
-    active = list(request.columns)
-    for first in range(0, len(active), PROBE_COLUMNS):
-        batch = active[first : first + PROBE_COLUMNS]
+    others; ``request.keep`` then drops the columns not worth walking on; then each GETBULK
+    asks the next rows of a few columns at once, each column continuing from its last row
+    until a reply leaves it. ``probe_only``: OIDs asked in the first GETNEXT alone."""
+    columns = [*probe_only, *request.columns]
+    rows: dict[str, dict[Index, Value]] = {column: {} for column in columns}
+    cursor = {column: request.starts.get(column, column) for column in columns}
+    active = list(columns)
+    for first in range(0, len(columns), PROBE_COLUMNS):
+        batch = columns[first : first + PROBE_COLUMNS]
         if not _bound(session, deadline):
             raise SnmpError(_too_slow(progress[0], request.timeout))
         finished = _take(session.get_next([cursor[c] for c in batch]), batch, cursor, rows)
         progress[0] += 1
         active = [c for c in active if c not in finished]
+    active = _kept(request, rows, active, probe_only)
     per_request = max(1, VARBINDS_PER_REQUEST // max(1, request.max_repetitions))
     while active:
         batch = active[:per_request]
@@ -196,6 +262,25 @@ def _walk_columns(
         finished = _take(replies, batch, cursor, rows)  # an empty reply ends the batch
         active = [c for c in active if c not in finished]
     return rows
+
+
+def _kept(
+    request: Request,
+    rows: dict[str, dict[Index, Value]],
+    active: list[str],
+    probe_only: Collection[str],
+) -> list[str]:
+    """The columns still to walk after the first GETNEXT: not the probe-only ones, and only
+    those ``request.keep`` wants; the first row of a dropped column is forgotten, so that no
+    column is ever seen in part."""
+    walking = [c for c in active if c not in probe_only]
+    if request.keep is None:
+        return walking
+    wanted = set(request.keep(frozenset(c for c in request.columns if rows[c])))
+    for column in request.columns:
+        if column not in wanted:
+            rows[column] = {}
+    return [c for c in walking if c in wanted]
 
 
 def _take(
@@ -216,11 +301,12 @@ def _take(
         if kind in NO_VALUE or END_OF_VIEW in kind or not oid.startswith(column + "."):
             finished.add(column)
             continue
-        if _oid_key(oid) <= _oid_key(cursor[column]):
+        key = _oid_key(oid)
+        if key <= _oid_key(cursor[column]):
             raise SnmpError(f"{oid}: the agent went backwards (OID not increasing)")
         value = convert(kind, str(reply.value), oid)
         if value is not None:
-            rows[column][_oid_key(oid[len(column) + 1 :])] = value
+            rows[column][key[column.count(".") + 1 :]] = value
         cursor[column] = oid
     if not replies:
         finished.update(batch)

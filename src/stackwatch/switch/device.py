@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from stackwatch.core.record import dataclass, field
 from stackwatch.switch import oids
-from stackwatch.switch.client import Fetcher, Reading, Request, Target, fetch, read_all
+from stackwatch.switch.client import Fetcher, Reading, Request, Rows, Target, fetch, read_all
 from stackwatch.switch.octets import DecodeError
 from stackwatch.switch.tables import (
     Interface,
@@ -22,7 +22,7 @@ from stackwatch.switch.tables import (
     decode_port_vlans,
     decode_stack,
 )
-from stackwatch.switch.values import Kind, Walked, integer, text
+from stackwatch.switch.values import Index, Kind, Value, Walked, integer, text
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,64 @@ class DeviceFacts:
 def request_for(what: Collection[str], timeout: float, max_repetitions: int = 10) -> Request:
     """The columns that ``what`` needs; interface names and link status are always read
     (every view names ports, verify says which links are down, LLDP needs names to place
-    neighbours)."""
-    columns: list[str] = [*oids.NAME_COLUMNS, oids.IF_OPER]
+    neighbours), descriptions (ifAlias) only for ``ports``."""
+    columns: list[str] = [oids.IF_NAME, oids.IF_DESCR, oids.IF_OPER]
     if "ports" in what:
         columns += [c for c in oids.PORT_COLUMNS if c not in columns]
     if "vlans" in what:
         columns += [c for c in oids.VLAN_COLUMNS if c not in columns]
     if "lldp" in what:
         columns += [c for c in oids.LLDP_COLUMNS if c not in columns]
-    return Request(tuple(columns), (oids.SYS_UPTIME, oids.SYS_NAME), timeout, max_repetitions)
+    return Request(
+        tuple(columns),
+        (oids.SYS_UPTIME, oids.SYS_NAME),
+        timeout,
+        max_repetitions,
+        # ifStackTable rows 0.X only say "nothing above X": a LAG is a row HIGHER.MEMBER
+        starts={oids.IF_STACK_STATUS: f"{oids.IF_STACK_STATUS}.1"},
+        keep=worth_walking,
+        details=trunk_details if "vlans" in what else None,
+    )
+
+
+TRUNKING = Value(Kind.INTEGER, 1)  # vlanTrunkPortDynamicStatus trunking(1)
+
+
+def trunk_details(rows: Rows) -> dict[str, set[Index]]:
+    """The native VLAN and the VLAN bitmaps of the ports that are trunks (CISCO-VTP-MIB),
+    got row by row: walking them would read four 128-byte bitmaps of every access port too."""
+    trunks: set[Index] = {
+        index
+        for index, value in rows.get(oids.VTP_DYNAMIC_STATUS, {}).items()
+        if value == TRUNKING and len(index) == 1
+    }
+    return dict.fromkeys(oids.VTP_TRUNK_DETAILS, trunks) if trunks else {}
+
+
+QB_TABLES = (
+    oids.QB_CURRENT_EGRESS,
+    oids.QB_CURRENT_UNTAGGED,
+    oids.QB_STATIC_EGRESS,
+    oids.QB_STATIC_UNTAGGED,
+    oids.QB_PVID,
+)
+
+
+def worth_walking(found: frozenset[str]) -> set[str]:
+    """Of the columns with a first row, those whose other rows are used: the LLDP local
+    port table only beside remote rows; Q-BRIDGE's static lists only where the current ones
+    are missing, and Q-BRIDGE not at all on a switch with the Cisco tables; the bridge port
+    map only for Q-BRIDGE lists or LLDP neighbours."""
+    keep = set(found)
+    if not found & set(oids.LLDP_REMOTE_COLUMNS):
+        keep -= set(oids.LLDP_LOCAL_COLUMNS)
+    if found & {oids.VTP_DYNAMIC_STATUS, oids.VM_VLAN}:
+        keep -= set(QB_TABLES)
+    elif oids.QB_CURRENT_EGRESS in found:
+        keep -= {oids.QB_STATIC_EGRESS, oids.QB_STATIC_UNTAGGED}
+    if not keep & {*QB_TABLES, *oids.LLDP_REMOTE_COLUMNS}:
+        keep.discard(oids.BASE_PORT_IFINDEX)
+    return keep
 
 
 def decode_device(reading: Reading, what: Collection[str]) -> DeviceFacts:

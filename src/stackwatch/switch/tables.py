@@ -86,7 +86,17 @@ def decode_interfaces(walked: Walked) -> tuple[Interface, ...]:
     indexes: set[int] = set()
     for col in (*oids.NAME_COLUMNS, oids.IF_OPER):
         indexes.update(_by_ifindex(walked, col, col))
-    return tuple(_interface(walked, i, names) for i in sorted(indexes))
+    numbers = {col: walked.column(col) for col in NUMBER_COLUMNS if walked.column(col)}
+    return tuple(_interface(i, names, numbers) for i in sorted(indexes))
+
+
+NUMBER_COLUMNS = (
+    oids.IF_ADMIN,
+    oids.IF_OPER,
+    oids.IF_HIGH_SPEED,
+    oids.IF_DISCONTINUITY,
+    *oids.COUNTERS.values(),
+)
 
 
 def _label(names: Mapping[str, Mapping[int, Value]], column: str, ifindex: int) -> str:
@@ -94,19 +104,28 @@ def _label(names: Mapping[str, Mapping[int, Value]], column: str, ifindex: int) 
     return text(value, column, (ifindex,)) if value is not None else ""
 
 
-def _optional_int(walked: Walked, column: str, ifindex: int, *kinds: Kind) -> int | None:
-    value = walked.column(column).get((ifindex,))
+def _optional_int(
+    numbers: Mapping[str, Mapping[Index, Value]], column: str, ifindex: int, *kinds: Kind
+) -> int | None:
+    """The number of one interface in a column; None where the column (the command did not
+    read it) or the row is missing."""
+    rows = numbers.get(column)
+    value = None if rows is None else rows.get((ifindex,))
     return None if value is None else integer(value, column, (ifindex,), *kinds)
 
 
-def _interface(walked: Walked, ifindex: int, names: Mapping[str, Mapping[int, Value]]) -> Interface:
+def _interface(
+    ifindex: int,
+    names: Mapping[str, Mapping[int, Value]],
+    numbers: Mapping[str, Mapping[Index, Value]],
+) -> Interface:
     descr = _label(names, oids.IF_DESCR, ifindex)
     name = _label(names, oids.IF_NAME, ifindex) or descr or str(ifindex)
-    admin = _optional_int(walked, oids.IF_ADMIN, ifindex)
-    oper = _optional_int(walked, oids.IF_OPER, ifindex)
+    admin = _optional_int(numbers, oids.IF_ADMIN, ifindex)
+    oper = _optional_int(numbers, oids.IF_OPER, ifindex)
     counters = {}
     for counter, column in oids.COUNTERS.items():
-        value = _optional_int(walked, column, ifindex, COUNTER_KINDS[counter])
+        value = _optional_int(numbers, column, ifindex, COUNTER_KINDS[counter])
         if value is not None:
             counters[counter] = value
     return Interface(
@@ -116,9 +135,9 @@ def _interface(walked: Walked, ifindex: int, names: Mapping[str, Mapping[int, Va
         alias=_label(names, oids.IF_ALIAS, ifindex),
         admin_up=None if admin is None else admin == 1,
         oper=OPER_STATUS.get(oper, "unknown") if oper is not None else "unknown",
-        speed_mbps=_optional_int(walked, oids.IF_HIGH_SPEED, ifindex, Kind.GAUGE32),
+        speed_mbps=_optional_int(numbers, oids.IF_HIGH_SPEED, ifindex, Kind.GAUGE32),
         counters=counters,
-        discontinuity=_optional_int(walked, oids.IF_DISCONTINUITY, ifindex, Kind.TIMETICKS),
+        discontinuity=_optional_int(numbers, oids.IF_DISCONTINUITY, ifindex, Kind.TIMETICKS),
     )
 
 
@@ -154,7 +173,7 @@ def _vtp_trunk(walked: Walked, ifindex: int) -> PortVlans:
         decoded = decode_vtp_bitmaps(blocks)
     except DecodeError as exc:
         raise DecodeError(f"vlanTrunkPortVlansEnabled.{ifindex}: {exc}") from None
-    native = _optional_int(walked, oids.VTP_NATIVE, ifindex)
+    native = _optional_int(walked.columns, oids.VTP_NATIVE, ifindex)
     return PortVlans(ifindex, "trunk", decoded.vlans, native, "vtp", decoded.unknown)
 
 

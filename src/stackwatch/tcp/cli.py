@@ -25,7 +25,9 @@ from stackwatch.tcp.pcap import PcapError, read_capture
 from stackwatch.tcp.profile import ProfileError, profile
 
 app = typer.Typer(
-    help="TCP window scaling: diagnose a capture, cap the scale.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="TCP window scaling: diagnose a capture, cap the scale.",
+    no_args_is_help=True,
 )
 
 MAX_CAPTURE_SECONDS = 600.0

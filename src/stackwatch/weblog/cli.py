@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from stackwatch.weblog.reader import ScanStats
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Web log defence: which log grows, which Referer drives it, and blocking it.",
     no_args_is_help=True,
     add_completion=False,

@@ -5,9 +5,10 @@ block in one call. Lines longer than ``MAX_LINE`` are dropped and counted, so a 
 without newlines cannot take the memory of the machine. Files are opened and globs expanded
 through a ``Host`` (machine paths, absolute); "-" is stdin.
 
-The one rule for rotated names lives here too (``rotated_name``): ``access.log.2.gz``,
-``access.log.1``, ``access.log-20240101`` and compressed copies belong to the rotated set of
-``access.log``; the reader orders a set by it, the follower leaves such names alone.
+The one rule for rotated names (``rotated_name``, in core/follow.py beside the follower):
+``access.log.2.gz``, ``access.log.1``, ``access.log-20240101`` and compressed copies belong to
+the rotated set of ``access.log``; the reader orders a set by it, the follower leaves such names
+alone.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from __future__ import annotations
 import gzip
 import io
 import mmap
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, cast
 
+from stackwatch.core.follow import rotated_name as rotated_name
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.formats import LogFormat
@@ -28,36 +29,6 @@ from stackwatch.weblog.formats import LogFormat
 BLOCK = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is not a log line; it is skipped and counted
 GUNZIP_WAIT = 60.0  # seconds gzip may take to exit once its output is read
-
-_ROTATED = re.compile(
-    r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<z>\.(?:gz|bz2|xz|zst|zip))?$", re.DOTALL
-)
-
-
-class RotatedName(NamedTuple):
-    """What a log's name says about its place in a rotated set."""
-
-    base: str  # the live file's name: access.log for access.log.2.gz
-    number: int | None  # the rotation number or date (2, 20240101); None for the live file
-    compressed: bool  # .gz, .bz2, .xz, .zst or .zip
-
-    @property
-    def rotated(self) -> bool:
-        """A rotated copy (numbered, dated or compressed), not a live log."""
-        return self.number is not None or self.compressed
-
-    @property
-    def age(self) -> int:
-        """Sort key within the set: a higher number is older; the live file comes last."""
-        return -self.number if self.number is not None else 1
-
-
-def rotated_name(path: str) -> RotatedName:
-    """access.log.2.gz -> ("access.log", 2, True); access.log -> ("access.log", None, False)."""
-    match = _ROTATED.match(path)
-    assert match is not None  # the pattern matches every string
-    number = match.group("n")
-    return RotatedName(match.group("base"), int(number) if number else None, bool(match["z"]))
 
 
 class LogReadError(Exception):

@@ -153,7 +153,11 @@ def test_scratch_databases_of_a_killed_verify_are_dropped_and_never_backed_up(
     )
     wrapper, marker = slow_client(tmp_path)
     config = write_config(  # parallel = 1: one restore, one scratch database at a time
-        tmp_path, mariadb, destinations=("local",), keep_last=10, job_extra="parallel = 1"
+        tmp_path,
+        mariadb,
+        destinations=("local",),
+        keep_last=10,
+        job_extra='parallel = 1\nverify_on = "live"',  # scratch databases: the live server's
     )
     slow = tmp_path / "slow.toml"
     slow.write_text(

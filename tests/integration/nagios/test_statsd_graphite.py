@@ -1,9 +1,11 @@
-"""`alerts --statsd` through a real StatsD (npm statsd 0.9, graphite backend) into Graphite's
-carbon-cache, the counters read back from the whisper files."""
+"""`alerts --statsd` and `alerts --follow` (tailing a real Nagios's nagios.log) through a real
+StatsD (npm statsd 0.9, graphite backend) into Graphite's carbon-cache, the counters read back
+from the whisper files."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, run_stackwatch
+from tests.integration.nagios.conftest import Daemon
+from tests.integration.nagios.test_nagios_real import daemon_site, flip, wait_for
 
 STATSD_DIRS = ("/usr/lib/node_modules/statsd", "/usr/local/lib/node_modules/statsd")
 
@@ -137,6 +141,51 @@ def test_alert_counters_reach_whisper(tmp_path: Path, graphite: tuple[int, Path]
         "host/cmp-c0001-000/alerts.wsp": 10,
         "lines.wsp": 52,
     }
+    deadline = time.monotonic() + 30
+    found: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        found = {n: whisper_sum(counts / n) for n in expected if (counts / n).exists()}
+        if found == expected:
+            break
+        time.sleep(0.5)
+    assert found == expected
+
+
+def test_follow_a_real_nagios_log_into_whisper(
+    site_dir: Path, nagios4: str, daemon: list[Daemon], graphite: tuple[int, Path]
+) -> None:
+    """A real Nagios writes nagios.log while `alerts --follow` tails it: what reaches whisper is
+    what the log holds when both stop, line for line."""
+    port, storage = graphite
+    main, states = daemon_site(site_dir)
+    log = site_dir / "nagios.log"
+    daemon.append(Daemon(nagios4, main))
+    wait_for(log, r"INITIAL SERVICE STATE: cmp-c0001-001;steady")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "stackwatch.cli", "nagios", "alerts", str(log), "--follow",
+         "--from-start", "--statsd", f"127.0.0.1:{port}", "--statsd-prefix", "nagios.alerts",
+         "--interval", "0.2", "--duration", "2m", "--state-dir", str(site_dir / "offsets")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(3):  # the flipper: CRITICAL for 2 s, OK for 2 s
+            flip(states, "flipper", 2, "CRITICAL - bad; very")
+            time.sleep(2)
+            flip(states, "flipper", 0, "OK - fine")
+            time.sleep(2)
+        wait_for(log, r"SERVICE ALERT: cmp-c0001-001;flipper;OK")
+        daemon[0].stop()
+        time.sleep(1)  # the follower's next polls take the last lines
+    finally:
+        follower.terminate()  # SIGTERM: a last poll, offsets saved, the summary line
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    text = log.read_text()
+    flipper = len(re.findall(r"SERVICE ALERT: cmp-c0001-001;flipper;", text))
+    assert flipper >= 4
+    assert out.startswith(f"{len(text.splitlines())} lines (0 malformed)")
+    counts = storage / "stats_counts/nagios/alerts"
+    expected = {"service/flipper/alerts.wsp": flipper, "lines.wsp": len(text.splitlines())}
     deadline = time.monotonic() + 30
     found: dict[str, float] = {}
     while time.monotonic() < deadline:

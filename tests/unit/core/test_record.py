@@ -147,7 +147,24 @@ def test_declaration_errors_like_dataclasses() -> None:
             a: list[int] = []  # noqa: RUF012 - the mistake under test
 
     with pytest.raises(TypeError, match="unsupported"):
-        rec.dataclass(order=True)
+        rec.dataclass(kw_only=True)
+
+
+@given(st.lists(st.tuples(st.integers(), st.text(max_size=2)), max_size=8))
+def test_order_sorts_as_dataclasses_do(pairs: list[tuple[int, str]]) -> None:
+    @dataclasses.dataclass(frozen=True, order=True)
+    class Std:
+        a: int
+        b: str
+
+    @rec.dataclass(frozen=True, order=True)
+    class Ours:
+        a: int
+        b: str
+
+    assert [(o.a, o.b) for o in sorted(Ours(*p) for p in pairs)] == [
+        (s.a, s.b) for s in sorted(Std(*p) for p in pairs)
+    ]
 
 
 def test_no_module_in_src_imports_the_standard_dataclasses() -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackwatch.core.host import Host
-from stackwatch.nagios import alerts as alerts_module
+from stackwatch.nagios import alerts_tally as tally_module
 from stackwatch.nagios.alerts import (
     CellFinder,
     ServiceTally,
@@ -68,6 +68,7 @@ def test_counts_per_service() -> None:
     load = rows[("cmp-c0001-001", "Load")]
     assert (load.alerts, load.hard, load.soft, load.notifications, load.flapping) == (5, 4, 1, 1, 0)
     assert (load.problems, load.recovered_soon) == (2, 1)  # the acknowledged one is not counted
+    assert load.states == {"CRITICAL": 2, "OK": 2, "WARNING": 1}
     assert load.recovered_share == 0.5
     ntp = rows[("cmp-c0002-001", "NTP")]
     assert (ntp.alerts, ntp.soft, ntp.flapping, ntp.problems, ntp.recovered_soon) == (2, 2, 1, 1, 0)
@@ -232,10 +233,16 @@ def test_tally_logs_in_processes_equals_one_pass(tmp_path: Path) -> None:
     log.write_text("\n".join(lines) + "\n")
     logs = read_logs(Host(), [str(log)])
     one = tally_logs(logs, 300, workers=1)
-    alerts_module.PARALLEL_BYTES, saved = 0, alerts_module.PARALLEL_BYTES
+    tally_module.PARALLEL_BYTES, saved = 0, tally_module.PARALLEL_BYTES
     try:
         several = tally_logs(logs, 300, workers=3)
     finally:
-        alerts_module.PARALLEL_BYTES = saved
+        tally_module.PARALLEL_BYTES = saved
     assert summarize(several) == summarize(one)
     assert several.malformed == one.malformed > 0
+
+
+def test_states_count_hard_and_soft_alerts_together() -> None:
+    lines = [sa(T0, "h", "x", "CRITICAL", "SOFT"), sa(T0 + 1, "h", "x", "CRITICAL", "HARD")]
+    row = report_of([*lines, sa(T0 + 2, "h", "x", "OK", "SOFT")]).services[0]
+    assert dict(row.states) == {"CRITICAL": 2, "OK": 1} and (row.hard, row.soft) == (1, 2)

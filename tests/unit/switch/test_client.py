@@ -6,8 +6,16 @@ import time
 
 import pytest
 
-from stackwatch.switch.client import Credentials, Request, SnmpError, Target, convert, read_all
-from stackwatch.switch.values import Kind, Value, Walked
+from stackwatch.switch.client import (
+    Credentials,
+    Request,
+    Rows,
+    SnmpError,
+    Target,
+    convert,
+    read_all,
+)
+from stackwatch.switch.values import Index, Kind, Value, Walked
 
 
 def target(name: str) -> Target:
@@ -143,3 +151,73 @@ def test_an_agent_going_backwards_is_refused_not_looped() -> None:
     with pytest.raises(SnmpError, match="went backwards"):
         _walk_columns(session, Request(("1.3.6.1.2.1.2.2.1.8",)), time.monotonic() + 5, [0])
     assert session.requests < 5
+
+
+class GettingSession(FakeSession):
+    """FakeSession that also answers GET, as an agent: noSuchInstance where it has no row."""
+
+    def get(self, oids: list[str]) -> list[Reply]:
+        self.requests += 1
+        found = dict(self.table)
+        return [
+            Reply(o, *found[o]) if o in found else Reply(o, "NOSUCHINSTANCE", "No Such Instance")
+            for o in oids
+        ]
+
+
+UPTIME, NAME, STACK = "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.31.1.2.1.3"
+
+
+def test_scalars_ride_along_in_the_first_getnext() -> None:
+    from stackwatch.switch.client import _read
+
+    table = {UPTIME: ("Timeticks", "(42) 0:00:00.42"), "1.3.6.1.2.1.1.6.0": ("STRING", "x")}
+    table |= {f"1.3.6.1.2.1.2.2.1.8.{i}": ("INTEGER", "1") for i in range(1, 3)}
+    session = GettingSession(table)
+    request = Request(("1.3.6.1.2.1.2.2.1.8",), (UPTIME, NAME), max_repetitions=3)
+    scalars, rows = _read(session, request, time.monotonic() + 5, [0])
+    # sysName.0 missing: the GETNEXT of sysName answered sysLocation.0, which is not it
+    assert scalars == {UPTIME: Value(Kind.TIMETICKS, 42), NAME: None}
+    assert set(rows) == {"1.3.6.1.2.1.2.2.1.8"} and len(rows["1.3.6.1.2.1.2.2.1.8"]) == 2
+    assert session.requests == 2  # the GETNEXT of everything, one GETBULK
+
+
+def test_a_walk_starts_where_asked() -> None:
+    from stackwatch.switch.client import _walk_columns
+
+    table = {f"{STACK}.{i}": ("INTEGER", "1") for i in ("0.1", "0.2", "0.9", "1.0", "9.1", "9.2")}
+    request = Request((STACK,), starts={STACK: f"{STACK}.1"}, max_repetitions=3)
+    rows = _walk_columns(GettingSession(table), request, time.monotonic() + 5, [0])
+    assert sorted(rows[STACK]) == [(1, 0), (9, 1), (9, 2)]
+
+
+def test_columns_not_kept_are_not_walked_and_not_seen_in_part() -> None:
+    from stackwatch.switch.client import _walk_columns
+
+    table = {f"1.3.6.1.2.1.2.2.1.{c}.{i}": ("INTEGER", "1") for c in (7, 8) for i in range(1, 9)}
+    session = GettingSession(table)
+    request = Request(
+        ("1.3.6.1.2.1.2.2.1.7", "1.3.6.1.2.1.2.2.1.8"),
+        max_repetitions=3,
+        keep=lambda found: found - {"1.3.6.1.2.1.2.2.1.7"},
+    )
+    rows = _walk_columns(session, request, time.monotonic() + 5, [0])
+    assert rows["1.3.6.1.2.1.2.2.1.7"] == {}
+    assert len(rows["1.3.6.1.2.1.2.2.1.8"]) == 8
+    assert session.requests == 4  # GETNEXT, then rows 2-4, 5-7, 8 and past the end
+
+
+def test_details_are_got_for_the_rows_asked_only() -> None:
+    from stackwatch.switch.client import _read
+
+    status, native = "1.3.6.1.4.1.9.9.46.1.6.1.1.14", "1.3.6.1.4.1.9.9.46.1.6.1.1.5"
+    table = {f"{status}.{i}": ("INTEGER", "1" if i == 2 else "2") for i in range(1, 5)}
+    table |= {f"{native}.{i}": ("INTEGER", str(10 * i)) for i in range(1, 5)}
+    session = GettingSession(table)
+
+    def trunks(rows: Rows) -> dict[str, set[Index]]:
+        return {native: {i for i, v in rows[status].items() if v.data == 1} | {(7,)}}
+
+    request = Request((status,), max_repetitions=10, details=trunks)
+    _, rows = _read(session, request, time.monotonic() + 5, [0])
+    assert rows[native] == {(2,): Value(Kind.INTEGER, 20)}  # row 7: noSuchInstance, absent

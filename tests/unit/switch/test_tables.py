@@ -19,7 +19,7 @@ from stackwatch.switch.tables import (
 from stackwatch.switch.values import Kind, Value, Walked
 from tests.unit.switch.snmprec import read_snmprec, walked_from
 
-ALL = (*oids.PORT_COLUMNS, *oids.VLAN_COLUMNS, *oids.LLDP_COLUMNS)
+ALL = (*oids.PORT_COLUMNS, *oids.VLAN_COLUMNS, *oids.VTP_TRUNK_DETAILS, *oids.LLDP_COLUMNS)
 
 
 @cache
@@ -188,3 +188,32 @@ def test_bad_index_is_refused() -> None:
     w = _w({oids.IF_NAME: {(1, 2): octets(b"x")}})
     with pytest.raises(DecodeError, match="not one number"):
         decode_interfaces(w)
+
+
+def test_verify_walks_only_what_this_switch_has_and_uses() -> None:
+    from stackwatch.switch.device import QB_TABLES, worth_walking
+
+    cisco = frozenset(
+        {oids.IF_NAME, oids.VTP_DYNAMIC_STATUS, oids.VM_VLAN, *oids.LLDP_LOCAL_COLUMNS}
+    )
+    # no LLDP neighbours: the local port table is not walked on
+    assert worth_walking(cisco) == {oids.IF_NAME, oids.VTP_DYNAMIC_STATUS, oids.VM_VLAN}
+    both = frozenset({oids.IF_NAME, *QB_TABLES, oids.BASE_PORT_IFINDEX})
+    kept = worth_walking(both)
+    assert oids.QB_STATIC_EGRESS not in kept and oids.QB_STATIC_UNTAGGED not in kept
+    assert {oids.QB_CURRENT_EGRESS, oids.QB_PVID, oids.BASE_PORT_IFINDEX} <= kept
+    static_only = both - {oids.QB_CURRENT_EGRESS, oids.QB_CURRENT_UNTAGGED}
+    assert oids.QB_STATIC_EGRESS in worth_walking(static_only)
+    lonely = frozenset({oids.IF_NAME, oids.BASE_PORT_IFINDEX})
+    assert worth_walking(lonely) == {oids.IF_NAME}  # the bridge map serves nothing here
+
+
+def test_trunk_details_are_those_of_trunking_ports(realdata: Path) -> None:
+    from stackwatch.switch.device import trunk_details
+
+    w = walked(realdata, "cisco-c3560")
+    wanted = trunk_details(w.columns)
+    # ...46.1.6.1.1.14.IFINDEX|2|1 (trunking) for 10149, 10151, 10152 only; the others |2|2
+    assert set(wanted) == set(oids.VTP_TRUNK_DETAILS)
+    assert wanted[oids.VTP_VLANS_ENABLED] == {(10149,), (10151,), (10152,)}
+    assert trunk_details({oids.VTP_DYNAMIC_STATUS: {(1,): Value(Kind.INTEGER, 2)}}) == {}

@@ -1,0 +1,148 @@
+"""Free space against the next backup: how big it will be, and whether each destination holds it.
+
+The size comes from the job's own history: the newest good backup's size plus the mean growth
+per run over the last RUNS good ones (a job that grows 1 GB a run needs 1 GB more next time). A
+job without a good backup yet has only a guess: the size of its databases on the server times
+GUESS_RATIO (a compressed dump is usually well below its data files); a guess warns, it never
+refuses. Each local destination (a directory, a mounted volume) must have the forecast plus the
+job's ``space_margin`` free; ``backup run`` refuses to start, writing nothing, when one has not
+(a backup that fills the disk half way fails anyway, after hours, and takes the space that other
+programs needed); ``backup list`` shows the forecast. Off-site (ssh) space is not measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from stackwatch.backup.catalog import Catalog
+from stackwatch.backup.config import SYSTEM_DATABASES, BackupConfig
+from stackwatch.backup.dump import Client, sql_string
+from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
+
+RUNS = 5  # good backups the growth is measured over
+GUESS_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    size: int  # bytes the next backup is expected to take
+    basis: str  # how it was reached, in an operator's words
+    firm: bool  # from the job's own backups (False: a guess from the data size)
+
+
+@dataclass(frozen=True)
+class Room:
+    destination: str
+    free: int | None  # None: not measured (off-site, a volume not mounted)
+    need: int  # the estimate plus the job's margin
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.free is None else self.free >= self.need
+
+
+def from_history(sizes: Sequence[int]) -> Estimate | None:
+    """The next size from the good backups' sizes, newest first (None: there are none)."""
+    recent = [s for s in sizes[:RUNS] if s > 0]
+    if not recent:
+        return None
+    growth = max(0, (recent[0] - recent[-1]) // (len(recent) - 1)) if len(recent) > 1 else 0
+    basis = f"newest {human(recent[0])}"
+    if len(recent) > 1:
+        basis += f", growing {human(growth)} a run over the last {len(recent)}"
+    return Estimate(recent[0] + growth, basis, True)
+
+
+def from_data(data_bytes: int) -> Estimate:
+    return Estimate(
+        int(data_bytes * GUESS_RATIO),
+        f"a guess: no backup yet, {GUESS_RATIO:g} x the {human(data_bytes)} of data",
+        False,
+    )
+
+
+def history(catalog: Catalog, job: str) -> Estimate | None:
+    return from_history([b.size for b in catalog.backups(job=job, status="good")])
+
+
+def data_size(client: Client, databases: str | Sequence[str]) -> int:
+    """Bytes of data and indexes of the job's databases on the server."""
+    if isinstance(databases, str):
+        excluded = ", ".join(sql_string(d) for d in SYSTEM_DATABASES)
+        where = f"TABLE_SCHEMA NOT IN ({excluded})"
+    else:
+        where = f"TABLE_SCHEMA IN ({', '.join(sql_string(d) for d in databases)})"
+    rows = client.query(
+        f"SELECT IFNULL(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES "
+        f"WHERE {where}"
+    )
+    return int(str(rows[0][0])) if rows and rows[0] and str(rows[0][0]).isdigit() else 0
+
+
+def rooms(host: Host, cfg: BackupConfig, job: str, estimate: Estimate) -> list[Room]:
+    """Each destination of the job against the estimate plus the margin."""
+    need = int(estimate.size * (1 + cfg.jobs[job].space_margin))
+    found = []
+    for name in cfg.jobs[job].destinations:
+        dest = cfg.destinations[name]
+        free = None
+        if dest.kind == "directory" or (dest.kind == "volume" and host.is_mount(dest.path)):
+            free = free_at(host, Path(dest.path))
+        found.append(Room(name, free, need))
+    return found
+
+
+def free_at(host: Host, path: Path) -> int | None:
+    """Free bytes where ``path`` is or will be made (its nearest existing parent)."""
+    while not host.exists(str(path)) and path != path.parent:
+        path = path.parent
+    try:
+        return host.free_bytes(path)
+    except HostError:
+        return None
+
+
+def refusal(estimate: Estimate, found: Sequence[Room]) -> str | None:
+    """Why the run must not start (a firm estimate that a destination cannot hold), or None."""
+    short = [r for r in found if r.fits is False]
+    if not short or not estimate.firm:
+        return None
+    return "not started, nothing written: " + "; ".join(_short_line(r, estimate) for r in short)
+
+
+def warnings(estimate: Estimate, found: Sequence[Room]) -> list[str]:
+    """A guess that a destination may not hold the backup: said, not refused."""
+    if estimate.firm:
+        return []
+    return [f"WARNING: {_short_line(r, estimate)}" for r in found if r.fits is False]
+
+
+def _short_line(room: Room, estimate: Estimate) -> str:
+    return (
+        f"destination {room.destination} has {human(room.free or 0)} free, the next backup needs "
+        f"about {human(room.need)} ({estimate.basis}, with the margin)"
+    )
+
+
+def forecast_lines(estimate: Estimate | None, found: Sequence[Room]) -> list[str]:
+    """What ``backup list`` shows under a job."""
+    if estimate is None:
+        return ["  next backup: no size known yet (no good backup)"]
+    lines = [f"  next backup: about {human(estimate.size)} ({estimate.basis})"]
+    for r in found:
+        if r.free is None:
+            lines.append(f"    {r.destination}: free space not measured")
+        else:
+            verdict = "fits" if r.fits else "WILL NOT FIT"
+            lines.append(f"    {r.destination}: {human(r.free)} free, {verdict}")
+    return lines
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
