@@ -1,12 +1,16 @@
-"""Benchmark: `stackwatch weblog top --by referrer` against the mawk one-liner
+"""Benchmark: `stackwatch weblog top` (every --by) against the mawk one-liner
 (`mawk -F'"' '{c[$4]++} END {for (k in c) print c[k], k}' | sort -rn`), the awk | sort | uniq
-pipeline, GoAccess, `wc -l` and Python's own start-up, on the same 2-million-line combined log in
-one run; prints times, peak memory and the ratios to stackwatch and to the mawk one-liner, and
-`stackwatch weblog detect` on the same log with its lines per second.
+pipeline, GoAccess, `wc -l` and Python's own start-up, and `stackwatch weblog detect` against the
+same detection record by record (the code before issue 15: ``detect_files(fast=False)``), all on
+the same 2-million-line combined log in one run. Prints wall times (best of --repeat), peak
+memory, ratios to the mawk one-liner, detect's lines per second, and checks that both detects
+report the same findings.
 
-    python3 bench/weblog_top.py [--lines 2000000] [--repeat 3] [--by referrer] [--no-goaccess]
+    python3 bench/weblog_top.py [--lines 2000000] [--repeat 3] [--by referrer,ip,...]
+                                [--no-goaccess] [--gz] [--log FILE]
 
-The log is generated into a temporary directory (bench/weblog_gen.py) and removed afterwards.
+The log is generated into a temporary directory (bench/weblog_gen.py) and removed afterwards,
+unless --log names one. --gz also times both on a gzip copy (decompressed in parallel).
 """
 
 from __future__ import annotations
@@ -23,9 +27,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from weblog_gen import generate
 
+BY = ("referrer", "site", "ip", "path", "status", "agent")
+# The mawk one-liner counting the same field, where awk can split it out: (separator, field).
+AWK_FIELD = {"referrer": ('"', 4), "agent": ('"', 6), "ip": (" ", 1), "status": (" ", 9)}
+RECORD_PATH = (
+    "import sys; from stackwatch.weblog.detect import detect_files; "
+    "from stackwatch.weblog.formats import get_format; "
+    "from stackwatch.weblog.views import detect_json; "
+    "f, s = detect_files([sys.argv[1]], get_format('combined'), ['example.com'], fast=False); "
+    "sys.stdout.write(detect_json(f, s))"
+)
 
-def run(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak memory (MB, /usr/bin/time -v) of one command."""
+
+def run(argv: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak memory (MB, /usr/bin/time -v) and output of one command."""
     timer = ["/usr/bin/time", "-v"] if os.path.exists("/usr/bin/time") else []
     started = time.perf_counter()
     done = subprocess.run([*timer, *argv], capture_output=True, text=True, check=False)
@@ -36,60 +51,107 @@ def run(argv: list[str]) -> tuple[float, float]:
     for line in done.stderr.splitlines():
         if "Maximum resident set size" in line:
             peak = int(line.split(":")[1]) / 1024
-    return elapsed, peak
+    return elapsed, peak, done.stdout
 
 
-def best(argv: list[str], repeat: int) -> tuple[float, float]:
+def best(argv: list[str], repeat: int) -> tuple[float, float, str]:
     """The fastest of ``repeat`` runs (the machine may be shared) and its peak memory."""
-    return min(run(argv) for _ in range(repeat))
+    return min((run(argv) for _ in range(repeat)), key=lambda r: r[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the fastest counts")
-    parser.add_argument("--by", default="referrer", help="the field stackwatch counts")
+    parser.add_argument("--by", default=",".join(BY), help="the fields stackwatch counts by")
     parser.add_argument("--no-goaccess", action="store_true")
+    parser.add_argument("--gz", action="store_true", help="also a gzip copy of the log")
+    parser.add_argument("--log", help="an existing combined log (else one is generated)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sw-bench-"))
     try:
-        log = tmp / "access.log"
-        generate(str(log), args.lines)
+        log = Path(args.log) if args.log else tmp / "access.log"
+        if not args.log:
+            generate(str(log), args.lines)
+        lines = sum(1 for _ in open(log, "rb"))  # noqa: SIM115 (the bench's own file)
         size = log.stat().st_size / 1e6
-        print(f"log: {args.lines} lines, {size:.0f} MB; best of {args.repeat} runs")
+        print(f"log: {lines} lines, {size:.0f} MB; best of {args.repeat} runs, side by side")
         commands = _commands(log, tmp, args)
-        times = {name: best(argv, args.repeat) for name, argv in commands.items()}
-        mawk = times.get("mawk one-liner", (float("nan"), 0.0))[0]
-        sw = times["stackwatch"][0]
-        detect = times["stackwatch weblog detect"][0]
-        print(f"weblog detect: {args.lines / detect:,.0f} lines/s")
-        for name, (elapsed, peak) in times.items():
-            print(f"{name:<34} {elapsed:6.2f} s  peak {peak:5.0f} MB  "
-                  f"{elapsed / sw:5.2f}x stackwatch  {elapsed / mawk:5.2f}x mawk")  # fmt: skip
+        if args.gz:
+            commands.update(_gz_commands(log, tmp))
+        times = {}
+        for round_ in range(args.repeat):  # interleaved: each round runs every command once
+            for name, argv in commands.items():
+                if round_ and name.startswith("goaccess"):
+                    continue  # minutes a run: once is enough to compare
+                result = run(argv)
+                if name not in times or result[0] < times[name][0]:
+                    times[name] = result
+        _report(times, lines)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _report(times: dict[str, tuple[float, float, str]], lines: int) -> None:
+    mawk = times.get("mawk one-liner (referrer)", (float("nan"), 0.0, ""))[0]
+    for name, (elapsed, peak, _) in times.items():
+        rate = f"  {lines / elapsed / 1e6:5.2f} M lines/s" if "detect" in name else ""
+        print(f"{name:<44} {elapsed:6.2f} s  peak {peak:5.0f} MB  {elapsed / mawk:5.2f}x mawk"
+              f"{rate}")  # fmt: skip
+    fast = times["stackwatch weblog detect"]
+    slow = times["detect record by record (before)"]
+    print(f"detect: {slow[0] / fast[0]:.2f}x faster than record by record; same findings: "
+          f"{fast[2] == slow[2]}")  # fmt: skip
+
+
+def _stackwatch(*args: str) -> list[str]:
+    return [sys.executable, "-m", "stackwatch.cli", "weblog", *args]
+
+
 def _commands(log: Path, tmp: Path, args: argparse.Namespace) -> dict[str, list[str]]:
     """The commands compared, by name (a tool that is not installed is left out)."""
-    commands = {
-        "stackwatch": [sys.executable, "-m", "stackwatch.cli", "weblog", "top", str(log),
-                       "--by", args.by, "--limit", "10"],
-        "python start-up (import stackwatch.cli)": [sys.executable, "-c", "import stackwatch.cli"],
-        "stackwatch weblog detect": [sys.executable, "-m", "stackwatch.cli", "weblog", "detect",
-                                     str(log), "--site", "example.com"],
-        "wc -l": ["wc", "-l", str(log)],
-        "awk | sort | uniq -c | sort -rn": ["sh", "-c", f"awk -F'\"' '{{print $4}}' {log} "
-                                            "| sort | uniq -c | sort -rn | head -10"],
-    }  # fmt: skip
+    commands: dict[str, list[str]] = {}
     if shutil.which("mawk"):
-        one_liner = f"mawk -F'\"' '{{c[$4]++}} END {{for (k in c) print c[k], k}}' {log} | sort -rn"
-        commands["mawk one-liner"] = ["sh", "-c", one_liner + " | head -10"]
+        for by in ["referrer", *(b for b in args.by.split(",") if b != "referrer")]:
+            if by in AWK_FIELD:
+                sep, n = AWK_FIELD[by]
+                counting = f"mawk -F'{sep}' '{{c[${n}]++}} END {{for (k in c) print c[k], k}}'"
+                commands[f"mawk one-liner ({by})"] = ["sh", "-c", f"{counting} {log} | sort -rn"
+                                                      " | head -10"]  # fmt: skip
+    for by in args.by.split(","):
+        commands[f"stackwatch weblog top --by {by}"] = _stackwatch(
+            "top", str(log), "--by", by, "--limit", "10"
+        )
+    commands["stackwatch weblog detect"] = _stackwatch(
+        "detect", str(log), "--site", "example.com", "--format", "json"
+    )
+    commands["detect record by record (before)"] = [sys.executable, "-c", RECORD_PATH, str(log)]
+    commands["python start-up (import stackwatch.cli)"] = [sys.executable, "-c",
+                                                           "import stackwatch.cli"]  # fmt: skip
+    commands["wc -l"] = ["wc", "-l", str(log)]
+    pipeline = f"awk -F'\"' '{{print $4}}' {log} | sort | uniq -c | sort -rn | head -10"
+    commands["awk | sort | uniq -c | sort -rn"] = ["sh", "-c", pipeline]
     if not args.no_goaccess and shutil.which("goaccess"):
         report = str(tmp / "r.json")
         commands["goaccess (JSON report)"] = ["goaccess", str(log), "--log-format=COMBINED",
                                               "-o", report, "--no-progress"]  # fmt: skip
     return commands
+
+
+def _gz_commands(log: Path, tmp: Path) -> dict[str, list[str]]:
+    packed = tmp / "access.log.gz"
+    with open(packed, "wb") as out:
+        subprocess.run(["pigz" if shutil.which("pigz") else "gzip", "-c", str(log)], stdout=out,
+                       check=True)  # fmt: skip
+    return {
+        "zcat | wc -l (gz)": ["sh", "-c", f"zcat {packed} | wc -l"],
+        "stackwatch weblog top --by referrer (gz)": _stackwatch(
+            "top", str(packed), "--by", "referrer", "--limit", "10"
+        ),
+        "stackwatch weblog detect (gz)": _stackwatch(
+            "detect", str(packed), "--site", "example.com"
+        ),
+    }
 
 
 if __name__ == "__main__":

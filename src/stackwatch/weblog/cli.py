@@ -22,6 +22,7 @@ from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 from stackwatch.render.safe import printable
 from stackwatch.weblog.formats import FormatError, LogFormat, get_format
+from stackwatch.weblog.progress import on_terminal
 from stackwatch.weblog.reader import LogReadError
 from stackwatch.weblog.rules import UnsafeHost
 
@@ -143,7 +144,8 @@ def top(
     fmt = _format(log_format, settings)
     start = time.time() - _duration(since, "--since") if since else None
     try:
-        text = _counted(_absolute(paths), fmt, by, start, limit, output)
+        with on_terminal(_absolute(paths)):
+            text = _counted(_absolute(paths), fmt, by, start, limit, output)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
     sys.stdout.write(text)
@@ -191,7 +193,8 @@ def detect(
         usage_error("--html reads the logs twice: name files, not - (stdin)")
     timeline = Timeline([], []) if plot or html else None
     try:
-        findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
+        with on_terminal(_absolute(paths)):
+            findings, stats = detect_files(_absolute(paths), fmt, sites, options, timeline)
     except (LogReadError, FormatError) as exc:
         usage_error(str(exc))
     view = detect_json if output == "json" else detect_text

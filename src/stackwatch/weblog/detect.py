@@ -143,6 +143,16 @@ class _HostBucket:
     paths: Counter[bytes] = field(default_factory=Counter)
     hosts: Counter[str] = field(default_factory=Counter)  # the site's hosts seen
 
+    def merge(self, other: _HostBucket) -> None:
+        """Add the requests of ``other`` (the same site, later in the log) to these."""
+        self.count += other.count
+        self.dynamic += other.dynamic
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+        self.ips.update(other.ips)
+        self.paths.update(other.paths)
+        self.hosts.update(other.hosts)
+
 
 @dataclass
 class _Second:
@@ -291,6 +301,36 @@ class Detector:
             hb.dynamic += 1
         hb.ips[ip] += 1
         hb.paths[path] += 1
+
+    def add_second(self, second: int, total: int, hosts: dict[str, _HostBucket]) -> None:
+        """The requests of one second at once, as ``add`` takes them one by one: ``total`` of
+        them, and the buckets of the referring sites that are judged, by site (see ``site``)."""
+        if self._first_second is None:
+            self._first_second = second
+            self._latest = second
+        self._latest = max(self._latest, second)
+        oldest = self._latest - self.window + 1
+        if second < oldest:
+            second = oldest  # late, as in add
+            self.late += total
+        bucket = self._seconds.get(second)
+        if bucket is None:
+            bucket = self._seconds[second] = _Second()
+        bucket.total += total
+        for host, hb in hosts.items():
+            mine = bucket.hosts.get(host)
+            if mine is None:
+                bucket.hosts[host] = hb
+            else:
+                mine.merge(hb)
+            held = self._held[host] = self._held.get(host, 0) + hb.count
+            if held >= self._hot_count:
+                self._hot.add(host)
+
+    @property
+    def static_extensions(self) -> tuple[bytes, ...]:
+        """The path endings of static files, in lower case (see ``is_static``)."""
+        return self._static
 
     # Judging -------------------------------------------------------------------------------------
 
@@ -557,6 +597,19 @@ class Driver:
                 continue
             add(stamp, ip, path, host)
 
+    def feed_second(self, second: int, total: int, hosts: dict[str, _HostBucket]) -> None:
+        """The requests of one second at once (see ``Detector.add_second``), on the schedule
+        ``feed`` keeps for each of them."""
+        newest = self._newest
+        if newest is None or second > newest:
+            if newest is not None:
+                self.detector.advance(second - 1)
+            self._newest = second
+        elif second < newest - self.late:
+            self.dropped += total
+            return
+        self.detector.add_second(second, total, hosts)
+
     def judge(self, now: float | None = None) -> list[Evidence]:
         """The floods in the window ending at ``now``, or at the newest request when there is
         no ``now`` or the log runs ahead of the clock."""
@@ -583,13 +636,12 @@ def _timed(records: Iterable[Record], timeline: Timeline) -> Iterator[Record]:
 
 
 def _record_blocks(
-    paths: Iterable[str], parser: Parser, stats: ScanStats, host: Host | None
+    groups: list[list[str]], parser: Parser, stats: ScanStats, host: Host | None
 ) -> Iterable[list[Record]]:
-    """Every request of the logs, in blocks: a rotated set oldest file first, separate logs
-    (not one rotated set) merged by time."""
-    groups = streams(paths, host)
+    """Every request of the logs (``streams``), in blocks: a rotated set oldest file first,
+    separate logs (not one rotated set) merged by time."""
     if len(groups) == 1:
-        return (parser.parse(data, stats) for data in read_blocks(groups[0], stats, host=host))
+        return (parser.parse(data, stats) for data in read_blocks(groups[0], stats, BLOCK, host))
     block = max(BLOCK // max(len(groups), 1), MIN_MERGE_BLOCK)
     feeds = [
         (parser.parse(data, stats) for data in read_blocks(g, stats, block, host)) for g in groups
@@ -627,17 +679,27 @@ def detect_files(
     options: DetectOptions | None = None,
     timeline: Timeline | None = None,
     host: Host | None = None,
+    *,
+    fast: bool = True,
 ) -> tuple[list[Finding], ScanStats]:
     """Run the detector over whole logs (read through ``host``), on the Driver's schedule.
+    One time-ordered stream is counted per second (fastdetect.py, unless ``fast`` is False);
+    several are read record by record and merged.
 
     Separate logs (not one rotated set) are merged by time, so the detector sees the site's
     requests in the order they came whatever file each was written to."""
     driver = Driver(Detector(sites, options))
     stats = ScanStats()
     horizon = driver.detector.options.reorder
-    blocks = _record_blocks(paths, Parser(fmt), stats, host)
-    found = in_order(blocks, horizon) if horizon > 0 else chain.from_iterable(blocks)
-    driver.feed(_timed(found, timeline) if timeline is not None else found)
+    groups = streams(paths, host)
+    if horizon > 0 and len(groups) == 1 and fast:
+        from stackwatch.weblog.fastdetect import detect_stream  # (it imports this module)
+
+        detect_stream(groups[0], fmt, driver, stats, host or Host(), timeline, BLOCK)
+    else:
+        blocks = _record_blocks(groups, Parser(fmt), stats, host)
+        found = in_order(blocks, horizon) if horizon > 0 else chain.from_iterable(blocks)
+        driver.feed(_timed(found, timeline) if timeline is not None else found)
     driver.judge()
     stats.late = driver.late_requests
     return driver.detector.all_findings(), stats

@@ -14,18 +14,21 @@ Big plain files are split into byte ranges cut at line ends and counted by one p
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from itertools import compress
 from multiprocessing import get_context
-from typing import Any, BinaryIO, cast
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
-from stackwatch.weblog import reader
+from stackwatch.weblog import progress, reader
 from stackwatch.weblog.formats import LogFormat, Matcher
-from stackwatch.weblog.reader import LogReadError, ScanStats, blocks_of, expand
+from stackwatch.weblog.reader import LogReadError, ScanStats, expand, file_blocks, mapped_blocks
 
 BLOCK = reader.BLOCK  # the reader's block, so over-long lines are found as it finds them
 PIECE = 256 << 10  # a block the fast path cannot vouch for is retried in pieces of this size
@@ -61,18 +64,22 @@ def count_values(
     for path in expand(paths, host):
         stats.files.append(path)
         ranges = _ranges(path, host, workers)
-        if ranges:
-            _count_parallel(ranges, fmt, fields, total, stats, host)
+        if len(ranges) > 1:
+            _count_parallel(path, ranges, fmt, fields, total, stats, host)
         else:
-            _count_stream(path, fmt, fields, total, stats, host)
+            _count_blocks(file_blocks(path, stats, host), fmt, fields, total, stats)
     return total
 
 
-def count_block(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
-    """Count the matches in a block of whole lines into ``into``; return how many matched."""
-    matched = _count_fast(data, fast, into)
-    if matched is not None:
-        return matched
+def count_block(
+    data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any], lines: int | None = None
+) -> int:
+    """Count the matches in a block of whole lines (``lines`` of them, when known) into
+    ``into``; return how many matched."""
+    found = vouched(data, data.count(b"\n") if lines is None else lines, fast)
+    if found is not None:
+        into.update(found)
+        return len(found)
     return sum(_count_piece(piece, fast, careful, into) for piece in _pieces(data))
 
 
@@ -85,20 +92,10 @@ def vouched(data: bytes, lines: int, fast: Matcher) -> list[Any] | None:
     return found if len(found) == lines else None
 
 
-def _count_fast(data: bytes, fast: Matcher, into: Counter[Any]) -> int | None:
-    """The count of a piece when the fast path vouches for every line of it, else None."""
+def _count_piece(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
     found = vouched(data, data.count(b"\n"), fast)
     if found is None:
-        return None
-    into.update(found)
-    return len(found)
-
-
-def _count_piece(data: bytes, fast: Matcher, careful: Matcher, into: Counter[Any]) -> int:
-    matched = _count_fast(data, fast, into)
-    if matched is not None:
-        return matched
-    found = careful.findall(data)
+        found = careful.findall(data)
     into.update(found)
     return len(found)
 
@@ -113,17 +110,19 @@ def _pieces(data: bytes) -> Iterator[bytes]:
         start = end
 
 
-def _count_stream(
-    path: str, fmt: LogFormat, fields: tuple[str, ...], into: Counter[Any], stats: ScanStats,
-    host: Host,
+def _count_blocks(
+    blocks: Iterable[bytes], fmt: LogFormat, fields: tuple[str, ...], into: Counter[Any],
+    stats: ScanStats, shown: int = 1,
 ) -> None:  # fmt: skip
-    from stackwatch.weblog.reader import _opened
-
+    """Count every block; each counts ``shown`` times on the terminal's progress report (the
+    ranges of a file are read at the same pace; 0 in a worker, which has no terminal)."""
     fast, careful = fmt.fast_matcher(fields), fmt.matcher(fields)
-    with _opened(path, host) as handle:
-        for data in blocks_of(handle, stats, path, BLOCK):
-            stats.lines += data.count(b"\n")
-            stats.matched += count_block(data, fast, careful, into)
+    for data in blocks:
+        lines = data.count(b"\n")
+        stats.lines += lines
+        stats.matched += count_block(data, fast, careful, into, lines)
+        if shown:
+            progress.advance(lines * shown, len(data) * shown)
 
 
 def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
@@ -148,45 +147,80 @@ def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
 
 
 def _count_parallel(
-    ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
+    path: str, ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
     into: Counter[Any], stats: ScanStats, host: Host,
 ) -> None:  # fmt: skip
-    path = stats.files[-1]
+    """The first range counted here while forked children count the others. A child is given
+    its range as it is forked, not through a pool's queue: a pool's feeder threads need this
+    process's lock on the interpreter, which the regex holds for a whole block at a time, and
+    the children started late."""
     jobs = [_Job(path, a, b, fmt, fields, host) for a, b in ranges]
-    with ProcessPoolExecutor(len(jobs), mp_context=get_context("fork")) as pool:
-        for counted, lines, matched, too_long in pool.map(_count_range, jobs):
-            into.update(counted)
-            stats.lines += lines
-            stats.matched += matched
-            stats.too_long += too_long
+    children: list[tuple[BaseProcess, Connection]] = []
+    try:
+        for job in jobs[1:]:
+            children.append(_fork_counter(job))
+        results = [_count_range(jobs[0], len(jobs))]
+        for child, receive in children:
+            try:
+                result = receive.recv()
+            except EOFError:  # the child died (killed, out of memory) without an answer
+                raise LogReadError(f"{path}: a counting process ended early") from None
+            if isinstance(result, LogReadError):
+                raise result
+            results.append(result)
+            child.join()
+    finally:
+        for child, receive in children:
+            receive.close()
+            if child.is_alive():
+                child.terminate()
+                child.join()
+    for counted, lines, matched, too_long in results:
+        _merge(into, counted)
+        stats.lines += lines
+        stats.matched += matched
+        stats.too_long += too_long
 
 
-def _count_range(job: _Job) -> tuple[Counter[Any], int, int, int]:
-    """A worker: count one byte range (it starts and ends at line ends)."""
-    fast, careful = job.fmt.fast_matcher(job.fields), job.fmt.matcher(job.fields)
+def _fork_counter(job: _Job) -> tuple[BaseProcess, Connection]:
+    """A forked child counting ``job``; its result (or LogReadError) comes on the pipe."""
+    context = get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_count_child, args=(job, send), daemon=True)
+    child.start()
+    send.close()
+    return child, receive
+
+
+def _count_child(job: _Job, send: Connection) -> None:
+    try:
+        result: object = _count_range(job)
+    except LogReadError as exc:
+        result = exc
+    send.send(result)
+    send.close()
+
+
+def _merge(into: Counter[Any], other: Counter[Any]) -> None:
+    """Add the counts of ``other`` to ``into`` (values new to it in ``other``'s order, as
+    ``update`` adds them): the new ones at C speed (two halves of a log may hold a million
+    client IPs each), the common ones one by one."""
+    inside = list(map(into.__contains__, other))
+    new = list(compress(other, map(operator.not_, inside)))
+    common = list(compress(other, inside))
+    dict.update(into, zip(new, map(other.__getitem__, new), strict=True))  # in ``other``'s order
+    for value in common:
+        into[value] += other[value]
+
+
+def _count_range(job: _Job, shown: int = 0) -> tuple[Counter[Any], int, int, int]:
+    """Count one byte range (it starts and ends at line ends)."""
     counted: Counter[Any] = Counter()
     stats = ScanStats()
     try:
         with job.host.open_binary(job.path) as handle:
-            handle.seek(job.start)
-            for data in blocks_of(
-                cast(BinaryIO, _Limited(handle, job.end - job.start)), stats, job.path, BLOCK
-            ):
-                stats.lines += data.count(b"\n")
-                stats.matched += count_block(data, fast, careful, counted)
+            blocks = mapped_blocks(handle, stats, job.path, job.start, job.end, BLOCK)
+            _count_blocks(blocks, job.fmt, job.fields, counted, stats, shown)
     except HostError as exc:
         raise LogReadError(str(exc)) from None
     return counted, stats.lines, stats.matched, stats.too_long
-
-
-class _Limited:
-    """A file handle that ends after ``left`` bytes."""
-
-    def __init__(self, handle: Any, left: int) -> None:
-        self._handle = handle
-        self._left = left
-
-    def read(self, size: int) -> bytes:
-        data = self._handle.read(min(size, self._left))
-        self._left -= len(data)
-        return bytes(data)

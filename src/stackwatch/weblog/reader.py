@@ -14,6 +14,8 @@ alone.
 from __future__ import annotations
 
 import gzip
+import io
+import mmap
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from stackwatch.weblog.formats import LogFormat
 
 BLOCK = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is not a log line; it is skipped and counted
+GUNZIP_WAIT = 60.0  # seconds gzip may take to exit once its output is read
 
 
 class LogReadError(Exception):
@@ -101,8 +104,29 @@ def _opened(path: str, host: Host) -> Iterator[BinaryIO]:
         if head != b"\x1f\x8b":
             yield raw
             return
+        with _gunzip(path, raw, host) as unpacked:
+            yield unpacked
+
+
+@contextmanager
+def _gunzip(path: str, raw: BinaryIO, host: Host) -> Iterator[BinaryIO]:
+    """A gzip file decompressed by pigz or gzip in a process of its own, on another core while
+    this one parses (zlib here would add its time to the parsing's); by zlib when neither is
+    installed. A broken file is a LogReadError naming it, once its readable part is read."""
+    program = host.which("pigz") or host.which("gzip")
+    if program is None:
         with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
             yield cast(BinaryIO, unpacked)
+        return
+    try:
+        process = host.spawn([program, "-dc", "--", host.real(path)], what="gzip")
+    except HostError as exc:
+        raise LogReadError(f"{path}: {exc}") from None
+    with process:
+        yield cast(BinaryIO, process.stdout)
+        if process.wait(GUNZIP_WAIT) != 0:
+            why = (process.stderr_text().strip().splitlines() or ["cannot decompress"])[-1]
+            raise LogReadError(f"{path}: {why}")
 
 
 def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK) -> Iterator[bytes]:
@@ -138,6 +162,91 @@ def blocks_of(handle: BinaryIO, stats: ScanStats, name: str, block: int = BLOCK)
         yield carry + b"\n"
 
 
+def mapped_blocks(
+    handle: BinaryIO,
+    stats: ScanStats,
+    name: str,
+    start: int = 0,
+    end: int | None = None,
+    block: int = BLOCK,
+) -> Iterator[bytes]:
+    """Blocks of whole lines of a plain file, bytes ``start`` to ``end`` (line ends), read
+    through a memory map: each block is copied once, where reading and cutting at the last line
+    end copies it twice (a third of the time of a count). A line with no end within a block is
+    longer than any log line: skipped and counted, as ``blocks_of`` does. A handle that cannot be
+    mapped (a pipe, an empty file) is read by ``blocks_of``."""
+    mapped = map_file(handle)
+    if mapped is None:
+        if start:
+            handle.seek(start)
+        limited = _Limited(handle, end - start) if end is not None else handle
+        yield from blocks_of(cast(BinaryIO, limited), stats, name, block)
+        return
+    with mapped:
+        yield from _mapped(mapped, stats, start, len(mapped) if end is None else end, block)
+
+
+def _mapped(mapped: mmap.mmap, stats: ScanStats, pos: int, end: int, block: int) -> Iterator[bytes]:
+    for start, stop in block_bounds(mapped, stats, pos, end, block):
+        yield mapped_block(mapped, start, stop)
+
+
+def block_bounds(
+    mapped: mmap.mmap, stats: ScanStats, pos: int, end: int, block: int = BLOCK
+) -> Iterator[tuple[int, int]]:
+    """Where the blocks of whole lines of a mapped file lie, from ``pos`` to ``end``: (start,
+    stop) of each, as ``mapped_blocks`` cuts them; a line longer than a block is skipped and
+    counted. Finding them touches one page per block, so another process can copy them."""
+    while pos < end:
+        stop = min(pos + block, end)
+        cut = mapped.rfind(b"\n", pos, stop) if stop < end else stop - 1
+        if cut < 0:  # no line end in a whole block: not a log line
+            stats.too_long += 1
+            stats.lines += 1
+            cut = mapped.find(b"\n", stop, end)
+            pos = end if cut < 0 else cut + 1
+            continue
+        yield pos, cut + 1
+        pos = cut + 1
+
+
+def mapped_block(mapped: mmap.mmap, start: int, stop: int) -> bytes:
+    """The block of whole lines at ``start``:``stop`` (see ``block_bounds``), its pages let go;
+    the file's last line gets its newline."""
+    data = mapped[start:stop]
+    _unmap(mapped, start, stop)
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def map_file(handle: BinaryIO) -> mmap.mmap | None:
+    """The open file mapped for reading, or None when it cannot be (a pipe, an empty file)."""
+    try:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+def _unmap(mapped: mmap.mmap, start: int, end: int) -> None:
+    """Let go of the pages of a block once copied, so that the memory a mapped file holds
+    stays one block whatever its size (they stay in the page cache)."""
+    first = start - start % mmap.PAGESIZE
+    if end > first:
+        mapped.madvise(mmap.MADV_DONTNEED, first, end - first)
+
+
+class _Limited:
+    """A file handle that ends after ``left`` bytes."""
+
+    def __init__(self, handle: BinaryIO, left: int) -> None:
+        self._handle = handle
+        self._left = left
+
+    def read(self, size: int) -> bytes:
+        data = self._handle.read(min(size, self._left))
+        self._left -= len(data)
+        return bytes(data)
+
+
 def scan(
     paths: Iterable[str],
     fmt: LogFormat,
@@ -164,5 +273,14 @@ def read_blocks(
     host = host or Host()
     for path in paths:
         stats.files.append(path)
-        with _opened(path, host) as handle:
+        yield from file_blocks(path, stats, host, block)
+
+
+def file_blocks(path: str, stats: ScanStats, host: Host, block: int = BLOCK) -> Iterator[bytes]:
+    """Blocks of whole lines of one log: a plain file through a memory map, stdin and gzip
+    files as a stream."""
+    with _opened(path, host) as handle:
+        if path == "-" or isinstance(handle, gzip.GzipFile):
             yield from blocks_of(handle, stats, path, block)
+        else:
+            yield from mapped_blocks(handle, stats, path, block=block)

@@ -8,8 +8,10 @@ million lines usually carry a few thousand distinct Referers.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 
 from stackwatch.core.host import Host
 from stackwatch.core.record import dataclass
@@ -63,9 +65,17 @@ def count_by(
             stamp = parse_time(when)
             if stamp is not None and stamp >= since:
                 raw[value] += count
+    total = sum(raw.values())
+    if by not in _SOURCE and _all_plain(raw):
+        # Values in ASCII without a backslash are their own text: two million client IPs
+        # need not be made text one by one (the same rows, ties in the same order).
+        return TopResult(by, [(v.decode(), n) for v, n in raw.most_common(limit)], total, stats)
     keyed: Counter[str] = Counter()
     for value, count in raw.items():
         keyed[_key_text(by, value)] += count
-    total = sum(keyed.values())
-    rows = keyed.most_common(limit)
-    return TopResult(by, rows, total, stats)
+    return TopResult(by, keyed.most_common(limit), total, stats)
+
+
+def _all_plain(raw: Counter[bytes]) -> bool:
+    """Every value in ASCII without a backslash (checked at C speed)."""
+    return all(map(bytes.isascii, raw)) and not any(map(operator.contains, raw, repeat(b"\\")))

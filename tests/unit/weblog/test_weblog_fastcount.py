@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackwatch.weblog import fastcount
-from stackwatch.weblog.fastcount import count_block, count_values
+from stackwatch.weblog.fastcount import count_block, count_values, vouched
 from stackwatch.weblog.formats import get_format
 from stackwatch.weblog.reader import ScanStats, scan
 from stackwatch.weblog.top import count_by
@@ -25,7 +25,7 @@ FIELD_SETS = (("referrer",), ("ip",), ("request",), ("status",), ("time", "refer
 _BITS = st.sampled_from(
     [' ', '"', '\\', '\\"', '\\\\', '\\x22', '[', ']', '-', ':', '2001:db8::1', '192.0.2.7',
      'GET / HTTP/1.1', '200', '10/Oct/2023:13:55:36 +0000', 'https://a.example/', '\t', '\r',
-     'é', 'x']
+     'é', 'x', '\n']
 )  # fmt: skip
 _ODD = st.lists(_BITS, max_size=14).map("".join)
 _GOOD = st.builds(
@@ -54,6 +54,54 @@ def test_fast_counts_equal_careful_counts_on_hostile_lines(
     matched = count_block(data, fmt.fast_matcher(fields), fmt.matcher(fields), fast)
     assert fast == _careful(data, fmt_name, fields)
     assert matched == sum(fast.values())
+
+
+# Lines without a backslash, so the fast path is tried on every block: half-lines that continue
+# on the next line, stray quotes, spaces and brackets where fields are expected.
+_PLAIN_BITS = st.sampled_from(
+    [' ', '"', '[', ']', '-', '\n', '2001:db8::1', '192.0.2.7', 'GET / HTTP/1.1', '200', '" "',
+     '10/Oct/2023:13:55:36 +0000', 'https://a.example/', '\t', 'é', 'x', '- - [']
+)  # fmt: skip
+_PLAIN_GOOD = st.builds(
+    lambda ip, ref, agent: line(T0, ip, "/p", ref, agent=agent),
+    st.sampled_from(["192.0.2.1", "2001:db8::1", "-", "", "a b"]),
+    st.sampled_from(["-", "https://a.example/x", "", "a b", "[x]"]),
+    st.sampled_from(["Mozilla/5.0", "", 'say "hi"']),
+)
+_PLAIN_LINE = st.one_of(
+    _PLAIN_GOOD,
+    _PLAIN_GOOD,
+    st.lists(_PLAIN_BITS, max_size=14).map(lambda bits: "".join(bits) + "\n"),
+    _PLAIN_GOOD.map(lambda s: s[: len(s) // 2] + "\n"),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PLAIN_LINE, min_size=1, max_size=30), st.sampled_from(FORMATS),
+       st.sampled_from(FIELD_SETS))  # fmt: skip
+def test_what_the_fast_path_vouches_for_is_what_the_careful_parser_finds(
+    lines: list[str], fmt_name: str, fields: tuple[str, ...]
+) -> None:
+    """The fast matcher's fields may run over a newline; it vouches for a block only when every
+    match took exactly one line, and then its values are the careful parser's, line by line."""
+    fmt = get_format(fmt_name)
+    if not set(fields) <= fmt.fields:
+        return
+    data = "".join(lines).encode()
+    found = vouched(data, data.count(b"\n"), fmt.fast_matcher(fields))
+    if found is not None:
+        assert found == fmt.matcher(fields).findall(data)
+
+
+def test_the_fast_path_vouches_for_ordinary_lines_only() -> None:
+    fmt = get_format("combined")
+    fast = fmt.fast_matcher(("referrer",))
+    good = line(T0, "2001:db8::1", "/p", "https://a.example/x") + line(T0, "-", "/", "-")
+    assert vouched(good.encode(), 2, fast) == [b"https://a.example/x", b"-"]
+    split = good.replace('" "M', '"\n"M', 1)  # a line cut in two, the halves read as one
+    assert vouched(split.encode(), 3, fast) is None
+    escaped = line(T0, referrer='a\\"b')
+    assert vouched(escaped.encode(), 1, fast) is None
 
 
 @settings(max_examples=100, deadline=None)
@@ -95,3 +143,20 @@ def test_parallel_ranges_count_what_one_stream_counts(
         assert (stats.lines, stats.matched) == (3001, 3000)
     assert count_by([str(log)], fmt, "referrer", limit=1).rows == [("https://s0.example/", 600)]
     assert count_by([str(log)], fmt, "referrer", since=T0 + 1500).total == 1500
+
+
+def test_gzip_logs_count_as_plain_ones_and_a_cut_one_is_named(tmp_path: Path) -> None:
+    import gzip
+
+    from stackwatch.weblog.reader import LogReadError
+
+    body = "".join(line(T0 + n, "192.0.2.1", "/", f"https://s{n % 3}.example/") for n in range(999))
+    plain, packed, cut = tmp_path / "a.log", tmp_path / "b.log.gz", tmp_path / "c.log.gz"
+    plain.write_text(body)
+    packed.write_bytes(gzip.compress(body.encode()))
+    cut.write_bytes(packed.read_bytes()[:-300])
+    fmt = get_format("combined")
+    assert count_by([str(packed)], fmt, "referrer").rows == count_by([str(plain)], fmt,
+                                                                     "referrer").rows  # fmt: skip
+    with pytest.raises(LogReadError, match=str(cut)):
+        count_by([str(cut)], fmt, "referrer")
