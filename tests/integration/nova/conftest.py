@@ -323,7 +323,7 @@ class EmptyNeutron:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 resource = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                 key = resource.removesuffix(".json").replace("-", "_")
                 known = {

@@ -1,7 +1,7 @@
-"""Loaded by the Nova under test (its own virtual environment), never by stackwatch: a paste filter in place of Keystone's auth_token: the identity auth_token
-would have confirmed (an admin of one project), so that Nova's own keystonecontext middleware,
-policies and services run as in a cloud, with no Keystone to start (Nova 34 has no noauth2).
-"""
+"""Loaded by the Nova under test (its own virtual environment), never by stackwatch: a paste
+filter in place of Keystone's auth_token, with the identity auth_token would have confirmed (an
+admin of one project), so that Nova's own keystonecontext middleware, policies and services run
+as in a cloud, with no Keystone to start (Nova 34 has no noauth2)."""
 
 from collections.abc import Callable, Iterable
 from typing import Any
