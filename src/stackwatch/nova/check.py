@@ -129,8 +129,9 @@ def _judge_probe(findings: Findings, probe: Any, options: ConsoleOptions) -> Non
         )
     findings.metrics.append(Metric("console_ok", 0 if probe.step else 1, labels=labels))
     if probe.step is not None:
+        status = Status.UNKNOWN if probe.unknown else Status.CRITICAL
         findings.problem(
-            Status.CRITICAL, f"{where}: {probe.step} failed: {probe.error}", HINTS.get(probe.step)
+            status, f"{where}: {probe.step} failed: {probe.error}", HINTS.get(probe.step)
         )
         return
     status = judge_value(probe.seconds, options.warning, options.critical)

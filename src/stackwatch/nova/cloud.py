@@ -21,10 +21,13 @@ class CloudError(Exception):
     """The cloud cannot be reached or configured, or refused a request; ``step`` says where
     (API or compute RPC), ``status`` the HTTP status where there was one."""
 
-    def __init__(self, message: str, step: str = "API", status: int | None = None) -> None:
+    def __init__(
+        self, message: str, step: str = "API", status: int | None = None, unknown: bool = False
+    ) -> None:
         super().__init__(message)
         self.step = step
         self.status = status
+        self.unknown = unknown  # not a failure of the cloud seen, but no answer to judge
 
 
 def connect(cloud: str | None, api_timeout: float) -> Any:
@@ -38,7 +41,7 @@ def connect(cloud: str | None, api_timeout: float) -> Any:
         return openstack.connect(api_timeout=api_timeout)
     except (openstack.exceptions.SDKException, ValueError, KeyError) as exc:
         name = cloud or "(OS_* environment)"
-        raise CloudError(f"cannot configure the cloud {name}: {exc}") from None
+        raise CloudError(f"cannot configure the cloud {name}: {exc}", unknown=True) from None
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -63,8 +66,8 @@ def step_of(status: int, message: str) -> str:
 
 def request(conn: Any, service: str, method: str, path: str, **kwargs: Any) -> Any:
     """One request to ``conn.compute`` / ``conn.placement``; the JSON answer, or CloudError."""
-    proxy = getattr(conn, service)
     try:
+        proxy = getattr(conn, service)  # the first use discovers the service's versions
         response = proxy.request(path, method, raise_exc=False, **kwargs)
     except _transport_errors() as exc:
         raise CloudError(f"{service} API unreachable: {type(exc).__name__}: {exc}") from None
@@ -88,7 +91,9 @@ def _json(response: Any) -> Any:
         if response.status_code >= 400:
             return None
         status = response.status_code
-        raise CloudError(f"the API answered something that is not JSON (HTTP {status})") from None
+        raise CloudError(
+            f"the API answered something that is not JSON (HTTP {status})", unknown=True
+        ) from None
 
 
 def read(parser: Any, body: Any) -> Any:
@@ -96,4 +101,4 @@ def read(parser: Any, body: Any) -> Any:
     try:
         return parser(body)
     except AnswerError as exc:
-        raise CloudError(f"the API answered an unexpected shape: {exc}") from None
+        raise CloudError(f"the API answered an unexpected shape: {exc}", unknown=True) from None

@@ -33,6 +33,7 @@ class Probe:
     proxy_seconds: float | None = None  # the proxy's acceptance of the token, where checked
     step: str | None = None  # the step that failed: one of STEPS
     error: str | None = None
+    unknown: bool = False  # no answer to judge (configuration, an answer of the wrong shape)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ def probe_canary(conn: Any, cloud_name: str, canary: Canary, settings: NovaSetti
         console = cloud.read(parse_console, answer)
     except cloud.CloudError as exc:
         took = time.monotonic() - started
-        return Probe(cloud_name, canary.zone, label, took, step=exc.step, error=str(exc))
+        return Probe(
+            cloud_name, canary.zone, label, took, step=exc.step, error=str(exc), unknown=exc.unknown
+        )
     took = time.monotonic() - started
     if console.token is None:
         return Probe(
@@ -172,7 +175,7 @@ def probe_cloud(cloud_name: str, settings: NovaSettings) -> list[Probe]:
         conn = cloud.connect(cloud_name, settings.api_timeout)
         canaries = find_canaries(conn, settings)
     except cloud.CloudError as exc:
-        return [Probe(cloud_name, "-", "", step=exc.step, error=str(exc))]
+        return [Probe(cloud_name, "-", "", step=exc.step, error=str(exc), unknown=exc.unknown)]
     if not canaries:
         missing = f"no ACTIVE server tagged {settings.canary_tag!r} and no canaries set"
         return [Probe(cloud_name, "-", "", step="API", error=missing)]
