@@ -79,3 +79,20 @@ def test_the_oldest_active_server_of_each_zone_is_the_canary() -> None:
         ("az2", "c"), ("nova", "a"),
     ]  # fmt: skip
     assert isinstance(canaries[0], Canary)
+
+
+def test_openstacksdk_is_not_imported_when_the_check_is_skipped(tmp_path: Any) -> None:
+    """The check module and a skipped run import no openstacksdk (its import costs ~0.5 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from stackwatch.core.engine import run_check; "
+        "from stackwatch.core.registry import get_check; from stackwatch.core.host import Host; "
+        "from stackwatch.core.config import Config; from stackwatch.core.state import StateStore; "
+        f"store = StateStore({str(tmp_path)!r}); "
+        "r = run_check(get_check('nova-console'), Host(), Config(None, {}), store); "
+        "print(r.status_text, 'openstack' in sys.modules, 'keystoneauth1' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["SKIP", "False", "False"], done.stderr
