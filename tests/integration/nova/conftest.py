@@ -313,15 +313,6 @@ class Nova:
     def stop_compute(self, host: str) -> None:
         self.processes.stop(host)
 
-    def restart_compute(self, host: str) -> None:
-        """Start a stopped compute again. Nova refuses to start a compute whose node identity
-        file (state_path/compute_id) is missing after its first start; the fake driver never
-        writes one, so it is written here from the compute node's uuid, as a libvirt host
-        keeps it on disk."""
-        conn = self.connect()
-        [node] = [h for h in conn.compute.hypervisors() if h.name == host]
-        (self.directory / host / "compute_id").write_text(f"{node.id}\n")
-        self.start_compute(host)
 
     def wait_port(self, port: int, name: str) -> None:
         _wait_port(port, self.processes, name, 90)

@@ -136,5 +136,5 @@ def test_a_compute_that_is_down_is_a_compute_rpc_finding(
     finally:
         conn.compute.put(f"/os-services/{service.id}", json={"forced_down": False},
                          microversion="2.53")  # fmt: skip
-        nova_cloud.restart_compute("compute-b")
+        nova_cloud.start_compute("compute-b")
         nova_cloud.wait_compute_up("compute-b")
