@@ -3,7 +3,6 @@ of a failed compute host's instances (plan first, then apply)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -46,6 +45,7 @@ def probe(
     config: ConfigOpt = None,
 ) -> None:
     """Time a console URL per cell/AZ and check the proxy accepts its token (as the check)."""
+    from stackwatch.core.config import Config
     from stackwatch.core.engine import run_check
     from stackwatch.core.host import Host
     from stackwatch.core.registry import get_check
@@ -57,7 +57,7 @@ def probe(
     loaded, settings = _settings(config, PLUGIN_UNKNOWN if output == "nagios" else 2)
     if cloud:
         data = {**loaded.data, "nova": {**loaded.section("nova"), "clouds": [cloud]}}
-        loaded = dataclasses.replace(loaded, data=data)
+        loaded = Config(loaded.path, data)  # a new one: the old one cached its [nova] built
     elif not settings.clouds:
         usage_error("no cloud to probe: give --cloud or set [nova] clouds")
     store = StateStore(state_dir or DEFAULT_STATE_DIR, fallback=state_dir is None)

@@ -94,8 +94,8 @@ def test_a_failing_or_absent_api_is_critical_naming_the_step(liar: Any, tmp_path
     done = run_stackwatch("nova", "probe", "--config", _config(tmp_path, "liar"),
                           "--state-dir", str(tmp_path), env=liar[1])  # fmt: skip
     assert done.returncode == 2 and "API failed" in done.stdout and "boom" in done.stdout
-    done = run_stackwatch("nova", "probe", "--config", _config(tmp_path, "gone"),
-                          "--state-dir", str(tmp_path), env=liar[1])  # fmt: skip
+    done = run_stackwatch("nova", "probe", "--config", _config(tmp_path, "liar"), "--cloud",
+                          "gone", "--state-dir", str(tmp_path), env=liar[1])  # fmt: skip
     assert done.returncode == 2 and "API failed" in done.stdout and "unreachable" in done.stdout
 
 
