@@ -219,13 +219,21 @@ def _act(conn: Any, step: Step) -> None:
     )
 
 
-def _settled(server: Server, step: Step, from_host: str) -> bool | None:
-    """True when recovered, False when failed, None while still under way."""
+def settled(server: Server, step: Step, from_host: str) -> bool | None:
+    """True when recovered, False when failed, None while still under way. Nova marks the
+    instance (task state) before it answers the evacuate or reboot request, so an instance with
+    no task state that is still on HOST after an evacuation is one Nova gave up on (no valid
+    host): it keeps its state and a failed migration. A stopped instance comes back stopped."""
     if server.status == "ERROR":
         return False
-    if server.status != "ACTIVE" or server.task_state:
+    if server.task_state:
         return None
-    return step.action != "evacuate" or server.host != from_host
+    if step.action == "evacuate" and server.host == from_host:
+        return False
+    wanted = (
+        "SHUTOFF" if step.server.status == "SHUTOFF" and step.action == "evacuate" else "ACTIVE"
+    )
+    return True if server.status == wanted else None
 
 
 def recover_one(
@@ -242,9 +250,9 @@ def recover_one(
         while clock() - started < timeout:
             time.sleep(POLL)
             server = _server(conn, step.server.id)
-            settled = _settled(server, step, from_host)
-            if settled is not None:
-                return _outcome(step, server, settled, clock() - started)
+            done = settled(server, step, from_host)
+            if done is not None:
+                return _outcome(step, server, done, clock() - started)
         return _outcome(
             step,
             server,
@@ -265,7 +273,7 @@ def _server(conn: Any, server_id: str) -> Server:
 
 def _outcome(step: Step, server: Server, ok: bool, seconds: float, detail: str = "") -> Outcome:
     if not ok and not detail:
-        detail = server.fault or f"ended {server.status}"
+        detail = server.fault or f"ended {server.status} on {server.host}"
     return Outcome(
         server.id,
         server.name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stackwatch.nova.answers import Capacity, Server, Service, parse_server
-from stackwatch.nova.recover import make_plan
+from stackwatch.nova.recover import Step, make_plan, settled
 from tests.unit.nova.test_answers import SERVER
 
 UP = Service("1", "compute-a", "nova-compute", "up", "enabled", False, "nova")
@@ -58,3 +58,18 @@ def test_in_place_waits_for_the_host_and_skips_active_ones() -> None:
     plan = make_plan("compute-a", True, [UP], servers, [])
     assert plan.refusal is None
     assert sorted(s.action for s in plan.steps) == ["reboot", "skip"]
+
+
+def test_when_an_instance_counts_as_recovered() -> None:
+    [active] = _servers(1)
+    [stopped] = _servers(1, "x", status="SHUTOFF")
+    evacuate, stopped_step = Step(active, "evacuate", ""), Step(stopped, "evacuate", "")
+    moved = parse_server(dict(SERVER, **{"OS-EXT-SRV-ATTR:host": "compute-b"}))
+    rebuilding = parse_server(dict(SERVER, **{"OS-EXT-STS:task_state": "rebuilding"}))
+    assert settled(moved, evacuate, "compute-a") is True
+    assert settled(rebuilding, evacuate, "compute-a") is None
+    assert settled(active, evacuate, "compute-a") is False  # Nova gave up: still on compute-a
+    assert settled(parse_server(dict(SERVER, status="ERROR")), evacuate, "compute-a") is False
+    moved_stopped = parse_server(dict(SERVER, status="SHUTOFF", **{"OS-EXT-SRV-ATTR:host": "b"}))
+    assert settled(moved_stopped, stopped_step, "compute-a") is True
+    assert settled(active, Step(stopped, "reboot", ""), "compute-a") is True
