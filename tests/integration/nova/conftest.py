@@ -313,7 +313,6 @@ class Nova:
     def stop_compute(self, host: str) -> None:
         self.processes.stop(host)
 
-
     def wait_port(self, port: int, name: str) -> None:
         _wait_port(port, self.processes, name, 90)
 
@@ -508,6 +507,14 @@ def _image(glance_url: str) -> str:
     return image_id
 
 
+def _client_env(clouds: Path) -> dict[str, str]:
+    """stackwatch's environment: this clouds.yaml, and no OS_* of the shell that runs the tests
+    (an OS_CLOUD or OS_AUTH_URL there would point openstacksdk elsewhere)."""
+    env = {key: "" for key in os.environ if key.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
+    return env
+
+
 _T0 = time.monotonic()
 
 
@@ -540,7 +547,7 @@ def nova_cloud() -> Iterator[Nova]:
             sock = _start_mariadb(processes)
             nova = Nova(
                 directory, f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}",
-                free_port(), processes, {"OS_CLIENT_CONFIG_FILE": str(directory / "clouds.yaml")},
+                free_port(), processes, _client_env(directory / "clouds.yaml"),
                 vnc=vnc, neutron=neutron,
             )  # fmt: skip
             _write_configs(nova, sock, rabbit, glance.url)
