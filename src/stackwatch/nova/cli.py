@@ -23,7 +23,8 @@ app = typer.Typer(
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
 CloudOpt = Annotated[
-    str | None, typer.Option("--cloud", help="clouds.yaml entry (default: [nova] clouds)")
+    str | None,
+    typer.Option("--cloud", help="clouds.yaml entry (default: the first of \\[nova] clouds)"),
 ]
 FORMATS = ("text", "nagios", "json", "prometheus")
 
