@@ -104,7 +104,8 @@ def _named_canary(conn: Any, zone: str, name_or_id: str) -> Canary:
 def probe_canary(conn: Any, cloud_name: str, canary: Canary, settings: NovaSettings) -> Probe:
     """Time the console URL of one canary, then (where configured) its proxy."""
     if canary.server is None:
-        return Probe(cloud_name, canary.zone, "", step="API", error=canary.error)
+        # a canary that is not there: nothing was probed (the configuration to fix), UNKNOWN
+        return Probe(cloud_name, canary.zone, "", step="API", error=canary.error, unknown=True)
     server = canary.server
     label = server.name or server.id
     body = {

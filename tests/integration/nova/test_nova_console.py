@@ -64,6 +64,17 @@ def test_probe_times_the_console_and_the_proxy_accepts_the_token(
     assert len(saved["samples"][f"{CLOUD}/nova"]) == 3
 
 
+def test_a_named_canary_per_cell(nova_cloud: Nova, canary: str, tmp_path: Path) -> None:
+    """canaries = ["cell1=NAME", "cell2=ID"]: by name and by id, labelled with the cell; a
+    name that matches no server is UNKNOWN (nothing was probed there)."""
+    config = _config(tmp_path, canaries=f'["cell1=canary-b", "cell2={canary}", "cell3=nope"]')
+    code, check = _probe(nova_cloud, config, tmp_path / "state")
+    assert code == 3, check
+    zones = {m["labels"]["zone"]: m["value"] for m in check["metrics"] if m["name"] == "console_ok"}  # type: ignore[index]
+    assert zones == {"cell1": 1, "cell2": 1, "cell3": 0}
+    assert "cell3: API failed: no server named 'nope'" in str(check["summary"])
+
+
 def test_check_in_nagios_and_prometheus(nova_cloud: Nova, canary: str, tmp_path: Path) -> None:
     config = _config(tmp_path)
     common = ("--config", str(config), "--state-dir", str(tmp_path / "s"))
