@@ -221,6 +221,15 @@ def parse_services(body: Any) -> tuple[Service, ...]:
     return tuple(services)
 
 
+def parse_migrations(body: Any) -> tuple[str, ...]:
+    """GET /os-migrations (2.59, newest first) -> the status of each migration."""
+    items = _list(_object(body, "answer").get("migrations"), "migrations")
+    return tuple(
+        _text(_object(item, f"migrations[{i}]").get("status"), f"migrations[{i}].status")
+        for i, item in enumerate(items)
+    )
+
+
 def parse_providers(body: Any) -> dict[str, str]:
     """GET /resource_providers -> uuid: name."""
     items = _list(_object(body, "answer").get("resource_providers"), "resource_providers")

@@ -26,6 +26,7 @@ from stackwatch.nova.answers import (
     Server,
     Service,
     parse_free,
+    parse_migrations,
     parse_one_server,
     parse_providers,
     parse_servers,
@@ -251,6 +252,8 @@ def recover_one(
             time.sleep(POLL)
             server = _server(conn, step.server.id)
             done = settled(server, step, from_host)
+            if done is False and not server.fault and step.action == "evacuate":
+                return _outcome(step, server, False, clock() - started, _why(conn, server))
             if done is not None:
                 return _outcome(step, server, done, clock() - started)
         return _outcome(
@@ -269,6 +272,25 @@ def _server(conn: Any, server_id: str) -> Server:
         conn, "compute", "GET", f"/servers/{server_id}", microversion=cloud.LIST_VERSION
     )
     return cloud.read(parse_one_server, body)  # type: ignore[no-any-return]
+
+
+def _why(conn: Any, server: Server) -> str:
+    """Why Nova gave up an evacuation that left no fault: its migration record's status."""
+    try:
+        body = cloud.request(
+            conn,
+            "compute",
+            "GET",
+            f"/os-migrations?instance_uuid={server.id}&migration_type=evacuation",
+            microversion="2.59",
+        )
+        migrations = cloud.read(parse_migrations, body)
+    except cloud.CloudError as exc:
+        return f"evacuation not done, still on {server.host} ({exc})"
+    latest = migrations[0] if migrations else "unknown"
+    return (
+        f"evacuation {latest}, still on {server.host} ({server.status}; see nova-conductor's log)"
+    )
 
 
 def _outcome(step: Step, server: Server, ok: bool, seconds: float, detail: str = "") -> Outcome:

@@ -515,6 +515,15 @@ def _client_env(clouds: Path) -> dict[str, str]:
     return env
 
 
+def _keep_logs(directory: Path) -> None:
+    """With STACKWATCH_KEEP_NOVA_LOGS=DIR, the services' logs are copied there at the end."""
+    keep = os.environ.get("STACKWATCH_KEEP_NOVA_LOGS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for log in directory.glob("*.log"):
+            shutil.copy(log, Path(keep) / log.name)
+
+
 _T0 = time.monotonic()
 
 
@@ -564,6 +573,7 @@ def nova_cloud() -> Iterator[Nova]:
             yield nova
         finally:
             processes.stop_all()
+            _keep_logs(directory)
             vnc.close()
             neutron.close()
             glance_gen.close()

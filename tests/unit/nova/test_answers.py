@@ -16,6 +16,7 @@ from stackwatch.nova.answers import (
     fault_message,
     parse_console,
     parse_free,
+    parse_migrations,
     parse_one_server,
     parse_providers,
     parse_servers,
@@ -113,7 +114,9 @@ def test_fault_messages() -> None:
 
 @given(json_values)
 def test_hostile_answers_raise_only_answer_error(body: Any) -> None:
-    for parser in (parse_servers, parse_one_server, parse_services, parse_providers, parse_console):
+    parsers = (parse_servers, parse_one_server, parse_services, parse_providers, parse_console,
+               parse_migrations)  # fmt: skip
+    for parser in parsers:
         with contextlib.suppress(AnswerError):
             parser(body)
     fault_message(body)
