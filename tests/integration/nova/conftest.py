@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -316,14 +317,18 @@ class Nova:
     def wait_port(self, port: int, name: str) -> None:
         _wait_port(port, self.processes, name, 90)
 
-    def wait_compute_up(self, host: str, limit: float = 120) -> None:
+    def wait_compute_up(self, host: str, since: float, limit: float = 120) -> None:
+        """Until the restarted compute has sent a heartbeat after ``since`` (time.time()):
+        "up" alone may be the heartbeat of before its stop, and a compute sends its first one
+        only once its resource tracker is ready (an evacuation to it would fail before)."""
         conn = self.connect()
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             self.processes.alive(host)
-            services = conn.compute.services(binary="nova-compute", host=host)
-            if any(s.state == "up" and not s.is_forced_down for s in services):
-                return
+            for s in conn.compute.services(binary="nova-compute", host=host):
+                beat = datetime.fromisoformat(s.updated_at or "1970-01-01").replace(tzinfo=UTC)
+                if s.state == "up" and not s.is_forced_down and beat.timestamp() > since:
+                    return
             time.sleep(1)
         raise RuntimeError(f"{host} did not come back up: {self.processes.log(host)}")
 

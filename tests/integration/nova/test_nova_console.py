@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -147,5 +148,6 @@ def test_a_compute_that_is_down_is_a_compute_rpc_finding(
     finally:
         conn.compute.put(f"/os-services/{service.id}", json={"forced_down": False},
                          microversion="2.53")  # fmt: skip
+        restarted = time.time()
         nova_cloud.start_compute("compute-b")
-        nova_cloud.wait_compute_up("compute-b")
+        nova_cloud.wait_compute_up("compute-b", restarted)
