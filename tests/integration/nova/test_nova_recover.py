@@ -1,6 +1,7 @@
 """nova recover against the real Nova: refused while compute-a is up; once it is stopped and
 forced down, the plan lists its instances, --apply evacuates them onto compute-b in parallel,
-waits for ACTIVE, writes a report, and a second run finds nothing left to do."""
+waits for ACTIVE, writes a report, and a second run finds nothing left to do; --in-place
+hard-reboots a stopped instance on a host that is up."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from tests.integration.nova.conftest import CLOUD, Nova
 from tests.integration.nova.test_nova_boot import boot
 
 
-def _recover(nova: Nova, config: Path, *args: str) -> tuple[int, str, str]:
-    done = run_stackwatch("nova", "recover", "compute-a", "--config", str(config), *args,
+def _recover(nova: Nova, config: Path, *args: str, host: str = "compute-a") -> tuple[int, str, str]:
+    done = run_stackwatch("nova", "recover", host, "--config", str(config), *args,
                           env=nova.env, timeout=300)  # fmt: skip
     return done.returncode, done.stdout, done.stderr
 
@@ -60,3 +61,12 @@ def test_recover_a_failed_host_onto_the_other(nova_cloud: Nova, tmp_path: Path) 
     assert code == 0 and "nothing to do" in out, out + err
     code, out, err = _recover(nova_cloud, config, "--plan")
     assert code == 0 and "0 instance(s)" in out, out + err
+
+    # in place: an instance stopped on compute-b (up) is hard-rebooted back to ACTIVE
+    conn.compute.stop_server(servers[0].id)
+    conn.compute.wait_for_server(conn.compute.get_server(servers[0].id), status="SHUTOFF", wait=60)
+    code, out, err = _recover(nova_cloud, config, "--in-place", host="compute-b")
+    assert code == 4 and "SHUTOFF" in out and "-> reboot" in out, out + err
+    code, out, err = _recover(nova_cloud, config, "--in-place", "--apply", host="compute-b")
+    assert code == 0 and "reboot recovered (ACTIVE on compute-b" in out, out + err
+    assert conn.compute.get_server(servers[0].id).status == "ACTIVE"
