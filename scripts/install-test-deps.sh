@@ -45,6 +45,9 @@ packages+=(grub-common)
 packages+=(chromium fonts-dejavu-core)
 # backup (issue 12): method = "physical" and its verify/restore (mariadb-backup, mbstream)
 packages+=(mariadb-backup)
+# nova (issue 19): the message queue of the real Nova in tests/integration/nova (started by the
+# test on 127.0.0.1 with its own epmd and node name; the package's own service is never started)
+packages+=(rabbitmq-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -89,4 +92,16 @@ if ! { [ -x "$GLANCE_VENV/bin/gunicorn" ] && [ -x "$GLANCE_VENV/bin/glance-manag
   "$GLANCE_VENV/bin/python" -c 'import glance.wsgi' 2>/dev/null; }; then
   "$PYTHON" -m venv --clear "$GLANCE_VENV"
   "$GLANCE_VENV/bin/python" -m pip install -q --disable-pip-version-check glance==33.0.0 gunicorn==27.0.1
+fi
+
+# nova (issue 19): a real Nova for tests/integration/nova, in a virtual environment of its own
+# (.venv-nova: its pinned OpenStack dependencies never meet the project's): nova-api (gunicorn),
+# conductor, scheduler, two fake-driver computes, nova-novncproxy, and placement; PyMySQL for
+# MariaDB. Images come from the Glance above. Made again like .venv when it no longer runs.
+NOVA_VENV=.venv-nova
+if ! { [ -x "$NOVA_VENV/bin/nova-compute" ] && [ -x "$NOVA_VENV/bin/placement-manage" ] &&
+  "$NOVA_VENV/bin/python" -c 'import nova.virt.fake, placement.deploy, pymysql' 2>/dev/null; }; then
+  "$PYTHON" -m venv --clear "$NOVA_VENV"
+  "$NOVA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    nova==34.0.0 openstack-placement==16.0.0 PyMySQL gunicorn==27.0.1
 fi
