@@ -156,7 +156,9 @@ def step_for(server: Server, in_place: bool) -> Step:
 
 
 def capacity_refusal(steps: Sequence[Step], free: Sequence[Capacity]) -> str | None:
-    """Whether the other hosts together can take what is evacuated (summed, per resource)."""
+    """Whether the other hosts can take what is evacuated: together (summed, per resource), and
+    each instance on at least one host. Both are needed for the evacuations to succeed; neither
+    refuses a recovery the scheduler could place (no packing is guessed)."""
     moving = [s.server for s in steps if s.action == "evacuate"]
     if not moving:
         return None
@@ -168,7 +170,18 @@ def capacity_refusal(steps: Sequence[Step], free: Sequence[Capacity]) -> str | N
         have = sum(max(0.0, c.free.get(resource, 0.0)) for c in free)
         if need > have:
             short.append(f"{resource} needs {need:g}, the other hosts have {have:g} free")
+    short += [f"{server.name} fits on no other host" for server in _fitting_nowhere(moving, free)]
     return "not enough capacity: " + "; ".join(short) if short else None
+
+
+def _fitting_nowhere(moving: Sequence[Server], free: Sequence[Capacity]) -> list[Server]:
+    def fits(server: Server, host: Capacity) -> bool:
+        return all(
+            getattr(server.flavor, attr) <= host.free.get(resource, 0.0)
+            for resource, attr in RESOURCES.items()
+        )
+
+    return [s for s in moving if s.flavor is not None and not any(fits(s, c) for c in free)]
 
 
 def make_plan(

@@ -73,3 +73,14 @@ def test_when_an_instance_counts_as_recovered() -> None:
     moved_stopped = parse_server(dict(SERVER, status="SHUTOFF", **{"OS-EXT-SRV-ATTR:host": "b"}))
     assert settled(moved_stopped, stopped_step, "compute-a") is True
     assert settled(active, Step(stopped, "reboot", ""), "compute-a") is True
+
+
+def test_an_instance_larger_than_every_host_is_refused_though_the_sum_would_hold_it() -> None:
+    server = _servers(1)[0]
+    assert server.flavor is not None
+    half = {"VCPU": 8.0, "MEMORY_MB": server.flavor.ram_mb / 2 + 1, "DISK_GB": 100.0}
+    hosts = [Capacity("compute-b", half), Capacity("compute-c", half)]
+    plan = make_plan("compute-a", False, [FORCED], [server], hosts)
+    assert plan.refusal == "not enough capacity: vm0 fits on no other host"
+    roomy = [*hosts, ROOM]
+    assert make_plan("compute-a", False, [FORCED], [server], roomy).refusal is None
