@@ -25,6 +25,7 @@ from stackwatch.core.record import dataclass
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a Nagios call more than a check: for the type checker only
     import subprocess
+    from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
     from typing import IO, Any, BinaryIO, Protocol, TypeVar
 
@@ -447,6 +448,35 @@ class Host:
             raise
         return Process(argv, popen, errors, what or argv[0])
 
+    def worker_pool(
+        self,
+        workers: int,
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> ProcessPoolExecutor:
+        """Forked worker processes for CPU-bound work on what this process already read (parts
+        of a log): they inherit its compiled patterns and data, run no other program, and end
+        with the pool (use it in a ``with``). The one place besides ``fork_call`` where
+        stackwatch forks itself."""
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        return ProcessPoolExecutor(workers, get_context("fork"), initializer, initargs)
+
+    def fork_call(self, function: Callable[..., Any], *args: Any) -> ForkedCall:
+        """``function(*args)`` computed in a forked child, started now, its result (or the
+        exception it raised) sent back on a pipe: for work handed out as the children are made,
+        where a pool's queue would start them late (its feeder thread waits for this process's
+        interpreter lock, which a regular expression over a block holds)."""
+        from multiprocessing import get_context
+
+        context = get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_send_result, args=(function, args, send), daemon=True)
+        child.start()
+        send.close()
+        return ForkedCall(child, receive)
+
     def start_detached(self, argv: Sequence[str], output: str | os.PathLike[str]) -> int:
         """Start a program that outlives this one and the session it runs in, and return its
         pid at once: the classic double fork. A child makes a new session (setsid: no
@@ -673,6 +703,42 @@ class Host:
         return merged
 
     # End of processes and the files of long-running jobs =======================================
+
+
+class ForkedCall:
+    """A child started by ``Host.fork_call``: ``result()`` waits for its answer, ``stop()``
+    ends it (idempotent; call it in a ``finally``)."""
+
+    def __init__(self, child: Any, receive: Any) -> None:
+        self._child, self._receive = child, receive
+
+    def result(self) -> Any:
+        """The function's value; its exception raised here; HostError if the child died first
+        (killed, out of memory) without an answer."""
+        try:
+            answer, failure = self._receive.recv()
+        except EOFError:
+            raise HostError("a worker process ended without an answer") from None
+        self._child.join()
+        if failure is not None:
+            raise failure
+        return answer
+
+    def stop(self) -> None:
+        self._receive.close()
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join()
+
+
+def _send_result(function: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
+    """In the child of fork_call: compute, send (value, None) or (None, exception)."""
+    try:
+        answer: tuple[Any, BaseException | None] = (function(*args), None)
+    except Exception as exc:  # handed to the parent, which raises it where the work was asked
+        answer = (None, exc)
+    send.send(answer)
+    send.close()
 
 
 def _start_in_new_session(argv: list[str], log: int, reply: int, subprocess: Any) -> None:

@@ -429,14 +429,12 @@ def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
         for log in logs:
             tally.add_log(log)
         return tally
-    import multiprocessing
-
     _WORK[:] = [
         part for log in logs for part in _parts(log, max(1, workers * len(log.data) // total))
     ]
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            tallies = pool.map(partial(_tally_part, window), range(len(_WORK)))
+        with Host().worker_pool(workers) as pool:
+            tallies = list(pool.map(partial(_tally_part, window), range(len(_WORK))))
     finally:
         _WORK.clear()
     merged = Tally(window, cut_files=[log.path for log in logs if log.cut])

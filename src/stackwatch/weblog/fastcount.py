@@ -19,12 +19,9 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import compress
-from multiprocessing import get_context
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
-from stackwatch.core.host import Host, HostError
+from stackwatch.core.host import ForkedCall, Host, HostError
 from stackwatch.core.record import dataclass
 from stackwatch.weblog import progress, reader
 from stackwatch.weblog.formats import LogFormat, Matcher
@@ -155,50 +152,24 @@ def _count_parallel(
     process's lock on the interpreter, which the regex holds for a whole block at a time, and
     the children started late."""
     jobs = [_Job(path, a, b, fmt, fields, host) for a, b in ranges]
-    children: list[tuple[BaseProcess, Connection]] = []
+    children: list[ForkedCall] = []
     try:
         for job in jobs[1:]:
-            children.append(_fork_counter(job))
+            children.append(host.fork_call(_count_range, job))
         results = [_count_range(jobs[0], len(jobs))]
-        for child, receive in children:
+        for child in children:
             try:
-                result = receive.recv()
-            except EOFError:  # the child died (killed, out of memory) without an answer
+                results.append(child.result())
+            except HostError:  # the child died (killed, out of memory) without an answer
                 raise LogReadError(f"{path}: a counting process ended early") from None
-            if isinstance(result, LogReadError):
-                raise result
-            results.append(result)
-            child.join()
     finally:
-        for child, receive in children:
-            receive.close()
-            if child.is_alive():
-                child.terminate()
-                child.join()
+        for child in children:
+            child.stop()
     for counted, lines, matched, too_long in results:
         _merge(into, counted)
         stats.lines += lines
         stats.matched += matched
         stats.too_long += too_long
-
-
-def _fork_counter(job: _Job) -> tuple[BaseProcess, Connection]:
-    """A forked child counting ``job``; its result (or LogReadError) comes on the pipe."""
-    context = get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_count_child, args=(job, send), daemon=True)
-    child.start()
-    send.close()
-    return child, receive
-
-
-def _count_child(job: _Job, send: Connection) -> None:
-    try:
-        result: object = _count_range(job)
-    except LogReadError as exc:
-        result = exc
-    send.send(result)
-    send.close()
 
 
 def _merge(into: Counter[Any], other: Counter[Any]) -> None:

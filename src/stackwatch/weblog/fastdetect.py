@@ -23,7 +23,6 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import compress, islice
-from multiprocessing import get_context
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -292,7 +291,7 @@ def _pool(
 ) -> Iterator[ProcessPoolExecutor]:
     """Forked workers, each with its own BlockCounter (they inherit the compiled patterns)."""
     args = (fmt, detector.sites, detector.options, host)
-    pool = ProcessPoolExecutor(workers, get_context("fork"), _start_worker, args)
+    pool = host.worker_pool(workers, _start_worker, args)
     try:
         yield pool
     finally:
