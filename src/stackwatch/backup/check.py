@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from stackwatch.backup.catalog import Catalog, CatalogError, JobSummary
 from stackwatch.backup.config import BackupConfig
+from stackwatch.backup.forecast import Filling, fillings, history, human, rooms
 from stackwatch.backup.sizewatch import compare_with_previous, warning
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
@@ -17,6 +18,10 @@ from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 
+SPACE_HINT = (
+    "free space on the destination, or lower the retention there (keep_*); "
+    "`stackwatch backup list` shows the forecast per destination"
+)
 HINT = (
     "run `stackwatch backup status` and `stackwatch backup list`; a failed run says which "
     "destination failed; `stackwatch backup verify` proves the newest backup restores"
@@ -33,6 +38,7 @@ class BackupAgeOptions:
     verify_max_age: float = 8 * 24.0  # hours
     jobs: list[str] = field(default_factory=list)  # default: every configured job
     catalog: str | None = None  # default: [backup] catalog
+    fill_warning_days: float = 7.0  # warn when a destination fills within this many days
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class JobFacts:
     verified_ok: bool | None  # None: never verified
     verified_age_hours: float | None
     shrunk: str | None = None  # what shrank since the backup before (sizewatch.py)
+    space: tuple[Filling, ...] = ()  # local destinations against the next backup (forecast.py)
 
     @classmethod
     def nothing(cls, job: str) -> JobFacts:
@@ -61,7 +68,12 @@ class BackupAgeFacts:
     catalog: str
 
 
-def job_facts(summary: JobSummary, now: float, shrunk: str | None = None) -> JobFacts:
+def job_facts(
+    summary: JobSummary,
+    now: float,
+    shrunk: str | None = None,
+    space: tuple[Filling, ...] = (),
+) -> JobFacts:
     """The check's view of a job's summary (Catalog.job_summary, which `backup status` shows)."""
     newest, verification = summary.newest_good, summary.last_verification
     return JobFacts(
@@ -76,6 +88,7 @@ def job_facts(summary: JobSummary, now: float, shrunk: str | None = None) -> Job
         verified_ok=None if verification is None else verification.ok,
         verified_age_hours=None if verification is None else (now - verification.at) / 3600,
         shrunk=shrunk,
+        space=space,
     )
 
 
@@ -90,16 +103,33 @@ def collect(ctx: CheckContext[BackupAgeOptions]) -> BackupAgeFacts:
     try:
         reader = Catalog(ctx.host.path(catalog), readonly=True)
         try:
-            summaries = [reader.job_summary(job) for job in jobs]
-            shrunk = [_shrunk(reader, settings, s) for s in summaries]
+            facts = tuple(
+                job_facts(
+                    summary,
+                    ctx.now,
+                    _shrunk(reader, settings, summary),
+                    _space(ctx, reader, settings, summary.job),
+                )
+                for summary in (reader.job_summary(job) for job in jobs)
+            )
         finally:
             reader.close()
     except CatalogError as exc:
         # Not a SKIP: an unreadable catalog must not look like "nothing to check".
         raise HostError(f"backup catalog {catalog} unreadable: {exc}") from None
-    return BackupAgeFacts(
-        tuple(job_facts(s, ctx.now, w) for s, w in zip(summaries, shrunk, strict=True)), catalog
-    )
+    return BackupAgeFacts(facts, catalog)
+
+
+def _space(
+    ctx: CheckContext[BackupAgeOptions], reader: Catalog, settings: BackupConfig, job: str
+) -> tuple[Filling, ...]:
+    """The job's local destinations against its next backup (none before a first good one)."""
+    estimate = history(reader, job) if job in settings.jobs else None
+    if estimate is None:
+        return ()
+    good = reader.backups(job=job, status="good")
+    found = rooms(ctx.host, settings, job, estimate)
+    return tuple(fillings(found, [(b.started, b.size) for b in good], len(good)))
 
 
 def _shrunk(reader: Catalog, settings: BackupConfig, summary: JobSummary) -> str | None:
@@ -128,6 +158,8 @@ def judge(facts: BackupAgeFacts, options: BackupAgeOptions) -> Result:
             _judge_verification(job, options, findings)
         if job.shrunk:
             findings.problem(Status.WARNING, f"{job.job}: newest backup {job.shrunk}", HINT)
+        for filling in job.space:
+            _judge_space(job.job, filling, options, findings)
         findings.details.append(
             f"job {job.job}: {job.last_good_id}, {job.age_hours:.1f} h old, {job.copies} copies "
             f"({job.offsite} off-site), {job.size} bytes"
@@ -166,6 +198,36 @@ def _judge_verification(job: JobFacts, options: BackupAgeOptions, findings: Find
     elif (job.verified_age_hours or 0.0) > options.verify_max_age:
         text = f"{job.job}: last verification {job.verified_age_hours:.0f} h ago"
         findings.problem(Status.WARNING, text, HINT)
+
+
+def _judge_space(job: str, filling: Filling, options: BackupAgeOptions, findings: Findings) -> None:
+    labels = {"job": job, "destination": filling.destination}
+    days = filling.days_left
+    findings.metrics.append(Metric("destination_free", filling.free, "B", min=0, labels=labels))
+    if days is not None:
+        findings.metrics.append(Metric("destination_days_left", round(days, 1), labels=labels))
+    where = f"{job}: destination {filling.destination}"
+    if days == 0:
+        text = (
+            f"{where} has {human(filling.free)} free, the next backup needs about "
+            f"{human(filling.need)}: it will be refused"
+        )
+        findings.problem(Status.CRITICAL, text, SPACE_HINT)
+    elif days is not None and days <= options.fill_warning_days:
+        text = f"{where} fills in about {days:.1f} days at the current growth"
+        findings.problem(Status.WARNING, text, SPACE_HINT)
+    findings.details.append(_space_line(where, filling, days))
+
+
+def _space_line(where: str, filling: Filling, days: float | None) -> str:
+    outlook = (
+        "not growing"
+        if days is None
+        else f"{human(filling.growth_per_day)} a day more ({filling.kept} kept), full for the "
+        f"next backup in about {days:.1f} days"
+    )
+    need = human(filling.need)
+    return f"{where}: {human(filling.free)} free, next backup about {need}; {outlook}"
 
 
 CHECK = Check(

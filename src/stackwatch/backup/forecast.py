@@ -140,6 +140,48 @@ def forecast_lines(estimate: Estimate | None, found: Sequence[Room]) -> list[str
     return lines
 
 
+@dataclass(frozen=True)
+class Filling:
+    """One destination's outlook for the ``backup-age`` check."""
+
+    destination: str
+    free: int
+    need: int  # the next backup with the margin
+    growth_per_day: float  # bytes a day the job's kept backups add here (0: not growing)
+    kept: int  # good backups of the job kept now
+
+    @property
+    def days_left(self) -> float | None:
+        """Days until the destination cannot take the next backup at the current growth; None
+        where it does not grow (0 when it already cannot)."""
+        room = self.free - self.need
+        if room <= 0:
+            return 0.0
+        return room / self.growth_per_day if self.growth_per_day > 0 else None
+
+
+def growth_per_day(backups: Sequence[tuple[float, int]]) -> float:
+    """Bytes a day one backup of the job grows, from (started, size) of its good backups, newest
+    first, over the last RUNS (0 where it shrinks or there is no span to measure)."""
+    recent = [(t, s) for t, s in backups[:RUNS] if s > 0]
+    if len(recent) < 2:
+        return 0.0
+    (newest_at, newest), (oldest_at, oldest) = recent[0], recent[-1]
+    days = (newest_at - oldest_at) / 86400
+    return max(0.0, (newest - oldest) / days) if days > 0 else 0.0
+
+
+def fillings(
+    found: Sequence[Room], backups: Sequence[tuple[float, int]], kept: int
+) -> list[Filling]:
+    """Each measured destination: every kept backup grows, so the space used grows ``kept``
+    times as fast as one backup does."""
+    per_day = growth_per_day(backups) * max(1, kept)
+    return [
+        Filling(r.destination, r.free, r.need, per_day, kept) for r in found if r.free is not None
+    ]
+
+
 def human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -188,6 +189,11 @@ def test_run_restore_verify_and_check(
     check = run_stackwatch("check", "backup-age", "--config", str(config), "--format", "nagios")
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.startswith("BACKUP-AGE OK")
+    # the local destination against the next backup (forecast.py): measured, not growing yet
+    assert re.search(
+        r"destination \S+: [\d.]+ \w+ free, next backup about .*not growing", check.stdout
+    )
+    assert "'destination_free_" in check.stdout
     strict = tmp_path / "strict.toml"
     strict.write_text(config.read_text() + "\n[checks.backup-age]\nmin_copies = 3\n")
     check = run_stackwatch("check", "backup-age", "--config", str(strict), "--format", "nagios")

@@ -11,6 +11,7 @@ import pytest
 from stackwatch.backup.catalog import Catalog
 from stackwatch.backup.check import BackupAgeFacts, BackupAgeOptions, JobFacts, job_facts, judge
 from stackwatch.backup.dump import DumpedFile, TableStats
+from stackwatch.backup.forecast import Filling, Room, fillings, growth_per_day
 from stackwatch.backup.lock import LockBusy, job_lock
 from stackwatch.core.ranges import parse_range
 from stackwatch.core.result import Status
@@ -53,6 +54,38 @@ def test_judge(changes: dict[str, object], status: Status, text: str) -> None:
     assert result.status == status
     assert text in result.summary
     assert (result.hint is None) == (status == Status.OK)
+
+
+GIB = 1 << 30
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("free", "growth", "status", "text"),
+    [
+        (100 * GIB, 0.0, Status.OK, "1 jobs: recent"),
+        (100 * GIB, 1 * GIB, Status.OK, "1 jobs: recent"),
+        (12 * GIB, 1 * GIB, Status.WARNING, "destination local fills in about 2.0 days"),
+        (9 * GIB, 1 * GIB, Status.CRITICAL, "the next backup needs about 10.0 GiB"),
+    ],
+)
+def test_judge_space(free: int, growth: float, status: Status, text: str) -> None:
+    space = (Filling("local", free, 10 * GIB, growth, 3),)
+    result = judge(facts(space=space), BackupAgeOptions())
+    assert result.status == status and text in result.summary
+    assert any(m.name == "destination_free" and m.value == free for m in result.metrics)
+    assert any("destination local:" in d for d in result.details)
+
+
+def test_growth_of_the_space_used_from_the_backups() -> None:
+    history = [(10 * DAY, 13 * GIB), (9 * DAY, 12 * GIB), (7 * DAY, 10 * GIB)]  # newest first
+    assert growth_per_day(history) == pytest.approx(1 * GIB)
+    assert growth_per_day(list(reversed(history))) == 0.0  # shrinking: not growing
+    assert growth_per_day(history[:1]) == 0.0
+    rooms = [Room("local", 20 * GIB, 14 * GIB), Room("offsite", None, 14 * GIB)]
+    (local,) = fillings(rooms, history, kept=3)
+    assert local.growth_per_day == pytest.approx(3 * GIB)  # three kept copies grow
+    assert local.days_left == pytest.approx(2.0)
 
 
 def test_thresholds_and_metrics() -> None:
