@@ -232,15 +232,20 @@ def _lazy_init(cls: Any, frozen: bool) -> Callable[..., None]:
 
 def _compile_init(cls: type, frozen: bool) -> Callable[..., None]:
     declared: dict[str, Field] = getattr(cls, _FIELDS)
-    scope: dict[str, Any] = {"MISSING": MISSING, "setter": object.__setattr__}
-    params, body = ["self"], []
+    # Names of the generated code's own start with __record_, so a field of any name (even
+    # "self", "setter" or "MISSING") can neither shadow them nor be shadowed.
+    scope: dict[str, Any] = {"__record_missing__": MISSING, "__record_set__": object.__setattr__}
+    me = "__record_self__"
+    params, body = [me], []
     for index, f in enumerate(declared.values()):
         value = _init_value(f, index, params, scope)
         if value is None:
             continue
-        body.append(f"setter(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
+        body.append(
+            f"__record_set__({me}, {f.name!r}, {value})" if frozen else f"{me}.{f.name} = {value}"
+        )
     if hasattr(cls, "__post_init__"):
-        body.append("self.__post_init__()")
+        body.append(f"{me}.__post_init__()")
     source = f"def __init__({', '.join(params)}):\n " + "\n ".join(body or ["pass"])
     exec(source, scope)  # our own field names, checked to be identifiers
     compiled: Callable[..., None] = scope["__init__"]
@@ -253,15 +258,15 @@ def _init_value(f: Field, index: int, params: list[str], scope: dict[str, Any]) 
     default as needed."""
     if not f.name.isidentifier():
         raise TypeError(f"field name {f.name!r} is not an identifier")
-    default, factory = f"_default_{index}", f"_factory_{index}"
+    default, factory = f"__record_default_{index}__", f"__record_factory_{index}__"
     scope[default], scope[factory] = f.default, f.default_factory
     if not f.init:
         if f.default_factory is not MISSING:
             return f"{factory}()"
         return None if f.default is MISSING else default
     if f.default_factory is not MISSING:
-        params.append(f"{f.name}=MISSING")
-        return f"{factory}() if {f.name} is MISSING else {f.name}"
+        params.append(f"{f.name}=__record_missing__")
+        return f"{factory}() if {f.name} is __record_missing__ else {f.name}"
     params.append(f"{f.name}={default}" if f.default is not MISSING else f.name)
     return f.name
 

@@ -208,3 +208,16 @@ def test_a_nagios_call_imports_none_of_the_heavy_modules(tmp_path: Path) -> None
     assert marked, done.stderr
     loaded = marked[0].removeprefix("HEAVY:")
     assert loaded == "", f"imported on a Nagios call: {loaded}\n{done.stderr}"
+
+
+def test_fields_may_bear_any_name_the_generated_code_uses() -> None:
+    for frozen in (True, False):
+
+        @rec.dataclass(frozen=frozen)
+        class Odd:
+            self: int
+            setter: str = "s"
+            MISSING: list[int] = rec.field(default_factory=list)
+
+        odd = Odd(1, MISSING=[2])
+        assert (odd.self, odd.setter, odd.MISSING) == (1, "s", [2])
