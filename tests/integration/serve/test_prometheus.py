@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.client
 import ssl
+import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,12 @@ def own_metrics(serve: Running, **kwargs: object) -> dict[str, dict[str, float]]
 
 
 def series_by_check(prometheus: Running, query: str) -> dict[str, float]:
-    data = prometheus_api(prometheus, "query", query=query)
+    try:
+        data = prometheus_api(prometheus, "query", query=query)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 503:  # Prometheus still starting (its TSDB): no series yet
+            return {}
+        raise
     return {r["metric"]["check"]: float(r["value"][1]) for r in data["result"]}
 
 
