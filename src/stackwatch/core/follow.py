@@ -26,13 +26,17 @@ silently.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import resource
+import signal
 import stat
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from types import FrameType
 from typing import Any, BinaryIO, NamedTuple
 
 from stackwatch.core.host import Host, HostError
@@ -489,3 +493,27 @@ def _end_of_complete(handle: BinaryIO, st: os.stat_result) -> int:
     data = os.pread(handle.fileno(), st.st_size - start, start)
     cut = data.rfind(b"\n")
     return start + cut + 1 if cut >= 0 else start
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while the block runs (a follower ends its loop and
+    saves its offsets); the old handlers come back."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    old_handlers: dict[signal.Signals, _Handler] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
+            old_handlers[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in old_handlers.items():
+            if old is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, old)

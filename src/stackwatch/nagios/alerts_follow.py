@@ -12,15 +12,10 @@ again on restart rather than losing them.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from types import FrameType
-from typing import Any
+from collections.abc import Callable
 
-from stackwatch.core.follow import Follower
+from stackwatch.core.follow import Follower, stopped_by_signals
 from stackwatch.core.host import Host
 from stackwatch.core.record import dataclass
 from stackwatch.core.state import StateStore
@@ -70,7 +65,7 @@ def follow_alerts(
     stats = FollowStats()
     started = last_save = time.monotonic()
     try:
-        with _stopped_by_signals() as stop:
+        with stopped_by_signals() as stop:
             while not stop.is_set():
                 _step(follower, sink, stats, report)
                 if time.monotonic() - last_save >= SAVE_EVERY:
@@ -106,26 +101,3 @@ def _step(
     except StatsdError as exc:
         stats.send_errors += 1
         report(f"counters of {tally.lines} lines not sent: {exc}")
-
-
-_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
-
-
-@contextlib.contextmanager
-def _stopped_by_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or SIGINT while the block runs; the old handlers come back."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    old: dict[signal.Signals, _Handler] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not the main thread (tests)
-            old[sig] = signal.signal(sig, handler)
-    try:
-        yield stop
-    finally:
-        for sig, previous in old.items():
-            if previous is not None:
-                signal.signal(sig, previous)

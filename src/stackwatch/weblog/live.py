@@ -8,16 +8,14 @@ interrupted); every step is short, so a flood is blocked within seconds.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from types import FrameType
 from typing import Any, BinaryIO
 
+from stackwatch.core.follow import stopped_by_signals
 from stackwatch.core.host import Host
 from stackwatch.core.record import dataclass, field
 from stackwatch.core.state import StateStore
@@ -34,7 +32,6 @@ PRIME_BYTES = 64 << 20  # at most, shared by the logs (at least 1 MiB each)
 SAVE_EVERY = 1.0  # seconds between saves of offsets and blocks
 
 # What signal.signal() returns and accepts.
-_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 @dataclass
@@ -183,26 +180,6 @@ def _first_line_time(parser: Parser, fd: int, pos: int, end: int) -> float | Non
     return found[0][0] if found else None
 
 
-@contextlib.contextmanager
-def _stopped_by_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or SIGINT while the block runs; the old handlers come back."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    old_handlers: dict[signal.Signals, _Handler] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not the main thread (tests)
-            old_handlers[sig] = signal.signal(sig, handler)
-    try:
-        yield stop
-    finally:
-        for sig, old in old_handlers.items():
-            if old is not None:  # None: installed outside Python, cannot be put back
-                signal.signal(sig, old)
-
-
 def _table(saved: dict[str, Any], key: str) -> dict[str, Any]:
     value = saved.get(key)
     return value if isinstance(value, dict) else {}
@@ -237,7 +214,7 @@ def follow(
     if blocker is not None:
         blocker.restore(_table(saved, "blocks"))
     loop = _Loop(follower, Parser(fmt), Driver(Detector(sites, options)), store, blocker, report)
-    with _stopped_by_signals() as stop:
+    with stopped_by_signals() as stop:
         report(
             f"following {len(follower.cursors)} logs"
             + (f", rules in {blocker.path}" if blocker else "")
