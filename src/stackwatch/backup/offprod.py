@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +27,7 @@ from stackwatch.backup.physical import counted, extract, physical_file, prepare
 from stackwatch.backup.snapshot import list_tables
 from stackwatch.backup.throwaway import Throwaway, clean_stale, server_program
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.interrupts import Interrupts, signals_as_interrupt
 
 if TYPE_CHECKING:
     from stackwatch.backup.verify import VerifyOutcome
@@ -79,18 +78,39 @@ class OffProduction:
             f"removed {name}, left by an interrupted verify"
             for name in clean_stale(self.host, base)
         ]
-        client_program = self.production.client_program
-        with (
-            terminate_as_interrupt(),
-            tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.host.path(base)) as tmp,
-            Throwaway(self.host, base, program, client_program) as server,
-        ):
+        with signals_as_interrupt() as interrupts:
+            self.run_in_throwaway(files, outcome, program, base, interrupts)
+
+    def run_in_throwaway(
+        self,
+        files: list[DumpedFile],
+        outcome: VerifyOutcome,
+        program: str,
+        base: Path,
+        interrupts: Interrupts,
+    ) -> None:
+        """The throwaway server and a scratch directory for fetched copies made, used, then
+        removed, whatever ends the verify: a SIGTERM or Ctrl-C while they are made or removed
+        waits until that is done."""
+        server: Throwaway | None = None
+        tmp: Path | None = None
+        try:
+            with interrupts.held():
+                tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self.host.path(base)))
+                server = Throwaway(self.host, base, program, self.production.client_program)
             try:
-                programs = self.load(server, files, Path(tmp))
+                programs = self.load(server, files, tmp)
                 self.judge(Client(server.server, host=self.host), programs, outcome)
             except (DumpError, DestinationError, HostError, OSError) as exc:
                 outcome.problems.append(f"throwaway server: {exc}")
             self.say("stopping and removing the throwaway server")
+        finally:
+            with interrupts.held():
+                if server is not None:
+                    server.close()
+                if tmp is not None:
+                    with contextlib.suppress(HostError):
+                        self.host.remove_tree(tmp)
 
     def load(self, server: Throwaway, files: list[DumpedFile], tmp: Path) -> dict[str, int]:
         """The backup in the throwaway server, running; trigger/routine/event blocks per
@@ -166,24 +186,6 @@ class OffProduction:
             "restored into a throwaway server (own data directory and socket, no network):"
             " the production server was not used"
         )
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a timer unit stopped, a shutdown) ends the verify as Ctrl-C does, through
-    every ``finally``: its throwaway server stopped and removed, not left running."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _counts_only(line: str) -> str:

@@ -363,6 +363,22 @@ class Host:
             return "/"
         return "/" + os.path.relpath(real, root) if real.startswith(root + "/") else real
 
+    def processes_with_argument(self, argument: str) -> list[int]:
+        """The ids of the processes whose command line holds ``argument`` as one whole argument
+        (a server started with ``--datadir=X``): found also where a start was interrupted before
+        its caller learnt the pid, or where a script started it. Ended ones (zombies) have no
+        command line and are not listed."""
+        wanted = os.fsencode(argument)
+        found = []
+        for name in self.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            with contextlib.suppress(HostError):
+                argv = self.read_bytes_optional(f"/proc/{name}/cmdline") or b""
+                if wanted in argv.split(b"\0"):
+                    found.append(int(name))
+        return found
+
     def which(self, program: str) -> str | None:
         import shutil
 
@@ -392,6 +408,11 @@ class Host:
             except subprocess.TimeoutExpired:
                 _end_popen(popen, STOP_GRACE)
                 raise CommandTimeout(argv, limit, what) from None
+            except BaseException:
+                # Ctrl-C or SIGTERM (raised as KeyboardInterrupt) while it runs: the standard
+                # Popen would leave it running on its own; it ends with us instead.
+                _end_popen(popen, STOP_GRACE)
+                raise
         result = CommandResult(tuple(argv), popen.returncode, stdout, stderr)
         if check and popen.returncode != 0:
             raise CommandFailed(argv, popen.returncode, stderr, what)
