@@ -97,6 +97,11 @@ CREATE TABLE IF NOT EXISTS binlog_ranges (  -- what each archived log covers (bi
     complete INTEGER NOT NULL,       -- 1: ends with a rotate or stop event
     PRIMARY KEY (job, name)
 );
+CREATE TABLE IF NOT EXISTS space (  -- free space measured on off-site destinations (forecast.py)
+    destination TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    free INTEGER NOT NULL
+);
 """
 
 
@@ -326,6 +331,22 @@ class Catalog:
                     "WHERE backup_id = ? AND destination = ?",
                     (time.time(), backup_id, destination),
                 )
+
+    def record_space(self, destination: str, free: int) -> None:
+        """Free bytes measured now on an off-site destination (over ssh, at a run)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO space VALUES (?, ?, ?)", (destination, time.time(), free)
+            )
+
+    def space_measured(self) -> dict[str, tuple[float, int]]:
+        """Each off-site destination's last measured free bytes: destination -> (when, free)."""
+        try:
+            with self._tx() as db:
+                rows = db.execute("SELECT destination, at, free FROM space").fetchall()
+        except CatalogError:
+            return {}  # a catalog of an older release, read without writing: none measured
+        return {str(r[0]): (float(r[1]), int(r[2])) for r in rows}
 
     def record_verification(self, backup_id: str, ok: bool, details: str) -> None:
         with self._tx() as db:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from stackwatch.backup.catalog import Catalog, CatalogError, JobSummary
 from stackwatch.backup.config import BackupConfig
-from stackwatch.backup.forecast import Filling, fillings, history, human, rooms
+from stackwatch.backup.forecast import Filling, fillings, history, human, recent, rooms
 from stackwatch.backup.sizewatch import compare_with_previous, warning
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
@@ -54,7 +54,7 @@ class JobFacts:
     verified_ok: bool | None  # None: never verified
     verified_age_hours: float | None
     shrunk: str | None = None  # what shrank since the backup before (sizewatch.py)
-    space: tuple[Filling, ...] = ()  # local destinations against the next backup (forecast.py)
+    space: tuple[Filling, ...] = ()  # destinations against the next backup (forecast.py)
 
     @classmethod
     def nothing(cls, job: str) -> JobFacts:
@@ -128,7 +128,7 @@ def _space(
     if estimate is None:
         return ()
     good = reader.backups(job=job, status="good")
-    found = rooms(ctx.host, settings, job, estimate)
+    found = rooms(ctx.host, settings, job, estimate, recent(reader.space_measured(), ctx.now))
     return tuple(fillings(found, [(b.started, b.size) for b in good], len(good)))
 
 
@@ -227,7 +227,16 @@ def _space_line(where: str, filling: Filling, days: float | None) -> str:
         f"next backup in about {days:.1f} days"
     )
     need = human(filling.need)
-    return f"{where}: {human(filling.free)} free, next backup about {need}; {outlook}"
+    free = human(filling.free)
+    if filling.measured_at is not None:
+        free += f" (measured over ssh by the run of {_clock(filling.measured_at)})"
+    return f"{where}: {free} free, next backup about {need}; {outlook}"
+
+
+def _clock(at: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
 
 
 CHECK = Check(

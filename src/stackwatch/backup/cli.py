@@ -134,9 +134,10 @@ def _forecast_lines(cfg: BackupConfig, job: str) -> list[str]:
     catalog = _catalog(cfg)
     try:
         estimate = forecast.history(catalog, job)
+        offsite = forecast.recent(catalog.space_measured(), time.time())
     finally:
         catalog.close()
-    found = [] if estimate is None else forecast.rooms(Host(), cfg, job, estimate)
+    found = [] if estimate is None else forecast.rooms(Host(), cfg, job, estimate, offsite)
     return [printable(line) for line in forecast.forecast_lines(estimate, found)]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -274,6 +275,17 @@ class SshBackend(Backend):
     def delete(self, job: str, backup_id: str) -> None:
         self.remote(["rm", "-rf", "--", f"{self.root(job)}/{backup_id}"])
 
+    def free_bytes(self) -> int:
+        """Free bytes on the remote file system of the destination's path (``df -Pk``)."""
+        path = self.dest.path  # made now if it is not there yet (a run makes it anyway)
+        out = self.remote(
+            ["mkdir", "-p", "-m", "700", "--", path], ["df", "-Pk", "--", path], timeout=60
+        )
+        free = df_available(out)
+        if free is None:
+            raise DestinationError(f"{self.name}: df on {self.target()} said nothing usable")
+        return free
+
     def fetch(self, job: str, backup_id: str, name: str, into: Path) -> Path:
         """The file copied into ``into`` by ``ssh cat``: no pattern of rsync's, no shell word
         splitting can make another file of it."""
@@ -293,6 +305,24 @@ class SshBackend(Backend):
             return self._sums(f"{self.root(job)}/{backup_id}", files)
         except DestinationError as exc:
             return [str(exc)]
+
+
+# POSIX ``df -P``: name, 1024-blocks, used, available, capacity%, mount point (names may hold
+# spaces, so the numbers are found between them).
+_DF_FIRST = re.compile(r"\S.*?\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%\s+\S.*")
+_DF_LAST = re.compile(r"\S.*\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%\s+\S.*?")
+
+
+def df_available(text: str) -> int | None:
+    """Available bytes from ``df -Pk`` output of one path (its second line); None where the
+    output is not that (a remote shell that says something else, a lying host)."""
+    lines = text.splitlines()
+    if len(lines) != 2:
+        return None
+    first, last = _DF_FIRST.fullmatch(lines[1]), _DF_LAST.fullmatch(lines[1])
+    if first is None or last is None or first.span(3) != last.span(3):
+        return None  # names that look like figures themselves: which column is which?
+    return int(first.group(3)) * 1024
 
 
 def _run(host: Host, argv: Sequence[str], what: str, timeout: float) -> str:

@@ -7,12 +7,16 @@ GUESS_RATIO (a compressed dump is usually well below its data files); a guess wa
 refuses. Each local destination (a directory, a mounted volume) must have the forecast plus the
 job's ``space_margin`` free; ``backup run`` refuses to start, writing nothing, when one has not
 (a backup that fills the disk half way fails anyway, after hours, and takes the space that other
-programs needed); ``backup list`` shows the forecast. Off-site (ssh) space is not measured.
+programs needed); ``backup list`` shows the forecast. An off-site (ssh) destination's free space
+is measured (``df``) by every ``backup run``, which refuses as for a local one, and recorded in the
+catalog: ``backup list`` and the ``backup-age`` check use that figure, with its age, rather than
+opening connections of their own (the check runs as the nagios user, without the ssh key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from stackwatch.backup.catalog import Catalog
@@ -22,6 +26,7 @@ from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
 
 RUNS = 5  # good backups the growth is measured over
+MEASURED_MAX_AGE = 7 * 86400  # an off-site figure older than this is not used
 GUESS_RATIO = 0.5
 
 
@@ -35,8 +40,9 @@ class Estimate:
 @dataclass(frozen=True)
 class Room:
     destination: str
-    free: int | None  # None: not measured (off-site, a volume not mounted)
+    free: int | None  # None: not measured (a volume not mounted, an off-site one not yet)
     need: int  # the estimate plus the job's margin
+    measured_at: float | None = None  # an off-site figure: when a run measured it (None: now)
 
     @property
     def fits(self) -> bool | None:
@@ -81,17 +87,52 @@ def data_size(client: Client, databases: str | Sequence[str]) -> int:
     return int(str(rows[0][0])) if rows and rows[0] and str(rows[0][0]).isdigit() else 0
 
 
-def rooms(host: Host, cfg: BackupConfig, job: str, estimate: Estimate) -> list[Room]:
-    """Each destination of the job against the estimate plus the margin."""
+def rooms(
+    host: Host,
+    cfg: BackupConfig,
+    job: str,
+    estimate: Estimate,
+    offsite: Mapping[str, tuple[float, int]] | None = None,
+) -> list[Room]:
+    """Each destination of the job against the estimate plus the margin; off-site ones from
+    ``offsite`` (destination -> when measured, free bytes), where a figure is there."""
     need = int(estimate.size * (1 + cfg.jobs[job].space_margin))
     found = []
     for name in cfg.jobs[job].destinations:
         dest = cfg.destinations[name]
+        if dest.kind == "ssh":
+            at, free = (offsite or {}).get(name, (None, None))
+            found.append(Room(name, free, need, at))
+            continue
         free = None
         if dest.kind == "directory" or (dest.kind == "volume" and host.is_mount(dest.path)):
             free = free_at(host, Path(dest.path))
         found.append(Room(name, free, need))
     return found
+
+
+def measure_offsite(
+    host: Host, cfg: BackupConfig, job: str, now: float
+) -> tuple[dict[str, tuple[float, int]], list[str]]:
+    """The free space of each ssh destination of the job, measured now (``df`` over ssh), and
+    a note for each one that could not be measured."""
+    from stackwatch.backup.destinations import DestinationError, SshBackend
+
+    measured, notes = {}, []
+    for name in cfg.jobs[job].destinations:
+        dest = cfg.destinations[name]
+        if dest.kind != "ssh":
+            continue
+        try:
+            measured[name] = (now, SshBackend(name, dest, host).free_bytes())
+        except DestinationError as exc:
+            notes.append(f"free space of {name} not measured: {exc}")
+    return measured, notes
+
+
+def recent(measured: Mapping[str, tuple[float, int]], now: float) -> dict[str, tuple[float, int]]:
+    """The recorded off-site figures young enough to judge by."""
+    return {k: v for k, v in measured.items() if now - v[0] <= MEASURED_MAX_AGE}
 
 
 def free_at(host: Host, path: Path) -> int | None:
@@ -136,8 +177,15 @@ def forecast_lines(estimate: Estimate | None, found: Sequence[Room]) -> list[str
             lines.append(f"    {r.destination}: free space not measured")
         else:
             verdict = "fits" if r.fits else "WILL NOT FIT"
-            lines.append(f"    {r.destination}: {human(r.free)} free, {verdict}")
+            lines.append(f"    {r.destination}: {human(r.free)} free{_when(r)}, {verdict}")
     return lines
+
+
+def _when(room: Room) -> str:
+    if room.measured_at is None:
+        return ""
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(room.measured_at))
+    return f" (measured over ssh at {stamp})"
 
 
 @dataclass(frozen=True)
@@ -149,6 +197,7 @@ class Filling:
     need: int  # the next backup with the margin
     growth_per_day: float  # bytes a day the job's kept backups add here (0: not growing)
     kept: int  # good backups of the job kept now
+    measured_at: float | None = None  # off-site: when a run measured the free space
 
     @property
     def days_left(self) -> float | None:
@@ -178,7 +227,9 @@ def fillings(
     times as fast as one backup does."""
     per_day = growth_per_day(backups) * max(1, kept)
     return [
-        Filling(r.destination, r.free, r.need, per_day, kept) for r in found if r.free is not None
+        Filling(r.destination, r.free, r.need, per_day, kept, r.measured_at)
+        for r in found
+        if r.free is not None
     ]
 
 

@@ -432,7 +432,11 @@ class _Run:
                 estimate = forecast.from_data(forecast.data_size(client, self.job.databases))
             except DumpError:
                 return True  # the dump says what is wrong with the server
-        found = forecast.rooms(self.host, self.cfg, self.job_name, estimate)
+        measured, notes = forecast.measure_offsite(self.host, self.cfg, self.job_name, time.time())
+        for destination, (_, free) in measured.items():
+            catalog.record_space(destination, free)
+        self.outcome.notes += notes
+        found = forecast.rooms(self.host, self.cfg, self.job_name, estimate, measured)
         self.outcome.notes += forecast.warnings(estimate, found)
         refused = forecast.refusal(estimate, found)
         if refused is None:

@@ -68,6 +68,15 @@ def test_a_run_copies_verifies_and_deletes_at_a_path_full_of_shell_characters(
     assert "database we-ird db: 1 tables restored, rows and checksums match" in verify.stdout
     assert "copy hostile: 4 files match their SHA-256" in verify.stdout
 
+    # Its free space, measured over ssh by the runs, in the forecast and the check.
+    listed = run_stackwatch("backup", "list", "--config", str(config))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "    hostile: " in listed.stdout and "(measured over ssh at " in listed.stdout
+    assert "free space not measured" not in listed.stdout
+    check = run_stackwatch("check", "backup-age", "--config", str(config), "--format", "json")
+    assert "(measured over ssh by the run of " in check.stdout, check.stdout
+    assert '"destination": "hostile"' in check.stdout
+
 
 # One path component of anything but "/" and NUL, as a destination path may hold.
 components = st.text(
