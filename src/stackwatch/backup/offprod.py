@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,7 +95,7 @@ class OffProduction:
         tmp: Path | None = None
         try:
             with interrupts.held():
-                tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self.host.path(base)))
+                tmp = Path(self.host.make_temp_dir(".fetch-", base))
                 server = Throwaway(self.host, base, program, self.production.client_program)
             try:
                 programs = self.load(server, files, tmp)

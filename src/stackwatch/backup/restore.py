@@ -20,7 +20,6 @@ must never write into the live one.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -389,7 +388,7 @@ def checked_source(
     work = Path(cfg.work_dir) / backup.job
     make_private_dirs(host, work)
     reasons: list[str] = []
-    with tempfile.TemporaryDirectory(prefix=".restore-", dir=host.path(work)) as tmp:
+    with host.temporary_dir(".restore-", work) as tmp:
         for name in order:
             b = backend(name, cfg.destinations[name], host)
             try:

@@ -16,7 +16,6 @@ import contextlib
 import os
 import secrets
 import signal
-import tempfile
 import time
 from pathlib import Path
 
@@ -82,7 +81,7 @@ class Throwaway:
         self.dir = base / f"{PREFIX}{secrets.token_hex(8)}"
         host.make_dir(self.dir)
         # A unix socket path has at most 107 bytes: a short private directory of its own.
-        self.run = Path(tempfile.mkdtemp(prefix="stackwatch-verify-"))
+        self.run = Path(host.make_temp_dir("stackwatch-verify-"))
         self.host.write_atomic(self.dir / "owner", f"{os.getpid()}\n{self.run}\n", 0o600)
         self.datadir = self.dir / "data"
         self.process: Process | None = None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -323,7 +322,7 @@ class _Restore:
     ) -> None:
         dumps = [f for f in files if f.database is not None]
         with (
-            tempfile.TemporaryDirectory(prefix="stackwatch-verify-") as tmp,
+            self.host.temporary_dir("stackwatch-verify-") as tmp,
             ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
         ):
             at = _Scratch(client, lease, binlog, Path(tmp))

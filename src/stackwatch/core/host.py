@@ -42,6 +42,10 @@ class HostError(Exception):
     """A failure to read a fact from the machine."""
 
 
+_AT_FDCWD = -100  # renameat2's "relative to the current directory"
+_RENAME_EXCHANGE = 2
+
+
 class LockHeld(HostError):
     """Another process holds the lock."""
 
@@ -672,6 +676,55 @@ class Host:
         except OSError as exc:
             raise HostError(f"cannot delete {os.fspath(path)}: {exc.strerror or exc}") from exc
         fsync_directory(where.parent)
+
+    def symlink(self, target: str, link: str | os.PathLike[str]) -> None:
+        """Make ``link`` a symbolic link to ``target`` (a text, not resolved here)."""
+        try:
+            os.symlink(target, self.real(link))
+        except OSError as exc:
+            raise HostError(f"cannot link {os.fspath(link)}: {exc.strerror or exc}") from exc
+
+    def exchange(self, first: str | os.PathLike[str], second: str | os.PathLike[str]) -> None:
+        """Swap two existing paths in one step (Linux renameat2 RENAME_EXCHANGE: both names
+        exist at every instant), durably."""
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        one, two = os.fsencode(self.real(first)), os.fsencode(self.real(second))
+        if libc.renameat2(_AT_FDCWD, one, _AT_FDCWD, two, _RENAME_EXCHANGE) != 0:
+            reason = os.strerror(ctypes.get_errno())
+            raise HostError(f"cannot exchange {os.fspath(first)} and {os.fspath(second)}: {reason}")
+        fsync_directory(self.path(second).parent)
+
+    def set_mode(self, path: str | os.PathLike[str], mode: int) -> None:
+        """chmod: for modes that creation under the umask cannot give (a sticky 1777)."""
+        try:
+            os.chmod(self.real(path), mode)
+        except OSError as exc:
+            raise HostError(f"cannot chmod {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+    def make_temp_dir(self, prefix: str, within: str | os.PathLike[str] | None = None) -> str:
+        """A new private (0700) directory with a unique name, in ``within`` or the system's
+        temporary directory; the caller removes it (``remove_tree``)."""
+        import tempfile
+
+        where = None if within is None else self.real(within)
+        try:
+            return tempfile.mkdtemp(prefix=prefix, dir=where)
+        except OSError as exc:
+            raise HostError(f"cannot create a directory in {where}: {exc.strerror or exc}") from exc
+
+    @contextlib.contextmanager
+    def temporary_dir(
+        self, prefix: str, within: str | os.PathLike[str] | None = None
+    ) -> Iterator[str]:
+        """``make_temp_dir`` for the block, removed with everything in it afterwards."""
+        where = self.make_temp_dir(prefix, within)
+        try:
+            yield where
+        finally:
+            with contextlib.suppress(HostError):
+                self.remove_tree(where)
 
     def remove_file(self, path: str | os.PathLike[str]) -> None:
         """Remove a file (nothing where it is absent)."""

@@ -15,24 +15,19 @@ even though the link itself does not change.
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
+import contextlib
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from stackwatch.core.exits import FAILED, OK
-from stackwatch.core.host import Host, HostError, fsync_directory, write_atomic
+from stackwatch.core.host import Host, HostError, LockHeld
 from stackwatch.core.record import dataclass
 from stackwatch.nagios.repo import ENVIRONMENT_LINK, Plan
 from stackwatch.nagios.settings import NagiosSettings
 from stackwatch.nagios.validate import Verdict
-
-RENAME_EXCHANGE = 2
-AT_FDCWD = -100
 
 
 class AssembleError(Exception):
@@ -69,32 +64,28 @@ class Places:
 
 
 @contextmanager
-def locked(places: Places) -> Iterator[None]:
+def locked(host: Host, places: Places) -> Iterator[None]:
     """Hold the assemble lock of this conf.d (Busy when another run has it)."""
-    os.makedirs(os.path.dirname(places.lock) or ".", exist_ok=True)
-    fd = os.open(places.lock, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
+    host.make_dir(os.path.dirname(places.lock) or ".", 0o755, parents=True)
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(host.exclusive_lock(places.lock))
+        except LockHeld:
             raise Busy(f"another assemble of {places.live} is running") from None
         yield
-    finally:
-        os.close(fd)
 
 
 def build(host: Host, plan: Plan, places: Places) -> None:
     """The new tree at places.new: copies from the class folder, the link to the part."""
     remove_tree(host, places.new)
     try:
-        os.mkdir(places.new, 0o755)
+        host.make_dir(places.new, 0o755)
         for directory in plan.directories:
-            os.mkdir(os.path.join(places.new, directory), 0o755)
+            host.make_dir(os.path.join(places.new, directory), 0o755)
         for inside, source in plan.copies:
-            with open(os.path.join(places.new, inside), "wb") as handle:
-                handle.write(host.read_bytes(source))
-        os.symlink(plan.link_target, os.path.join(places.new, ENVIRONMENT_LINK))
-    except (OSError, HostError) as exc:
+            host.write_atomic(os.path.join(places.new, inside), host.read_bytes(source), 0o644)
+        host.symlink(plan.link_target, os.path.join(places.new, ENVIRONMENT_LINK))
+    except HostError as exc:
         remove_tree(host, places.new)
         raise AssembleError(f"cannot build {places.new}: {exc}") from None
     if ENVIRONMENT_LINK in {inside.split("/")[0] for inside, _ in plan.copies}:
@@ -124,38 +115,28 @@ def read_state(host: Host, places: Places) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
 
 
-def write_state(places: Places, applied: str, previous: str) -> None:
-    write_atomic(places.state, json.dumps({"applied": applied, "previous": previous}) + "\n")
+def write_state(host: Host, places: Places, applied: str, previous: str) -> None:
+    state = json.dumps({"applied": applied, "previous": previous}) + "\n"
+    host.write_atomic(places.state, state, 0o644)
 
 
 def swap_in(host: Host, places: Places) -> bool:
     """Exchange places.new with the live tree in one step; the old tree becomes previous.
     False where there was no live tree (the first run)."""
     if not (host.exists(places.live) or host.is_link(places.live)):
-        os.rename(places.new, places.live)
-        fsync_directory(os.path.dirname(places.live))
+        host.rename(places.new, places.live)
         return False
     remove_tree(host, places.previous)  # before the exchange: a failure here changes nothing live
-    exchange(places.new, places.live)
-    os.rename(places.new, places.previous)
-    fsync_directory(os.path.dirname(places.live))
+    host.exchange(places.new, places.live)
+    host.rename(places.new, places.previous)
     return True
-
-
-def exchange(first: str, second: str) -> None:
-    """Swap two paths atomically (Linux renameat2 with RENAME_EXCHANGE)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    result = libc.renameat2(AT_FDCWD, first.encode(), AT_FDCWD, second.encode(), RENAME_EXCHANGE)
-    if result != 0:
-        err = ctypes.get_errno()
-        raise AssembleError(f"cannot exchange {first} and {second}: {os.strerror(err)}")
 
 
 def remove_tree(host: Host, path: str) -> None:
     if host.is_link(path):
-        os.unlink(path)
+        host.remove_file(path)
     elif host.is_dir(path):
-        shutil.rmtree(path)
+        host.remove_tree(path)
 
 
 class Refused(AssembleError):
@@ -223,8 +204,7 @@ def rollback(host: Host, settings: NagiosSettings, places: Places) -> Outcome:
             f"{settings.nagios} -v refused the previous tree; nothing was changed",
             verdict.errors,
         )
-    exchange(places.previous, places.live)
-    fsync_directory(os.path.dirname(places.live))
+    host.exchange(places.previous, places.live)
     said = [_validated(settings, verdict), f"rolled back {places.live} to the previous tree "
             f"(the one it replaced is now {places.previous})"]  # fmt: skip
     return _reload(host, settings, places, digest(host, places.live), said)
@@ -258,7 +238,7 @@ def _reload(
     """Reload Nagios; record what it now runs only once it did."""
     previous = read_state(host, places).get("applied", "")
     if not settings.reload_command:
-        write_state(places, applied, previous)
+        write_state(host, places, applied, previous)
         return Outcome((*said, "no reload_command set: reload Nagios to use it"), OK)
     try:
         host.run(list(settings.reload_command), timeout=120)
@@ -268,5 +248,5 @@ def _reload(
             "the next run reloads again)"
         )
         return Outcome(tuple(said), FAILED)
-    write_state(places, applied, previous)
+    write_state(host, places, applied, previous)
     return Outcome((*said, f"reloaded: {' '.join(settings.reload_command)}"), OK)

@@ -280,7 +280,7 @@ def assemble(
     places = Places(os.path.abspath(dest or settings.conf_dir))
     host = Host()
     try:
-        with locked(places):
+        with locked(host, places):
             outcome = (
                 _rollback(host, settings, places)
                 if rollback
@@ -293,8 +293,8 @@ def assemble(
         fail(str(exc), FAILED)
     except AssembleError as exc:
         fail(str(exc), FAILED)
-    except OSError as exc:
-        fail(f"{places.live}: {exc.strerror or exc}", FAILED)
+    except HostError as exc:
+        fail(f"{places.live}: {exc}", FAILED)
     sys.stdout.write("\n".join(outcome.lines) + "\n")
     raise typer.Exit(outcome.code)
 

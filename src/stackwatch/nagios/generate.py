@@ -228,8 +228,6 @@ class Changes:
 
 def write_tree(host: Host, out: str, files: Mapping[str, str]) -> Changes:
     """Write what changed (atomically, file by file), remove our files no longer produced."""
-    from stackwatch.core.host import write_atomic
-
     existing = _existing(host, out)
     written, removed, foreign = [], [], []
     unchanged = 0
@@ -240,14 +238,14 @@ def write_tree(host: Host, out: str, files: Mapping[str, str]) -> Changes:
             continue
         if relative in existing and not existing[relative].startswith(MARK):
             raise GenerateError(f"{path}: exists and was not generated; not overwriting it")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(path, content)
+        host.make_dir(os.path.dirname(path), 0o755, parents=True)
+        host.write_atomic(path, content, 0o644)
         written.append(relative)
     for relative, content in sorted(existing.items()):
         if relative in files:
             continue
         if content.startswith(MARK):
-            os.unlink(os.path.join(out, relative))
+            host.remove_file(os.path.join(out, relative))
             removed.append(relative)
         else:
             foreign.append(relative)
@@ -267,4 +265,4 @@ def _remove_empty_dirs(host: Host, out: str) -> None:
     for name in host.listdir(out):
         path = os.path.join(out, name)
         if host.is_dir(path) and not host.is_link(path) and not host.listdir(path):
-            os.rmdir(path)
+            host.remove_tree(path)  # empty: checked just above

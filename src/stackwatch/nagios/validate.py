@@ -8,9 +8,8 @@ as its nagios_user (Debian's belong to that user).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 
 from stackwatch.core.host import CommandNotFound, CommandTimeout, Host, HostError
@@ -59,6 +58,16 @@ def main_config_for(
     return "\n".join(out) + "\n"
 
 
+def _scratch_for_nagios(host: Host, scratch: str) -> str:
+    """The scratch directory readable by Nagios, which checks its result directory (made here,
+    sticky and world-writable as its own) as its nagios_user after dropping root."""
+    host.set_mode(scratch, 0o755)
+    results = os.path.join(scratch, "checkresults")
+    host.make_dir(results, 0o755)
+    host.set_mode(results, 0o1777)
+    return results
+
+
 def validate(
     host: Host,
     nagios: str,
@@ -77,24 +86,25 @@ def validate(
         text = host.read_text(main_config)
     except HostError as exc:
         raise ValidateError(f"main configuration: {exc}") from None
-    scratch = tempfile.mkdtemp(prefix="stackwatch-nagios-v-")
     try:
-        # Nagios checks the result directory as its nagios_user, after dropping root.
-        os.chmod(scratch, 0o755)
-        results = os.path.join(scratch, "checkresults")
-        os.mkdir(results)
-        os.chmod(results, 0o1777)
+        scratch = host.make_temp_dir("stackwatch-nagios-v-")
+    except HostError as exc:
+        raise ValidateError(str(exc)) from None
+    try:
         main = os.path.join(scratch, "nagios.cfg")
-        with open(main, "w", encoding="utf-8") as handle:
-            handle.write(main_config_for(text, main_config, live_dir, tree, results))
+        results = _scratch_for_nagios(host, scratch)
+        host.write_atomic(main, main_config_for(text, main_config, live_dir, tree, results), 0o644)
         started = time.monotonic()
         try:
             run = host.run([nagios, "-v", main], timeout=timeout, check=False)
         except (CommandNotFound, CommandTimeout) as exc:
             raise ValidateError(str(exc)) from None
         seconds = time.monotonic() - started
+    except HostError as exc:
+        raise ValidateError(str(exc)) from None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(HostError):
+            host.remove_tree(scratch)
     output = run.stdout + run.stderr
     return Verdict(
         ok=run.returncode == 0,

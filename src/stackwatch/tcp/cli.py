@@ -10,7 +10,6 @@ file could not be written.
 from __future__ import annotations
 
 import json
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -72,7 +71,7 @@ def _capture_and_read(
     """Capture into ``save`` (kept) or a private scratch directory (removed afterwards)."""
     if not 0 < seconds <= MAX_CAPTURE_SECONDS:
         usage_error(f"--seconds must be above 0 and at most {MAX_CAPTURE_SECONDS:g}")
-    with tempfile.TemporaryDirectory(prefix="stackwatch-tcp-") as scratch:
+    with host.temporary_dir("stackwatch-tcp-") as scratch:
         target = save or Path(scratch) / "capture.pcap"
         try:
             summary = take_capture(host, interface, seconds, str(target.absolute()), bpf, netns)
