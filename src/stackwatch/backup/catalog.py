@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS verifications (
     backup_id TEXT NOT NULL REFERENCES backups(id),
     at REAL NOT NULL,
     ok INTEGER NOT NULL,
-    details TEXT NOT NULL
+    details TEXT NOT NULL,
+    seconds REAL                     -- how long the verify took (restore included)
 );
 CREATE TABLE IF NOT EXISTS restores (
     backup_id TEXT NOT NULL REFERENCES backups(id),
@@ -155,6 +156,7 @@ class Verification:
     at: float
     ok: bool
     details: str
+    seconds: float | None = None  # how long it took (None: recorded by an older release)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,15 @@ class Restore:
 
 
 @dataclass(frozen=True)
+class BinlogTail:
+    """The archived binary logs a point-in-time restore from the newest backup would replay."""
+
+    count: int
+    size: int  # bytes
+    last_time: int | None  # the last event's time (seconds since the epoch), where known
+
+
+@dataclass(frozen=True)
 class JobSummary:
     """What a job's backups amount to: the one source of ``backup status`` and the
     ``backup-age`` check, so that the two cannot disagree."""
@@ -183,6 +194,8 @@ class JobSummary:
     total_size: int  # of every good backup
     newest_failed: str | None  # the error of the newest finished run, when it failed
     last_verification: Verification | None  # of any backup of the job
+    last_restore: Restore | None = None  # the newest restore that succeeded
+    logs_after: BinlogTail | None = None  # binary logs archived after the newest good backup
 
     @property
     def offsite_copies(self) -> int:
@@ -227,6 +240,7 @@ class Catalog:
                 self.db.executescript(SCHEMA)
                 with self.db:
                     _add_sequence(self.db)
+                    _add_verify_seconds(self.db)
             # A catalog of an older release read without writing: its rows in insertion order.
             self._seq = "seq" if _has_sequence(self.db) else "rowid"
         except (sqlite3.Error, OSError) as exc:
@@ -348,11 +362,14 @@ class Catalog:
             return {}  # a catalog of an older release, read without writing: none measured
         return {str(r[0]): (float(r[1]), int(r[2])) for r in rows}
 
-    def record_verification(self, backup_id: str, ok: bool, details: str) -> None:
+    def record_verification(
+        self, backup_id: str, ok: bool, details: str, seconds: float | None = None
+    ) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO verifications VALUES (?, ?, ?, ?)",
-                (backup_id, time.time(), int(ok), details),
+                "INSERT INTO verifications(backup_id, at, ok, details, seconds) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (backup_id, time.time(), int(ok), details, seconds),
             )
 
     def start_restore(self, backup_id: str, job: str, source: str, targets: str) -> int:
@@ -497,7 +514,22 @@ class Catalog:
             total_size=sum(b.size for b in good),
             newest_failed=_newest_failure(backups),
             last_verification=self.last_verification(job=job),
+            last_restore=next((r for r in self.restores(job) if r.status == "good"), None),
+            logs_after=None if newest is None else self.binlogs_after(job, newest.started),
         )
+
+    def binlogs_after(self, job: str, started: float) -> BinlogTail | None:
+        """The archived logs of ``job`` holding events from ``started`` on (None: none)."""
+        if not self._has_table("binlog_ranges"):
+            return None
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COUNT(*), IFNULL(SUM(l.size), 0), MAX(r.last_time) FROM binlog_ranges r "
+                "JOIN binlogs l ON l.job = r.job AND l.name = r.name "
+                "WHERE r.job = ? AND r.last_time >= ?",
+                (job, int(started)),
+            ).fetchone()
+        return BinlogTail(int(row[0]), int(row[1]), row[2]) if row and row[0] else None
 
     def entries(self, job: str) -> list[BackupEntry]:
         """Every backup of ``job``, newest first, with its copies."""
@@ -516,6 +548,10 @@ class Catalog:
             ).fetchall()
         return [Restore(*row) for row in rows]
 
+    def _has_column(self, table: str, column: str) -> bool:
+        with self._tx() as db:
+            return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
+
     def _has_table(self, name: str) -> bool:
         with self._tx() as db:
             row = db.execute(
@@ -526,8 +562,9 @@ class Catalog:
     def last_verification(
         self, backup_id: str | None = None, job: str | None = None
     ) -> Verification | None:
+        seconds = "v.seconds" if self._has_column("verifications", "seconds") else "NULL"
         sql = (
-            "SELECT v.backup_id, v.at, v.ok, v.details FROM verifications v "
+            f"SELECT v.backup_id, v.at, v.ok, v.details, {seconds} FROM verifications v "
             "JOIN backups b ON b.id = v.backup_id"
         )
         args: list[str] = []
@@ -540,7 +577,13 @@ class Catalog:
         sql += " ORDER BY v.rowid DESC LIMIT 1"  # the last recorded, whatever the clock said
         with self._tx() as db:
             row = db.execute(sql, args).fetchone()
-        return Verification(row[0], row[1], bool(row[2]), row[3]) if row else None
+        return Verification(row[0], row[1], bool(row[2]), row[3], row[4]) if row else None
+
+
+def _add_verify_seconds(db: sqlite3.Connection) -> None:
+    """A catalog of an older release: its verifications get the (unknown) time they took."""
+    if not any(row[1] == "seconds" for row in db.execute("PRAGMA table_info(verifications)")):
+        db.execute("ALTER TABLE verifications ADD COLUMN seconds REAL")
 
 
 def _has_sequence(db: sqlite3.Connection) -> bool:

@@ -186,7 +186,7 @@ def verify_backup(
     outcome.ok = not outcome.problems
     outcome.seconds = time.monotonic() - started
     details = "; ".join(outcome.problems) if outcome.problems else "; ".join(outcome.checked)
-    catalog.record_verification(backup_id, outcome.ok, details)
+    catalog.record_verification(backup_id, outcome.ok, details, outcome.seconds)
     return outcome
 
 

@@ -126,9 +126,42 @@ def _copy_json(c: Copy) -> dict[str, object]:
 
 
 def status_lines(summaries: Sequence[JobSummary], now: float) -> list[str]:
-    """One line per job: its newest good backup's age, copies and size, what is kept, and the
-    last verification."""
-    return [printable(_status_line(summary, now)) for summary in summaries]
+    """A line per job: its newest good backup's age, copies and size, what is kept, and the
+    last verification; under it, what a recovery would take as far as it was measured."""
+    lines = []
+    for summary in summaries:
+        lines.append(printable(_status_line(summary, now)))
+        recovery = _recovery_line(summary)
+        if recovery:
+            lines.append(printable(f"  recovery: {recovery}"))
+    return lines
+
+
+def _recovery_line(summary: JobSummary) -> str:
+    """How long getting the data back took when it was last done: the last verify (a whole
+    restore into a throwaway server, then checked) and the last real restore; and what a
+    point-in-time restore would replay on top of the newest backup."""
+    parts = []
+    verification = summary.last_verification
+    if verification is not None and verification.ok and verification.seconds is not None:
+        parts.append(
+            f"the last verify restored and checked {verification.backup_id} in "
+            f"{verification.seconds:.1f} s ({when(verification.at)})"
+        )
+    restore = summary.last_restore
+    if restore is not None and restore.finished is not None:
+        parts.append(
+            f"the last restore ({restore.backup_id} into {restore.targets}) took "
+            f"{restore.finished - restore.started:.1f} s ({when(restore.started)})"
+        )
+    tail = summary.logs_after
+    if tail is not None:
+        upto = "" if tail.last_time is None else f", up to {when(tail.last_time)}"
+        parts.append(
+            f"{tail.count} binary logs ({size(tail.size)}) archived after the newest backup"
+            f" to replay{upto}"
+        )
+    return "; ".join(parts)
 
 
 def _status_line(summary: JobSummary, now: float) -> str:
@@ -168,8 +201,27 @@ def _summary_json(summary: JobSummary, now: float) -> dict[str, object]:
         "newest_failed": summary.newest_failed,
         "last_verification": None
         if verification is None
-        else {"backup": verification.backup_id, "ok": verification.ok, "at": verification.at},
+        else {
+            "backup": verification.backup_id,
+            "ok": verification.ok,
+            "at": verification.at,
+            "seconds": verification.seconds,
+        },
+        "last_restore": _timed_restore_json(summary.last_restore),
+        "binlogs_after_newest": None
+        if summary.logs_after is None
+        else {
+            "count": summary.logs_after.count,
+            "size": summary.logs_after.size,
+            "last_time": summary.logs_after.last_time,
+        },
     }
+
+
+def _timed_restore_json(restore: Restore | None) -> dict[str, object] | None:
+    if restore is None or restore.finished is None:
+        return None
+    return {**_restore_json(restore), "seconds": restore.finished - restore.started}
 
 
 # backup prune --------------------------------------------------------------------------------

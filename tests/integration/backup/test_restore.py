@@ -94,6 +94,11 @@ def test_restore_into_new_and_own_names_refusing_full_databases(
     as_json = run_stackwatch("backup", "list", "--config", str(config), "--format", "json")
     restores = json.loads(as_json.stdout)["jobs"][0]["restores"]
     assert [r["status"] for r in restores] == ["good", "good"]
+    # And `backup status` says how long getting the data back took.
+    status = run_stackwatch("backup", "status", "--config", str(config))
+    assert f"  recovery: the last restore ({backup_id} into media, shop, we-ird db) took " in (
+        status.stdout
+    )
     mariadb.sql("DROP DATABASE media_copy;")
 
 

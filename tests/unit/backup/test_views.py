@@ -145,3 +145,60 @@ def test_views_of_an_empty_job() -> None:
     assert views.list_lines("weekly", []) == ["job weekly", "  no backups"]
     assert views.size(512) == "512 B" and views.size(3 * 1024**2) == "3.0 MiB"
     assert views.size(5 * 1024**4) == "5.0 TiB"
+
+
+def test_status_says_what_a_recovery_took_and_what_it_would_replay(tmp_path: Path) -> None:
+    from stackwatch.backup.catalog import BinlogSpan
+
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    backup(cat, "base", 3.0, {"local": False})
+    assert views.status_lines([cat.job_summary("nightly")], NOW)[1:] == []  # nothing measured
+    cat.record_verification("base", True, "ok", 6.42)
+    restored = cat.start_restore("base", "nightly", "local", "shop->shop_copy")
+    cat.finish_restore(restored, True, "ok")
+    logs = [DumpedFile(f"bin.00000{n}", None, 2048, 2048, "b" * 64) for n in (1, 2, 3)]
+    cat.record_binlogs("nightly", "batch1", logs, ["local"])
+    before = int(NOW - 5 * 3600)  # ended before the backup: not replayed
+    cat.record_binlog_ranges(
+        "nightly",
+        [
+            BinlogSpan("bin.000001", "0-1-1", "0-1-5", before - 60, before, True),
+            BinlogSpan("bin.000002", "0-1-5", "0-1-9", before, int(NOW - 3600), True),
+            BinlogSpan("bin.000003", "0-1-9", "0-1-12", int(NOW - 3600), int(NOW - 60), False),
+        ],
+    )
+    summary = cat.job_summary("nightly")
+    cat.close()
+    lines = views.status_lines([summary], NOW)
+    assert lines[1].startswith("  recovery: the last verify restored and checked base in 6.4 s")
+    assert "the last restore (base into shop->shop_copy) took " in lines[1]
+    assert "2 binary logs (4.0 KiB) archived after the newest backup to replay, up to " in lines[1]
+    (job,) = json.loads(views.status_json([summary], NOW))["jobs"]
+    assert job["last_verification"]["seconds"] == 6.42
+    assert (
+        job["last_restore"]["targets"] == "shop->shop_copy" and job["last_restore"]["seconds"] >= 0
+    )
+    assert job["binlogs_after_newest"] == {"count": 2, "size": 4096, "last_time": int(NOW - 60)}
+
+
+def test_a_catalog_of_an_older_release_without_verify_times(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "catalog.sqlite"
+    cat = Catalog(path)
+    backup(cat, "base", 1.0, {"local": False})
+    cat.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE verifications DROP COLUMN seconds")
+    db.execute("INSERT INTO verifications VALUES ('base', 1.0, 1, 'ok')")
+    db.commit()
+    db.close()
+    reader = Catalog(path, readonly=True)  # read as it is
+    old = reader.last_verification(job="nightly")
+    reader.close()
+    assert old is not None and old.ok and old.seconds is None
+    writer = Catalog(path)  # given the column, its old rows unknown
+    writer.record_verification("base", True, "ok", 2.5)
+    found = writer.last_verification(job="nightly")
+    writer.close()
+    assert found is not None and found.seconds == 2.5
