@@ -13,7 +13,7 @@ from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
-from stackwatch.core.record import dataclass, field, replace
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 
@@ -211,10 +211,7 @@ def judge(facts: TcpFacts, options: TcpOptions) -> Result:
     _judge_listen(found, facts, options)
     found.details.extend(_run_notes(facts))
     found.details.extend(_settings_details(facts.settings))
-    # The share is this check's figure: the summary opens with it whatever the status, and the
-    # listen problems follow it.
-    result = found.result("tcp-retransmits", share_line)
-    return replace(result, summary="; ".join([share_line, *found.problems]))
+    return found.result_led_by("tcp-retransmits", share_line)
 
 
 CHECK = Check(

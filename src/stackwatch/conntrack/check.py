@@ -14,7 +14,7 @@ from stackwatch.core.findings import Findings
 from stackwatch.core.host import Host, HostError, NamespaceAccessDenied
 from stackwatch.core.ranges import Range, parse_range
 from stackwatch.core.rates import counter_rates, counter_sample
-from stackwatch.core.record import dataclass, field, replace
+from stackwatch.core.record import dataclass, field
 from stackwatch.core.registry import Check, CheckContext, NotApplicable
 from stackwatch.core.result import Metric, Result, Status, judge_value
 
@@ -248,10 +248,7 @@ def judge(facts: ConntrackFacts, options: ConntrackOptions) -> Result:
         found.details.append("drop counters: this kernel has no /proc/net/stat/nf_conntrack")
     else:
         _judge_drops(found, facts.drops, facts, options)
-    # The table's use is this check's figure: the summary opens with it whatever the status,
-    # and a drop rate follows it.
-    result = found.result("conntrack", table_line)
-    return replace(result, summary="; ".join([table_line, *found.problems]))
+    return found.result_led_by("conntrack", table_line)
 
 
 CHECK = Check(

@@ -7,7 +7,7 @@ summary is the problems joined, or a line that says all is well; the hint names 
 
 from __future__ import annotations
 
-from stackwatch.core.record import dataclass, field
+from stackwatch.core.record import dataclass, field, replace
 from stackwatch.core.result import Metric, Result, Status, worst
 
 
@@ -25,6 +25,12 @@ class Findings:
         self.problems.append(text)
         if hint:
             self.hints.append(hint)
+
+    def result_led_by(self, check: str, figure: str) -> Result:
+        """The Result of a check with one main figure (a table's use, a retransmit share): its
+        summary opens with ``figure`` whatever the status, the problems after it."""
+        result = self.result(check, figure)
+        return replace(result, summary="; ".join([figure, *self.problems]))
 
     def result(self, check: str, all_well: str, hint: str | None = None) -> Result:
         """The Result: the problems (or ``all_well``) as summary; ``hint`` replaces the

@@ -2,7 +2,7 @@
 (.venv-glance, made by scripts/install-test-deps.sh so that its pinned dependencies never meet
 the project's), SQLite and the file store, ``glance-manage db_sync``, and its WSGI application
 under gunicorn on 127.0.0.1. Its paste pipeline leaves Keystone out: a filter
-(glance_identity.py) supplies the identity auth_token would confirm, and the client uses
+(../paste/openstack_identity.py) supplies the identity auth_token would confirm, and the client uses
 openstacksdk's ``auth_type: none`` with an endpoint, from a clouds.yaml."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _paste_ini(directory: Path) -> None:
     new = "default = cors http_proxy_to_wsgi versionnegotiation identity context"
     assert old in text, "the paste file of this Glance release has another default pipeline"
     text = text.replace(old, new)
-    text += "\n[filter:identity]\npaste.filter_factory = glance_identity:filter_factory\n"
+    text += "\n[filter:identity]\npaste.filter_factory = openstack_identity:filter_factory\n"
     (directory / "glance-api-paste.ini").write_text(text)
 
 
@@ -114,7 +114,9 @@ def start_glance(
         capture_output=True,
         timeout=120,
     )
-    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(directory), PYTHONPATH=str(HERE))
+    env = dict(
+        os.environ, OS_GLANCE_CONFIG_DIR=str(directory), PYTHONPATH=str(HERE.parent / "paste")
+    )
     log = directory / "gunicorn.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

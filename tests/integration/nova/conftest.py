@@ -4,10 +4,11 @@ rabbitmq-server, a MariaDB server holding nova_api, nova_cell0, nova (cell1) and
 Glance of the image tests for the image, and nova-api, placement (both under gunicorn),
 nova-conductor, nova-scheduler, nova-novncproxy and two nova-compute services (hosts
 ``compute-a`` and ``compute-b``) with Nova's fake virt driver. Keystone is left out: a paste
-filter (nova_identity.py) supplies the identity auth_token would confirm, placement runs with
-its noauth2 strategy, and clients send the admin token placement's noauth2 expects. Neutron is
-left out: servers boot with ``networks: none``. Everything listens on 127.0.0.1; every process
-is stopped at the end of the session (process groups, SIGTERM then SIGKILL)."""
+filter (../paste/openstack_identity.py) supplies the identity auth_token would confirm,
+placement runs with its noauth2 strategy, and clients send the admin token placement's noauth2
+expects. Neutron is left out: servers boot with ``networks: none``. Everything listens on
+127.0.0.1; every process is stopped at the end of the session (process groups, SIGTERM then
+SIGKILL)."""
 
 from __future__ import annotations
 
@@ -249,7 +250,8 @@ def _api_paste(directory: Path) -> None:
     text = (NOVA_VENV / "etc" / "nova" / "api-paste.ini").read_text()
     assert "authtoken keystonecontext" in text, "this Nova's paste file has another pipeline"
     text = text.replace("authtoken keystonecontext", "identity keystonecontext")
-    text += "\n[filter:identity]\npaste.filter_factory = nova_identity:filter_factory\n"
+    text += "\n[filter:identity]\npaste.filter_factory = openstack_identity:filter_factory\n"
+    text += "token = admin:admin\n"
     (directory / "api-paste.ini").write_text(text)
 
 
@@ -281,7 +283,11 @@ class Nova:
 
     def nova_env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "PYTHON"))}
-        env.update(PYTHONPATH=str(HERE), OS_NOVA_CONFIG_DIR=str(self.directory), **extra)
+        env.update(
+            PYTHONPATH=f"{HERE}:{HERE.parent / 'paste'}",
+            OS_NOVA_CONFIG_DIR=str(self.directory),
+            **extra,
+        )
         return env
 
     def manage(self, *args: str) -> str:
