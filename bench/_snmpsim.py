@@ -51,6 +51,19 @@ def reduced(recording: str) -> str:
 PER_PROCESS = 25  # snmpsim keeps 31 data files open; past that it reopens them on every request
 
 
+def stop_agents(processes: list[subprocess.Popen[bytes]], folder: str | Path) -> None:
+    """SIGTERM to every agent, SIGKILL to one still there after 10 s; their folder removed."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 class Simulator:
     """snmpsim serving ``count`` devices dev00.. (community = name), each one of the recordings
     in turn, 25 devices per snmpsim process (each process its own port, as each switch is its
@@ -122,12 +135,4 @@ class Simulator:
         return done.returncode == 0 and b"Timeticks" in done.stdout
 
     def __exit__(self, *_: object) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        stop_agents(self.processes, self.folder)

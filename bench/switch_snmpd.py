@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _snmpsim import RECORDINGS, free_udp_port, reduced
+from _snmpsim import RECORDINGS, free_udp_port, reduced, stop_agents
 
 TYPES = {"2": "integer", "4": "octet_str", "6": "object_id", "65": "counter", "66": "uinteger"}
 UPTIME = "1.3.6.1.2.1.1.3."
@@ -99,12 +99,4 @@ class Snmpd:
         return done.returncode == 0 and b"STRING" in done.stdout
 
     def __exit__(self, *_: object) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        stop_agents(self.processes, self.folder)
