@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from stackwatch.core.record import dataclass, field
 from stackwatch.nagios.alerts_events import Events, ServiceTally
@@ -72,8 +72,10 @@ class CellFinder:
 COUNTED = ("alerts", "hard", "soft", "notifications", "flapping", "problems", "recovered_soon")
 
 
-@dataclass(frozen=True)
-class ServiceRow:
+class ServiceRow(NamedTuple):
+    """One service (or host: service "") in the report. (A named tuple: tens of thousands are
+    made for one report.)"""
+
     host: str
     service: str
     alerts: int
@@ -209,11 +211,17 @@ def _days(first: int, last: int) -> float:
 def _rows(tallies: Iterable[ServiceTally], days: float) -> tuple[ServiceRow, ...]:
     rows = [
         ServiceRow(
-            host=t.host,
-            service=t.service,
-            **{name: getattr(t, name) for name in COUNTED},
-            per_day=t.alerts / days if days else 0.0,
-            states=dict(sorted(t.states.items())),
+            t.host,
+            t.service,
+            t.alerts,
+            t.hard,
+            t.soft,
+            t.notifications,
+            t.flapping,
+            t.problems,
+            t.recovered_soon,
+            t.alerts / days if days else 0.0,
+            dict(sorted(t.states.items())),
         )
         for t in tallies
     ]

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import lshift, or_
+from typing import NamedTuple
 
 from stackwatch.core.record import dataclass
 from stackwatch.nagios.logparse import HOST_STATES, SERVICE_STATES
@@ -106,9 +107,9 @@ def _with(head: Run, problems: int, recovered: int, open_since: int, acked: bool
                head.first_soon, head.first_start, head.head_acked)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ServiceTally:
-    """What the log says about one service (or, with service "", one host)."""
+class ServiceTally(NamedTuple):
+    """What the log says about one service (or, with service "", one host). (A named tuple:
+    one is made per service and host for every report, tens of thousands.)"""
 
     host: str
     service: str
@@ -127,8 +128,9 @@ class ServiceTally:
 class Events:
     """Every alert and acknowledgement of every service and host, in log order per id."""
 
-    def __init__(self, window: float) -> None:
+    def __init__(self, window: float, keep: bool = True) -> None:
         self.window = window
+        self.keep = keep  # keep the columns (for times_of: the picture's timelines)
         self.names: list[tuple[str, str]] = []  # id -> (host, service); service "" for a host
         self.ids: dict[tuple[str, str], int] = {}
         self.who = array("i")  # the columns: id,
@@ -163,9 +165,10 @@ class Events:
 
     def add(self, who: array[int], when: array[int], what: bytes) -> None:
         """Events of many lines at once, in log order (per id)."""
-        self.who += who
-        self.when += when
-        self.what += what
+        if self.keep:
+            self.who += who
+            self.when += when
+            self.what += what
         self.codes.update(map(or_, map(lshift, who, repeat(CODE_BITS)), what))
         self._count_hours(sorted(compress(when, what)))  # alerts, not acknowledgements
         self._follow(who, when, what)
@@ -235,14 +238,15 @@ class Events:
     def absorb(self, later: Events) -> None:
         """Append the events of the part of the log that follows this one's."""
         remap = [self.id_of(*name) for name in later.names]
-        for j, i in enumerate(remap):
-            self._set_run(i, join(self.run(i), later.run(j), self.window))
-        self.who += array("i", map(remap.__getitem__, later.who))
-        self.when += later.when
-        self.what += later.what
+        self._join_runs(later, remap)
+        if self.keep:
+            self.who += array("i", map(remap.__getitem__, later.who))
+            self.when += later.when
+            self.what += later.what
         mask = (1 << CODE_BITS) - 1
+        codes = self.codes
         for code, count in later.codes.items():
-            self.codes[(remap[code >> CODE_BITS] << CODE_BITS) | (code & mask)] += count
+            codes[(remap[code >> CODE_BITS] << CODE_BITS) | (code & mask)] += count
         self.hours.update(later.hours)
         if later.first >= 0:
             self.first = min(self.first, later.first) if self.first >= 0 else later.first
@@ -251,6 +255,20 @@ class Events:
                              (self.flapping, later.flapping)):  # fmt: skip
             for j, count in theirs.items():
                 mine[remap[j]] += count
+
+    def _join_runs(self, later: Events, remap: list[int]) -> None:
+        """Every run of ``later`` after this one's; the common case (no problem open here, the
+        head already seen) by adding, the others by ``join``."""
+        open_since, first_good = self.open_since, self.first_good
+        problems, recovered, acked = self.problems, self.recovered, self.acked
+        for j, i in enumerate(remap):
+            if open_since[i] < 0 and first_good[i] >= 0:
+                problems[i] += later.problems[j]
+                recovered[i] += later.recovered[j]
+                open_since[i] = later.open_since[j]
+                acked[i] = later.acked[j] and open_since[i] >= 0
+            else:
+                self._set_run(i, join(self.run(i), later.run(j), self.window))
 
     def first_last(self) -> tuple[int, int]:
         """The first and last time of an alert (-1, -1: none)."""
@@ -267,32 +285,32 @@ class Events:
 
     def tallies(self) -> list[ServiceTally]:
         """Every service and host, in the order first seen."""
-        per_id: list[dict[int, int]] = [{} for _ in self.names]
+        count = len(self.names)
+        alerts, hard = [0] * count, [0] * count
+        states: list[dict[str, int]] = [{} for _ in range(count)]
         mask = (1 << CODE_BITS) - 1
-        for code, count in self.codes.items():
-            per_id[code >> CODE_BITS][code & mask] = count
-        return [self._tally(i, name, per_id[i]) for i, name in enumerate(self.names)]
-
-    def _tally(self, i: int, name: tuple[str, str], codes: dict[int, int]) -> ServiceTally:
-        alerts = sum(n for code, n in codes.items() if code != ACK)
-        hard = sum(n for code, n in codes.items() if code in HARD)
-        states: dict[str, int] = {}
-        for code, count in codes.items():
-            if code != ACK:
-                state = EVENTS[code][0]
-                states[state] = states.get(state, 0) + count
-        run = self.run(i)
-        return ServiceTally(
-            host=name[0],
-            service=name[1],
-            alerts=alerts,
-            hard=hard,
-            soft=alerts - hard,
-            notifications=self.notifications[i],
-            flapping=self.flapping[i],
-            problems=run.problems,
-            recovered_soon=run.recovered,
-            states=states,
-            open_since=run.open_since,
-            acknowledged=run.acked,
-        )
+        for code, events in self.codes.items():
+            i, kind = code >> CODE_BITS, code & mask
+            if kind != ACK:
+                alerts[i] += events
+                hard[i] += events if kind in HARD else 0
+                state = EVENTS[kind][0]
+                states[i][state] = states[i].get(state, 0) + events
+        notifications, flapping = self.notifications, self.flapping
+        return [
+            ServiceTally(
+                host,
+                service,
+                alerts[i],
+                hard[i],
+                alerts[i] - hard[i],
+                notifications[i],
+                flapping[i],
+                self.problems[i],
+                self.recovered[i],
+                states[i],
+                self.open_since[i],
+                self.acked[i] and self.open_since[i] >= 0,
+            )
+            for i, (host, service) in enumerate(self.names)
+        ]

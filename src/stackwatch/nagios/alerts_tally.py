@@ -130,13 +130,15 @@ Found = tuple[bytes, ...]  # the groups of one line matched by _SCAN
 class Tally:
     """Counts over every line read; feed it with ``add_log`` (oldest file first)."""
 
-    def __init__(self, recovery_window: float, cut_files: list[str] | None = None) -> None:
+    def __init__(
+        self, recovery_window: float, cut_files: list[str] | None = None, timelines: bool = True
+    ) -> None:
         self.recovery_window = recovery_window
         self.lines = 0
         self.malformed = 0
         self.examples: list[tuple[str, int, str]] = []
         self.cut_files: list[str] = cut_files or []
-        self.events = Events(recovery_window)
+        self.events = Events(recovery_window, keep=timelines)  # timelines: for times_of
         self._key_ids: dict[bytes, int] = {}  # b"host;service" or b"host" -> id (the scan's)
         self._notified: Counter[bytes] = Counter()  # ... -> notifications, until add_data ends
         self._flapped: Counter[bytes] = Counter()
@@ -309,15 +311,18 @@ def _text(data: bytes) -> str:
 PARALLEL_BYTES = 16 << 20  # below this, starting processes costs more than it saves
 
 
-def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
-    """Every log counted, oldest first. With ``workers`` above 1 (0: one per CPU), a large input
+def tally_logs(
+    logs: list[LogText], window: float, workers: int = 1, timelines: bool = True
+) -> Tally:
+    """Every log counted, oldest first (``timelines``: keep what each service's own timeline
+    needs, for the picture). With ``workers`` above 1 (0: one per CPU), a large input
     is cut into parts at line ends; this process counts the first part while forked children
     count the others, and the parts are joined in order (Tally.absorb gives exactly what one
     pass counts)."""
     workers = workers or len(os.sched_getaffinity(0))
     total = sum(len(log.data) for log in logs)
     if workers < 2 or total < PARALLEL_BYTES:
-        tally = Tally(window)
+        tally = Tally(window, timelines=timelines)
         for log in logs:
             tally.add_log(log)
         return tally
@@ -325,8 +330,8 @@ def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
     host = Host()
     children = []
     try:
-        children = [host.fork_call(_tally_part, window, *part) for part in parts[1:]]
-        merged = _tally_part(window, *parts[0])
+        children = [host.fork_call(_tally_part, window, timelines, *part) for part in parts[1:]]
+        merged = _tally_part(window, timelines, *parts[0])
         for child in children:
             merged.absorb(child.result())
     finally:
@@ -349,8 +354,10 @@ def _parts(log: LogText, count: int) -> list[tuple[str, bytes, int, int, int]]:
     return parts
 
 
-def _tally_part(window: float, path: str, data: bytes, start: int, end: int, line: int) -> Tally:
-    tally = Tally(window)
+def _tally_part(
+    window: float, timelines: bool, path: str, data: bytes, start: int, end: int, line: int
+) -> Tally:
+    tally = Tally(window, timelines=timelines)
     tally.add_data(data[start:end] if (start, end) != (0, len(data)) else data, path, line)
     tally.travel()
     return tally

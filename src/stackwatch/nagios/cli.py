@@ -66,7 +66,7 @@ def alerts(
         str | None, typer.Option(help="also send the counters to StatsD at HOST:PORT")
     ] = None,
     statsd_prefix: Annotated[str | None, typer.Option(help="StatsD name prefix")] = None,
-    jobs: Annotated[int, typer.Option(help="processes that read a large log (0: one per CPU)")] = 1,
+    jobs: Annotated[int, typer.Option(help="processes that read a large log (0: one per CPU)")] = 0,
     follow: Annotated[
         bool, typer.Option(help="follow the live log (rotation too), counters to --statsd")
     ] = False,
@@ -107,10 +107,10 @@ def alerts(
     paths = _expand_all(host, logs)
     where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
     try:
-        tally = tally_logs(read_logs(host, paths), window, jobs)
+        tally = tally_logs(read_logs(host, paths), window, jobs, timelines=bool(plot))
     except AlertsError as exc:
         usage_error(str(exc))
-    report = summarize(tally, where)
+    report = summarize(tally, where, top_timelines=5 if plot else 0)
     if plot:
         _plot(plot, report, paths)
     if statsd:
