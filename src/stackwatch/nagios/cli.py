@@ -140,7 +140,7 @@ def _follow(
     """alerts --follow: the live logs followed, their counters sent to StatsD as they come."""
     from stackwatch.core.state import StateStore
     from stackwatch.nagios.alerts import CellFinder, Where
-    from stackwatch.nagios.alerts_follow import Sink, follow_alerts
+    from stackwatch.nagios.alerts_follow import Sink, archive_path, follow_alerts
 
     if not statsd:
         usage_error("--follow sends counters: give --statsd HOST:PORT")
@@ -157,7 +157,8 @@ def _follow(
     sys.stderr.write(f"following {len(paths)} logs, counters to {statsd}\n")
     stats = follow_alerts(paths, sink, StateStore(options.state_dir), duration=duration,
                           interval=options.interval, from_start=options.from_start,
-                          report=_say, host=host)  # fmt: skip
+                          report=_say, host=host,
+                          archives=archive_path(host, settings.main_config))  # fmt: skip
     sys.stdout.write(
         f"{stats.lines} lines ({stats.malformed} malformed) in {stats.polls} polls, "
         f"{stats.datagrams} StatsD datagrams sent, {stats.send_errors} sends failed\n"
