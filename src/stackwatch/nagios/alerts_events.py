@@ -2,7 +2,7 @@
 
 The scan of the log (alerts_tally.py) hands over the alerts of many lines at once as three
 columns: who (an id per service or host), when, and what (a one-byte code, ``EVENTS``). What can
-be counted in any order is counted by C code over the columns (``Counter`` over codes, hours);
+be counted in any order is counted by C code over the columns (hours by bisection);
 only what needs the order, problems and their recoveries, is followed event by event, and only
 with list look-ups by id.
 
@@ -22,9 +22,8 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
-from itertools import compress, repeat
-from operator import lshift, or_
-from typing import NamedTuple
+from itertools import compress
+from typing import Any, NamedTuple
 
 from stackwatch.core.record import dataclass
 from stackwatch.nagios.logparse import HOST_STATES, SERVICE_STATES
@@ -50,8 +49,9 @@ BYTE_CODE = {  # b"STATE;TYPE" as the log writes it -> code
     f"{state};{kind}".encode(): code for (state, kind), code in CODE.items() if kind
 }
 HARD = frozenset(code for (_, kind), code in CODE.items() if kind == "HARD")
-CODE_BITS = 5  # (id << CODE_BITS) | code: one int per (service, event kind) for Counter
+CODE_BITS = 5  # (id << CODE_BITS) | code: one place per (service, event kind) in Events.counts
 assert len(EVENTS) <= 1 << CODE_BITS
+_NO_COUNTS = [0] * (1 << CODE_BITS)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,8 @@ class Events:
         self.who = array("i")  # the columns: id,
         self.when = array("q")  # time,
         self.what = bytearray()  # and code of every event
-        self.codes: Counter[int] = Counter()  # (id << CODE_BITS) | code -> events
+        # events by id and kind: item (id << CODE_BITS) | code (a list the event loop adds to)
+        self.counts: list[int] = []
         self.hours: Counter[int] = Counter()  # t // HOUR -> alerts
         self.first = self.last = -1  # the time of the first and last alert
         self.notifications: Counter[int] = Counter()  # id -> notifications
@@ -151,6 +152,18 @@ class Events:
         self.first_start: list[int] = []
         self.head_acked: list[bool] = []
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to another process: the counts as an array (one copy of its bytes), the names
+        only (the ids are their positions)."""
+        state = dict(self.__dict__)
+        state["counts"], state["ids"] = array("q", self.counts), None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.counts = list(state["counts"])
+        self.ids = {name: i for i, name in enumerate(self.names)}
+
     def id_of(self, host: str, service: str) -> int:
         found = self.ids.get((host, service))
         if found is None:
@@ -161,6 +174,7 @@ class Events:
                 ints.append(empty)
             for flags in (self.acked, self.first_soon, self.head_acked):
                 flags.append(False)
+            self.counts += _NO_COUNTS
         return found
 
     def add(self, who: array[int], when: array[int], what: bytes) -> None:
@@ -169,7 +183,6 @@ class Events:
             self.who += who
             self.when += when
             self.what += what
-        self.codes.update(map(or_, map(lshift, who, repeat(CODE_BITS)), what))
         self._count_hours(sorted(compress(when, what)))  # alerts, not acknowledgements
         self._follow(who, when, what)
 
@@ -196,8 +209,9 @@ class Events:
             self.open_since, self.acked, self.problems, self.recovered)  # fmt: skip
         first_good, first_soon, first_start, head_acked = (
             self.first_good, self.first_soon, self.first_start, self.head_acked)  # fmt: skip
-        window = self.window
+        window, counts = self.window, self.counts
         for i, t, code in zip(who, when, what, strict=True):
+            counts[(i << CODE_BITS) | code] += 1
             if code > LAST_GOOD:
                 if open_since[i] < 0:
                     if first_good[i] < 0 and not problems[i]:
@@ -243,10 +257,9 @@ class Events:
             self.who += array("i", map(remap.__getitem__, later.who))
             self.when += later.when
             self.what += later.what
-        mask = (1 << CODE_BITS) - 1
-        codes = self.codes
-        for code, count in later.codes.items():
-            codes[(remap[code >> CODE_BITS] << CODE_BITS) | (code & mask)] += count
+        mask, counts = (1 << CODE_BITS) - 1, self.counts
+        for code, count in later.codes().items():
+            counts[(remap[code >> CODE_BITS] << CODE_BITS) | (code & mask)] += count
         self.hours.update(later.hours)
         if later.first >= 0:
             self.first = min(self.first, later.first) if self.first >= 0 else later.first
@@ -283,13 +296,18 @@ class Events:
                 times[self.who[k]].append(self.when[k])
         return times
 
+    def codes(self) -> dict[int, int]:
+        """The counts that are not 0: (id << CODE_BITS) | code -> events."""
+        counts = self.counts
+        return {code: counts[code] for code in compress(range(len(counts)), counts)}
+
     def tallies(self) -> list[ServiceTally]:
         """Every service and host, in the order first seen."""
         count = len(self.names)
         alerts, hard = [0] * count, [0] * count
         states: list[dict[str, int]] = [{} for _ in range(count)]
         mask = (1 << CODE_BITS) - 1
-        for code, events in self.codes.items():
+        for code, events in self.codes().items():
             i, kind = code >> CODE_BITS, code & mask
             if kind != ACK:
                 alerts[i] += events
