@@ -23,9 +23,9 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from itertools import compress
+from operator import add
 from typing import Any, NamedTuple
 
-from stackwatch.core.record import dataclass
 from stackwatch.nagios.logparse import HOST_STATES, SERVICE_STATES
 
 HOUR = 3600
@@ -49,13 +49,11 @@ BYTE_CODE = {  # b"STATE;TYPE" as the log writes it -> code
     f"{state};{kind}".encode(): code for (state, kind), code in CODE.items() if kind
 }
 HARD = frozenset(code for (_, kind), code in CODE.items() if kind == "HARD")
-CODE_BITS = 5  # (id << CODE_BITS) | code: one place per (service, event kind) in Events.counts
-assert len(EVENTS) <= 1 << CODE_BITS
-_NO_COUNTS = [0] * (1 << CODE_BITS)
+_COUNTS = 8  # where a run's counts by code start (after the fields of Run)
+_NEW_RUN = [0, 0, -1, False, -1, False, -1, False] + [0] * len(EVENTS)
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """Where one service's problems stand after a stretch of the log that started with it OK.
 
     ``open_since`` is the start of the problem still open at the end (-1: none), ``acked``
@@ -136,32 +134,20 @@ class Events:
         self.who = array("i")  # the columns: id,
         self.when = array("q")  # time,
         self.what = bytearray()  # and code of every event
-        # events by id and kind: item (id << CODE_BITS) | code (a list the event loop adds to)
-        self.counts: list[int] = []
+        # id -> its run (the fields of Run, in order) and then its events by code: one short
+        # list per id, so that the event loop touches one place in memory per event
+        self.runs: list[list[int]] = []
         self.hours: Counter[int] = Counter()  # t // HOUR -> alerts
         self.first = self.last = -1  # the time of the first and last alert
         self.notifications: Counter[int] = Counter()  # id -> notifications
         self.flapping: Counter[int] = Counter()  # id -> times it started flapping
-        # the runs, one item per id (lists: the event loop looks them up by index)
-        self.problems: list[int] = []
-        self.recovered: list[int] = []
-        self.open_since: list[int] = []
-        self.acked: list[bool] = []
-        self.first_good: list[int] = []
-        self.first_soon: list[bool] = []
-        self.first_start: list[int] = []
-        self.head_acked: list[bool] = []
 
     def __getstate__(self) -> dict[str, Any]:
-        """Sent to another process: the counts as an array (one copy of its bytes), the names
-        only (the ids are their positions)."""
-        state = dict(self.__dict__)
-        state["counts"], state["ids"] = array("q", self.counts), None
-        return state
+        """Sent to another process: the names only (the ids are their positions)."""
+        return {**self.__dict__, "ids": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.counts = list(state["counts"])
         self.ids = {name: i for i, name in enumerate(self.names)}
 
     def id_of(self, host: str, service: str) -> int:
@@ -169,12 +155,7 @@ class Events:
         if found is None:
             found = self.ids[(host, service)] = len(self.names)
             self.names.append((host, service))
-            for ints, empty in ((self.problems, 0), (self.recovered, 0), (self.open_since, -1),
-                                (self.first_good, -1), (self.first_start, -1)):  # fmt: skip
-                ints.append(empty)
-            for flags in (self.acked, self.first_soon, self.head_acked):
-                flags.append(False)
-            self.counts += _NO_COUNTS
+            self.runs.append(_NEW_RUN[:])
         return found
 
     def add(self, who: array[int], when: array[int], what: bytes) -> None:
@@ -185,6 +166,71 @@ class Events:
             self.what += what
         self._count_hours(sorted(compress(when, what)))  # alerts, not acknowledgements
         self._follow(who, when, what)
+
+    def add_one(self, who: int, when: int, what: int) -> None:
+        self.add(array("i", (who,)), array("q", (when,)), bytes((what,)))
+
+    def _follow(self, who: Iterable[int], when: Iterable[int], what: Iterable[int]) -> None:
+        """Problems and recoveries, event by event: the one loop that needs the order (the
+        fields of Run by their index in a run: 0 problems, 1 recovered, 2 open_since, 3 acked,
+        4 first_good, 5 first_soon, 6 first_start, 7 head_acked)."""
+        window, runs = self.window, self.runs
+        for i, t, code in zip(who, when, what, strict=True):
+            run = runs[i]
+            run[_COUNTS + code] += 1
+            if code > LAST_GOOD:
+                if run[2] < 0:
+                    if run[4] < 0 and not run[0]:
+                        run[6] = t
+                    run[2], run[3] = t, False
+                    run[0] += 1
+            elif code:
+                start = run[2]
+                soon = start >= 0 and t - start <= window and not run[3]
+                if start >= 0:
+                    run[1] += soon
+                    run[2], run[3] = -1, False
+                if run[4] < 0:
+                    run[4], run[5] = t, soon
+            else:
+                run[3] = True
+                if run[4] < 0:
+                    run[7] = True
+
+    def run(self, i: int) -> Run:
+        problems, recovered, open_since, acked, *head = self.runs[i][:_COUNTS]
+        return Run(problems, recovered, open_since, bool(acked) and open_since >= 0,
+                   head[0], bool(head[1]), head[2], bool(head[3]))  # fmt: skip
+
+    def absorb(self, later: Events) -> None:
+        """Append the events of the part of the log that follows this one's."""
+        remap = [self.id_of(*name) for name in later.names]
+        self._join_runs(later, remap)
+        if self.keep:
+            self.who += array("i", map(remap.__getitem__, later.who))
+            self.when += later.when
+            self.what += later.what
+        self.hours.update(later.hours)
+        if later.first >= 0:
+            self.first = min(self.first, later.first) if self.first >= 0 else later.first
+            self.last = max(self.last, later.last)
+        for mine, theirs in ((self.notifications, later.notifications),
+                             (self.flapping, later.flapping)):  # fmt: skip
+            for j, count in theirs.items():
+                mine[remap[j]] += count
+
+    def _join_runs(self, later: Events, remap: list[int]) -> None:
+        """Every run of ``later`` after this one's; the common case (no problem open here, the
+        head already seen) by adding, the others by ``join``."""
+        runs, window = self.runs, self.window
+        for j, i in enumerate(remap):
+            mine, theirs = runs[i], later.runs[j]
+            counts = list(map(add, mine[_COUNTS:], theirs[_COUNTS:]))
+            if mine[2] < 0 and mine[4] >= 0:
+                mine[:4] = [mine[0] + theirs[0], mine[1] + theirs[1], theirs[2], theirs[3]]
+            else:
+                mine[:_COUNTS] = list(join(self.run(i), later.run(j), window))
+            mine[_COUNTS:] = counts
 
     def _count_hours(self, times: list[int]) -> None:
         """Alerts per hour, and the first and last, from the sorted times of a few thousand
@@ -200,89 +246,6 @@ class Events:
         self.first = min(self.first, times[0]) if self.first >= 0 else times[0]
         self.last = max(self.last, times[-1])
 
-    def add_one(self, who: int, when: int, what: int) -> None:
-        self.add(array("i", (who,)), array("q", (when,)), bytes((what,)))
-
-    def _follow(self, who: Iterable[int], when: Iterable[int], what: Iterable[int]) -> None:
-        """Problems and recoveries, event by event: the one loop that needs the order."""
-        open_since, acked, problems, recovered = (
-            self.open_since, self.acked, self.problems, self.recovered)  # fmt: skip
-        first_good, first_soon, first_start, head_acked = (
-            self.first_good, self.first_soon, self.first_start, self.head_acked)  # fmt: skip
-        window, counts = self.window, self.counts
-        for i, t, code in zip(who, when, what, strict=True):
-            counts[(i << CODE_BITS) | code] += 1
-            if code > LAST_GOOD:
-                if open_since[i] < 0:
-                    if first_good[i] < 0 and not problems[i]:
-                        first_start[i] = t
-                    open_since[i], acked[i] = t, False
-                    problems[i] += 1
-            elif code:
-                start = open_since[i]
-                soon = start >= 0 and t - start <= window and not acked[i]
-                if start >= 0:
-                    recovered[i] += soon
-                    open_since[i], acked[i] = -1, False
-                if first_good[i] < 0:
-                    first_good[i], first_soon[i] = t, soon
-            else:
-                acked[i] = True
-                if first_good[i] < 0:
-                    head_acked[i] = True
-
-    def run(self, i: int) -> Run:
-        return Run(
-            self.problems[i],
-            self.recovered[i],
-            self.open_since[i],
-            self.acked[i] and self.open_since[i] >= 0,
-            self.first_good[i],
-            self.first_soon[i],
-            self.first_start[i],
-            self.head_acked[i],
-        )
-
-    def _set_run(self, i: int, run: Run) -> None:
-        self.problems[i], self.recovered[i] = run.problems, run.recovered
-        self.open_since[i], self.acked[i] = run.open_since, run.acked
-        self.first_good[i], self.first_soon[i] = run.first_good, run.first_soon
-        self.first_start[i], self.head_acked[i] = run.first_start, run.head_acked
-
-    def absorb(self, later: Events) -> None:
-        """Append the events of the part of the log that follows this one's."""
-        remap = [self.id_of(*name) for name in later.names]
-        self._join_runs(later, remap)
-        if self.keep:
-            self.who += array("i", map(remap.__getitem__, later.who))
-            self.when += later.when
-            self.what += later.what
-        mask, counts = (1 << CODE_BITS) - 1, self.counts
-        for code, count in later.codes().items():
-            counts[(remap[code >> CODE_BITS] << CODE_BITS) | (code & mask)] += count
-        self.hours.update(later.hours)
-        if later.first >= 0:
-            self.first = min(self.first, later.first) if self.first >= 0 else later.first
-            self.last = max(self.last, later.last)
-        for mine, theirs in ((self.notifications, later.notifications),
-                             (self.flapping, later.flapping)):  # fmt: skip
-            for j, count in theirs.items():
-                mine[remap[j]] += count
-
-    def _join_runs(self, later: Events, remap: list[int]) -> None:
-        """Every run of ``later`` after this one's; the common case (no problem open here, the
-        head already seen) by adding, the others by ``join``."""
-        open_since, first_good = self.open_since, self.first_good
-        problems, recovered, acked = self.problems, self.recovered, self.acked
-        for j, i in enumerate(remap):
-            if open_since[i] < 0 and first_good[i] >= 0:
-                problems[i] += later.problems[j]
-                recovered[i] += later.recovered[j]
-                open_since[i] = later.open_since[j]
-                acked[i] = later.acked[j] and open_since[i] >= 0
-            else:
-                self._set_run(i, join(self.run(i), later.run(j), self.window))
-
     def first_last(self) -> tuple[int, int]:
         """The first and last time of an alert (-1, -1: none)."""
         return self.first, self.last
@@ -296,39 +259,19 @@ class Events:
                 times[self.who[k]].append(self.when[k])
         return times
 
-    def codes(self) -> dict[int, int]:
-        """The counts that are not 0: (id << CODE_BITS) | code -> events."""
-        counts = self.counts
-        return {code: counts[code] for code in compress(range(len(counts)), counts)}
-
     def tallies(self) -> list[ServiceTally]:
         """Every service and host, in the order first seen."""
-        count = len(self.names)
-        alerts, hard = [0] * count, [0] * count
-        states: list[dict[str, int]] = [{} for _ in range(count)]
-        mask = (1 << CODE_BITS) - 1
-        for code, events in self.codes().items():
-            i, kind = code >> CODE_BITS, code & mask
-            if kind != ACK:
-                alerts[i] += events
-                hard[i] += events if kind in HARD else 0
-                state = EVENTS[kind][0]
-                states[i][state] = states[i].get(state, 0) + events
-        notifications, flapping = self.notifications, self.flapping
-        return [
-            ServiceTally(
-                host,
-                service,
-                alerts[i],
-                hard[i],
-                alerts[i] - hard[i],
-                notifications[i],
-                flapping[i],
-                self.problems[i],
-                self.recovered[i],
-                states[i],
-                self.open_since[i],
-                self.acked[i] and self.open_since[i] >= 0,
-            )
-            for i, (host, service) in enumerate(self.names)
-        ]
+        return [self._tally(i, host, service) for i, (host, service) in enumerate(self.names)]
+
+    def _tally(self, i: int, host: str, service: str) -> ServiceTally:
+        run = self.runs[i]
+        counts = run[_COUNTS:]
+        alerts = sum(counts) - counts[ACK]
+        hard = sum(counts[code] for code in HARD)
+        states: dict[str, int] = {}
+        for code in compress(range(1, len(counts)), counts[1:]):
+            state = EVENTS[code][0]
+            states[state] = states.get(state, 0) + counts[code]
+        return ServiceTally(host, service, alerts, hard, alerts - hard, self.notifications[i],
+                            self.flapping[i], run[0], run[1], states, run[2],
+                            bool(run[3]) and run[2] >= 0)  # fmt: skip
