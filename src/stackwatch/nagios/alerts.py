@@ -149,7 +149,9 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
         by_hour=_hours(hours),
         by_day=tuple(sorted(_by_day(hours).items())),
         by_cell=_ranked(_sum_by(tallies, lambda t: _cell(where, t.host))),
-        by_hostgroup=_ranked(_sum_by(tallies, lambda t: where.hostgroups.get(t.host, ()))),
+        by_hostgroup=_ranked(
+            _sum_by(tallies, lambda t: where.hostgroups.get(t.host, ())) if where.hostgroups else {}
+        ),
         timeline=_series(hours),
         service_timelines=_timelines(events, services[:top_timelines]),
     )
@@ -229,7 +231,7 @@ def _rows(tallies: Iterable[ServiceTally], days: float) -> tuple[ServiceRow, ...
     return tuple(rows)
 
 
-def _ranked(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+def _ranked(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 

@@ -49,6 +49,8 @@ BYTE_CODE = {  # b"STATE;TYPE" as the log writes it -> code
     f"{state};{kind}".encode(): code for (state, kind), code in CODE.items() if kind
 }
 HARD = frozenset(code for (_, kind), code in CODE.items() if kind == "HARD")
+assert set(range(1, len(EVENTS), 2)) == HARD  # Events._tally counts on it
+_STATES = tuple(state for state, _ in EVENTS[1::2])  # the state of codes 2k+1 and 2k+2
 _COUNTS = 8  # where a run's counts by code start (after the fields of Run)
 _NEW_RUN = [0, 0, -1, False, -1, False, -1, False] + [0] * len(EVENTS)
 
@@ -265,13 +267,10 @@ class Events:
 
     def _tally(self, i: int, host: str, service: str) -> ServiceTally:
         run = self.runs[i]
-        counts = run[_COUNTS:]
-        alerts = sum(counts) - counts[ACK]
-        hard = sum(counts[code] for code in HARD)
-        states: dict[str, int] = {}
-        for code in compress(range(1, len(counts)), counts[1:]):
-            state = EVENTS[code][0]
-            states[state] = states.get(state, 0) + counts[code]
+        alerts = sum(run[_COUNTS + 1 :])
+        hard = sum(run[_COUNTS + 1 :: 2])  # HARD and SOFT alternate, HARD first
+        by_state = map(add, run[_COUNTS + 1 :: 2], run[_COUNTS + 2 :: 2])
+        states = {state: n for state, n in zip(_STATES, by_state, strict=True) if n}
         return ServiceTally(host, service, alerts, hard, alerts - hard, self.notifications[i],
                             self.flapping[i], run[0], run[1], states, run[2],
                             bool(run[3]) and run[2] >= 0)  # fmt: skip
