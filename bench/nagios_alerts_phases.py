@@ -69,9 +69,8 @@ def main() -> None:
     try:
         log = tmp / "nagios.log"
         log.write_text("\n".join(log_lines(args.lines)) + "\n")
-        print(
-            f"log: {args.lines} lines, {log.stat().st_size / 1e6:.0f} MB; CPU s, best of {args.runs}"
-        )
+        size = log.stat().st_size / 1e6
+        print(f"log: {args.lines} lines, {size:.0f} MB; CPU seconds, best of {args.runs}")
         for parts in (1, 2):
             runs = [phases(str(log), parts) for _ in range(args.runs)]
             best = {name: min(run[name] for run in runs) for name in runs[0]}
