@@ -128,8 +128,12 @@ class Follower:
         rescan: float = 10.0,
         host: Host | None = None,
         max_open: int | None = None,
+        archive_dirs: Iterable[str] = (),
     ) -> None:
         self.host = host or Host()
+        # other directories a rotated file may be moved to under any name (Nagios's
+        # log_archive_path): looked in when the rest of a file is not found beside it
+        self.archive_dirs = list(dict.fromkeys(archive_dirs))
         self.events: list[str] = []  # rotations seen, logs not followed, for the operator
         self._refused: set[str] = set()  # logs named in events as not followed
         wanted = list(dict.fromkeys(paths))
@@ -440,15 +444,31 @@ class Follower:
             entries = self.host.listdir(directory)
         except HostError:
             return []
-        for entry in entries:
-            if entry == name or not entry.startswith(name) or rotated_name(entry).compressed:
-                continue
-            path = os.path.join(directory, entry)
+        siblings = [
+            os.path.join(directory, entry)
+            for entry in entries
+            if entry != name and entry.startswith(name) and not rotated_name(entry).compressed
+        ]
+        for path in [*siblings, *self._archived(saved)]:
             blocks = self._rest_of_copy(path, saved)
             if blocks is not None:
                 self.events.append(f"{cursor.path}: read the rest of {path}")
                 return blocks
         return []
+
+    def _archived(self, saved: dict[str, Any]) -> Iterator[str]:
+        """Files of the archive directories that are our previous file by inode (renamed
+        there, as Nagios rotates), whatever their name; compressed ones cannot be."""
+        for directory in self.archive_dirs:
+            try:
+                entries = self.host.listdir(directory)
+            except HostError:
+                continue
+            for entry in entries:
+                path = os.path.join(directory, entry)
+                st = None if rotated_name(entry).compressed else self.host.stat_optional(path)
+                if st is not None and (st.st_dev, st.st_ino) == (saved["dev"], saved["inode"]):
+                    yield path
 
     def _rest_of_copy(self, path: str, saved: dict[str, Any]) -> list[bytes] | None:
         """What ``path`` holds after the saved offset, when it is our previous file; else None."""

@@ -16,17 +16,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from stackwatch.core.record import dataclass, field
-from stackwatch.nagios.alerts_tally import (
-    AlertsError,
-    LogText,
-    ServiceTally,
-    Tally,
-    read_logs,
-    tally_logs,
-)
+from stackwatch.nagios.alerts_events import Events, ServiceTally
+from stackwatch.nagios.alerts_tally import AlertsError, LogText, Tally, read_logs, tally_logs
 
 __all__ = [
     "COUNTED",
@@ -78,8 +72,10 @@ class CellFinder:
 COUNTED = ("alerts", "hard", "soft", "notifications", "flapping", "problems", "recovered_soon")
 
 
-@dataclass(frozen=True)
-class ServiceRow:
+class ServiceRow(NamedTuple):
+    """One service (or host: service "") in the report. (A named tuple: tens of thousands are
+    made for one report.)"""
+
     host: str
     service: str
     alerts: int
@@ -129,17 +125,15 @@ class Where:
 
 def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) -> AlertReport:
     """The report: every service and host, chattiest first, and the alerts by what, when and
-    where (host and service alerts both count in when and where; by service only the first)."""
+    where (host and service alerts both count in when and where; by service only the first).
+    ``top_timelines``: how many of the chattiest services get their own timeline (the picture's)."""
     where = where or Where()
-    every = [*tally.services.values(), *tally.hosts.values()]
-    hours: Counter[int] = Counter()
-    to_hour = HOUR.__rfloordiv__  # t -> t // HOUR, called from C by map (a million times)
-    for item in every:
-        hours.update(map(to_hour, item.times))
-    first = min((min(t.times) for t in every if t.times), default=-1)
-    last = max((max(t.times) for t in every if t.times), default=-1)
+    events = tally.events
+    tallies = events.tallies()
+    first, last = events.first_last()
     days = _days(first, last)
-    services = _rows(tally.services.values(), days)
+    services = _rows((t for t in tallies if t.service), days)
+    hours = events.hours
     return AlertReport(
         lines=tally.lines,
         malformed=tally.malformed,
@@ -150,21 +144,25 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
         days=days,
         recovery_window=tally.recovery_window,
         services=services,
-        hosts=_rows(tally.hosts.values(), days),
+        hosts=_rows((t for t in tallies if not t.service), days),
         by_service=_ranked(_sum_by(services, lambda row: (row.service,))),
         by_hour=_hours(hours),
         by_day=tuple(sorted(_by_day(hours).items())),
-        by_cell=_ranked(_sum_by(every, lambda t: _cell(where, t.host))),
-        by_hostgroup=_ranked(_sum_by(every, lambda t: where.hostgroups.get(t.host, ()))),
+        by_cell=_ranked(_sum_by(tallies, lambda t: _cell(where, t.host))),
+        by_hostgroup=_ranked(
+            _sum_by(tallies, lambda t: where.hostgroups.get(t.host, ())) if where.hostgroups else {}
+        ),
         timeline=_series(hours),
-        service_timelines={
-            (row.host, row.service): _series(
-                Counter(map(to_hour, tally.services[(row.host, row.service)].times))
-            )
-            for row in services[:top_timelines]
-            if row.alerts
-        },
+        service_timelines=_timelines(events, services[:top_timelines]),
     )
+
+
+def _timelines(
+    events: Events, rows: Iterable[ServiceRow]
+) -> dict[tuple[str, str], tuple[tuple[int, int], ...]]:
+    keys = [(row.host, row.service) for row in rows if row.alerts]
+    times = events.times_of(events.ids[key] for key in keys)
+    return {key: _series(Counter(t // HOUR for t in times[events.ids[key]])) for key in keys}
 
 
 def _cell(where: Where, host: str) -> tuple[str, ...]:
@@ -215,11 +213,17 @@ def _days(first: int, last: int) -> float:
 def _rows(tallies: Iterable[ServiceTally], days: float) -> tuple[ServiceRow, ...]:
     rows = [
         ServiceRow(
-            host=t.host,
-            service=t.service,
-            **{name: getattr(t, name) for name in COUNTED},
-            per_day=t.alerts / days if days else 0.0,
-            states=dict(sorted(t.states.items())),
+            t.host,
+            t.service,
+            t.alerts,
+            t.hard,
+            t.soft,
+            t.notifications,
+            t.flapping,
+            t.problems,
+            t.recovered_soon,
+            t.alerts / days if days else 0.0,
+            dict(sorted(t.states.items())),
         )
         for t in tallies
     ]
@@ -227,7 +231,7 @@ def _rows(tallies: Iterable[ServiceTally], days: float) -> tuple[ServiceRow, ...
     return tuple(rows)
 
 
-def _ranked(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+def _ranked(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 

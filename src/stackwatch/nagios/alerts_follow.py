@@ -12,11 +12,13 @@ again on restart rather than losing them.
 
 from __future__ import annotations
 
+import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from stackwatch.core.follow import Follower, stopped_by_signals
-from stackwatch.core.host import Host
+from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
 from stackwatch.core.state import StateStore
 from stackwatch.nagios.alerts import Where, summarize
@@ -56,11 +58,19 @@ def follow_alerts(
     from_start: bool = False,
     report: Callable[[str], None] = print,
     host: Host | None = None,
+    archives: Iterable[str] = (),
 ) -> FollowStats:
-    """Follow until ``duration`` seconds have passed, or SIGTERM / SIGINT."""
+    """Follow until ``duration`` seconds have passed, or SIGTERM / SIGINT. ``archives``: where
+    Nagios moves a rotated log (log_archive_path), besides ``archives/`` next to each log: a log
+    rotated while stackwatch was stopped has the rest of its lines read there on restart."""
     saved = store.load(STATE_NAME).get("files")
+    beside = [os.path.join(os.path.dirname(path), "archives") for path in paths]
     follower = Follower(
-        paths, saved if isinstance(saved, dict) else {}, from_start=from_start, host=host
+        paths,
+        saved if isinstance(saved, dict) else {},
+        from_start=from_start,
+        host=host,
+        archive_dirs=[*archives, *beside],
     )
     stats = FollowStats()
     started = last_save = time.monotonic()
@@ -79,6 +89,20 @@ def follow_alerts(
         store.save(STATE_NAME, {"files": follower.state()})
         follower.close()
     return stats
+
+
+_ARCHIVE_PATH = re.compile(r"^\s*log_archive_path\s*=\s*(\S.*?)\s*$", re.M)
+
+
+def archive_path(host: Host, main_config: str) -> list[str]:
+    """Nagios's log_archive_path from its main configuration; none where it cannot be read
+    (``archives/`` beside the log is looked in anyway)."""
+    try:
+        text = host.read_text(main_config)
+    except HostError:
+        return []
+    found = _ARCHIVE_PATH.findall(text)
+    return found[-1:]
 
 
 def _step(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stackwatch.nagios.alerts import COUNTED, AlertReport, ServiceRow
+from stackwatch.nagios.alerts import AlertReport, ServiceRow
 from stackwatch.render.safe import printable
 
 INDENTED_ROWS = 2000  # above this, JSON is written compact: indenting takes Python's slow encoder
@@ -47,16 +47,21 @@ def json_data(report: AlertReport) -> dict[str, Any]:
 
 
 def _row(row: ServiceRow) -> dict[str, Any]:
-    data: dict[str, Any] = {"host": row.host}
-    if row.service:
-        data["service"] = row.service
-    data.update({name: getattr(row, name) for name in COUNTED})
-    data.update(
-        recovered_share=round(row.recovered_share, 4),
-        per_day=round(row.per_day, 3),
-        states=dict(row.states),
-    )
-    return data
+    """One row, its keys in the order of ServiceRow (COUNTED); a host's without "service"."""
+    named = {"host": row.host, "service": row.service} if row.service else {"host": row.host}
+    return {
+        **named,
+        "alerts": row.alerts,
+        "hard": row.hard,
+        "soft": row.soft,
+        "notifications": row.notifications,
+        "flapping": row.flapping,
+        "problems": row.problems,
+        "recovered_soon": row.recovered_soon,
+        "recovered_share": round(row.recovered_share, 4),
+        "per_day": round(row.per_day, 3),
+        "states": dict(row.states),
+    }
 
 
 def to_text(report: AlertReport, limit: int = 20) -> str:

@@ -66,7 +66,7 @@ def alerts(
         str | None, typer.Option(help="also send the counters to StatsD at HOST:PORT")
     ] = None,
     statsd_prefix: Annotated[str | None, typer.Option(help="StatsD name prefix")] = None,
-    jobs: Annotated[int, typer.Option(help="processes that read a large log (0: one per CPU)")] = 1,
+    jobs: Annotated[int, typer.Option(help="processes that read a large log (0: one per CPU)")] = 0,
     follow: Annotated[
         bool, typer.Option(help="follow the live log (rotation too), counters to --statsd")
     ] = False,
@@ -107,10 +107,10 @@ def alerts(
     paths = _expand_all(host, logs)
     where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
     try:
-        tally = tally_logs(read_logs(host, paths), window, jobs)
+        tally = tally_logs(read_logs(host, paths), window, jobs, timelines=bool(plot))
     except AlertsError as exc:
         usage_error(str(exc))
-    report = summarize(tally, where)
+    report = summarize(tally, where, top_timelines=5 if plot else 0)
     if plot:
         _plot(plot, report, paths)
     if statsd:
@@ -140,7 +140,7 @@ def _follow(
     """alerts --follow: the live logs followed, their counters sent to StatsD as they come."""
     from stackwatch.core.state import StateStore
     from stackwatch.nagios.alerts import CellFinder, Where
-    from stackwatch.nagios.alerts_follow import Sink, follow_alerts
+    from stackwatch.nagios.alerts_follow import Sink, archive_path, follow_alerts
 
     if not statsd:
         usage_error("--follow sends counters: give --statsd HOST:PORT")
@@ -157,7 +157,8 @@ def _follow(
     sys.stderr.write(f"following {len(paths)} logs, counters to {statsd}\n")
     stats = follow_alerts(paths, sink, StateStore(options.state_dir), duration=duration,
                           interval=options.interval, from_start=options.from_start,
-                          report=_say, host=host)  # fmt: skip
+                          report=_say, host=host,
+                          archives=archive_path(host, settings.main_config))  # fmt: skip
     sys.stdout.write(
         f"{stats.lines} lines ({stats.malformed} malformed) in {stats.polls} polls, "
         f"{stats.datagrams} StatsD datagrams sent, {stats.send_errors} sends failed\n"

@@ -132,3 +132,59 @@ def test_lines_at_the_edge_of_the_pattern_read_as_logparse_reads_them(line: str)
     slow = careful(log, 300)
     assert (fast.malformed, fast.examples) == (slow.malformed, slow.examples)
     assert summarize(fast) == summarize(slow)
+
+
+# One service and one host whose problems start, get acknowledged and end: the lines that only
+# logparse reads (acknowledgements, an alert with an attempt in other digits) among the alerts.
+ORDERED = [
+    "SERVICE ALERT: h1;Load;CRITICAL;SOFT;1;x",
+    "SERVICE ALERT: h1;Load;OK;HARD;1;x",
+    "SERVICE ALERT: h1;Load;WARNING;HARD;\u0661;x",
+    "SERVICE ALERT: h1;Load;OK;SOFT;\u0661;x",
+    "EXTERNAL COMMAND: ACKNOWLEDGE_SVC_PROBLEM;h1;Load;2;1;1;al;c",
+    "SERVICE NOTIFICATION: ops;h1;Load;ACKNOWLEDGEMENT (CRITICAL);n;x;al;c",
+    "SERVICE NOTIFICATION: ops;h1;Load;CRITICAL;n;x",
+    "HOST ALERT: h1;DOWN;HARD;1;x",
+    "HOST ALERT: h1;UP;HARD;1;x",
+    "EXTERNAL COMMAND: ACKNOWLEDGE_HOST_PROBLEM;h1;2;1;1;al;c",
+    "SERVICE ALERT: h1;Load;CRIT",
+    "LOG ROTATION: DAILY",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.sampled_from(ORDERED)), max_size=50),
+    st.integers(1, 300),
+)
+def test_blocks_of_any_size_count_what_logparse_reads(
+    steps: list[tuple[int, str]], block: int
+) -> None:
+    """The scan counts a block of lines at a time: the alerts of a block in bulk, cut where a
+    line only logparse reads says something about a problem (an acknowledgement, an odd alert);
+    wherever the blocks end, the counts and where each problem stands are logparse's."""
+    from stackwatch.nagios import alerts_tally
+
+    when, lines = T0, []
+    for gap, line in steps:
+        when += gap
+        lines.append(f"[{when}] {line}\n")
+    log = "".join(lines).encode()
+    saved, alerts_tally.SCAN_BLOCK = alerts_tally.SCAN_BLOCK, block
+    try:
+        fast = Tally(300)
+        fast.add_data(log, "nagios.log")
+    finally:
+        alerts_tally.SCAN_BLOCK = saved
+    slow = careful(log, 300)
+    assert (fast.lines, fast.malformed, fast.examples) == (
+        slow.lines,
+        slow.malformed,
+        slow.examples,
+    )
+    assert summarize(fast) == summarize(slow)
+    for table in ("services", "hosts"):
+        mine, theirs = getattr(fast, table), getattr(slow, table)
+        assert {k: (t.open_since, t.acknowledged) for k, t in mine.items()} == {
+            k: (t.open_since, t.acknowledged) for k, t in theirs.items()
+        }

@@ -102,3 +102,61 @@ def test_cli_follow_sends_and_says_what_it_did(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("2 lines (0 malformed)")
         assert received(sock)["nagios.alerts.service.Load.alerts"] == 2
+
+
+def test_a_log_rotated_into_log_archive_path_while_stopped_is_read_to_its_end(
+    tmp_path: Path,
+) -> None:
+    """Nagios rotated nagios.log into its log_archive_path (another directory, its own name)
+    while stackwatch was stopped: on restart the lines written before the rotation come from
+    the archive, then the new log from its start."""
+    from stackwatch.core.host import Host
+    from stackwatch.nagios.alerts_follow import archive_path
+
+    log, archives = tmp_path / "log" / "nagios.log", tmp_path / "var" / "archives"
+    log.parent.mkdir()
+    archives.mkdir(parents=True)
+    config = tmp_path / "nagios.cfg"
+    config.write_text(f"log_file={log}\n# log_archive_path=/nowhere\nlog_archive_path={archives}\n")
+    log.write_text(sa(0))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sink = Sink(f"127.0.0.1:{sock.getsockname()[1]}", "n", 600, Where())
+    found = archive_path(Host(), str(config))
+    assert found == [str(archives)]
+    first = follow_alerts([str(log)], sink, StateStore(tmp_path / "state"), duration=0.2,
+                          interval=0.05, from_start=True, report=lambda _: None,
+                          archives=found)  # fmt: skip
+    assert first.lines == 1
+    received(sock)
+
+    appended(log, sa(1, "NTP"))  # written, then rotated, while stackwatch was stopped
+    log.rename(archives / "nagios-11-14-2023-22.log")
+    log.write_text(f"[{T0 + 2}] LOG ROTATION: HOURLY\n" + sa(3))
+    events: list[str] = []
+    again = follow_alerts([str(log)], sink, StateStore(tmp_path / "state"), duration=0.2,
+                          interval=0.05, report=events.append, archives=found)  # fmt: skip
+    counted = received(sock)
+    sock.close()
+    assert again.lines == 3 and counted["n.lines"] == 3
+    assert counted["n.service.NTP.alerts"] == 1 and counted["n.service.Load.alerts"] == 1
+    assert any("nagios-11-14-2023-22.log" in event for event in events)
+
+
+def test_without_the_archive_directory_the_rotated_rest_is_not_invented(tmp_path: Path) -> None:
+    log = tmp_path / "nagios.log"
+    log.write_text(sa(0))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sink = Sink(f"127.0.0.1:{sock.getsockname()[1]}", "n", 600, Where())
+    follow_alerts([str(log)], sink, StateStore(tmp_path / "state"), duration=0.1,
+                  interval=0.05, from_start=True, report=lambda _: None)  # fmt: skip
+    appended(log, sa(1, "NTP"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    log.rename(elsewhere / "nagios-11-14-2023-22.log")  # not an archive directory we know
+    log.write_text(sa(3))
+    again = follow_alerts([str(log)], sink, StateStore(tmp_path / "state"), duration=0.1,
+                          interval=0.05, report=lambda _: None)  # fmt: skip
+    sock.close()
+    assert again.lines == 1
