@@ -4,10 +4,12 @@ empty data directory, for a server started on it afterwards (a new machine, a re
 The steps, in the order that protects the data:
 1. refused before anything is read when DIR holds anything (a running server's data directory
    always does: stackwatch never writes into one) or is not a directory;
-2. the copy taken from the first destination whose file matches its SHA-256 (restore.py);
-3. extracted beside DIR (the same file system, so that the last step is renames), prepared
-   (``mariadb-backup --prepare``: the redo log applied), then moved into DIR
-   (``--move-back``); the extraction is removed whatever happens;
+2. the copy of the first destination that has one of the catalog's size (restore.py) read
+   once: its SHA-256 taken while ``zstd -d | mbstream -x`` extract it beside DIR (a private
+   directory on the same file system, so that the last step is renames). Only when the sum
+   matched is it prepared (``mariadb-backup --prepare``: the redo log applied) and moved into
+   DIR (``--move-back``); a copy that differs is passed over (its extraction removed) for the
+   next destination's. The extraction is removed whatever happens;
 4. the restore recorded in the catalog (``backup list`` shows it).
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from stackwatch.backup.catalog import Backup, Catalog
 from stackwatch.backup.config import BackupConfig
 from stackwatch.backup.dump import DumpedFile, DumpError
-from stackwatch.backup.physical import PREPARE_TIMEOUT, counted, extract, move_back, prepare
+from stackwatch.backup.physical import CopyDiffers, extract_checked, move_back, prepare
 from stackwatch.backup.physical import physical_file as find_copy
 from stackwatch.backup.restore import (
     RestoreError,
@@ -33,8 +35,8 @@ from stackwatch.backup.restore import (
     checked_source,
     source_order,
 )
-from stackwatch.backup.verify import read_sql
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.record import dataclass
 
 Progress = Callable[[str], None] | None
 
@@ -99,57 +101,105 @@ def restore_physical(
     target = Path(os.path.abspath(str(request.datadir)))
     exists = check_target(host, target)
     order = source_order(cfg, catalog, backup, request.source)
-    with checked_source(cfg, host, backup, order, [copy], outcome) as src:
-        outcome.source = src.name
-        outcome.lines.append(f"copy {src.name}: 1 files match their SHA-256")
-        if request.dry_run:
+    if request.dry_run:
+        with checked_source(cfg, host, backup, order, [copy], outcome) as src:
+            outcome.source = src.name
+            outcome.lines.append(f"copy {src.name}: 1 files match their SHA-256")
             state = "empty" if exists else "new"
             outcome.lines.append(
                 f"would extract, prepare and move the copy into {target} ({state})"
             )
             outcome.lines.append("dry run: nothing was changed")
-            return
-        record = catalog.start_restore(backup.id, backup.job, src.name, f"server into {target}")
-        program = cfg.servers[cfg.jobs[backup.job].server].backup_program
+        return
+    program = cfg.servers[cfg.jobs[backup.job].server].backup_program
+    restore = _Restore(cfg, host, catalog, backup, copy, target, outcome, progress, program)
+    restore.run(order)
+
+
+@dataclass
+class _Restore:
+    """One physical restore: the copy extracted beside the target while its SHA-256 is taken
+    (from the first destination whose bytes match), prepared, moved in."""
+
+    cfg: BackupConfig
+    host: Host
+    catalog: Catalog
+    backup: Backup
+    copy: DumpedFile
+    target: Path
+    outcome: RestoreOutcome
+    progress: Progress
+    program: str
+
+    def run(self, order: list[str]) -> None:
+        work = self.target.parent / f".stackwatch-restore-{secrets.token_hex(6)}"
         try:
-            into_datadir(host, program, src.paths[copy.name], copy, target, outcome, progress)
-        except (DumpError, HostError, OSError) as exc:
-            outcome.problems.append(str(exc))
+            source = self.extract_from_first_good(order, work)
+            record = self.catalog.start_restore(
+                self.backup.id, self.backup.job, source, f"server into {self.target}"
+            )
+            try:
+                self.prepare_and_move(work)
+            except (DumpError, HostError, OSError) as exc:
+                self.outcome.problems.append(str(exc))
+            finally:
+                details = "; ".join(self.outcome.problems) or "restored"
+                self.catalog.finish_restore(record, not self.outcome.problems, details)
         finally:
-            details = "; ".join(outcome.problems) or "restored"
-            catalog.finish_restore(record, not outcome.problems, details)
+            with contextlib.suppress(HostError):
+                self.host.remove_tree(work)
 
-
-def into_datadir(
-    host: Host,
-    program: str,
-    path: Path,
-    copy: DumpedFile,
-    target: Path,
-    outcome: RestoreOutcome,
-    progress: Progress,
-) -> None:
-    """Extract beside ``target``, prepare, move into ``target``; the extraction removed."""
-    work = target.parent / f".stackwatch-restore-{secrets.token_hex(6)}"
-    host.make_dir(work)
-    try:
-        started = time.monotonic()
-        blocks = counted(read_sql(host, path), copy.raw_size, progress)
-        extract(host, blocks, work, program, PREPARE_TIMEOUT)
-        outcome.lines.append(
-            f"extracted {copy.raw_size} bytes in {time.monotonic() - started:.1f} s"
+    def extract_from_first_good(self, order: list[str], work: Path) -> str:
+        """The destination whose copy was extracted into ``work`` and matched its SHA-256."""
+        reasons = []
+        for name in order:
+            try:
+                self.extract_from(name, work)
+            except RestoreError as exc:  # not there, another size: said by checked_source
+                reasons.append(str(exc))
+                continue
+            except CopyDiffers as exc:
+                reasons.append(f"{name}: {exc}")
+                self.outcome.lines.append(f"passed over {name}: {name}: {exc}")
+                continue
+            return name
+        raise RestoreError(
+            f"backup {self.backup.id}: no copy can be used, nothing was restored: "
+            f"{'; '.join(reasons)}"
         )
+
+    def extract_from(self, name: str, work: Path) -> None:
+        """The copy of destination ``name`` extracted into ``work`` (made empty first) and
+        checked; CopyDiffers when its bytes are not the catalog's."""
+        with checked_source(
+            self.cfg, self.host, self.backup, [name], [self.copy], self.outcome, sha256=False
+        ) as src:
+            with contextlib.suppress(HostError):
+                self.host.remove_tree(work)
+            self.host.make_dir(work)
+            started = time.monotonic()
+            path = src.paths[self.copy.name]
+            try:
+                extract_checked(self.host, path, self.copy, work, self.program, self.progress)
+            except (DumpError, HostError) as exc:
+                raise RestoreError(str(exc)) from None
+            self.outcome.source = name
+            self.outcome.lines.append(f"copy {name}: 1 files match their SHA-256")
+            self.outcome.lines.append(
+                f"extracted {self.copy.raw_size} bytes in {time.monotonic() - started:.1f} s "
+                "(SHA-256 taken on the way)"
+            )
+
+    def prepare_and_move(self, work: Path) -> None:
         started = time.monotonic()
-        prepare(host, program, work)
-        outcome.lines.append(f"prepared in {time.monotonic() - started:.1f} s")
-        host.make_dir(target, 0o750, parents=True)
-        move_back(host, program, work, target)
-    finally:
-        with contextlib.suppress(HostError):
-            host.remove_tree(work)
-    outcome.lines.append(f"restored the whole server into {target}")
-    outcome.lines.append(
-        f"start a server on it: mariadbd --datadir={target} (its files belong to "
-        f"{'root' if os.geteuid() == 0 else 'this user'}: chown -R mysql:mysql {target} for a "
-        "server that runs as mysql)"
-    )
+        prepare(self.host, self.program, work)
+        self.outcome.lines.append(f"prepared in {time.monotonic() - started:.1f} s")
+        self.host.make_dir(self.target, 0o750, parents=True)
+        move_back(self.host, self.program, work, self.target)
+        target = self.target
+        self.outcome.lines.append(f"restored the whole server into {target}")
+        self.outcome.lines.append(
+            f"start a server on it: mariadbd --datadir={target} (its files belong to "
+            f"{'root' if os.geteuid() == 0 else 'this user'}: chown -R mysql:mysql {target} for "
+            "a server that runs as mysql)"
+        )
