@@ -89,10 +89,17 @@ def completed(stderr: str) -> bool:
     return bool(lines) and lines[-1].rstrip().endswith(COMPLETED)
 
 
-def backup_argv(server: Server, scratch: Path) -> list[str]:
-    """The copy on stdout; ``scratch``: its own temporary files (none of the copy)."""
+def backup_argv(server: Server, scratch: Path, parallel: int = 1) -> list[str]:
+    """The copy on stdout; ``scratch``: its own temporary files (none of the copy);
+    ``parallel`` files read at once."""
     argv = connection_args(server, server.backup_program)
-    return [*argv, "--backup", "--stream=mbstream", f"--target-dir={scratch}"]
+    return [
+        *argv,
+        "--backup",
+        "--stream=mbstream",
+        f"--parallel={parallel}",
+        f"--target-dir={scratch}",
+    ]
 
 
 def backup_physical(
@@ -158,7 +165,8 @@ def _copy(
     """mariadb-backup's stream compressed into the staging directory; good only when it
     exited 0 and said it completed."""
     found: list[CopyPosition] = []
-    process = host.spawn(backup_argv(server, scratch), what="mariadb-backup --backup")
+    argv = backup_argv(server, scratch, job.parallel)
+    process = host.spawn(argv, what="mariadb-backup --backup")
 
     def accept(_: Drained) -> None:
         stderr = process.stderr_text()
