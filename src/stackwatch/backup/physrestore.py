@@ -10,7 +10,13 @@ The steps, in the order that protects the data:
    matched is it prepared (``mariadb-backup --prepare``: the redo log applied) and moved into
    DIR (``--move-back``); a copy that differs is passed over (its extraction removed) for the
    next destination's. The extraction is removed whatever happens;
-4. the restore recorded in the catalog (``backup list`` shows it).
+4. with ``--to-time`` / ``--to-gtid``: the archived binary logs from the copy's recorded
+   position fetched and checked (SHA-256; a GTID the archive does not hold refused) before
+   anything moves; the prepared files are moved into a private server of stackwatch's own
+   (throwaway.py: the installed ``mariadbd``, a socket only, no network, no grant tables, no
+   binary log, no event scheduler) beside DIR, the logs replayed into it, the server shut down
+   cleanly, and only then the files renamed into DIR;
+5. the restore recorded in the catalog (``backup list`` shows it).
 """
 
 from __future__ import annotations
@@ -19,14 +25,30 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from stackwatch.backup.binlogs import (
+    BinlogError,
+    base_position,
+    fetched_logs,
+    parse_time,
+    replay,
+    replay_until,
+)
 from stackwatch.backup.catalog import Backup, Catalog
-from stackwatch.backup.config import BackupConfig
+from stackwatch.backup.config import BackupConfig, Server
 from stackwatch.backup.dump import DumpedFile, DumpError
 from stackwatch.backup.physical import CopyDiffers, extract_checked, move_back, prepare
 from stackwatch.backup.physical import physical_file as find_copy
+from stackwatch.backup.pitr import (
+    GtidUsage,
+    logs_to_replay,
+    parse_target,
+    read_log,
+    short_of,
+    stop_options,
+)
 from stackwatch.backup.restore import (
     RestoreError,
     RestoreOutcome,
@@ -35,6 +57,7 @@ from stackwatch.backup.restore import (
     checked_source,
     source_order,
 )
+from stackwatch.backup.throwaway import STOP_GRACE, Throwaway, server_program
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
 
@@ -42,15 +65,13 @@ Progress = Callable[[str], None] | None
 
 
 def refuse_options(request: RestoreRequest) -> None:
-    """What a whole-server copy cannot do: a part of it, a new name, a replay."""
+    """What a whole-server copy cannot do: a part of it, a new name."""
     asked = [
         option
         for option, given in (
             ("--database", bool(request.databases)),
             ("--as", request.as_name is not None),
             ("--with-users", request.with_users),
-            ("--to-time", request.to_time is not None),
-            ("--to-gtid", request.to_gtid is not None),
             ("--replace", request.replace),
         )
         if given
@@ -101,18 +122,11 @@ def restore_physical(
     target = Path(os.path.abspath(str(request.datadir)))
     exists = check_target(host, target)
     order = source_order(cfg, catalog, backup, request.source)
+    server = cfg.servers[cfg.jobs[backup.job].server]
+    restore = _Restore(cfg, host, catalog, backup, copy, target, outcome, progress, server, request)
     if request.dry_run:
-        with checked_source(cfg, host, backup, order, [copy], outcome) as src:
-            outcome.source = src.name
-            outcome.lines.append(f"copy {src.name}: 1 files match their SHA-256")
-            state = "empty" if exists else "new"
-            outcome.lines.append(
-                f"would extract, prepare and move the copy into {target} ({state})"
-            )
-            outcome.lines.append("dry run: nothing was changed")
+        restore.dry_run(order, exists)
         return
-    program = cfg.servers[cfg.jobs[backup.job].server].backup_program
-    restore = _Restore(cfg, host, catalog, backup, copy, target, outcome, progress, program)
     restore.run(order)
 
 
@@ -129,25 +143,74 @@ class _Restore:
     target: Path
     outcome: RestoreOutcome
     progress: Progress
-    program: str
+    server: Server
+    request: RestoreRequest
+
+    @property
+    def program(self) -> str:
+        return self.server.backup_program
+
+    def dry_run(self, order: list[str], exists: bool) -> None:
+        """The copy (and the binary logs) checked; what would be done said."""
+        with checked_source(
+            self.cfg, self.host, self.backup, order, [self.copy], self.outcome
+        ) as src:
+            self.outcome.source = src.name
+            self.outcome.lines.append(f"copy {src.name}: 1 files match their SHA-256")
+            with self.binary_logs(src.tmp) as logs:
+                state = "empty" if exists else "new"
+                self.outcome.lines.append(
+                    f"would extract, prepare and move the copy into {self.target} ({state})"
+                )
+                if logs:
+                    self.outcome.lines.append(
+                        f"would replay {len(logs)} binary logs up to "
+                        f"{self.request.point_in_time} in a private server first"
+                    )
+                self.outcome.lines.append("dry run: nothing was changed")
 
     def run(self, order: list[str]) -> None:
-        work = self.target.parent / f".stackwatch-restore-{secrets.token_hex(6)}"
+        token = secrets.token_hex(6)
+        work = self.target.parent / f".stackwatch-restore-{token}"
+        fetched = self.target.parent / f".stackwatch-binlogs-{token}"
         try:
             source = self.extract_from_first_good(order, work)
-            record = self.catalog.start_restore(
-                self.backup.id, self.backup.job, source, f"server into {self.target}"
-            )
-            try:
-                self.prepare_and_move(work)
-            except (DumpError, HostError, OSError) as exc:
-                self.outcome.problems.append(str(exc))
-            finally:
-                details = "; ".join(self.outcome.problems) or "restored"
-                self.catalog.finish_restore(record, not self.outcome.problems, details)
+            self.host.make_dir(fetched)
+            with self.binary_logs(fetched) as logs:
+                record = self.catalog.start_restore(
+                    self.backup.id, self.backup.job, source, f"server into {self.target}"
+                )
+                try:
+                    self.prepare_and_move(work, logs)
+                except (DumpError, HostError, OSError, BinlogError) as exc:
+                    self.outcome.problems.append(str(exc))
+                finally:
+                    details = "; ".join(self.outcome.problems) or "restored"
+                    self.catalog.finish_restore(record, not self.outcome.problems, details)
         finally:
-            with contextlib.suppress(HostError):
-                self.host.remove_tree(work)
+            for leftover in (work, fetched):
+                with contextlib.suppress(HostError):
+                    self.host.remove_tree(leftover)
+
+    @contextlib.contextmanager
+    def binary_logs(self, into: Path) -> Iterator[list[Path]]:
+        """With --to-time or --to-gtid, the archived logs to replay, fetched into ``into`` and
+        checked (their SHA-256; for a GTID, that they hold it); else none."""
+        if self.request.point_in_time is None:
+            yield []
+            return
+        with fetched_logs(self.cfg, self.host, self.catalog, self.backup, into) as logs:
+            self.outcome.lines.append(f"binary logs: {len(logs)} match their SHA-256")
+            if self.request.to_gtid is not None:
+                logs = logs_to_gtid(self.host, self.backup, logs, self.request.to_gtid)
+                self.outcome.lines.append(
+                    f"binary logs: {len(logs)} hold the changes up to {self.request.to_gtid}"
+                )
+            else:
+                note = short_of(self.host, logs, parse_time(str(self.request.to_time)))
+                if note is not None:
+                    self.outcome.lines.append(note)
+            yield logs
 
     def extract_from_first_good(self, order: list[str], work: Path) -> str:
         """The destination whose copy was extracted into ``work`` and matched its SHA-256."""
@@ -190,12 +253,15 @@ class _Restore:
                 "(SHA-256 taken on the way)"
             )
 
-    def prepare_and_move(self, work: Path) -> None:
+    def prepare_and_move(self, work: Path, logs: list[Path]) -> None:
         started = time.monotonic()
         prepare(self.host, self.program, work)
         self.outcome.lines.append(f"prepared in {time.monotonic() - started:.1f} s")
-        self.host.make_dir(self.target, 0o750, parents=True)
-        move_back(self.host, self.program, work, self.target)
+        if logs:
+            self.replayed_into_target(work, logs)
+        else:
+            self.host.make_dir(self.target, 0o750, parents=True)
+            move_back(self.host, self.program, work, self.target)
         target = self.target
         self.outcome.lines.append(f"restored the whole server into {target}")
         self.outcome.lines.append(
@@ -203,3 +269,51 @@ class _Restore:
             f"{'root' if os.geteuid() == 0 else 'this user'}: chown -R mysql:mysql {target} for "
             "a server that runs as mysql)"
         )
+
+    def replayed_into_target(self, work: Path, logs: list[Path]) -> None:
+        """The prepared files in a private server beside the target, the binary logs from the
+        copy's position replayed into it, the server shut down cleanly, then its files renamed
+        into the target: a replay that fails leaves the target as it was."""
+        program = server_program(self.host)
+        if program is None:
+            raise RestoreError(
+                f"{self.request.point_in_time}: replaying binary logs into a physical copy needs "
+                "the server binaries (mariadbd) of the copy's version on this machine"
+            )
+        with Throwaway(self.host, self.target.parent, program, self.server.client_program) as tw:
+            self.host.make_dir(tw.datadir, 0o750)
+            move_back(self.host, self.program, work, tw.datadir)
+            tw.start()
+            started = time.monotonic()
+            _, position = base_position(self.backup)
+            if self.request.to_gtid is not None:
+                stop = stop_options(parse_target(self.request.to_gtid))
+                replay_until(self.host, tw.server, logs, position, stop, binlog=False)
+            else:
+                moment = parse_time(str(self.request.to_time))
+                replay(self.host, tw.server, logs, position, moment, binlog=False)
+            stop_cleanly(tw)
+            self.host.rename(tw.datadir, self.target)
+        self.outcome.lines.append(
+            f"replayed the binary logs up to {self.request.point_in_time} "
+            f"in {time.monotonic() - started:.1f} s (a private server on the copy, then stopped)"
+        )
+
+
+def stop_cleanly(tw: Throwaway) -> None:
+    """The private server shut down (SIGTERM: InnoDB writes everything out), its files kept."""
+    if tw.process is not None:
+        returncode = tw.process.end(STOP_GRACE)
+        tw.process.stop()
+        tw.process = None
+        if returncode != 0:
+            raise RestoreError(f"the private server ended with status {returncode}: not used")
+
+
+def logs_to_gtid(host: Host, backup: Backup, logs: list[Path], text: str) -> list[Path]:
+    """The logs that hold the changes up to ``text`` (RestoreUsage when they cannot)."""
+    try:
+        read = [(path, read_log(host, path)) for path in logs]
+        return logs_to_replay(backup, read, parse_target(text))
+    except GtidUsage as exc:
+        raise RestoreUsage(str(exc)) from None
