@@ -276,15 +276,15 @@ class _Restore:
         into the target: a replay that fails leaves the target as it was."""
         program = server_program(self.host)
         if program is None:
-            raise RestoreError(
+            raise DumpError(
                 f"{self.request.point_in_time}: replaying binary logs into a physical copy needs "
                 "the server binaries (mariadbd) of the copy's version on this machine"
             )
         with Throwaway(self.host, self.target.parent, program, self.server.client_program) as tw:
             self.host.make_dir(tw.datadir, 0o750)
             move_back(self.host, self.program, work, tw.datadir)
-            tw.start()
             started = time.monotonic()
+            tw.start()
             _, position = base_position(self.backup)
             if self.request.to_gtid is not None:
                 stop = stop_options(parse_target(self.request.to_gtid))
@@ -296,7 +296,8 @@ class _Restore:
             self.host.rename(tw.datadir, self.target)
         self.outcome.lines.append(
             f"replayed the binary logs up to {self.request.point_in_time} "
-            f"in {time.monotonic() - started:.1f} s (a private server on the copy, then stopped)"
+            f"in {time.monotonic() - started:.1f} s (a private server started on the copy, the "
+            "logs replayed into it, the server shut down)"
         )
 
 
@@ -307,7 +308,7 @@ def stop_cleanly(tw: Throwaway) -> None:
         tw.process.stop()
         tw.process = None
         if returncode != 0:
-            raise RestoreError(f"the private server ended with status {returncode}: not used")
+            raise DumpError(f"the private server ended with status {returncode}: not used")
 
 
 def logs_to_gtid(host: Host, backup: Backup, logs: list[Path], text: str) -> list[Path]:
