@@ -121,6 +121,12 @@ def restore_physical(
     refuse_options(request)
     target = Path(os.path.abspath(str(request.datadir)))
     exists = check_target(host, target)
+    if request.point_in_time is not None and server_program(host) is None:
+        raise RestoreError(
+            f"{request.point_in_time}: the binary logs are replayed into a private server on the "
+            "restored copy: that needs the server binaries (mariadbd) of the copy's version on "
+            "this machine (nothing was changed)"
+        )
     order = source_order(cfg, catalog, backup, request.source)
     server = cfg.servers[cfg.jobs[backup.job].server]
     restore = _Restore(cfg, host, catalog, backup, copy, target, outcome, progress, server, request)
