@@ -92,7 +92,7 @@ class Job:
     exclude: list[str] = field(default_factory=list)
     include_paths: list[str] = field(default_factory=list)
     compression: Literal["zstd", "gzip", "none"] = "zstd"
-    compression_level: int = 3
+    compression_level: int | None = None  # default 3; 1 for method = "physical" (speed first)
     threads: int = 0  # compression threads; 0 = one per CPU
     parallel: int = 2  # databases dumped at once
     dump_users: bool = True  # users and grants (mariadb-dump --system=users)
@@ -129,7 +129,7 @@ class Job:
         if self.keep_within is not None:
             keep_within_seconds(self.keep_within, f"{where}.keep_within")
         for key in ("parallel", "compression_level"):
-            if getattr(self, key) < 1:
+            if (getattr(self, key) or 1) < 1:
                 raise ConfigError(f"{where}.{key}: must be at least 1")
         for key in TIMEOUT_KEYS:
             _check_timeout(getattr(self, key), f"{where}.{key}")

@@ -19,9 +19,11 @@ a note, not a failure.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,10 +41,15 @@ from stackwatch.backup.snapshot import COUNT_KIND, KINDS, Session, list_tables, 
 from stackwatch.core.host import CommandFailed, Drained, Host, HostError
 from stackwatch.core.record import dataclass
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 PHYSICAL_STEM = "_physical"
 COMPLETED = "completed OK!"
 PREPARE_TIMEOUT = 6 * 3600.0
 PROGRESS_EVERY = 0.25  # seconds between two progress lines on a terminal
+READ_BLOCK = 1 << 20
 _POSITION = re.compile(
     r"MySQL binlog position: filename '([^']{1,255})', position '(\d{1,20})'"
     r"(?:, GTID of the last change '([0-9,-]{0,4000})')?"
@@ -82,10 +89,17 @@ def completed(stderr: str) -> bool:
     return bool(lines) and lines[-1].rstrip().endswith(COMPLETED)
 
 
-def backup_argv(server: Server, scratch: Path) -> list[str]:
-    """The copy on stdout; ``scratch``: its own temporary files (none of the copy)."""
+def backup_argv(server: Server, scratch: Path, parallel: int = 1) -> list[str]:
+    """The copy on stdout; ``scratch``: its own temporary files (none of the copy);
+    ``parallel`` files read at once."""
     argv = connection_args(server, server.backup_program)
-    return [*argv, "--backup", "--stream=mbstream", f"--target-dir={scratch}"]
+    return [
+        *argv,
+        "--backup",
+        "--stream=mbstream",
+        f"--parallel={parallel}",
+        f"--target-dir={scratch}",
+    ]
 
 
 def backup_physical(
@@ -151,7 +165,8 @@ def _copy(
     """mariadb-backup's stream compressed into the staging directory; good only when it
     exited 0 and said it completed."""
     found: list[CopyPosition] = []
-    process = host.spawn(backup_argv(server, scratch), what="mariadb-backup --backup")
+    argv = backup_argv(server, scratch, job.parallel)
+    process = host.spawn(argv, what="mariadb-backup --backup")
 
     def accept(_: Drained) -> None:
         stderr = process.stderr_text()
@@ -180,11 +195,84 @@ def _last_error(stderr: str) -> str:
 # From a copy back to a data directory ---------------------------------------------------------
 
 
+class CopyDiffers(Exception):
+    """The copy's bytes are not the ones the catalog's SHA-256 was taken of."""
+
+
+def extract_argv(program: str, into: Path) -> list[str]:
+    mbstream = "xbstream" if os.path.basename(program).startswith("xtrabackup") else "mbstream"
+    return [mbstream, "-x", "-C", str(into)]
+
+
 def extract(host: Host, blocks: Iterable[bytes], into: Path, program: str, timeout: float) -> None:
     """The files of a copy (its decompressed stream, ``blocks``) into ``into``."""
-    mbstream = "xbstream" if os.path.basename(program).startswith("xtrabackup") else "mbstream"
-    argv = [mbstream, "-x", "-C", str(into)]
-    host.feed(argv, blocks, timeout=timeout, what="extracting the copy")
+    host.feed(extract_argv(program, into), blocks, timeout=timeout, what="extracting the copy")
+
+
+def extract_checked(
+    host: Host, path: Path, copy: DumpedFile, into: Path, program: str, progress: Progress
+) -> None:
+    """The files of the copy at ``path`` into ``into`` (private, empty) while its SHA-256 is
+    taken: one read of the file, decompressed by ``zstd -d`` (or ``gzip -d``) on its way to
+    mbstream, each program on a core of its own. CopyDiffers, after the extraction, when the
+    bytes were not the catalog's: ``into`` then holds what an unchecked stream made of them and
+    the caller removes it (mbstream writes under ``into`` only: it refuses names with ``..``).
+    Nothing of it reaches a data directory before the sum matched."""
+    digest = hashlib.sha256()
+    blocks = counted(_hashed(host, path, digest), copy.size, progress)
+    decoder = _decoder_argv(host, path.name)
+    try:
+        if decoder is None:
+            extract(host, _decompressed(path.name, blocks), into, program, PREPARE_TIMEOUT)
+        else:
+            argv = extract_argv(program, into)
+            what = "extracting the copy"
+            host.feed(decoder, blocks, timeout=PREPARE_TIMEOUT, what=what, then=argv)
+    except (HostError, DumpError) as exc:
+        for _ in blocks:  # the rest hashed: a copy that differs is said as such, not as this
+            pass
+        if digest.hexdigest() != copy.sha256:
+            raise CopyDiffers(f"{path.name}: SHA-256 differs from the catalog") from None
+        raise DumpError(f"extracting the copy: {exc}") from None
+    if digest.hexdigest() != copy.sha256:
+        raise CopyDiffers(f"{path.name}: SHA-256 differs from the catalog")
+
+
+def _hashed(host: Host, path: Path, digest: Any) -> Iterator[bytes]:
+    """The file's bytes as they are, each block added to ``digest`` on the way."""
+    with host.open_binary(path) as handle:
+        while block := handle.read(READ_BLOCK):
+            digest.update(block)
+            yield block
+
+
+def _decoder_argv(host: Host, name: str) -> list[str] | None:
+    """The program that decompresses the copy (None: Python does it, or nothing to do)."""
+    for suffix, program in ((".zst", "zstd"), (".gz", "gzip")):
+        if name.endswith(suffix) and host.which(program) is not None:
+            return [program, "-d", "-c", "-q"]
+    return None
+
+
+def _decompressed(name: str, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """``blocks`` decompressed by the file's extension, where no decompressing program is
+    installed."""
+    decoder: Any
+    if name.endswith(".zst"):
+        import zstandard
+
+        decoder = zstandard.ZstdDecompressor().decompressobj()
+    elif name.endswith(".gz"):
+        decoder = zlib.decompressobj(31)
+    else:
+        yield from blocks
+        return
+    for block in blocks:
+        try:
+            data = decoder.decompress(block)
+        except Exception as exc:  # zstd and zlib raise their own errors on a corrupt stream
+            raise DumpError(f"{name}: {exc}") from None
+        yield data
 
 
 def prepare(host: Host, program: str, directory: Path, timeout: float = PREPARE_TIMEOUT) -> None:

@@ -342,11 +342,18 @@ def feed_sql(
 
 
 def fetch_checked(
-    b: Backend, backup: Backup, files: Sequence[DumpedFile], into: Path, parallel: int
+    b: Backend,
+    backup: Backup,
+    files: Sequence[DumpedFile],
+    into: Path,
+    parallel: int,
+    *,
+    sha256: bool = True,
 ) -> dict[str, Path]:
     """The files of ``backup`` from ``b`` (in place on a directory, copied into ``into`` over
-    ssh), each checked against its size and SHA-256 in the catalog; DestinationError naming
-    what differs."""
+    ssh), each checked against its size and SHA-256 in the catalog (the size only when not
+    ``sha256``: the caller hashes the bytes as it reads them); DestinationError naming what
+    differs."""
     paths = {f.name: b.fetch(backup.job, backup.id, f.name, into) for f in files}
 
     def problem(f: DumpedFile) -> str | None:
@@ -354,7 +361,7 @@ def fetch_checked(
         size = b.host.size_of(path)
         if size != f.size:
             return f"{f.name}: {size} bytes, catalog says {f.size}"
-        if sha256_file(b.host, path) != f.sha256:
+        if sha256 and sha256_file(b.host, path) != f.sha256:
             return f"{f.name}: SHA-256 differs from the catalog"
         return None
 
@@ -380,10 +387,12 @@ def checked_source(
     order: Sequence[str],
     files: Sequence[DumpedFile],
     outcome: RestoreOutcome,
+    *,
+    sha256: bool = True,
 ) -> Iterator[_Source]:
-    """The first destination in ``order`` whose copy of ``files`` matches the catalog; the
-    ones passed over are said in the outcome. Fetched files are removed afterwards, a mounted
-    volume unmounted."""
+    """The first destination in ``order`` whose copy of ``files`` matches the catalog (in
+    size only when not ``sha256``: the caller checks the sum as it reads); the ones passed over
+    are said in the outcome. Fetched files are removed afterwards, a mounted volume unmounted."""
     parallel = cfg.jobs[backup.job].parallel
     work = Path(cfg.work_dir) / backup.job
     make_private_dirs(host, work)
@@ -392,7 +401,7 @@ def checked_source(
         for name in order:
             b = backend(name, cfg.destinations[name], host)
             try:
-                paths = _open_and_fetch(b, backup, files, Path(tmp), parallel)
+                paths = _open_and_fetch(b, backup, files, Path(tmp), parallel, sha256)
             except (DestinationError, HostError, OSError) as exc:
                 reasons.append(str(exc))
                 outcome.lines.append(f"passed over {name}: {exc}")
@@ -408,12 +417,17 @@ def checked_source(
 
 
 def _open_and_fetch(
-    b: Backend, backup: Backup, files: Sequence[DumpedFile], into: Path, parallel: int
+    b: Backend,
+    backup: Backup,
+    files: Sequence[DumpedFile],
+    into: Path,
+    parallel: int,
+    sha256: bool,
 ) -> dict[str, Path]:
     """The checked files of an opened destination; closed again when they are not there."""
     b.open()
     try:
-        return fetch_checked(b, backup, files, into, parallel)
+        return fetch_checked(b, backup, files, into, parallel, sha256=sha256)
     except BaseException:
         with contextlib.suppress(DestinationError):
             b.close()

@@ -452,25 +452,28 @@ class Host:
         stdout: bool = True,
         env: Mapping[str, str] | None = None,
         what: str | None = None,
+        stdin_from: Process | None = None,
     ) -> Process:
         """Start a program and return at once: its output on a pipe (or /dev/null), its input
-        on a pipe (or /dev/null), its stderr kept in a temporary file. The caller stops it
+        on a pipe (or /dev/null, or ``stdin_from``'s output: a pipeline, the bytes never pass
+        through this process), its stderr kept in a temporary file. The caller stops it
         (``with process:`` or ``process.stop()``); ``drain_to_file`` does."""
         import subprocess
         import tempfile
 
+        source: int | IO[bytes] | None = subprocess.PIPE if stdin else subprocess.DEVNULL
+        if stdin_from is not None:
+            source = stdin_from.stdout
         errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Process.stop)
         try:
             popen = self._popen(
-                argv,
-                subprocess.PIPE if stdin else subprocess.DEVNULL,
-                subprocess.PIPE if stdout else subprocess.DEVNULL,
-                errors,
-                env,
+                argv, source, subprocess.PIPE if stdout else subprocess.DEVNULL, errors, env
             )
         except BaseException:
             errors.close()
             raise
+        if stdin_from is not None:  # the reader's end is the new program's alone now: when it
+            stdin_from.close_output()  # ends, the writer gets EPIPE instead of blocking
         return Process(argv, popen, errors, what or argv[0])
 
     def worker_pool(
@@ -575,19 +578,25 @@ class Host:
         timeout: float,
         env: Mapping[str, str] | None = None,
         what: str | None = None,
+        then: Sequence[str] | None = None,
     ) -> None:
-        """Run a program with ``chunks`` on its input (its output discarded) and wait for it.
-        A program that ends early ends the feeding (broken pipe): its exit status says why.
-        Raises like ``run``; an exception raised by ``chunks`` (a corrupt source) stops the
-        program and goes through."""
-        with (
-            self.spawn(argv, stdin=True, stdout=False, env=env, what=what) as process,
-            _Deadline(process, timeout) as deadline,
-        ):
-            _write_all(process, chunks)
-            returncode = process.wait(None)
-            deadline.check(process)
-            process.check(returncode)
+        """Run a program with ``chunks`` on its input (its output discarded, or with ``then``
+        the input of that second program: ``argv | then``) and wait for it. A program that ends
+        early ends the feeding (broken pipe): its exit status says why (the first program's
+        first). Raises like ``run``; an exception raised by ``chunks`` (a corrupt source) stops
+        the programs and goes through."""
+        with contextlib.ExitStack() as stack:
+            first = self.spawn(argv, stdin=True, stdout=then is not None, env=env, what=what)
+            processes = [stack.enter_context(first)]
+            if then is not None:
+                after = self.spawn(then, stdout=False, env=env, what=what, stdin_from=first)
+                processes.append(stack.enter_context(after))
+            deadlines = [stack.enter_context(_Deadline(p, timeout)) for p in processes]
+            _write_all(first, chunks)
+            for process, deadline in zip(processes, deadlines, strict=True):
+                returncode = process.wait(None)
+                deadline.check(process)
+                process.check(returncode)
 
     def size_of(self, path: str | os.PathLike[str]) -> int:
         """A file's size in bytes."""
@@ -877,6 +886,7 @@ def _call_in_netns(ns_path: str, read: Callable[[Host], T], host: Host) -> T:
 
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 DRAIN_CHUNK = 1 << 20
+WRITEBACK_EVERY = 8 << 20  # bytes written between two starts of their writeback (_PartialFile)
 TAIL_BYTES = 512
 # --password[=...] and the abbreviations MySQL programs accept (--pass, --passw, ...);
 # not --password-file=PATH (rsync), which names a file, as an option file does.
@@ -986,12 +996,16 @@ class Process:
             with contextlib.suppress(OSError):
                 self._popen.stdin.close()
 
+    def close_output(self) -> None:
+        """This process's end of the program's output pipe (handed to another program)."""
+        if self._popen.stdout is not None:
+            self._popen.stdout.close()
+
     def stop(self, grace: float = STOP_GRACE) -> None:
         """End it if it still runs, reap it, release its pipes and stderr file (idempotent)."""
         self.end(grace)
         self.close_input()
-        if self._popen.stdout is not None:
-            self._popen.stdout.close()
+        self.close_output()
         self._stderr.close()
 
     def stderr_text(self) -> str:
@@ -1084,6 +1098,7 @@ class _PartialFile:
             raise self._error(exc) from None
         self._tmp = Path(name)
         self._out = os.fdopen(fd, "wb", buffering=0)
+        self._written = self._flushed = 0
         os.fchmod(fd, mode)
 
     def _error(self, exc: OSError) -> HostError:
@@ -1093,10 +1108,26 @@ class _PartialFile:
         view = memoryview(block)
         try:
             while view:
-                written = self._out.write(view)
-                view = view[written or 0 :]
+                written = self._out.write(view) or 0
+                view = view[written:]
+                self._written += written
         except OSError as exc:
             raise self._error(exc) from None
+        if self._written - self._flushed >= WRITEBACK_EVERY:
+            self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        """Start writing the new part to disk now (Linux: POSIX_FADV_DONTNEED starts the
+        writeback of dirty pages without waiting for it), so that ``commit``'s fsync waits for
+        the last part only instead of the whole file at the end."""
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fadvise(
+                self._out.fileno(),
+                self._flushed,
+                self._written - self._flushed,
+                os.POSIX_FADV_DONTNEED,
+            )
+        self._flushed = self._written
 
     def commit(self) -> None:
         try:
