@@ -22,7 +22,7 @@ from stackwatch.backup.catalog import Backup
 from stackwatch.backup.config import BackupConfig, Server
 from stackwatch.backup.destinations import Backend, DestinationError, make_private_dirs
 from stackwatch.backup.dump import Client, DumpedFile, DumpError, TableStats, sql_ident
-from stackwatch.backup.physical import counted, extract, physical_file, prepare
+from stackwatch.backup.physical import CopyDiffers, extract_checked, physical_file, prepare
 from stackwatch.backup.snapshot import list_tables
 from stackwatch.backup.throwaway import Throwaway, clean_stale, server_program
 from stackwatch.core.host import Host, HostError
@@ -124,13 +124,14 @@ class OffProduction:
         return self.load_logical(server, [f for f in files if f.database is not None], tmp)
 
     def load_physical(self, server: Throwaway, copy: DumpedFile, tmp: Path) -> None:
-        from stackwatch.backup.verify import RESTORE_TIMEOUT, read_sql
-
+        """The copy read once: its SHA-256 taken while zstd and mbstream extract it."""
         path = self.source.fetch(self.backup.job, self.backup.id, copy.name, tmp)
         self.host.make_dir(server.datadir)
-        blocks = counted(read_sql(self.host, path), copy.raw_size, self.progress)
         program = self.production.backup_program
-        extract(self.host, blocks, server.datadir, program, RESTORE_TIMEOUT)
+        try:
+            extract_checked(self.host, path, copy, server.datadir, program, self.progress)
+        except CopyDiffers as exc:
+            raise DumpError(str(exc)) from None
         self.say("preparing the copy (mariadb-backup --prepare)")
         prepare(self.host, program, server.datadir)
         self.say("starting a throwaway server on it")

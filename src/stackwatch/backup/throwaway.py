@@ -28,6 +28,7 @@ SERVER_PROGRAMS = ("mariadbd", "mysqld")
 SBIN = ("/usr/sbin", "/usr/libexec", "/usr/local/sbin", "/usr/local/mysql/bin")
 START_TIMEOUT = 120.0
 KILL_WAIT = 10.0  # a killed server is gone in well under a second
+STOP_GRACE = 60.0  # a clean shutdown, where the files are kept (physrestore's replay server)
 INSTALL_TIMEOUT = 300.0
 
 
