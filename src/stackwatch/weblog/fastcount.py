@@ -13,9 +13,11 @@ Big plain files are split into byte ranges cut at line ends and counted by one p
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import operator
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import compress
@@ -63,17 +65,100 @@ def count_values(
 ) -> Counter[Any]:
     """Count the matches of ``fields`` (a bytes value, or a tuple for several fields) over every
     line of the logs: the same Counter the careful matcher's ``findall`` would give."""
+    return tally_values(paths, fmt, fields, stats, host, workers=workers).counter()
+
+
+def tally_values(
+    paths: Iterable[str],
+    fmt: LogFormat,
+    fields: tuple[str, ...],
+    stats: ScanStats,
+    host: Host | None = None,
+    *,
+    workers: int | None = None,
+) -> Tally:
+    """``count_values``'s counts, left in the parts that counted them (see Tally)."""
     host = host or Host()
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    total: Counter[Any] = Counter()
+    tally = Tally()
     for path in expand(paths, host):
         stats.files.append(path)
         ranges = _ranges(path, host, workers)
         if len(ranges) > 1:
-            _count_parallel(path, ranges, fmt, fields, total, stats, host)
+            _count_parallel(path, ranges, fmt, fields, tally, stats, host)
         else:
-            _count_blocks(file_blocks(path, stats, host), fmt, fields, total, stats)
-    return total
+            counted: Counter[Any] = Counter()
+            _count_blocks(file_blocks(path, stats, host), fmt, fields, counted, stats)
+            tally.add(counted)
+    return tally
+
+
+class Tally:
+    """Counts of values in the order each was first seen, kept as the parts that counted them
+    (a file, a byte range of one; in the logs' order) until asked: merging the two halves of
+    a log that hold a million client IPs each into one Counter took longer than counting them,
+    and the rows of a top need no merged Counter."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[list[Any], list[int]]] = []  # (values, their counts)
+
+    def add(self, counted: Counter[Any]) -> None:
+        self.parts.append((list(counted), list(counted.values())))
+
+    def add_packed(self, values: list[Any], counts: list[int]) -> None:
+        self.parts.append((values, counts))
+
+    def total(self) -> int:
+        return sum(map(sum, (counts for _, counts in self.parts)))
+
+    def counter(self) -> Counter[Any]:
+        """All parts in one Counter, values in the order they were first seen."""
+        merged: Counter[Any] = Counter()
+        for values, counts in self.parts:
+            _merge(merged, values, counts)
+        return merged
+
+    def plain(self) -> bool:
+        """Every value bytes in ASCII without a backslash (checked at C speed)."""
+        for values, _ in self.parts:
+            if values and not isinstance(values[0], bytes):
+                return False
+            joined = b"".join(values)
+            if not joined.isascii() or b"\\" in joined:
+                return False
+        return True
+
+    def most_common(self, limit: int | None) -> list[tuple[Any, int]]:
+        """What ``counter().most_common(limit)`` gives, ties in the same order, without the
+        merged Counter: the last part's values are looked up in one made of the others."""
+        if not self.parts:
+            return []
+        if len(self.parts) == 1:
+            values, counts = self.parts[0]
+            rows: Iterable[tuple[Any, int]] = zip(values, counts, strict=True)
+        else:
+            rows = _merged_rows(self._head(), *self.parts[-1])
+        if limit is None:
+            return sorted(rows, key=operator.itemgetter(1), reverse=True)
+        return heapq.nlargest(limit, rows, key=operator.itemgetter(1))
+
+    def _head(self) -> Counter[Any]:
+        head: Counter[Any] = Counter()
+        for values, counts in self.parts[:-1]:
+            _merge(head, values, counts)
+        return head
+
+
+def _merged_rows(
+    head: Counter[Any], values: list[Any], counts: list[int]
+) -> Iterator[tuple[Any, int]]:
+    """(value, total) of ``head`` plus the part (values, counts), in the merged Counter's order:
+    head's values first, then the part's new ones in its order. At C speed throughout."""
+    inside = list(map(head.__contains__, values))
+    common = dict(zip(compress(values, inside), compress(counts, inside), strict=True))
+    totals = map(operator.add, head.values(), map(common.get, head, itertools.repeat(0)))
+    fresh = compress(zip(values, counts, strict=True), map(operator.not_, inside))
+    return itertools.chain(zip(head, totals, strict=True), fresh)
 
 
 def count_block(
@@ -193,7 +278,7 @@ def _ranges(path: str, host: Host, workers: int) -> list[tuple[int, int]]:
 
 def _count_parallel(
     path: str, ranges: list[tuple[int, int]], fmt: LogFormat, fields: tuple[str, ...],
-    into: Counter[Any], stats: ScanStats, host: Host,
+    tally: Tally, stats: ScanStats, host: Host,
 ) -> None:  # fmt: skip
     """The first range counted here while forked children count the others. A child is given
     its range as it is forked, not through a pool's queue: a pool's feeder threads need this
@@ -203,33 +288,57 @@ def _count_parallel(
     children: list[ForkedCall] = []
     try:
         for job in jobs[1:]:
-            children.append(host.fork_call(_count_range, job))
-        results = [_count_range(jobs[0], len(jobs))]
+            children.append(host.fork_call(_packed_range, job))
+        first, *numbers = _count_range(jobs[0], len(jobs))
+        tally.add(first)
+        results = [numbers]
         for child in children:
             try:
-                results.append(child.result())
+                packed, *numbers = child.result()
             except HostError:  # the child died (killed, out of memory) without an answer
                 raise LogReadError(f"{path}: a counting process ended early") from None
+            tally.add_packed(*_unpack(packed))
+            results.append(numbers)
     finally:
         for child in children:
             child.stop()
-    for counted, lines, matched, too_long in results:
-        _merge(into, counted)
+    for lines, matched, too_long in results:
         stats.lines += lines
         stats.matched += matched
         stats.too_long += too_long
 
 
-def _merge(into: Counter[Any], other: Counter[Any]) -> None:
-    """Add the counts of ``other`` to ``into`` (values new to it in ``other``'s order, as
-    ``update`` adds them): the new ones at C speed (two halves of a log may hold a million
-    client IPs each), the common ones one by one."""
-    inside = list(map(into.__contains__, other))
-    new = list(compress(other, map(operator.not_, inside)))
-    common = list(compress(other, inside))
-    dict.update(into, zip(new, map(other.__getitem__, new), strict=True))  # in ``other``'s order
-    for value in common:
-        into[value] += other[value]
+def _merge(into: Counter[Any], values: list[Any], counts: list[int]) -> None:
+    """Add (values, counts) to ``into`` (values new to it in their order, as ``update`` adds
+    them): the new ones at C speed, the common ones one by one."""
+    inside = list(map(into.__contains__, values))
+    fresh = list(map(operator.not_, inside))
+    dict.update(into, zip(compress(values, fresh), compress(counts, fresh), strict=True))
+    for value, count in zip(compress(values, inside), compress(counts, inside), strict=True):
+        into[value] += count
+
+
+# A child's counts go back packed: values of one field joined by newlines (no value holds one:
+# no field pattern crosses a line end) and the counts as machine integers. Pickling a Counter
+# of a million client IPs took longer than counting them.
+Packed = tuple[bytes, bytes] | Counter[Any]
+
+
+def _packed_range(job: _Job) -> tuple[Packed, int, int, int]:
+    counted, lines, matched, too_long = _count_range(job)
+    if len(job.fields) > 1:
+        return counted, lines, matched, too_long  # tuples of values: pickled
+    packed = (b"\n".join(counted), array("q", counted.values()).tobytes())
+    return packed, lines, matched, too_long
+
+
+def _unpack(packed: Packed) -> tuple[list[Any], list[int]]:
+    if isinstance(packed, Counter):
+        return list(packed), list(packed.values())
+    joined, numbers = packed
+    counts = array("q")
+    counts.frombytes(numbers)
+    return (joined.split(b"\n") if counts else []), counts.tolist()
 
 
 def _count_range(job: _Job, shown: int = 0) -> tuple[Counter[Any], int, int, int]:

@@ -248,3 +248,33 @@ def test_gzip_logs_count_as_plain_ones_and_a_cut_one_is_named(tmp_path: Path) ->
                                                                      "referrer").rows  # fmt: skip
     with pytest.raises(LogReadError, match=str(cut)):
         count_by([str(cut)], fmt, "referrer")
+
+
+_PART = st.lists(st.tuples(st.sampled_from([b"", b"a", b"b", b"c", b"d", b"e\xff"]),
+                           st.integers(1, 3)), max_size=8)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PART, max_size=4), st.one_of(st.none(), st.integers(1, 7)))
+def test_a_tally_gives_the_rows_of_one_counter_over_its_parts(
+    parts: list[list[tuple[bytes, int]]], limit: int | None
+) -> None:
+    """The parts (files, halves of a file) counted apart give the rows, ties in order of first
+    sight, that one Counter updated part after part gives, with or without merging them;
+    packed for the trip from a child process and back they are the same parts."""
+    reference: Counter[bytes] = Counter()
+    tally = fastcount.Tally()
+    for part in parts:
+        counted: Counter[bytes] = Counter()
+        for value, count in part:
+            counted[value] += count
+        reference.update(counted)
+        values, counts = fastcount._unpack(
+            (b"\n".join(counted), fastcount.array("q", counted.values()).tobytes())
+        )
+        assert (values, counts) == (list(counted), list(counted.values()))
+        tally.add_packed(values, counts)
+    assert tally.most_common(limit) == reference.most_common(limit)
+    assert tally.counter() == reference and list(tally.counter()) == list(reference)
+    assert tally.total() == reference.total()
+    assert tally.plain() == all(v.isascii() for v in reference)
