@@ -101,8 +101,11 @@ class Tally:
 
     def __init__(self) -> None:
         self.parts: list[tuple[list[Any], list[int]]] = []  # (values, their counts)
+        self._first: Counter[Any] | None = None  # the first part as it was counted
 
     def add(self, counted: Counter[Any]) -> None:
+        if not self.parts:
+            self._first = counted
         self.parts.append((list(counted), list(counted.values())))
 
     def add_packed(self, values: list[Any], counts: list[int]) -> None:
@@ -131,34 +134,42 @@ class Tally:
     def most_common(self, limit: int | None) -> list[tuple[Any, int]]:
         """What ``counter().most_common(limit)`` gives, ties in the same order, without the
         merged Counter: the last part's values are looked up in one made of the others."""
-        if not self.parts:
-            return []
-        if len(self.parts) == 1:
-            values, counts = self.parts[0]
-            rows: Iterable[tuple[Any, int]] = zip(values, counts, strict=True)
-        else:
-            rows = _merged_rows(self._head(), *self.parts[-1])
-        if limit is None:
-            return sorted(rows, key=operator.itemgetter(1), reverse=True)
-        return heapq.nlargest(limit, rows, key=operator.itemgetter(1))
+        if len(self.parts) < 2:
+            first, firsts = self.parts[0] if self.parts else ([], [])
+            return _largest(first, firsts, limit)
+        head = self._head()
+        last, counts = self.parts[-1]
+        inside = list(map(head.__contains__, last))
+        common = dict(zip(compress(last, inside), compress(counts, inside), strict=True))
+        fresh = list(map(operator.not_, inside))
+        values = itertools.chain(head, compress(last, fresh))
+        totals = list(map(operator.add, head.values(), map(common.get, head, itertools.repeat(0))))
+        totals += compress(counts, fresh)
+        return _largest(values, totals, limit)
 
     def _head(self) -> Counter[Any]:
+        """The parts but the last in one Counter (the first as counted, when it is alone)."""
+        if len(self.parts) == 2 and self._first is not None:
+            return self._first
         head: Counter[Any] = Counter()
         for values, counts in self.parts[:-1]:
             _merge(head, values, counts)
         return head
 
 
-def _merged_rows(
-    head: Counter[Any], values: list[Any], counts: list[int]
-) -> Iterator[tuple[Any, int]]:
-    """(value, total) of ``head`` plus the part (values, counts), in the merged Counter's order:
-    head's values first, then the part's new ones in its order. At C speed throughout."""
-    inside = list(map(head.__contains__, values))
-    common = dict(zip(compress(values, inside), compress(counts, inside), strict=True))
-    totals = map(operator.add, head.values(), map(common.get, head, itertools.repeat(0)))
-    fresh = compress(zip(values, counts, strict=True), map(operator.not_, inside))
-    return itertools.chain(zip(head, totals, strict=True), fresh)
+def _largest(values: Iterable[Any], totals: list[int], limit: int | None) -> list[tuple[Any, int]]:
+    """The ``limit`` (value, total) pairs of largest totals, ties in the given order, as
+    ``Counter.most_common`` orders them. Only the pairs at or above the ``limit``-th largest
+    total are sorted: among two million client IPs, a few hundred."""
+    if limit is None:
+        rows = zip(values, totals, strict=True)
+        return sorted(rows, key=operator.itemgetter(1), reverse=True)
+    if not totals or limit < 1:
+        return []
+    least = heapq.nlargest(limit, totals)[-1]
+    keep = list(map(operator.ge, totals, itertools.repeat(least)))
+    rows = zip(compress(values, keep), compress(totals, keep), strict=True)
+    return heapq.nlargest(limit, rows, key=operator.itemgetter(1))
 
 
 def count_block(
