@@ -358,4 +358,4 @@ def follow(
     for warning in store.warnings:
         sys.stderr.write(f"stackwatch: warning: {printable(warning)}\n")
     _report(f"stopped: {stats.lines} lines read, {stats.skipped} unreadable, "
-            f"{len(stats.floods)} flooding Referer hosts seen")  # fmt: skip
+            f"{len(stats.floods)} flooding Referer sites seen")  # fmt: skip
