@@ -7,10 +7,13 @@ memory, ratios to the mawk one-liner, detect's lines per second, and checks that
 report the same findings.
 
     python3 bench/weblog_top.py [--lines 2000000] [--repeat 3] [--by referrer,ip,...]
-                                [--no-goaccess] [--gz] [--log FILE]
+                                [--no-goaccess] [--gz] [--log FILE] [--compare SRC]
 
 The log is generated into a temporary directory (bench/weblog_gen.py) and removed afterwards,
 unless --log names one. --gz also times both on a gzip copy (decompressed in parallel).
+--compare SRC also times `top` (every --by) of another copy of the code (its src directory, e.g.
+an export of the commit before a change: `git archive COMMIT src | tar -x -C DIR`), in the same
+rounds: before and after from one run.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ def main() -> None:
     parser.add_argument("--no-goaccess", action="store_true")
     parser.add_argument("--gz", action="store_true", help="also a gzip copy of the log")
     parser.add_argument("--log", help="an existing combined log (else one is generated)")
+    parser.add_argument("--compare", help="the src directory of another version, timed too")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sw-bench-"))
     try:
@@ -75,7 +79,8 @@ def main() -> None:
             generate(str(log), args.lines)
         lines = sum(1 for _ in open(log, "rb"))  # noqa: SIM115 (the bench's own file)
         size = log.stat().st_size / 1e6
-        print(f"log: {lines} lines, {size:.0f} MB; best of {args.repeat} runs, side by side")
+        print(f"log: {lines} lines, {size:.0f} MB; best of {args.repeat} runs, side by side; "
+              f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
         commands = _commands(log, tmp, args)
         if args.gz:
             commands.update(_gz_commands(log, tmp))
@@ -88,6 +93,7 @@ def main() -> None:
                 if name not in times or result[0] < times[name][0]:
                     times[name] = result
         _report(times, lines)
+        print(f"load at the end: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -122,6 +128,11 @@ def _commands(log: Path, tmp: Path, args: argparse.Namespace) -> dict[str, list[
         commands[f"stackwatch weblog top --by {by}"] = _stackwatch(
             "top", str(log), "--by", by, "--limit", "10"
         )
+        if args.compare:
+            commands[f"(compared) weblog top --by {by}"] = [
+                "env", f"PYTHONPATH={args.compare}",
+                *_stackwatch("top", str(log), "--by", by, "--limit", "10"),
+            ]  # fmt: skip
     commands["stackwatch weblog detect"] = _stackwatch(
         "detect", str(log), "--site", "example.com", "--format", "json"
     )
