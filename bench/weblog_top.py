@@ -42,24 +42,23 @@ RECORD_PATH = (
 )
 
 
-def run(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak memory (MB, /usr/bin/time -v) and output of one command."""
+def run(argv: list[str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak memory (MB, /usr/bin/time -v), output and CPU seconds (user and
+    system, the processes it waited for included) of one command. On a shared machine the CPU
+    time says what a command costs when the wall time says how long it waited for a core."""
     timer = ["/usr/bin/time", "-v"] if os.path.exists("/usr/bin/time") else []
     started = time.perf_counter()
     done = subprocess.run([*timer, *argv], capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 4):  # 4: detect found a flood
         raise SystemExit(f"{argv} failed: {done.stderr[-500:]}")
-    peak = float("nan")
+    peak = cpu = float("nan")
     for line in done.stderr.splitlines():
         if "Maximum resident set size" in line:
             peak = int(line.split(":")[1]) / 1024
-    return elapsed, peak, done.stdout
-
-
-def best(argv: list[str], repeat: int) -> tuple[float, float, str]:
-    """The fastest of ``repeat`` runs (the machine may be shared) and its peak memory."""
-    return min((run(argv) for _ in range(repeat)), key=lambda r: r[0])
+        if "User time (seconds)" in line or "System time (seconds)" in line:
+            cpu = (0.0 if cpu != cpu else cpu) + float(line.split(":")[1])
+    return elapsed, peak, done.stdout, cpu
 
 
 def main() -> None:
@@ -84,7 +83,8 @@ def main() -> None:
         commands = _commands(log, tmp, args)
         if args.gz:
             commands.update(_gz_commands(log, tmp))
-        times = {}
+        times: dict[str, tuple[float, float, str, float]] = {}
+        cpu: dict[str, float] = {}
         for round_ in range(args.repeat):  # interleaved: each round runs every command once
             for name, argv in commands.items():
                 if round_ and name.startswith("goaccess"):
@@ -92,18 +92,22 @@ def main() -> None:
                 result = run(argv)
                 if name not in times or result[0] < times[name][0]:
                     times[name] = result
-        _report(times, lines)
+                cpu[name] = min(cpu.get(name, result[3]), result[3])
+        _report(times, cpu, lines)
         print(f"load at the end: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _report(times: dict[str, tuple[float, float, str]], lines: int) -> None:
-    mawk = times.get("mawk one-liner (referrer)", (float("nan"), 0.0, ""))[0]
-    for name, (elapsed, peak, _) in times.items():
+def _report(
+    times: dict[str, tuple[float, float, str, float]], cpu: dict[str, float], lines: int
+) -> None:
+    mawk = times.get("mawk one-liner (referrer)", (float("nan"), 0.0, "", 0.0))[0]
+    print(f"{'':<44} {'wall':>6}    {'peak':>9}     {'':>10}  cpu (best)")
+    for name, (elapsed, peak, *_) in times.items():
         rate = f"  {lines / elapsed / 1e6:5.2f} M lines/s" if "detect" in name else ""
         print(f"{name:<44} {elapsed:6.2f} s  peak {peak:5.0f} MB  {elapsed / mawk:5.2f}x mawk"
-              f"{rate}")  # fmt: skip
+              f"  {cpu[name]:5.2f} s{rate}")  # fmt: skip
     fast = times["stackwatch weblog detect"]
     slow = times["detect record by record (before)"]
     print(f"detect: {slow[0] / fast[0]:.2f}x faster than record by record; same findings: "
