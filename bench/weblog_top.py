@@ -7,13 +7,15 @@ memory, ratios to the mawk one-liner, detect's lines per second, and checks that
 report the same findings.
 
     python3 bench/weblog_top.py [--lines 2000000] [--repeat 3] [--by referrer,ip,...]
-                                [--no-goaccess] [--gz] [--log FILE] [--compare SRC]
+                                [--no-goaccess] [--no-detect] [--gz] [--log FILE]
+                                [--compare SRC]
 
 The log is generated into a temporary directory (bench/weblog_gen.py) and removed afterwards,
 unless --log names one. --gz also times both on a gzip copy (decompressed in parallel).
 --compare SRC also times `top` (every --by) of another copy of the code (its src directory, e.g.
 an export of the commit before a change: `git archive COMMIT src | tar -x -C DIR`), in the same
-rounds: before and after from one run.
+rounds: before and after from one run. --no-detect leaves out detect, the record-by-record detect
+and the awk pipeline (seconds a round), for more rounds of `top` against mawk in the same time.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--by", default=",".join(BY), help="the fields stackwatch counts by")
     parser.add_argument("--no-goaccess", action="store_true")
     parser.add_argument("--gz", action="store_true", help="also a gzip copy of the log")
+    parser.add_argument("--no-detect", action="store_true", help="top against mawk only")
     parser.add_argument("--log", help="an existing combined log (else one is generated)")
     parser.add_argument("--compare", help="the src directory of another version, timed too")
     args = parser.parse_args()
@@ -108,6 +111,8 @@ def _report(
         rate = f"  {lines / elapsed / 1e6:5.2f} M lines/s" if "detect" in name else ""
         print(f"{name:<44} {elapsed:6.2f} s  peak {peak:5.0f} MB  {elapsed / mawk:5.2f}x mawk"
               f"  {cpu[name]:5.2f} s{rate}")  # fmt: skip
+    if "stackwatch weblog detect" not in times:
+        return
     fast = times["stackwatch weblog detect"]
     slow = times["detect record by record (before)"]
     print(f"detect: {slow[0] / fast[0]:.2f}x faster than record by record; same findings: "
@@ -137,15 +142,19 @@ def _commands(log: Path, tmp: Path, args: argparse.Namespace) -> dict[str, list[
                 "env", f"PYTHONPATH={args.compare}",
                 *_stackwatch("top", str(log), "--by", by, "--limit", "10"),
             ]  # fmt: skip
-    commands["stackwatch weblog detect"] = _stackwatch(
-        "detect", str(log), "--site", "example.com", "--format", "json"
-    )
-    commands["detect record by record (before)"] = [sys.executable, "-c", RECORD_PATH, str(log)]
+    if not args.no_detect:
+        commands["stackwatch weblog detect"] = _stackwatch(
+            "detect", str(log), "--site", "example.com", "--format", "json"
+        )
+        commands["detect record by record (before)"] = [
+            sys.executable, "-c", RECORD_PATH, str(log)
+        ]  # fmt: skip
     commands["python start-up (import stackwatch.cli)"] = [sys.executable, "-c",
                                                            "import stackwatch.cli"]  # fmt: skip
     commands["wc -l"] = ["wc", "-l", str(log)]
     pipeline = f"awk -F'\"' '{{print $4}}' {log} | sort | uniq -c | sort -rn | head -10"
-    commands["awk | sort | uniq -c | sort -rn"] = ["sh", "-c", pipeline]
+    if not args.no_detect:
+        commands["awk | sort | uniq -c | sort -rn"] = ["sh", "-c", pipeline]
     if not args.no_goaccess and shutil.which("goaccess"):
         report = str(tmp / "r.json")
         commands["goaccess (JSON report)"] = ["goaccess", str(log), "--log-format=COMBINED",
