@@ -85,7 +85,7 @@ def main() -> None:
               f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
         commands = _commands(log, tmp, args)
         if args.gz:
-            commands.update(_gz_commands(log, tmp))
+            commands.update(_gz_commands(log, tmp, args.compare))
         times: dict[str, tuple[float, float, str, float]] = {}
         cpu: dict[str, float] = {}
         for round_ in range(args.repeat):  # interleaved: each round runs every command once
@@ -162,12 +162,12 @@ def _commands(log: Path, tmp: Path, args: argparse.Namespace) -> dict[str, list[
     return commands
 
 
-def _gz_commands(log: Path, tmp: Path) -> dict[str, list[str]]:
+def _gz_commands(log: Path, tmp: Path, compare: str | None) -> dict[str, list[str]]:
     packed = tmp / "access.log.gz"
     with open(packed, "wb") as out:
         subprocess.run(["pigz" if shutil.which("pigz") else "gzip", "-c", str(log)], stdout=out,
                        check=True)  # fmt: skip
-    return {
+    commands = {
         "zcat | wc -l (gz)": ["sh", "-c", f"zcat {packed} | wc -l"],
         "stackwatch weblog top --by referrer (gz)": _stackwatch(
             "top", str(packed), "--by", "referrer", "--limit", "10"
@@ -176,6 +176,12 @@ def _gz_commands(log: Path, tmp: Path) -> dict[str, list[str]]:
             "detect", str(packed), "--site", "example.com"
         ),
     }
+    if compare:
+        commands["(compared) weblog detect (gz)"] = [
+            "env", f"PYTHONPATH={compare}",
+            *_stackwatch("detect", str(packed), "--site", "example.com"),
+        ]  # fmt: skip
+    return commands
 
 
 if __name__ == "__main__":
