@@ -246,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check_command(args[1:])
         if args and args[0] == "checks":
             return run_checks_command(args[1:])
+        code = _quick_command(args)
+        if code is not None:
+            return code
         app = _typer_app()
         groups = command_groups()
         wanted = [args[0]] if args and args[0] in groups else list(groups)
@@ -258,6 +261,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return OK
     return OK
+
+
+def _quick_command(args: "list[str]") -> "int | None":
+    """A capability's Typer-free run of ``GROUP COMMAND ...`` (CAPABILITY.quick_commands): its
+    exit code, or None when it has none or leaves this command line to Typer."""
+    if len(args) < 2:
+        return None
+    from stackwatch.core.capability import capability_named
+
+    capability = capability_named(args[0])
+    target = capability.quick_commands.get(args[1]) if capability else None
+    if capability is None or target is None:
+        return None
+    module, _, function = capability.module(target).partition(":")
+    code: int | None = getattr(importlib.import_module(module), function)(args[2:])
+    return code
 
 
 def command_groups() -> dict[str, str]:

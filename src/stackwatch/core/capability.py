@@ -8,6 +8,7 @@ A capability is a package of ``stackwatch`` whose ``__init__.py`` holds::
         order=20,                                     # place in `stackwatch checks` and full runs
         checks={"ovs-managers": "checks", ...},       # check name -> module (in the package)
         commands="cli",                               # module with a Typer ``app`` (or None)
+        quick_commands={"top": "topcmd:quick"},       # optional: command -> its Typer-free runner
         settings="settings:OvsSettings",              # dataclass validating its section (or None)
     )
 
@@ -38,6 +39,10 @@ class Capability:
     checks: Mapping[str, str] = field(default_factory=dict)
     commands: str | None = None
     settings: str | None = None
+    # A frequent command run without Typer (whose import costs more than some commands' work):
+    # command name -> "module:function" taking the words after it and returning an exit code,
+    # or None to leave the command line to Typer (help, mistakes). See cli.py.
+    quick_commands: Mapping[str, str] = field(default_factory=dict)
     package: str = ""  # filled in by discovery: the package that declared it
 
     def module(self, relative: str) -> str:

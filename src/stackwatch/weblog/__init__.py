@@ -8,5 +8,6 @@ CAPABILITY = Capability(
     order=30,
     checks={"weblog-flood": "check"},
     commands="cli",
+    quick_commands={"top": "topcmd:quick"},
     settings="config:WeblogConfig",
 )

@@ -139,7 +139,9 @@ class Blocker:
             self._keep_previous(wanted, added, removed, now)
             return False
         for host in added:
-            self.log.append(f"blocked Referer host {host} for {self.ban_time:g} s")
+            self.log.append(
+                f"blocked Referer site {host} and its subdomains for {self.ban_time:g} s"
+            )
         self._remember(added, removed, now)
         self.blocked = wanted
         return True
@@ -162,7 +164,7 @@ class Blocker:
         for host, expiry in list(wanted.items()):
             if expiry <= now:
                 del wanted[host]
-                self.log.append(f"lifted block of Referer host {host} (ban time over)")
+                self.log.append(f"lifted block of Referer site {host} (ban time over)")
         return wanted
 
     def _keep_previous(

@@ -17,7 +17,8 @@ from stackwatch.weblog.formats import FormatError, LogFormat, get_format
 from stackwatch.weblog.reader import ScanStats, order_rotated, rotated_name
 
 HINT = (
-    "block the Referer host: stackwatch weblog rules --referrer-host HOST --server apache "
+    "block the referring site and its subdomains: stackwatch weblog rules --referrer-host SITE "
+    "--server apache "
     "(or nginx), or leave stackwatch weblog follow --apply running to keep it blocked"
 )
 
@@ -133,7 +134,7 @@ def judge(facts: FloodFacts, options: FloodOptions) -> Result:
         Metric("skipped_lines", facts.skipped, "c", min=0),
     )
     details = [
-        f"{f.log}: Referer host {f.host} peak {f.rate:.1f} req/s, {f.requests} requests from "
+        f"{f.log}: Referer site {f.host} peak {f.rate:.1f} req/s, {f.requests} requests from "
         f"{f.ips} IPs, mostly {f.top_path}"
         for f in facts.floods
     ]

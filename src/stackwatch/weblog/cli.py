@@ -15,16 +15,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
+from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, usage_error
 from stackwatch.core import record
-from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 from stackwatch.render.safe import printable
-from stackwatch.weblog.formats import FormatError, LogFormat, get_format
+from stackwatch.weblog.formats import FormatError, LogFormat
 from stackwatch.weblog.progress import on_terminal
 from stackwatch.weblog.reader import LogReadError
 from stackwatch.weblog.rules import UnsafeHost
+from stackwatch.weblog.topcmd import (
+    absolute,
+    checked_output,
+    duration,
+    log_format_of,
+    run_top,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from stackwatch.weblog.apply import Blocker, BlockSpan
@@ -51,34 +58,9 @@ WindowOpt = Annotated[float | None, typer.Option(help="seconds judged together")
 SERVERS = ("apache", "nginx")
 
 
-def _settings(config_path: str | None) -> WeblogConfig:
-    _, settings = load_settings(config_path, "weblog")
-    return settings  # type: ignore[no-any-return]
-
-
-def _format(option: str | None, settings: WeblogConfig) -> LogFormat:
-    try:
-        return get_format(option or settings.format)
-    except FormatError as exc:
-        usage_error(str(exc))
-
-
-def _duration(value: str, what: str) -> float:
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        usage_error(f"{what}: {exc}")
-
-
-def _output(value: str) -> str:
-    if value not in ("text", "json"):
-        usage_error(f"--format must be text or json, not {value!r}")
-    return value
-
-
-def _absolute(paths: list[str]) -> list[str]:
-    """The user's paths and globs as absolute machine paths; "-" (stdin) stays."""
-    return [p if p == "-" else os.path.abspath(p) for p in paths]
+# The helpers the commands share live with ``top``'s body, which runs without Typer.
+_settings, _format, _duration = settings_of, log_format_of, duration
+_output, _absolute = checked_output, absolute
 
 
 def _within(value: float, low: float, high: float, message: str) -> None:
@@ -133,38 +115,7 @@ def top(
     output: OutOpt = "text",
 ) -> None:
     """Requests counted by one field, with shares (referrer-site: by site, hosts inside)."""
-    from stackwatch.weblog.top import KEYS
-
-    _output(output)
-    if by not in (*KEYS, "referrer-site"):
-        usage_error(f"--by must be one of {', '.join(KEYS)}, referrer-site")
-    if limit < 1:
-        usage_error("--limit must be at least 1")
-    settings = _settings(config)
-    fmt = _format(log_format, settings)
-    start = time.time() - _duration(since, "--since") if since else None
-    try:
-        with on_terminal(_absolute(paths)):
-            text = _counted(_absolute(paths), fmt, by, start, limit, output)
-    except (LogReadError, FormatError) as exc:
-        usage_error(str(exc))
-    sys.stdout.write(text)
-
-
-def _counted(
-    paths: list[str], fmt: LogFormat, by: str, since: float | None, limit: int, output: str
-) -> str:
-    from stackwatch.weblog import views
-
-    if by == "referrer-site":
-        from stackwatch.weblog.sites import count_sites
-
-        sites = count_sites(paths, fmt, since=since, limit=limit)
-        return views.sites_json(sites) if output == "json" else views.sites_text(sites)
-    from stackwatch.weblog.top import count_by
-
-    result = count_by(paths, fmt, by, since=since, limit=limit)
-    return views.top_json(result) if output == "json" else views.top_text(result)
+    run_top(paths, by, since, limit, log_format, config, output)
 
 
 @app.command()
@@ -407,4 +358,4 @@ def follow(
     for warning in store.warnings:
         sys.stderr.write(f"stackwatch: warning: {printable(warning)}\n")
     _report(f"stopped: {stats.lines} lines read, {stats.skipped} unreadable, "
-            f"{len(stats.floods)} flooding Referer hosts seen")  # fmt: skip
+            f"{len(stats.floods)} flooding Referer sites seen")  # fmt: skip

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import compress, islice
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass, field
@@ -52,6 +52,7 @@ _TIME = itemgetter(0)
 _CACHE_MAX = 200_000  # distinct values remembered (times, Referers, requests); then forgotten
 PARALLEL_MIN = 64 << 20  # a smaller file is picked here: not worth starting processes for
 TASK_BLOCKS = 2  # blocks a worker picks per task
+_Item = TypeVar("_Item")
 
 
 @dataclass
@@ -258,12 +259,17 @@ def detect_stream(
         for path in paths:
             stats.files.append(path)
             picks: Iterator[Picked]
-            if workers < 2 or not _big_plain_file(path, host):
+            kind = _big_file(path, host) if workers > 1 else None
+            if kind is None:
                 picks = map(counter.pick, file_blocks(path, stats, host, block))
             else:
                 if pool is None:
                     pool = stack.enter_context(_pool(workers, fmt, driver.detector, host))
-                picks = _picked_by_workers(pool, workers, path, host, stats, block)
+                picks = (
+                    _picked_by_workers(pool, workers, path, host, stats, block)
+                    if kind == "plain"
+                    else _picked_from_stream(pool, workers, file_blocks(path, stats, host, block))
+                )
             for picked in picks:
                 stats.lines += picked.lines
                 stats.matched += picked.matched
@@ -272,17 +278,20 @@ def detect_stream(
     order.finish()
 
 
-def _big_plain_file(path: str, host: Host) -> bool:
-    """A file worth starting processes for: plain (not stdin, not gzip) and big."""
+def _big_file(path: str, host: Host) -> str | None:
+    """ "plain" or "gzip" for a file worth starting processes for (a plain one of PARALLEL_MIN
+    bytes, a gzip one of an eighth of that: about as many lines), else None (stdin too)."""
     if path == "-":
-        return False
+        return None
     try:
-        if host.stat(path).st_size < PARALLEL_MIN:
-            return False
+        size = host.stat(path).st_size
         with host.open_binary(path) as handle:
-            return handle.read(2) != b"\x1f\x8b"
+            packed = handle.read(2) == b"\x1f\x8b"
     except (HostError, OSError):
-        return False  # the reader says what is wrong, in its words
+        return None  # the reader says what is wrong, in its words
+    if packed:
+        return "gzip" if size >= PARALLEL_MIN // 8 else None
+    return "plain" if size >= PARALLEL_MIN else None
 
 
 @contextlib.contextmanager
@@ -348,6 +357,29 @@ def _picked_by_workers(
                 yield from pending.popleft().result()
 
 
-def _batched(items: Iterator[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
+def _pick_data(blocks: list[bytes]) -> list[Picked]:
+    """A worker: pick blocks it was sent (of a gzip file this process reads)."""
+    assert _WORKER is not None
+    counter, _ = _WORKER
+    return [counter.pick(data) for data in blocks]
+
+
+def _picked_from_stream(
+    pool: ProcessPoolExecutor, workers: int, blocks: Iterator[bytes]
+) -> Iterator[Picked]:
+    """The picked blocks of a stream (a gzip file, decompressed by gzip or pigz in a process of
+    its own), in order, picked by the pool's workers: this process only reads the blocks and
+    sends them, a few tasks in flight (memory stays bounded); the decompression, the picking
+    and the detector share the cores."""
+    pending: deque[Future[list[Picked]]] = deque()
+    for task in _batched(blocks, TASK_BLOCKS):
+        pending.append(pool.submit(_pick_data, task))
+        if len(pending) > workers:  # (each task's blocks are copied to its worker)
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
+
+
+def _batched(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
     while batch := list(islice(items, size)):
         yield batch

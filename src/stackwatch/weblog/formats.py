@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 from operator import itemgetter
@@ -126,13 +127,35 @@ class LogFormat:
         within itself; only then are the matches the careful matcher's."""
         return self._matcher(tuple(fields), fast=True)
 
-    def _matcher(self, wanted: tuple[str, ...], fast: bool) -> Matcher:
-        cached = self._cache.get((*wanted, "\0fast") if fast else wanted)
+    def quick_matcher(self, fields: Iterable[str]) -> Matcher:
+        """The counting path's matcher (fastcount.py), for ranges without a backslash only.
+        Each match begins with the newline that ends the line before and stops after the last
+        wanted field and the text that follows it up to the next field: the rest of the line is
+        skipped by the engine's quick search for the next newline, not matched. Fields may run
+        over a newline, so the number of matches in a range equals its number of lines exactly
+        when each match stayed on its line; only then are the values the careful matcher's. A
+        field the next literal closes with the one character it excludes (a token before a
+        space, a quoted field before its quote) is possessive: giving characters back could
+        never let that literal match, so the engine is spared the backtracking points."""
+        return self._matcher(tuple(fields), fast=True, quick=True)
+
+    def _matcher(self, wanted: tuple[str, ...], fast: bool, quick: bool = False) -> Matcher:
+        key = (*wanted, "\0quick" if quick else "\0fast" if fast else "")
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
         for f in wanted:
             if f not in self.fields:
                 raise FormatError(f"log format {self.name!r} has no {f} field")
+        if quick:
+            pattern, order = _quick_pattern(self._pieces, wanted)
+        else:
+            pattern, order = self._pattern(wanted, fast)
+        matcher = Matcher(re.compile(pattern, 0 if quick else re.MULTILINE), order, wanted)
+        self._cache[key] = matcher
+        return matcher
+
+    def _pattern(self, wanted: tuple[str, ...], fast: bool) -> tuple[bytes, list[str]]:
         parts: list[bytes] = [b"^"]
         order: list[str] = []
         for piece in self._pieces:
@@ -148,9 +171,37 @@ class LogFormat:
                 body = b"(" + body + b")"
             parts.append(rb"\[" + body + rb"\]" if piece.bracketed else body)
         parts.append(rb"[^\n]*\n" if fast else rb"[^\n]*$")
-        matcher = Matcher(re.compile(b"".join(parts), re.MULTILINE), order, wanted)
-        self._cache[(*wanted, "\0fast") if fast else wanted] = matcher
-        return matcher
+        return b"".join(parts), order
+
+
+def _quick_pattern(pieces: list[_Piece], wanted: tuple[str, ...]) -> tuple[bytes, list[str]]:
+    """``LogFormat.quick_matcher``'s pattern and the order of its groups."""
+    parts: list[bytes] = [b"\n"]
+    order: list[str] = []
+    for n, piece in enumerate(pieces):
+        if len(order) == len(wanted) and piece.literal is None:
+            break  # fields after the last wanted one are not read (speed)
+        if piece.literal is not None:
+            parts.append(re.escape(piece.literal))
+            continue
+        after = pieces[n + 1].literal if n + 1 < len(pieces) else None
+        body = _quick_body(piece, after or b"")
+        if piece.field in wanted:
+            order.append(piece.field or "")
+            body = b"(" + body + b")"
+        parts.append(rb"\[" + body + rb"\]" if piece.bracketed else body)
+    return b"".join(parts), order
+
+
+def _quick_body(piece: _Piece, after: bytes) -> bytes:
+    """A field's pattern on the quick path: one excluded character, possessive when the literal
+    after it begins with that character. A token not closed by a space (the last field of a
+    line, ``%v:%p``) keeps the careful class: it must not run into the next line by design."""
+    if piece.bracketed:
+        return rb"[^\]]*+"
+    if piece.quoted:
+        return rb'[^"]*+'
+    return rb"[^ ]*+" if after.startswith(b" ") else _TOKEN
 
 
 class Matcher:
@@ -162,16 +213,17 @@ class Matcher:
         self.order = tuple(order)  # the fields in the pattern's order (``pattern.findall``'s)
         self._index = [order.index(f) for f in wanted]
         # One group: a list of bytes; more: a list of tuples of bytes, in the caller's order.
-        self.findall: Callable[[bytes], list[Any]] = (
-            cast(Callable[[bytes], list[Any]], pattern.findall)
+        # ``findall(data, pos, endpos)`` reads ``data[pos:endpos]`` without copying it.
+        self.findall: Callable[..., list[Any]] = (
+            cast(Callable[..., list[Any]], pattern.findall)
             if order == list(wanted)
             else self._reordered
         )
 
-    def _reordered(self, data: bytes) -> list[Any]:
+    def _reordered(self, data: bytes, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
         # itemgetter with two or more indices gives a tuple, at C speed (only several fields
         # are ever reordered).
-        return list(map(itemgetter(*self._index), self.pattern.findall(data)))
+        return list(map(itemgetter(*self._index), self.pattern.findall(data, pos, endpos)))
 
 
 def get_format(name_or_spec: str) -> LogFormat:

@@ -92,7 +92,7 @@ class _Loop:
         for ev in floods:
             if ev.host not in self.stats.floods:
                 self.report(
-                    f"flood: Referer host {ev.host} {ev.rate:.1f} req/s from {ev.ips} IPs "
+                    f"flood: Referer site {ev.host} {ev.rate:.1f} req/s from {ev.ips} IPs "
                     f"({ev.repeat:.1f} requests per IP), top path "
                     f"{ev.paths[0][0] if ev.paths else '-'}"
                 )

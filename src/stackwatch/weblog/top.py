@@ -8,14 +8,12 @@ million lines usually carry a few thousand distinct Referers.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Iterable
-from itertools import repeat
 
 from stackwatch.core.host import Host
 from stackwatch.core.record import dataclass
-from stackwatch.weblog.fastcount import count_values
+from stackwatch.weblog.fastcount import Tally, count_values, tally_values
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path, unescape
 from stackwatch.weblog.reader import ScanStats
 
@@ -54,28 +52,35 @@ def count_by(
         raise ValueError(f"cannot count by {by!r} (one of {', '.join(KEYS)})")
     source = _SOURCE.get(by, by)
     stats = ScanStats()
-    if since is None:
-        raw: Counter[bytes] = count_values(paths, fmt, (source,), stats, host)
-    else:
-        raw = Counter()
-        timed: Counter[tuple[bytes, bytes]] = count_values(
-            paths, fmt, ("time", source), stats, host
-        )
-        for (when, value), count in timed.items():
-            stamp = parse_time(when)
-            if stamp is not None and stamp >= since:
-                raw[value] += count
-    total = sum(raw.values())
-    if by not in _SOURCE and _all_plain(raw):
+    tally = (
+        tally_values(paths, fmt, (source,), stats, host)
+        if since is None
+        else _tally_since(paths, fmt, source, since, stats, host)
+    )
+    if by not in _SOURCE and tally.plain():
         # Values in ASCII without a backslash are their own text: two million client IPs
-        # need not be made text one by one (the same rows, ties in the same order).
-        return TopResult(by, [(v.decode(), n) for v, n in raw.most_common(limit)], total, stats)
+        # need not be made text one by one, nor merged into one Counter (the same rows, ties
+        # in the same order).
+        rows = [(v.decode(), n) for v, n in tally.most_common(limit)]
+        return TopResult(by, rows, tally.total(), stats)
+    raw = tally.counter()
     keyed: Counter[str] = Counter()
     for value, count in raw.items():
         keyed[_key_text(by, value)] += count
-    return TopResult(by, keyed.most_common(limit), total, stats)
+    return TopResult(by, keyed.most_common(limit), sum(raw.values()), stats)
 
 
-def _all_plain(raw: Counter[bytes]) -> bool:
-    """Every value in ASCII without a backslash (checked at C speed)."""
-    return all(map(bytes.isascii, raw)) and not any(map(operator.contains, raw, repeat(b"\\")))
+def _tally_since(
+    paths: Iterable[str], fmt: LogFormat, source: str, since: float, stats: ScanStats,
+    host: Host | None,
+) -> Tally:  # fmt: skip
+    """The values of requests at or after ``since`` (epoch seconds)."""
+    raw: Counter[bytes] = Counter()
+    timed: Counter[tuple[bytes, bytes]] = count_values(paths, fmt, ("time", source), stats, host)
+    for (when, value), count in timed.items():
+        stamp = parse_time(when)
+        if stamp is not None and stamp >= since:
+            raw[value] += count
+    tally = Tally()
+    tally.add(raw)
+    return tally

@@ -152,7 +152,7 @@ def _block_lines(hosts: list[str]) -> list[str]:
         try:
             blockable.append(normalize_host(host))
         except UnsafeHost as exc:
-            out.append(f"cannot block Referer host {printable(host)}: {printable(str(exc))}")
+            out.append(f"cannot block Referer site {printable(host)}: {printable(str(exc))}")
     if blockable:
         out.insert(0, f"block with: {printable(block_command(blockable))}")
     return out

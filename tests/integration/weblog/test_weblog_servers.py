@@ -121,7 +121,7 @@ def _scenario(server: Server, tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     text = "".join(output)
-    assert "blocked Referer host seo-spam.example" in text, text
+    assert "blocked Referer site seo-spam.example and its subdomains" in text, text
     assert "seo-spam" in server.rules.read_text()
     print(f"{server.kind}: flood blocked after {blocked_after:.2f} s")
 

@@ -41,7 +41,10 @@ def test_block_writes_rules_validates_and_reloads(tmp_path: Path) -> None:
     assert blocker.update([], now=1100.0)
     assert "RewriteRule" not in rules.read_text()
     assert reload_count(tmp_path) == 2
-    assert any("lifted" in line for line in blocker.log)
+    assert blocker.log[:1] == [
+        "blocked Referer site attacker.example.net and its subdomains for 60 s"
+    ]
+    assert "lifted block of Referer site attacker.example.net (ban time over)" in blocker.log
 
 
 def test_failed_validation_restores_the_previous_file_and_does_not_reload(tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ def test_critical_while_a_flood_is_under_way(tmp_path: Path) -> None:
     code, doc = run_check(tmp_path, normal_traffic(now - 180, 180) + iframe_flood(now - 30, 30))
     assert code == 2, doc
     assert "seo-spam.example" in str(doc["summary"])
-    assert doc["hint"]
+    # The flooding site (registrable domain) is what the details name and the rule blocks.
+    assert "-access.log: Referer site seo-spam.example peak " in str(doc["details"])
+    assert str(doc["hint"]).startswith("block the referring site and its subdomains: ")
 
 
 def test_ok_without_a_flood_and_for_an_old_one(tmp_path: Path) -> None:

@@ -229,7 +229,7 @@ def test_detect_text_is_safe_for_the_terminal_and_the_shell(tmp_path: Path) -> N
     assert "\x1b" not in result.stdout
     assert "FLOOD Referer site x$(reboot)\\x1b[2j.example.net:" in result.stdout
     assert result.stdout.splitlines()[-1].startswith(
-        "cannot block Referer host x$(reboot)\\x1b[2j.example.net: "
+        "cannot block Referer site x$(reboot)\\x1b[2j.example.net: "
     )
     assert "block with" not in result.stdout
 

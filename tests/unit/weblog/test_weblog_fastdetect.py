@@ -127,3 +127,33 @@ def test_worker_processes_pick_what_one_process_picks(
     assert seen[0] == seen[1]
     assert seen[0][1][2] > 0  # late requests among them
     assert len(seen[0][0]) == 2
+
+
+def test_worker_processes_pick_a_gzip_log_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big gzip log is decompressed and read here and its blocks are picked by the workers:
+    the same findings, late requests and plot as record by record; a broken one is named."""
+    import gzip
+
+    from stackwatch.weblog.reader import LogReadError
+
+    monkeypatch.setattr(fastdetect, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(fastdetect.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(detect, "BLOCK", 8192)
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(gzip.compress("".join(_log(4, 40, 0.01)).encode()))
+    options = record.replace(DetectOptions(), reorder=30.0)
+    seen = []
+    for fast in (True, False):
+        timeline = Timeline([], [])
+        findings, stats = detect_files(
+            [str(log)], get_format("combined"), SITES, options, timeline, fast=fast
+        )
+        seen.append(_seen(findings, stats, timeline))
+    assert seen[0] == seen[1]
+    assert seen[0][1][2] > 0 and len(seen[0][0]) == 2
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(log.read_bytes()[:-300])
+    with pytest.raises(LogReadError, match=str(cut)):
+        detect_files([str(cut)], get_format("combined"), SITES, options)

@@ -116,7 +116,7 @@ def _follow_while_flooding(tmp_path: Path, prime_seconds: float, with_flood: boo
 def test_a_flood_under_way_at_start_is_blocked_within_seconds(tmp_path: Path) -> None:
     messages, primed, _ = _follow_while_flooding(tmp_path, prime_seconds=600)
     assert 600 * 5 + 60 * 40 - 5 <= primed <= 600 * 5 + 60 * 40  # the oldest second may fall out
-    flood = [t for t, m in messages if m.startswith("flood: Referer host seo-spam.example")]
+    flood = [t for t, m in messages if m.startswith("flood: Referer site seo-spam.example")]
     assert flood and flood[0] < 2.5, messages  # the issue asks for 5 s; no 30 s warm-up
     assert "seo-spam" in (tmp_path / "rules.conf").read_text()
 
@@ -167,7 +167,7 @@ def test_cli_follows_a_relative_path_and_prints_names_made_safe(tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout
-    assert "flood: Referer host evil\\x1b[2j.example.net" in result.stdout
+    assert "flood: Referer site evil\\x1b[2j.example.net" in result.stdout
     assert "of the last 5 min" in result.stdout  # m: minutes
     state = json.loads((tmp_path / "state" / "weblog-follow.json").read_text())
     assert list(state["files"]) == [str(tmp_path / "access.log")]

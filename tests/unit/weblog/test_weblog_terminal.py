@@ -37,7 +37,7 @@ def test_detect_text_is_printable_and_its_block_command_is_inert(hosts: list[str
         try:
             blockable.append(normalize_host(host))
         except UnsafeHost:
-            assert any(line.startswith("cannot block Referer host ") for line in text.splitlines())
+            assert any(line.startswith("cannot block Referer site ") for line in text.splitlines())
     commands = [line for line in text.splitlines() if line.startswith("block with: ")]
     if not blockable:
         assert not commands
