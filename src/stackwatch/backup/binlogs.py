@@ -189,7 +189,7 @@ def _older(name: str, than: str) -> bool:
 def _log_order(name: str) -> tuple[str, int]:
     """``binlog.000123`` as ("binlog", 123): the number past 999999 has more digits."""
     stem, _, number = name.rpartition(".")
-    return (stem, int(number)) if number.isdigit() else (name, -1)
+    return (stem, int(number)) if number.isascii() and number.isdigit() else (name, -1)
 
 
 # Replaying ------------------------------------------------------------------------------------

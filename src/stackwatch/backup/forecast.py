@@ -84,7 +84,11 @@ def data_size(client: Client, databases: str | Sequence[str]) -> int:
         f"SELECT IFNULL(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES "
         f"WHERE {where}"
     )
-    return int(str(rows[0][0])) if rows and rows[0] and str(rows[0][0]).isdigit() else 0
+    return int(str(rows[0][0])) if rows and rows[0] and _is_count(str(rows[0][0])) else 0
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def rooms(

@@ -146,7 +146,7 @@ def _open_snapshot(session: Session) -> tuple[str, int] | None:
     status = {str(r[0]).lower(): str(r[1] or "") for r in rows if len(r) >= 2}
     file = os.path.basename(status.get("binlog_snapshot_file", ""))
     pos = status.get("binlog_snapshot_position", "")
-    if not file or not pos.isdigit():
+    if not file or not (pos.isascii() and pos.isdigit()):
         return None
     return file, int(pos)
 
@@ -195,6 +195,10 @@ def _last_error(stderr: str) -> str:
 # From a copy back to a data directory ---------------------------------------------------------
 
 
+class SourceUnreadable(HostError):
+    """The copy's file could not be read to its end (EIO, a volume gone)."""
+
+
 class CopyDiffers(Exception):
     """The copy's bytes are not the ones the catalog's SHA-256 was taken of."""
 
@@ -228,20 +232,37 @@ def extract_checked(
             argv = extract_argv(program, into)
             what = "extracting the copy"
             host.feed(decoder, blocks, timeout=PREPARE_TIMEOUT, what=what, then=argv)
+    except SourceUnreadable as exc:
+        raise DumpError(str(exc)) from None
     except (HostError, DumpError) as exc:
-        for _ in blocks:  # the rest hashed: a copy that differs is said as such, not as this
-            pass
-        if digest.hexdigest() != copy.sha256:
+        if _differs_once_read(blocks, digest, copy):  # said as such, not as what it caused
             raise CopyDiffers(f"{path.name}: SHA-256 differs from the catalog") from None
         raise DumpError(f"extracting the copy: {exc}") from None
     if digest.hexdigest() != copy.sha256:
         raise CopyDiffers(f"{path.name}: SHA-256 differs from the catalog")
 
 
+def _differs_once_read(blocks: Iterator[bytes], digest: Any, copy: DumpedFile) -> bool:
+    """After a failed extraction: whether the copy's bytes, the rest of them hashed too, are
+    not the catalog's (False where the file itself cannot be read to its end)."""
+    try:
+        for _ in blocks:
+            pass
+    except SourceUnreadable:
+        return False
+    return bool(digest.hexdigest() != copy.sha256)
+
+
 def _hashed(host: Host, path: Path, digest: Any) -> Iterator[bytes]:
     """The file's bytes as they are, each block added to ``digest`` on the way."""
     with host.open_binary(path) as handle:
-        while block := handle.read(READ_BLOCK):
+        while True:
+            try:
+                block = handle.read(READ_BLOCK)
+            except OSError as exc:  # EIO, a volume gone: said as such, never a traceback
+                raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+            if not block:
+                return
             digest.update(block)
             yield block
 

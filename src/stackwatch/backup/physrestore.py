@@ -14,9 +14,14 @@ The steps, in the order that protects the data:
    position fetched and checked (SHA-256; a GTID the archive does not hold refused) before
    anything moves; the prepared files are moved into a private server of stackwatch's own
    (throwaway.py: the installed ``mariadbd``, a socket only, no network, no grant tables, no
-   binary log, no event scheduler) beside DIR, the logs replayed into it, the server shut down
-   cleanly, and only then the files renamed into DIR;
+   binary log, no event scheduler) in a hidden directory inside DIR (so that its files are on
+   DIR's file system, a mount point of its own as often as not), the logs replayed into it, the
+   server shut down cleanly, and only then the files renamed into DIR (all of them: a signal
+   waits until the last one is in);
 5. the restore recorded in the catalog (``backup list`` shows it).
+
+SIGTERM ends a restore as Ctrl-C does: the private server stopped, the extraction and the fetched
+logs removed, DIR left as it was.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ from stackwatch.backup.restore import (
 )
 from stackwatch.backup.throwaway import STOP_GRACE, Throwaway, server_program
 from stackwatch.core.host import Host, HostError
-from stackwatch.core.record import dataclass
+from stackwatch.core.interrupts import Interrupts, signals_as_interrupt
+from stackwatch.core.record import dataclass, field
 
 Progress = Callable[[str], None] | None
 
@@ -151,6 +157,7 @@ class _Restore:
     progress: Progress
     server: Server
     request: RestoreRequest
+    interrupts: Interrupts = field(default_factory=Interrupts)  # run's, while it runs
 
     @property
     def program(self) -> str:
@@ -176,6 +183,13 @@ class _Restore:
                 self.outcome.lines.append("dry run: nothing was changed")
 
     def run(self, order: list[str]) -> None:
+        """SIGTERM ends it as Ctrl-C does: the private server stopped, the extraction and the
+        fetched logs removed, the target as it was (or whole)."""
+        with signals_as_interrupt() as interrupts:
+            self.interrupts = interrupts
+            self._run(order)
+
+    def _run(self, order: list[str]) -> None:
         token = secrets.token_hex(6)
         work = self.target.parent / f".stackwatch-restore-{token}"
         fetched = self.target.parent / f".stackwatch-binlogs-{token}"
@@ -194,9 +208,10 @@ class _Restore:
                     details = "; ".join(self.outcome.problems) or "restored"
                     self.catalog.finish_restore(record, not self.outcome.problems, details)
         finally:
-            for leftover in (work, fetched):
-                with contextlib.suppress(HostError):
-                    self.host.remove_tree(leftover)
+            with self.interrupts.held():
+                for leftover in (work, fetched):
+                    with contextlib.suppress(HostError):
+                        self.host.remove_tree(leftover)
 
     @contextlib.contextmanager
     def binary_logs(self, into: Path) -> Iterator[list[Path]]:
@@ -286,7 +301,9 @@ class _Restore:
                 f"{self.request.point_in_time}: replaying binary logs into a physical copy needs "
                 "the server binaries (mariadbd) of the copy's version on this machine"
             )
-        with Throwaway(self.host, self.target.parent, program, self.server.client_program) as tw:
+        # Inside the target: the files end on its file system (a mount point of its own, often).
+        self.host.make_dir(self.target, 0o750, parents=True)
+        with Throwaway(self.host, self.target, program, self.server.client_program) as tw:
             self.host.make_dir(tw.datadir, 0o750)
             move_back(self.host, self.program, work, tw.datadir)
             started = time.monotonic()
@@ -299,7 +316,9 @@ class _Restore:
                 moment = parse_time(str(self.request.to_time))
                 replay(self.host, tw.server, logs, position, moment, binlog=False)
             stop_cleanly(tw)
-            self.host.rename(tw.datadir, self.target)
+            with self.interrupts.held():  # all of it moved in, or none
+                for name in self.host.listdir(str(tw.datadir)):
+                    self.host.rename(tw.datadir / name, self.target / name)
         self.outcome.lines.append(
             f"replayed the binary logs up to {self.request.point_in_time} "
             f"in {time.monotonic() - started:.1f} s (a private server started on the copy, the "

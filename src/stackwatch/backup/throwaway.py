@@ -80,14 +80,21 @@ class Throwaway:
         self.program = program
         self.client_program = client_program
         self.dir = base / f"{PREFIX}{secrets.token_hex(8)}"
-        host.make_dir(self.dir)
-        # A unix socket path has at most 107 bytes: a short private directory of its own.
-        self.run = Path(host.make_temp_dir("stackwatch-verify-"))
-        self.host.write_atomic(self.dir / "owner", f"{os.getpid()}\n{self.run}\n", 0o600)
         self.datadir = self.dir / "data"
         self.process: Process | None = None
         self.installed = False
-        self.host.write_atomic(self.run / "client.cnf", "[client]\nuser=root\n", 0o600)
+        host.make_dir(self.dir)
+        try:
+            # A unix socket path has at most 107 bytes: a short private directory of its own.
+            self.run = Path(host.make_temp_dir("stackwatch-verify-"))
+            self.host.write_atomic(self.dir / "owner", f"{os.getpid()}\n{self.run}\n", 0o600)
+            self.host.write_atomic(self.run / "client.cnf", "[client]\nuser=root\n", 0o600)
+        except BaseException:
+            for where in (self.dir, getattr(self, "run", None)):
+                if where is not None:
+                    with contextlib.suppress(HostError):
+                        host.remove_tree(where)
+            raise
 
     @property
     def server(self) -> Server:
@@ -166,7 +173,7 @@ def clean_stale(host: Host, base: Path) -> list[str]:
             continue
         where = base / name
         owner = (host.read_optional(str(where / "owner")) or "").split("\n")
-        if owner[0].isdigit() and host.exists(f"/proc/{owner[0]}"):
+        if owner[0].isascii() and owner[0].isdigit() and host.exists(f"/proc/{owner[0]}"):
             continue  # its verify still runs
         run = Path(owner[1]) if len(owner) > 1 and owner[1].startswith("/") else None
         if run is not None:
@@ -183,7 +190,7 @@ def _stop_stale_server(host: Host, run: Path, where: Path) -> None:
     """The server of a killed verify killed too (its data is thrown away), with whatever else
     still runs on its data directory."""
     pid = (host.read_optional(str(run / "server.pid")) or "").strip()
-    if pid.isdigit():
+    if pid.isascii() and pid.isdigit():
         cmdline = host.read_optional(f"/proc/{pid}/cmdline") or ""
         if f"--datadir={where}/data" in cmdline.split("\0"):  # else the pid is someone else's
             with contextlib.suppress(OSError):

@@ -460,6 +460,8 @@ class Follower:
         """Files of the archive directories that are our previous file by inode (renamed
         there, as Nagios rotates), whatever their name; compressed ones cannot be."""
         for directory in self.archive_dirs:
+            if not os.path.isabs(directory):
+                continue  # relative to what? a machine path is absolute
             try:
                 entries = self.host.listdir(directory)
             except HostError:

@@ -375,7 +375,7 @@ class Host:
         wanted = os.fsencode(argument)
         found = []
         for name in self.listdir("/proc"):
-            if not name.isdigit():
+            if not (name.isascii() and name.isdigit()):
                 continue
             with contextlib.suppress(HostError):
                 argv = self.read_bytes_optional(f"/proc/{name}/cmdline") or b""
@@ -538,7 +538,7 @@ class Host:
         os.waitpid(child, 0)
         with os.fdopen(read_end, "rb") as reply:
             told = reply.read(64).decode(errors="replace")
-        if not told.isdigit():
+        if not (told.isascii() and told.isdigit()):
             raise HostError(f"cannot start {argv[0]}: {told or 'no reason given'}")
         return int(told)
 
@@ -593,9 +593,11 @@ class Host:
                 processes.append(stack.enter_context(after))
             deadlines = [stack.enter_context(_Deadline(p, timeout)) for p in processes]
             _write_all(first, chunks)
+            codes = []
             for process, deadline in zip(processes, deadlines, strict=True):
-                returncode = process.wait(None)
+                codes.append(process.wait(None))
                 deadline.check(process)
+            for process, returncode in _why_first(processes, codes):
                 process.check(returncode)
 
     def size_of(self, path: str | os.PathLike[str]) -> int:
@@ -1035,6 +1037,18 @@ class Process:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _why_first(processes: list[Process], codes: list[int]) -> list[tuple[Process, int]]:
+    """A pipeline's programs in the order their exit says why it failed: the first program
+    first, unless it died of SIGPIPE because a later one ended (mbstream out of space, zstd
+    then killed writing to it): that later one says why."""
+    import signal
+
+    pairs = list(zip(processes, codes, strict=True))
+    if codes and codes[0] == -signal.SIGPIPE and any(c != 0 for c in codes[1:]):
+        return pairs[1:] + pairs[:1]
+    return pairs
 
 
 def _end_popen(popen: subprocess.Popen[Any], grace: float) -> int:

@@ -108,8 +108,13 @@ def _disks(root: ElementTree.Element, files: dict[str, str]) -> dict[str, OvfDis
     return disks
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '¹' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _capacity(value: str | None, unit: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 20:
+    if value is None or not _digits(value.strip()) or len(value.strip()) > 20:
         return None
     match = _UNIT.match(unit or "byte")
     if match is None:
@@ -155,11 +160,11 @@ def _properties(system: ElementTree.Element, boot: OvfDisk) -> dict[str, str]:
     if os_section is not None:
         properties.update(_os_properties(os_section))
     for item in _items(system):
-        if item.get("ResourceType") == MEMORY and item.get("VirtualQuantity", "").isdigit():
+        if item.get("ResourceType") == MEMORY and _digits(item.get("VirtualQuantity", "")):
             megabytes = _memory_mb(item.get("VirtualQuantity", "0"), item.get("AllocationUnits"))
             if megabytes is not None:
                 properties["min_ram"] = str(megabytes)
-        if item.get("ResourceType") == CPU and item.get("VirtualQuantity", "").isdigit():
+        if item.get("ResourceType") == CPU and _digits(item.get("VirtualQuantity", "")):
             properties["ovf_cpus"] = str(int(item.get("VirtualQuantity", "0")))
     if boot.bus is not None:
         properties["hw_disk_bus"] = boot.bus

@@ -101,8 +101,9 @@ def archive_path(host: Host, main_config: str) -> list[str]:
         text = host.read_text(main_config)
     except HostError:
         return []
-    found = _ARCHIVE_PATH.findall(text)
-    return found[-1:]
+    found = _ARCHIVE_PATH.findall(text)[-1:]
+    # A relative path is relative to where Nagios was started: not knowable here, not used.
+    return [path for path in found if os.path.isabs(path)]
 
 
 def _step(

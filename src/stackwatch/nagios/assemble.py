@@ -83,7 +83,8 @@ def build(host: Host, plan: Plan, places: Places) -> None:
         for directory in plan.directories:
             host.make_dir(os.path.join(places.new, directory), 0o755)
         for inside, source in plan.copies:
-            host.write_atomic(os.path.join(places.new, inside), host.read_bytes(source), 0o644)
+            mode = host.stat(source).st_mode & 0o777  # a resource.cfg with passwords stays private
+            host.write_atomic(os.path.join(places.new, inside), host.read_bytes(source), mode)
         host.symlink(plan.link_target, os.path.join(places.new, ENVIRONMENT_LINK))
     except HostError as exc:
         remove_tree(host, places.new)

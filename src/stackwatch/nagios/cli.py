@@ -382,6 +382,8 @@ def generate(
         changes = write_tree(host, os.path.abspath(out), files)
     except (GenerateError, InventoryError) as exc:
         fail(str(exc), FAILED)
+    except HostError as exc:
+        fail(str(exc), FAILED)
     except OSError as exc:
         fail(f"{out}: {exc.strerror or exc}", FAILED)
     summary = {

@@ -80,7 +80,11 @@ def upgrade_status(head: bytes) -> int:
     """The status code of the proxy's answer to the handshake (101 is the upgrade)."""
     line = head.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    if (
+        len(parts) < 2
+        or not parts[0].startswith("HTTP/")
+        or not (parts[1].isascii() and parts[1].isdigit())
+    ):
         raise ProxyError(f"the proxy did not answer HTTP: {line[:80]!r}")
     return int(parts[1])
 

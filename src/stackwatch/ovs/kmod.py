@@ -92,7 +92,7 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key for kernel release strings: numbers as numbers (6.10 after 6.9)."""
     parts: list[tuple[int, int | str]] = []
     for piece in re.findall(r"\d+|[A-Za-z]+", version):
-        parts.append((1, int(piece)) if piece.isdigit() else (0, piece))
+        parts.append((1, int(piece)) if piece.isascii() and piece.isdigit() else (0, piece))
     return tuple(parts)
 
 
@@ -112,7 +112,7 @@ def parse_grub_default(grubenv: str | None, default_grub: str | None) -> str | N
     setting = grub_default_setting(default_grub)
     if setting == "saved" or setting is None:
         return env.get("saved_entry") or None
-    return None if setting.isdigit() else setting
+    return None if setting.isascii() and setting.isdigit() else setting
 
 
 def parse_grubenv(text: str | None) -> dict[str, str]:

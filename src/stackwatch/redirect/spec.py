@@ -76,7 +76,7 @@ def _split(value: str) -> tuple[str, str | None]:
 def _port(port: str | None, option: str, text: str) -> int | None:
     if port is None:
         return None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise RedirectError(f"{option} {text!r}: the port must be a number from 1 to 65535")
     return int(port)
 

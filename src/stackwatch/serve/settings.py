@@ -51,7 +51,7 @@ class ListenAddress:
 def parse_listen_address(text: str) -> ListenAddress:
     """``HOST:PORT``, ``[IPV6]:PORT`` or ``:PORT`` (every address), as Go exporters read it."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT or [IPV6]:PORT")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

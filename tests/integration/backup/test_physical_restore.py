@@ -96,6 +96,7 @@ def test_to_time_from_a_physical_base(tmp_path: Path, mariadb: MariaDB) -> None:
         tmp_path, mariadb, destinations=("local",),
         job_extra='method = "physical"\npoint_in_time = true',
     )  # fmt: skip
+    mounted: list[Path] = []
     try:
         run = run_stackwatch("backup", "run", "--config", str(config))
         assert run.returncode == 0, run.stdout + run.stderr
@@ -106,17 +107,25 @@ def test_to_time_from_a_physical_base(tmp_path: Path, mariadb: MariaDB) -> None:
         archived = run_stackwatch("backup", "binlogs", "--config", str(config))
         assert archived.returncode == 0, archived.stdout + archived.stderr
 
+        # The data directory is a mount point of its own, as /var/lib/mysql often is: the
+        # replayed files cannot be renamed onto it from beside it.
         target = tmp_path / "restored"
+        target.mkdir()
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", str(target)], check=True
+        )
+        mounted.append(target)
         args = ["backup", "restore", "--config", str(config), "--datadir", str(target)]
         dry = run_stackwatch(*args, "--to-time", moment, "--dry-run")
         assert dry.returncode == 0, dry.stdout + dry.stderr
-        assert "would replay" in dry.stdout and not target.exists()
+        assert "would replay" in dry.stdout and not list(target.iterdir())
         beyond = run_stackwatch(*args, "--to-gtid", "0-1-999999", "--dry-run")
         assert beyond.returncode == 1 and "not in the archived binary logs" in beyond.stderr
         done = run_stackwatch(*args, "--to-time", moment)
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"replayed the binary logs up to {moment}" in done.stdout
         assert not list(tmp_path.glob(".throwaway-*")) and not list(tmp_path.glob(".stackwatch-*"))
+        assert not list(target.glob(".throwaway-*"))
         proc, copy = start_server(target, tmp_path, mariadb)
         try:
             assert copy.sql("SELECT id FROM pitrp.t ORDER BY id").split() == ["1", "2", "3", "4"]
@@ -125,4 +134,6 @@ def test_to_time_from_a_physical_base(tmp_path: Path, mariadb: MariaDB) -> None:
             proc.terminate()
             proc.wait(60)
     finally:
+        for point in mounted:
+            subprocess.run(["umount", "-l", str(point)], check=False)
         mariadb.sql("DROP DATABASE IF EXISTS pitrp;")

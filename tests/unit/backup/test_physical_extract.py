@@ -86,3 +86,45 @@ def test_physical_jobs_compress_for_speed_unless_told() -> None:
     assert Compression.of(logical).level == 3
     assert Compression.of(physical).level == 1
     assert Compression.of(told).level == 9
+
+
+class _FailingRead:
+    """A file whose third read fails as a dying disk or a vanished volume does."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        if self.reads > 2:
+            raise OSError(5, "Input/output error")
+        return b"x" * 1000
+
+    def __enter__(self) -> _FailingRead:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+
+class _DyingDisk(Host):
+    def open_binary(self, path: object) -> _FailingRead:  # type: ignore[override]
+        return _FailingRead()
+
+
+@pytest.mark.parametrize("name", ["_physical.mbstream.zst", "_physical.mbstream"])
+def test_a_copy_that_cannot_be_read_is_said_so_not_a_traceback_nor_a_mismatch(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stackwatch.backup import physical
+    from stackwatch.backup.dump import DumpError
+
+    # Programs that take whatever they are given: the read fails first, whatever the timing.
+    monkeypatch.setattr(physical, "_decoder_argv", lambda host, name: ["cat"])
+    monkeypatch.setattr(
+        physical, "extract_argv", lambda program, into: ["sh", "-c", "cat >/dev/null"]
+    )
+    copy = DumpedFile(name, None, 10**6, 10**6, "0" * 64)
+    (tmp_path / "x").mkdir()
+    with pytest.raises(DumpError, match="Input/output error"):
+        extract_checked(_DyingDisk(), tmp_path / name, copy, tmp_path / "x", "mariadb-backup", None)

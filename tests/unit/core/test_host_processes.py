@@ -355,3 +355,16 @@ def test_file_helpers_resolve_under_the_root(tmp_path: Path) -> None:
     assert (tmp_path / "srv" / "f").read_bytes() == b"data"
     assert host.size_of("/srv/f") == 4
     assert not host.is_mount("/srv")
+
+
+def test_a_pipeline_says_why_its_later_program_failed_not_the_sigpipe_it_caused() -> None:
+    """zstd | mbstream where mbstream runs out of space: zstd dies of SIGPIPE writing to it,
+    and the error names mbstream's last words."""
+    script = "head -c 10 >/dev/null; echo 'mbstream: No space left on device' >&2; exit 1"
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b"x" * (1 << 20)
+
+    with pytest.raises(CommandFailed, match="No space left on device"):
+        Host().feed(["cat"], chunks(), timeout=30, what="extracting", then=["sh", "-c", script])
