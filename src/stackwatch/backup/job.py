@@ -397,6 +397,9 @@ class _Run:
             self.record(catalog, backup_id, *dumped)
             self.store(catalog, backup_id, dumped[0])
             self.finish(catalog, backup_id)
+            self.measure_offsite(
+                catalog
+            )  # what backup list and the check judge by until the next run
 
     def mark_interrupted(self, catalog: Catalog) -> None:
         # We hold the lock: a backup still "running" in the catalog belongs to a run that was
@@ -421,6 +424,17 @@ class _Run:
                     with contextlib.suppress(HostError):
                         self.host.remove_tree(root / name)
 
+    def measure_offsite(self, catalog: Catalog) -> dict[str, tuple[float, int]]:
+        """The free space of the job's ssh destinations now, recorded in the catalog (before
+        the run: to refuse; after it: what is left once this backup is there)."""
+        from stackwatch.backup import forecast
+
+        measured, notes = forecast.measure_offsite(self.host, self.cfg, self.job_name, time.time())
+        for destination, (_, free) in measured.items():
+            catalog.record_space(destination, free)
+        self.outcome.notes += [n for n in notes if n not in self.outcome.notes]
+        return measured
+
     def has_room(self, catalog: Catalog, backup_id: str) -> bool:
         """The destinations hold the forecast size (forecast.py); False: refused, recorded."""
         from stackwatch.backup import forecast
@@ -432,10 +446,7 @@ class _Run:
                 estimate = forecast.from_data(forecast.data_size(client, self.job.databases))
             except DumpError:
                 return True  # the dump says what is wrong with the server
-        measured, notes = forecast.measure_offsite(self.host, self.cfg, self.job_name, time.time())
-        for destination, (_, free) in measured.items():
-            catalog.record_space(destination, free)
-        self.outcome.notes += notes
+        measured = self.measure_offsite(catalog)
         found = forecast.rooms(self.host, self.cfg, self.job_name, estimate, measured)
         self.outcome.notes += forecast.warnings(estimate, found)
         refused = forecast.refusal(estimate, found)

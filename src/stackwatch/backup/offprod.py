@@ -24,7 +24,7 @@ from stackwatch.backup.destinations import Backend, DestinationError, make_priva
 from stackwatch.backup.dump import Client, DumpedFile, DumpError, TableStats, sql_ident
 from stackwatch.backup.physical import CopyDiffers, extract_checked, physical_file, prepare
 from stackwatch.backup.snapshot import list_tables
-from stackwatch.backup.throwaway import Throwaway, clean_stale, server_program
+from stackwatch.backup.throwaway import FETCH_PREFIX, Throwaway, clean_stale, server_program
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.interrupts import Interrupts, signals_as_interrupt
 
@@ -95,7 +95,7 @@ class OffProduction:
         tmp: Path | None = None
         try:
             with interrupts.held():
-                tmp = Path(self.host.make_temp_dir(".fetch-", base))
+                tmp = Path(self.host.make_temp_dir(f"{FETCH_PREFIX}{os.getpid()}-", base))
                 server = Throwaway(self.host, base, program, self.production.client_program)
             try:
                 programs = self.load(server, files, tmp)

@@ -24,6 +24,7 @@ from stackwatch.backup.dump import Client, DumpError
 from stackwatch.core.host import Host, HostError, Process
 
 PREFIX = ".throwaway-"
+FETCH_PREFIX = ".fetch-"  # + the verify's pid: the copies it fetched from off-site (offprod.py)
 SERVER_PROGRAMS = ("mariadbd", "mysqld")
 SBIN = ("/usr/sbin", "/usr/libexec", "/usr/local/sbin", "/usr/local/mysql/bin")
 START_TIMEOUT = 120.0
@@ -167,7 +168,7 @@ class Throwaway:
 def clean_stale(host: Host, base: Path) -> list[str]:
     """Remove what verifies killed outright left under ``base``: their server stopped when it
     still runs, their directories removed. Their names."""
-    removed = []
+    removed = [n for n in host.listdir(str(base)) if _stale_fetch(host, base, n)]
     for name in host.listdir(str(base)):
         if not name.startswith(PREFIX):
             continue
@@ -184,6 +185,18 @@ def clean_stale(host: Host, base: Path) -> list[str]:
                 host.remove_tree(run)
         removed.append(name)
     return removed
+
+
+def _stale_fetch(host: Host, base: Path, name: str) -> bool:
+    """Removed, when ``name`` holds the fetched copies of a verify no longer running."""
+    pid = name[len(FETCH_PREFIX) :].partition("-")[0]
+    if not name.startswith(FETCH_PREFIX) or not (pid.isascii() and pid.isdigit()):
+        return False
+    if host.exists(f"/proc/{pid}"):
+        return False
+    with contextlib.suppress(HostError):
+        host.remove_tree(base / name)
+    return True
 
 
 def _stop_stale_server(host: Host, run: Path, where: Path) -> None:

@@ -161,10 +161,12 @@ def test_verify_killed_outright_leaves_nothing_on_production(
     proc.wait(10)
     assert databases(mariadb) == before  # none of its data ever went there
     assert servers_on(tmp_path / "work") and throwaways(tmp_path)
+    assert list((tmp_path / "work").glob("*/.fetch-*"))  # its scratch directory, left
 
     again = run_stackwatch("backup", "verify", "--config", str(config))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "left by an interrupted verify" in again.stdout
     assert "database shop: 3 tables restored, rows and checksums match" in again.stdout
     assert servers_on(tmp_path / "work") == [] and throwaways(tmp_path) == []
+    assert list((tmp_path / "work").glob("*/.fetch-*")) == []  # the killed one's too
     assert databases(mariadb) == before
