@@ -204,6 +204,9 @@ class _Restore:
                     self.prepare_and_move(work, logs)
                 except (DumpError, HostError, OSError, BinlogError) as exc:
                     self.outcome.problems.append(str(exc))
+                except BaseException:  # Ctrl-C, SIGTERM: never recorded as restored
+                    self.outcome.problems.append("interrupted before the restore finished")
+                    raise
                 finally:
                     details = "; ".join(self.outcome.problems) or "restored"
                     self.catalog.finish_restore(record, not self.outcome.problems, details)

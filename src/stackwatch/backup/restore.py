@@ -55,6 +55,7 @@ from stackwatch.backup.dump import (
 from stackwatch.backup.lock import job_lock
 from stackwatch.backup.verify import RESTORE_TIMEOUT, ProgramFilter, read_sql
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.interrupts import signals_as_interrupt
 from stackwatch.core.record import dataclass, field
 
 KIND_ORDER = {"directory": 0, "ssh": 1, "volume": 2}
@@ -133,8 +134,11 @@ class Progress:
         self.write = write
         self._lock = threading.Lock()
         self._last = 0.0
+        self.stopped = threading.Event()  # set on Ctrl-C or SIGTERM: every feed ends at once
 
     def add(self, n: int) -> None:
+        if self.stopped.is_set():
+            raise DumpError("interrupted")
         if self.write is None:
             return
         with self._lock:
@@ -563,6 +567,9 @@ class _Restore:
                 self.replay(logs)
         except (DumpError, HostError, OSError) as exc:
             self.outcome.problems.append(str(exc))
+        except BaseException:  # Ctrl-C, SIGTERM: recorded as what it is, never as restored
+            self.outcome.problems.append("interrupted before the restore finished")
+            raise
         finally:
             ok = not self.outcome.problems
             details = "; ".join(self.outcome.problems) or "restored"
@@ -585,13 +592,19 @@ class _Restore:
                 line += f" ({left_out} trigger/routine/event blocks left out under a new name)"
             return line
 
-        with ThreadPoolExecutor(max_workers=max(1, self.job.parallel)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.job.parallel))
+        try:
             futures = [(t, pool.submit(one, t)) for t in ordered]
             for t, future in futures:
                 try:
                     self.outcome.lines.append(future.result())
                 except (DumpError, HostError, OSError) as exc:
                     self.outcome.problems.append(f"{t.label}: {exc}")
+        except BaseException:
+            progress.stopped.set()  # the feeds still running stop their clients at once
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         progress.end()
 
 
@@ -612,8 +625,9 @@ def restore_backup(
         outcome.backup_id = backup.id
         outcome.lines.append(f"backup {backup.id} of job {backup.job}")
         job = cfg.jobs[backup.job]
-        # The job's lock: retention of a run cannot delete the copy being read.
-        with job_lock(cfg.lock_dir, backup.job):
+        # The job's lock: retention of a run cannot delete the copy being read. SIGTERM ends
+        # a restore as Ctrl-C does: through every clean-up, recorded as interrupted.
+        with job_lock(cfg.lock_dir, backup.job), signals_as_interrupt():
             if request.datadir is not None:  # a physical backup (physrestore.py)
                 from stackwatch.backup.physrestore import restore_physical
 

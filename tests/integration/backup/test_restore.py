@@ -179,3 +179,40 @@ def _read_all(fd: int) -> str:
             break
         out += chunk
     return out.decode(errors="replace")
+
+
+def test_a_restore_stopped_by_sigterm_ends_at_once_recorded_as_interrupted(
+    tmp_path: Path, mariadb: MariaDB
+) -> None:
+    """A timer unit stopped mid-restore: the clients end, the command exits 130 within seconds,
+    and the catalog says interrupted (never "restored")."""
+    import signal
+    import time
+
+    mariadb.sql(
+        "CREATE DATABASE bulk; CREATE TABLE bulk.t (id INT PRIMARY KEY, pad CHAR(200)) "
+        "ENGINE=InnoDB; INSERT INTO bulk.t SELECT seq, REPEAT('x', 200) FROM bulk.seq_1_to_300000;"
+    )
+    try:
+        config = write_config(tmp_path, mariadb, destinations=("local",), databases='["bulk"]')
+        backup(config)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
+        argv = [sys.executable, "-m", "stackwatch.cli", "backup", "restore", "--config",
+                str(config), "--database", "bulk", "--as", "bulk_copy"]  # fmt: skip
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + 60
+        while not catalog_rows(tmp_path, "SELECT 1 FROM restores WHERE status = 'running'"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)  # the dump is being fed to the server
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert time.monotonic() - started < 10
+        ((status, details),) = catalog_rows(tmp_path, "SELECT status, details FROM restores")
+        assert status == "failed" and "interrupted" in str(details)
+        listing = run_stackwatch("backup", "list", "--config", str(config))
+        assert "failed" in listing.stdout and "restored" not in listing.stdout.split("job")[-1]
+    finally:
+        mariadb.sql("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS bulk_copy;")
