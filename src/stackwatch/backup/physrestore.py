@@ -62,7 +62,7 @@ from stackwatch.backup.restore import (
     checked_source,
     source_order,
 )
-from stackwatch.backup.throwaway import STOP_GRACE, Throwaway, server_program
+from stackwatch.backup.throwaway import STOP_GRACE, Throwaway, clean_owned, server_program
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.interrupts import Interrupts, signals_as_interrupt
 from stackwatch.core.record import dataclass, field
@@ -142,6 +142,10 @@ def restore_physical(
     restore.run(order)
 
 
+# Beside the target: the extraction and the fetched binary logs, + "PID-token"
+SCRATCH = (".stackwatch-restore-", ".stackwatch-binlogs-")
+
+
 @dataclass
 class _Restore:
     """One physical restore: the copy extracted beside the target while its SHA-256 is taken
@@ -190,9 +194,11 @@ class _Restore:
             self._run(order)
 
     def _run(self, order: list[str]) -> None:
-        token = secrets.token_hex(6)
-        work = self.target.parent / f".stackwatch-restore-{token}"
-        fetched = self.target.parent / f".stackwatch-binlogs-{token}"
+        token = f"{os.getpid()}-{secrets.token_hex(6)}"
+        for name in clean_owned(self.host, self.target.parent, SCRATCH):
+            self.outcome.lines.append(f"removed {name}, left by a restore killed outright")
+        work = self.target.parent / f"{SCRATCH[0]}{token}"
+        fetched = self.target.parent / f"{SCRATCH[1]}{token}"
         try:
             source = self.extract_from_first_good(order, work)
             self.host.make_dir(fetched)

@@ -168,7 +168,7 @@ class Throwaway:
 def clean_stale(host: Host, base: Path) -> list[str]:
     """Remove what verifies killed outright left under ``base``: their server stopped when it
     still runs, their directories removed. Their names."""
-    removed = [n for n in host.listdir(str(base)) if _stale_fetch(host, base, n)]
+    removed = clean_owned(host, base, (FETCH_PREFIX,))
     for name in host.listdir(str(base)):
         if not name.startswith(PREFIX):
             continue
@@ -187,16 +187,19 @@ def clean_stale(host: Host, base: Path) -> list[str]:
     return removed
 
 
-def _stale_fetch(host: Host, base: Path, name: str) -> bool:
-    """Removed, when ``name`` holds the fetched copies of a verify no longer running."""
-    pid = name[len(FETCH_PREFIX) :].partition("-")[0]
-    if not name.startswith(FETCH_PREFIX) or not (pid.isascii() and pid.isdigit()):
-        return False
-    if host.exists(f"/proc/{pid}"):
-        return False
-    with contextlib.suppress(HostError):
-        host.remove_tree(base / name)
-    return True
+def clean_owned(host: Host, base: Path, prefixes: tuple[str, ...]) -> list[str]:
+    """Remove the directories under ``base`` named PREFIX + PID + "-..." whose process is gone
+    (scratch copies of customer data a killed run left); their names."""
+    removed = []
+    for name in host.listdir(str(base)):
+        prefix = next((p for p in prefixes if name.startswith(p)), None)
+        pid = "" if prefix is None else name[len(prefix) :].partition("-")[0]
+        if not (pid.isascii() and pid.isdigit()) or host.exists(f"/proc/{pid}"):
+            continue
+        with contextlib.suppress(HostError):
+            host.remove_tree(base / name)
+            removed.append(name)
+    return removed
 
 
 def _stop_stale_server(host: Host, run: Path, where: Path) -> None:

@@ -109,3 +109,20 @@ def test_restore_target_must_be_empty_or_new(tmp_path: Path) -> None:
         check_target(host, tmp_path / "a" / "b")
     with pytest.raises(RestoreUsage, match="--database, --as does not apply"):
         refuse_options(RestoreRequest(databases=("shop",), as_name="x", datadir="/x"))
+
+
+def test_scratch_of_a_killed_run_is_removed_a_running_ones_kept(tmp_path: Path) -> None:
+    import os
+
+    from stackwatch.backup.throwaway import clean_owned
+    from stackwatch.core.host import Host
+
+    dead, alive = "4194999", str(os.getpid())  # above any pid_max: never a running process
+    names = [f".fetch-{dead}-ab", f".fetch-{alive}-cd", f".stackwatch-restore-{dead}-ef",
+             ".fetch-xyz", "data", f".stackwatch-restore-{alive}-gh"]  # fmt: skip
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "customer.sql").write_text("rows")
+    removed = clean_owned(Host(), tmp_path, (".fetch-", ".stackwatch-restore-"))
+    assert sorted(removed) == [f".fetch-{dead}-ab", f".stackwatch-restore-{dead}-ef"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(names) - set(removed))
