@@ -153,7 +153,9 @@ def parse_live(tables: dict[str, list[dict[str, Any]]]) -> LiveSwitch:
         raise OvsdbError("malformed OVSDB reply: not a set of tables")
     roots = _rows(tables, "Open_vSwitch")
     if len(roots) != 1:
-        raise OvsdbError(f"expected one Open_vSwitch row, found {len(roots)}")
+        raise OvsdbError(
+            f"malformed OVSDB reply: expected one Open_vSwitch row, found {len(roots)}"
+        )
     interfaces = {i.uuid: i for i in each("Interface", _rows(tables, "Interface"), _interface)}
     ports = {p.uuid: p for p in each("Port", _rows(tables, "Port"), lambda r: _port(r, interfaces))}
     bridges = {
