@@ -27,7 +27,6 @@ silently.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import resource
@@ -93,6 +92,8 @@ def _head_hash(handle: BinaryIO) -> str:
         data = os.pread(handle.fileno(), HEAD_BYTES, 0)
     except OSError:
         return ""
+    import hashlib  # here: loading OpenSSL costs ~10 ms, and `weblog top` imports this module
+
     cut = data.find(b"\n")
     if cut < 0:
         return "" if len(data) < HEAD_BYTES else hashlib.sha1(data).hexdigest()

@@ -9,7 +9,6 @@ match never spans lines, and quoted fields accept backslash escapes (Apache writ
 
 from __future__ import annotations
 
-import calendar
 import re
 import sys
 import unicodedata
@@ -345,11 +344,15 @@ _MONTHS = {
     m: i + 1 for i, m in enumerate(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 }
 _TIME_CACHE: dict[bytes, float | None] = {}
-_FIRST = calendar.timegm((1, 1, 2, 0, 0, 0, 0, 0, 0))  # a day inside datetime's range
-_LAST = calendar.timegm((9999, 12, 30, 0, 0, 0, 0, 0, 0))
+# calendar.timegm of 0001-01-02 and 9999-12-30: days inside datetime's range. (calendar is
+# imported when a time is first parsed: `weblog top` by a field never needs it.)
+_FIRST = -62135510400
+_LAST = 253402128000
 
 
 def _month_days(year: int, month: int) -> int:
+    import calendar
+
     return calendar.monthrange(year, month)[1] if 1 <= year <= 9999 else 0
 
 
@@ -364,6 +367,8 @@ def parse_time(value: bytes) -> float | None:
             raise ValueError
         day, month, year = int(value[0:2]), _MONTHS[value[3:6]], int(value[7:11])
         hour, minute, second = int(value[12:14]), int(value[15:17]), int(value[18:20])
+        import calendar
+
         seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
         zone = value[21:26]
         if len(zone) == 5 and zone[:1] in (b"+", b"-") and zone[1:].isdigit():
