@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from stackwatch.backup.catalog import Catalog, CatalogError, JobSummary
 from stackwatch.backup.config import BackupConfig
-from stackwatch.backup.forecast import Filling, fillings, history, human, recent, rooms
+from stackwatch.backup.forecast import Filling, fillings, history, recent, rooms
 from stackwatch.backup.sizewatch import compare_with_previous, warning
+from stackwatch.backup.views import size
 from stackwatch.core.findings import Findings
 from stackwatch.core.host import HostError
 from stackwatch.core.ranges import Range, parse_range
@@ -209,8 +210,8 @@ def _judge_space(job: str, filling: Filling, options: BackupAgeOptions, findings
     where = f"{job}: destination {filling.destination}"
     if days == 0:
         text = (
-            f"{where} has {human(filling.free)} free, the next backup needs about "
-            f"{human(filling.need)}: it will be refused"
+            f"{where} has {size(filling.free)} free, the next backup needs about "
+            f"{size(filling.need)}: it will be refused"
         )
         findings.problem(Status.CRITICAL, text, SPACE_HINT)
     elif days is not None and days <= options.fill_warning_days:
@@ -223,11 +224,11 @@ def _space_line(where: str, filling: Filling, days: float | None) -> str:
     outlook = (
         "not growing"
         if days is None
-        else f"{human(filling.growth_per_day)} a day more ({filling.kept} kept), full for the "
+        else f"{size(filling.growth_per_day)} a day more ({filling.kept} kept), full for the "
         f"next backup in about {days:.1f} days"
     )
-    need = human(filling.need)
-    free = human(filling.free)
+    need = size(filling.need)
+    free = size(filling.free)
     if filling.measured_at is not None:
         free += f" (measured over ssh by the run of {_clock(filling.measured_at)})"
     return f"{where}: {free} free, next backup about {need}; {outlook}"

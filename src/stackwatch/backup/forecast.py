@@ -22,6 +22,7 @@ from pathlib import Path
 from stackwatch.backup.catalog import Catalog
 from stackwatch.backup.config import SYSTEM_DATABASES, BackupConfig
 from stackwatch.backup.dump import Client, sql_string
+from stackwatch.backup.views import size
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
 
@@ -55,16 +56,16 @@ def from_history(sizes: Sequence[int]) -> Estimate | None:
     if not recent:
         return None
     growth = max(0, (recent[0] - recent[-1]) // (len(recent) - 1)) if len(recent) > 1 else 0
-    basis = f"newest {human(recent[0])}"
+    basis = f"newest {size(recent[0])}"
     if len(recent) > 1:
-        basis += f", growing {human(growth)} a run over the last {len(recent)}"
+        basis += f", growing {size(growth)} a run over the last {len(recent)}"
     return Estimate(recent[0] + growth, basis, True)
 
 
 def from_data(data_bytes: int) -> Estimate:
     return Estimate(
         int(data_bytes * GUESS_RATIO),
-        f"a guess: no backup yet, {GUESS_RATIO:g} x the {human(data_bytes)} of data",
+        f"a guess: no backup yet, {GUESS_RATIO:g} x the {size(data_bytes)} of data",
         False,
     )
 
@@ -166,8 +167,8 @@ def warnings(estimate: Estimate, found: Sequence[Room]) -> list[str]:
 
 def _short_line(room: Room, estimate: Estimate) -> str:
     return (
-        f"destination {room.destination} has {human(room.free or 0)} free, the next backup needs "
-        f"about {human(room.need)} ({estimate.basis}, with the margin)"
+        f"destination {room.destination} has {size(room.free or 0)} free, the next backup needs "
+        f"about {size(room.need)} ({estimate.basis}, with the margin)"
     )
 
 
@@ -175,13 +176,13 @@ def forecast_lines(estimate: Estimate | None, found: Sequence[Room]) -> list[str
     """What ``backup list`` shows under a job."""
     if estimate is None:
         return ["  next backup: no size known yet (no good backup)"]
-    lines = [f"  next backup: about {human(estimate.size)} ({estimate.basis})"]
+    lines = [f"  next backup: about {size(estimate.size)} ({estimate.basis})"]
     for r in found:
         if r.free is None:
             lines.append(f"    {r.destination}: free space not measured")
         else:
             verdict = "fits" if r.fits else "WILL NOT FIT"
-            lines.append(f"    {r.destination}: {human(r.free)} free{_when(r)}, {verdict}")
+            lines.append(f"    {r.destination}: {size(r.free)} free{_when(r)}, {verdict}")
     return lines
 
 
@@ -235,11 +236,3 @@ def fillings(
         for r in found
         if r.free is not None
     ]
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"

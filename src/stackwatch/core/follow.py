@@ -30,15 +30,15 @@ import contextlib
 import os
 import re
 import resource
-import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any, BinaryIO, NamedTuple
 
 from stackwatch.core.host import Host, HostError
+from stackwatch.core.interrupts import handling
 from stackwatch.core.record import dataclass
 
 _ROTATED = re.compile(
@@ -518,9 +518,6 @@ def _end_of_complete(handle: BinaryIO, st: os.stat_result) -> int:
     return start + cut + 1 if cut >= 0 else start
 
 
-_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
-
-
 @contextlib.contextmanager
 def stopped_by_signals() -> Iterator[threading.Event]:
     """An event set by SIGTERM or SIGINT while the block runs (a follower ends its loop and
@@ -530,13 +527,5 @@ def stopped_by_signals() -> Iterator[threading.Event]:
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    old_handlers: dict[signal.Signals, _Handler] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not the main thread (tests)
-            old_handlers[sig] = signal.signal(sig, handler)
-    try:
+    with handling(handler):
         yield stop
-    finally:
-        for sig, old in old_handlers.items():
-            if old is not None:  # None: installed outside Python, cannot be put back
-                signal.signal(sig, old)

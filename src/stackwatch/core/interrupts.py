@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,12 +52,20 @@ def signals_as_interrupt() -> Iterator[Interrupts]:
     (outside its ``held()`` sections); the old handlers come back afterwards. Outside the main
     thread (tests) nothing is installed and ``held()`` only runs its block."""
     interrupts = Interrupts()
+    with handling(interrupts.handle):
+        yield interrupts
+
+
+@contextlib.contextmanager
+def handling(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """``handler`` for SIGTERM and SIGINT while the block runs, the old handlers put back
+    afterwards; outside the main thread (tests) nothing is installed."""
     previous = {}
     for sig in SIGNALS:
         with contextlib.suppress(ValueError):  # not the main thread
-            previous[sig] = signal.signal(sig, interrupts.handle)
+            previous[sig] = signal.signal(sig, handler)
     try:
-        yield interrupts
+        yield
     finally:
         for sig, old in previous.items():
             if old is not None:  # None: installed outside Python, cannot be put back
