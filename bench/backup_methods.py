@@ -33,16 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from backup_speed import (
-    Scratch,
-    free_port,
-    install_datadir,
-    load_data,
-    prepare_dumps,
-    start_mariadb,
-    stop_mariadb,
-    wait_for_socket,
-)
+from backup_speed import Scratch, loaded_server, prepare_dumps
 
 SERVER_PID = 0  # the benchmark's mariadbd: its CPU is counted too
 LAST_SPLIT = [0.0, 0.0]  # the last command's CPU seconds: its own (and children's), the server's
@@ -292,24 +283,12 @@ def restores(scratch: Scratch, config: Path) -> dict[str, tuple[float, float]]:
 def main() -> int:
     args = parse_args()
     BASE_SRC.extend([os.path.abspath(args.base_src)] if args.base_src else [])
-    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-methods-"))
-    base.mkdir(parents=True, exist_ok=True)
-    scratch = Scratch(base=base, port=free_port())
-    reuse = args.dir is not None and scratch.datadir.exists()  # loaded by an earlier run
-    if not reuse:
-        install_datadir(scratch.datadir)
-    Path(scratch.sock).unlink(missing_ok=True)  # a stale one would pass for the server's
-    log = (base / "mariadbd.log").open("ab")
-    server = start_mariadb(scratch, log)
     global SERVER_PID
-    SERVER_PID = server.pid
-    try:
-        wait_for_socket(scratch.sock)
-        if not reuse:
-            load_data(scratch, args.size_mb, args.databases)
+    with loaded_server(args.dir, args.size_mb, args.databases, reuse=True) as (scratch, server, _):
+        SERVER_PID = server.pid
         config = write_config(scratch)
         (scratch.out / "methods").mkdir(parents=True, exist_ok=True)
-        PYCACHE["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+        PYCACHE["PYTHONPYCACHEPREFIX"] = str(scratch.base / "pycache")
         stackwatch("list", "--config", str(config))  # compiles and caches the modules
         best = rounds(scratch, config, args.rounds)
         print(f"best of {args.rounds}:")
@@ -322,12 +301,7 @@ def main() -> int:
         for name, (wall, cpu) in ({} if args.no_restores else restores(scratch, config)).items():
             print(f"  {name:<46} {wall:6.2f} s  cpu {cpu:6.2f} s")
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-        return 0
-    finally:
-        stop_mariadb(server)
-        log.close()
-        if not args.dir:
-            shutil.rmtree(base, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

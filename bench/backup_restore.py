@@ -20,22 +20,16 @@ import argparse
 import os
 import resource
 import shutil
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from backup_speed import (
     Scratch,
-    free_port,
-    install_datadir,
-    load_data,
+    loaded_server,
     prepare_dumps,
-    start_mariadb,
-    stop_mariadb,
     time_stackwatch,
     timed,
-    wait_for_socket,
     write_stackwatch_config,
 )
 
@@ -119,30 +113,16 @@ def main() -> int:
     if shutil.which("myloader") is None or shutil.which("mydumper") is None:
         print("myloader: not installed (Debian package mydumper); nothing to compare")
         return 1
-    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-bench-"))
-    base.mkdir(parents=True, exist_ok=True)
-    scratch = Scratch(base=base, port=free_port())
-    fresh = not scratch.datadir.exists()  # --dir of an earlier run: its data and dumps reused
-    if fresh:
-        install_datadir(scratch.datadir)
-    log = (base / "mariadbd.log").open("ab")
-    server = start_mariadb(scratch, log)
-    try:
-        wait_for_socket(scratch.sock)
+    # --dir of an earlier run: its data and dumps reused
+    with loaded_server(args.dir, args.size_mb, args.databases, reuse=True) as loaded:
+        scratch, server, fresh = loaded
         target = scratch.out / "mydumper"
-        if fresh:
-            load_data(scratch, args.size_mb, args.databases)
         prepare_dumps(scratch)
         config = write_stackwatch_config(scratch)  # this run's port
         if fresh:
             make_backups(scratch, config, target)
         rounds(scratch, server.pid, config, target, args.rounds, not args.no_binlogged)
-        return 0
-    finally:
-        stop_mariadb(server)
-        log.close()
-        if not args.dir:
-            shutil.rmtree(base, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

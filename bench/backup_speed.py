@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -314,24 +316,39 @@ def run_contenders(scratch: Scratch, databases: int) -> Timings:
     )  # fmt: skip
 
 
-def main() -> int:
-    args = parse_args()
-    base = Path(args.dir or tempfile.mkdtemp(prefix="stackwatch-bench-"))
+@contextmanager
+def loaded_server(
+    directory: str | None, size_mb: int, databases: int, *, reuse: bool = False
+) -> Iterator[tuple[Scratch, subprocess.Popen[bytes], bool]]:
+    """A MariaDB on 127.0.0.1 holding the benches' data, stopped afterwards: in ``directory``
+    (kept; with ``reuse``, the server an earlier run loaded there is started again as it is) or
+    in a temporary directory, removed. Yields (scratch, server, whether it was loaded now)."""
+    base = Path(directory or tempfile.mkdtemp(prefix="stackwatch-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     scratch = Scratch(base=base, port=free_port())
-    install_datadir(scratch.datadir)
+    fresh = not (reuse and scratch.datadir.exists())
+    if fresh:
+        install_datadir(scratch.datadir)
+    Path(scratch.sock).unlink(missing_ok=True)  # a stale one would pass for the server's
     log = (base / "mariadbd.log").open("ab")
     server = start_mariadb(scratch, log)
     try:
         wait_for_socket(scratch.sock)
-        load_data(scratch, args.size_mb, args.databases)
-        print_results(run_contenders(scratch, args.databases), scratch.out)
-        return 0
+        if fresh:
+            load_data(scratch, size_mb, databases)
+        yield scratch, server, fresh
     finally:
         stop_mariadb(server)
         log.close()
-        if not args.dir:
+        if not directory:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> int:
+    args = parse_args()
+    with loaded_server(args.dir, args.size_mb, args.databases) as (scratch, _, _):
+        print_results(run_contenders(scratch, args.databases), scratch.out)
+    return 0
 
 
 if __name__ == "__main__":
