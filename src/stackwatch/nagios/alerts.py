@@ -16,10 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from stackwatch.core.record import dataclass, field
-from stackwatch.nagios.alerts_events import Events, ServiceTally
+from stackwatch.nagios.alerts_events import HOUR, Events, ServiceRow, span_days
 from stackwatch.nagios.alerts_tally import AlertsError, LogText, Tally, read_logs, tally_logs
 
 __all__ = [
@@ -29,16 +29,12 @@ __all__ = [
     "CellFinder",
     "LogText",
     "ServiceRow",
-    "ServiceTally",
     "Tally",
     "Where",
     "read_logs",
     "summarize",
     "tally_logs",
 ]
-
-HOUR = 3600
-DAY = 86400
 
 
 class CellFinder:
@@ -70,28 +66,6 @@ class CellFinder:
 # What is counted per service (and host): the fields of ServiceRow after its names, in the
 # order the JSON rows and the StatsD names give them.
 COUNTED = ("alerts", "hard", "soft", "notifications", "flapping", "problems", "recovered_soon")
-
-
-class ServiceRow(NamedTuple):
-    """One service (or host: service "") in the report. (A named tuple: tens of thousands are
-    made for one report.)"""
-
-    host: str
-    service: str
-    alerts: int
-    hard: int
-    soft: int
-    notifications: int
-    flapping: int
-    problems: int
-    recovered_soon: int
-    per_day: float
-    states: Mapping[str, int]
-
-    @property
-    def recovered_share(self) -> float:
-        """The share of problems that ended by themselves within the window (0 without any)."""
-        return self.recovered_soon / self.problems if self.problems else 0.0
 
 
 @dataclass(frozen=True)
@@ -129,10 +103,10 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
     ``top_timelines``: how many of the chattiest services get their own timeline (the picture's)."""
     where = where or Where()
     events = tally.events
-    tallies = events.tallies()
     first, last = events.first_last()
-    days = _days(first, last)
-    services = _rows((t for t in tallies if t.service), days)
+    days = span_days(first, last)
+    everyone = events.rows(days)
+    services = _ranked_rows(row for row in everyone if row.service)
     hours = events.hours
     return AlertReport(
         lines=tally.lines,
@@ -144,13 +118,15 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
         days=days,
         recovery_window=tally.recovery_window,
         services=services,
-        hosts=_rows((t for t in tallies if not t.service), days),
+        hosts=_ranked_rows(row for row in everyone if not row.service),
         by_service=_ranked(_sum_by(services, lambda row: (row.service,))),
         by_hour=_hours(hours),
         by_day=tuple(sorted(_by_day(hours).items())),
-        by_cell=_ranked(_sum_by(tallies, lambda t: _cell(where, t.host))),
+        by_cell=_ranked(_sum_by(everyone, lambda row: _cell(where, row.host))),
         by_hostgroup=_ranked(
-            _sum_by(tallies, lambda t: where.hostgroups.get(t.host, ())) if where.hostgroups else {}
+            _sum_by(everyone, lambda row: where.hostgroups.get(row.host, ()))
+            if where.hostgroups
+            else {}
         ),
         timeline=_series(hours),
         service_timelines=_timelines(events, services[:top_timelines]),
@@ -170,9 +146,7 @@ def _cell(where: Where, host: str) -> tuple[str, ...]:
     return (cell,) if cell else ()
 
 
-def _sum_by(
-    items: Iterable[ServiceTally | ServiceRow], keys: Callable[[Any], Iterable[str]]
-) -> Counter[str]:
+def _sum_by(items: Iterable[ServiceRow], keys: Callable[[Any], Iterable[str]]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for item in items:
         if item.alerts:
@@ -203,32 +177,11 @@ def _day(stamp: int) -> str:
         return "out-of-range"
 
 
-def _days(first: int, last: int) -> float:
-    """The span the alerts cover, in days; at least one hour, so a short log is not inflated."""
-    if first < 0:
-        return 0.0
-    return max(last - first, HOUR) / DAY
-
-
-def _rows(tallies: Iterable[ServiceTally], days: float) -> tuple[ServiceRow, ...]:
-    rows = [
-        ServiceRow(
-            t.host,
-            t.service,
-            t.alerts,
-            t.hard,
-            t.soft,
-            t.notifications,
-            t.flapping,
-            t.problems,
-            t.recovered_soon,
-            t.alerts / days if days else 0.0,
-            dict(sorted(t.states.items())),
-        )
-        for t in tallies
-    ]
-    rows.sort(key=lambda r: (-r.alerts, -r.notifications, -r.flapping, r.host, r.service))
-    return tuple(rows)
+def _ranked_rows(rows: Iterable[ServiceRow]) -> tuple[ServiceRow, ...]:
+    """Chattiest first."""
+    return tuple(
+        sorted(rows, key=lambda r: (-r.alerts, -r.notifications, -r.flapping, r.host, r.service))
+    )
 
 
 def _ranked(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:

@@ -1,34 +1,35 @@
-"""Every service's and host's alerts and acknowledgements as columns, counted in bulk.
+"""Every service's and host's alerts and acknowledgements as columns, counted at once by numpy.
 
-The scan of the log (alerts_tally.py) hands over the alerts of many lines at once as three
-columns: who (an id per service or host), when, and what (a one-byte code, ``EVENTS``). What can
-be counted in any order is counted by C code over the columns (hours by bisection);
-only what needs the order, problems and their recoveries, is followed event by event, and only
-with list look-ups by id.
+The scan of the log (alerts_tally.py) hands over the events of many lines at a time as two
+columns: when, and who and what in one number (``id * len(EVENTS) + code``: an id per service
+or host, the code of what happened from ``EVENTS``). Nothing
+is counted while the log is read: ``Counted`` counts the whole columns at once, problems and
+recoveries included (each service's events put in order by a stable sort, then compared with
+the one before), so no Python runs per alert.
 
 A *problem* starts with an alert that is not OK (UP for a host) while the service was OK (or
 unknown to the log so far) and ends with the alert that says OK. A problem that ended within the
 recovery window with nobody acknowledging it *recovered by itself*.
 
-A log may be counted in parts (by several processes) that are joined in order: each part starts
-as if every service were OK, and keeps, besides its counts, its *head* (what happened until each
-service's first OK), which is all ``join`` needs to count a problem that spans the cut exactly as
-one pass would.
+A log counted in parts (by several processes) is joined by appending each part's columns to the
+one before (its ids renumbered): the count runs once over the whole, so a problem that spans a
+cut is counted exactly as one pass counts it.
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
-from itertools import compress
-from operator import add
 from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from stackwatch.nagios.logparse import HOST_STATES, SERVICE_STATES
 
 HOUR = 3600
+DAY = 86400
 
 # What an event was: an acknowledgement (0), or an alert's (state, state type); the good states
 # (OK, UP) first, so that "good" is a range of codes.
@@ -45,69 +46,20 @@ EVENTS: tuple[tuple[str, str], ...] = (
 ACK = 0
 LAST_GOOD = 2 * len(_GOOD_STATES)  # codes 1..LAST_GOOD are OK / UP
 CODE = {event: code for code, event in enumerate(EVENTS)}
+CODES = len(EVENTS)
 BYTE_CODE = {  # b"STATE;TYPE" as the log writes it -> code
     f"{state};{kind}".encode(): code for (state, kind), code in CODE.items() if kind
 }
-HARD = frozenset(code for (_, kind), code in CODE.items() if kind == "HARD")
-assert set(range(1, len(EVENTS), 2)) == HARD  # Events._tally counts on it
+assert all(kind == "HARD" for _, kind in EVENTS[1::2])  # Counted.rows counts on it
 _STATES = tuple(state for state, _ in EVENTS[1::2])  # the state of codes 2k+1 and 2k+2
-_COUNTS = 8  # where a run's counts by code start (after the fields of Run)
-_NEW_RUN = [0, 0, -1, False, -1, False, -1, False] + [0] * len(EVENTS)
+_BY_NAME = sorted(range(len(_STATES)), key=_STATES.__getitem__)
+_NAMES = tuple(_STATES[i] for i in _BY_NAME)
+_SPAN_BINS = 24 * 366 * 10  # hours counted in one array when the alerts span less than this
+
+Ints = npt.NDArray[np.int64]
 
 
-class Run(NamedTuple):
-    """Where one service's problems stand after a stretch of the log that started with it OK.
-
-    ``open_since`` is the start of the problem still open at the end (-1: none), ``acked``
-    whether someone acknowledged that one. The head: ``first_good`` the time of the first OK
-    alert (-1: none yet), ``first_soon`` whether it ended a problem by itself, ``first_start``
-    the start of a problem that began before it (-1: none), ``head_acked`` whether an
-    acknowledgement came before it.
-    """
-
-    problems: int = 0
-    recovered: int = 0
-    open_since: int = -1
-    acked: bool = False
-    first_good: int = -1
-    first_soon: bool = False
-    first_start: int = -1
-    head_acked: bool = False
-
-
-def join(first: Run, then: Run, window: float) -> Run:
-    """The run of ``first`` followed by ``then`` (counted on its own as if starting OK)."""
-    if first.open_since < 0:  # closed: ``then`` started where it was counted from
-        head = first if first.first_good >= 0 else _head_after(first, then, then.first_soon)
-        return _with(head, first.problems + then.problems, first.recovered + then.recovered,
-                     then.open_since, then.acked)  # fmt: skip
-    problems = first.problems + then.problems - (then.first_start >= 0)  # the same problem
-    if then.first_good < 0:  # still open at the end of ``then``
-        head = first if first.first_good >= 0 else _head_after(first, then, False)
-        return _with(head, problems, first.recovered, first.open_since,
-                     first.acked or then.head_acked)  # fmt: skip
-    soon = then.first_good - first.open_since <= window and not (first.acked or then.head_acked)
-    recovered = first.recovered + then.recovered - then.first_soon + soon
-    head = first if first.first_good >= 0 else _head_after(first, then, soon)
-    return _with(head, problems, recovered, then.open_since, then.acked)
-
-
-def _head_after(first: Run, then: Run, soon: bool) -> Run:
-    """The head of ``first`` (no OK in it) continued by ``then``'s."""
-    return Run(
-        first_good=then.first_good,
-        first_soon=soon,
-        first_start=first.first_start if first.first_start >= 0 else then.first_start,
-        head_acked=first.head_acked or then.head_acked,
-    )
-
-
-def _with(head: Run, problems: int, recovered: int, open_since: int, acked: bool) -> Run:
-    return Run(problems, recovered, open_since, acked and open_since >= 0, head.first_good,
-               head.first_soon, head.first_start, head.head_acked)  # fmt: skip
-
-
-class ServiceTally(NamedTuple):
+class ServiceRow(NamedTuple):
     """What the log says about one service (or, with service "", one host). (A named tuple:
     one is made per service and host for every report, tens of thousands.)"""
 
@@ -120,33 +72,33 @@ class ServiceTally(NamedTuple):
     flapping: int  # times it started flapping
     problems: int
     recovered_soon: int  # problems that ended within the window, unacknowledged
-    states: dict[str, int]  # alerts by state, HARD and SOFT together
-    open_since: int  # start of the problem in progress at the end (-1: none)
-    acknowledged: bool  # ... and whether someone acknowledged it
+    per_day: float  # alerts a day over the span of the whole log's alerts
+    states: dict[str, int]  # alerts by state, HARD and SOFT together, by name
+    open_since: int = -1  # start of the problem in progress at the end (-1: none)
+    acknowledged: bool = False  # ... and whether someone acknowledged it
+
+    @property
+    def recovered_share(self) -> float:
+        """The share of problems that ended by themselves within the window (0 without any)."""
+        return self.recovered_soon / self.problems if self.problems else 0.0
 
 
 class Events:
     """Every alert and acknowledgement of every service and host, in log order per id."""
 
-    def __init__(self, window: float, keep: bool = True) -> None:
+    def __init__(self, window: float) -> None:
         self.window = window
-        self.keep = keep  # keep the columns (for times_of: the picture's timelines)
         self.names: list[tuple[str, str]] = []  # id -> (host, service); service "" for a host
         self.ids: dict[tuple[str, str], int] = {}
-        self.who = array("i")  # the columns: id,
-        self.when = array("q")  # time,
-        self.what = bytearray()  # and code of every event
-        # id -> its run (the fields of Run, in order) and then its events by code: one short
-        # list per id, so that the event loop touches one place in memory per event
-        self.runs: list[list[int]] = []
-        self.hours: Counter[int] = Counter()  # t // HOUR -> alerts
-        self.first = self.last = -1  # the time of the first and last alert
+        self.coded = array("q")  # the columns: id * len(EVENTS) + code,
+        self.when = array("q")  # and time of every event
         self.notifications: Counter[int] = Counter()  # id -> notifications
         self.flapping: Counter[int] = Counter()  # id -> times it started flapping
+        self._counted: Counted | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Sent to another process: the names only (the ids are their positions)."""
-        return {**self.__dict__, "ids": None}
+        """Sent to another process: the names and columns (the ids are the names' positions)."""
+        return {**self.__dict__, "ids": None, "_counted": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -157,120 +109,170 @@ class Events:
         if found is None:
             found = self.ids[(host, service)] = len(self.names)
             self.names.append((host, service))
-            self.runs.append(_NEW_RUN[:])
         return found
 
-    def add(self, who: array[int], when: array[int], what: bytes) -> None:
+    def add(self, coded: array[int], when: array[int] | npt.NDArray[np.int64]) -> None:
         """Events of many lines at once, in log order (per id)."""
-        if self.keep:
-            self.who += who
-            self.when += when
-            self.what += what
-        self._count_hours(sorted(compress(when, what)))  # alerts, not acknowledgements
-        self._follow(who, when, what)
+        self.coded += coded
+        self.when.frombytes(when.tobytes())
+        self._counted = None
 
     def add_one(self, who: int, when: int, what: int) -> None:
-        self.add(array("i", (who,)), array("q", (when,)), bytes((what,)))
-
-    def _follow(self, who: Iterable[int], when: Iterable[int], what: Iterable[int]) -> None:
-        """Problems and recoveries, event by event: the one loop that needs the order (the
-        fields of Run by their index in a run: 0 problems, 1 recovered, 2 open_since, 3 acked,
-        4 first_good, 5 first_soon, 6 first_start, 7 head_acked)."""
-        window, runs = self.window, self.runs
-        for i, t, code in zip(who, when, what, strict=True):
-            run = runs[i]
-            run[_COUNTS + code] += 1
-            if code > LAST_GOOD:
-                if run[2] < 0:
-                    if run[4] < 0 and not run[0]:
-                        run[6] = t
-                    run[2], run[3] = t, False
-                    run[0] += 1
-            elif code:
-                start = run[2]
-                soon = start >= 0 and t - start <= window and not run[3]
-                if start >= 0:
-                    run[1] += soon
-                    run[2], run[3] = -1, False
-                if run[4] < 0:
-                    run[4], run[5] = t, soon
-            else:
-                run[3] = True
-                if run[4] < 0:
-                    run[7] = True
-
-    def run(self, i: int) -> Run:
-        problems, recovered, open_since, acked, *head = self.runs[i][:_COUNTS]
-        return Run(problems, recovered, open_since, bool(acked) and open_since >= 0,
-                   head[0], bool(head[1]), head[2], bool(head[3]))  # fmt: skip
+        self.coded.append(who * CODES + what)
+        self.when.append(when)
+        self._counted = None
 
     def absorb(self, later: Events) -> None:
         """Append the events of the part of the log that follows this one's."""
-        remap = [self.id_of(*name) for name in later.names]
-        self._join_runs(later, remap)
-        if self.keep:
-            self.who += array("i", map(remap.__getitem__, later.who))
-            self.when += later.when
-            self.what += later.what
-        self.hours.update(later.hours)
-        if later.first >= 0:
-            self.first = min(self.first, later.first) if self.first >= 0 else later.first
-            self.last = max(self.last, later.last)
+        remap = np.array([self.id_of(*name) for name in later.names], dtype=np.int64)
+        coded = np.frombuffer(later.coded, dtype=np.int64)
+        self.coded.frombytes((remap[coded // CODES] * CODES + coded % CODES).tobytes())
+        self.when += later.when
         for mine, theirs in ((self.notifications, later.notifications),
                              (self.flapping, later.flapping)):  # fmt: skip
             for j, count in theirs.items():
-                mine[remap[j]] += count
+                mine[int(remap[j])] += count
+        self._counted = None
 
-    def _join_runs(self, later: Events, remap: list[int]) -> None:
-        """Every run of ``later`` after this one's; the common case (no problem open here, the
-        head already seen) by adding, the others by ``join``."""
-        runs, window = self.runs, self.window
-        for j, i in enumerate(remap):
-            mine, theirs = runs[i], later.runs[j]
-            counts = list(map(add, mine[_COUNTS:], theirs[_COUNTS:]))
-            if mine[2] < 0 and mine[4] >= 0:
-                mine[:4] = [mine[0] + theirs[0], mine[1] + theirs[1], theirs[2], theirs[3]]
-            else:
-                mine[:_COUNTS] = list(join(self.run(i), later.run(j), window))
-            mine[_COUNTS:] = counts
+    def counted(self) -> Counted:
+        if self._counted is None or self._counted.events != len(self.when):
+            self._counted = Counted(self)
+        return self._counted
 
-    def _count_hours(self, times: list[int]) -> None:
-        """Alerts per hour, and the first and last, from the sorted times of a few thousand
-        alerts (that mostly fall within a few hours: one bisection per hour, not per alert)."""
-        if not times:
-            return
-        hours, start, end = self.hours, 0, len(times)
-        while start < end:
-            hour = times[start] // HOUR
-            stop = bisect_left(times, (hour + 1) * HOUR, start)
-            hours[hour] += stop - start
-            start = stop
-        self.first = min(self.first, times[0]) if self.first >= 0 else times[0]
-        self.last = max(self.last, times[-1])
+    @property
+    def hours(self) -> dict[int, int]:
+        """Alerts (not acknowledgements) by hour: t // HOUR -> alerts."""
+        return self.counted().hours
 
     def first_last(self) -> tuple[int, int]:
         """The first and last time of an alert (-1, -1: none)."""
-        return self.first, self.last
+        return self.counted().first_last
 
     def times_of(self, wanted: Iterable[int]) -> dict[int, list[int]]:
-        """The alert times of a few ids (a pass over every event: for a few only)."""
-        times: dict[int, list[int]] = {i: [] for i in wanted}
-        where = compress(range(len(self.who)), map(times.__contains__, self.who))
-        for k in where:
-            if self.what[k]:
-                times[self.who[k]].append(self.when[k])
+        """The alert times of a few ids."""
+        ids = np.fromiter(wanted, dtype=np.int32)
+        who, when, what = _columns(self)
+        picked = np.isin(who, ids) & (what != ACK)
+        times: dict[int, list[int]] = {int(i): [] for i in ids}
+        for i, t in zip(who[picked].tolist(), when[picked].tolist(), strict=True):
+            times[i].append(t)
         return times
 
-    def tallies(self) -> list[ServiceTally]:
-        """Every service and host, in the order first seen."""
-        return [self._tally(i, host, service) for i, (host, service) in enumerate(self.names)]
+    def rows(self, days: float) -> list[ServiceRow]:
+        """Every service and host, in the order first seen; ``days``: the span of the report."""
+        return self.counted().rows(self, days)
 
-    def _tally(self, i: int, host: str, service: str) -> ServiceTally:
-        run = self.runs[i]
-        alerts = sum(run[_COUNTS + 1 :])
-        hard = sum(run[_COUNTS + 1 :: 2])  # HARD and SOFT alternate, HARD first
-        by_state = map(add, run[_COUNTS + 1 :: 2], run[_COUNTS + 2 :: 2])
-        states = {state: n for state, n in zip(_STATES, by_state, strict=True) if n}
-        return ServiceTally(host, service, alerts, hard, alerts - hard, self.notifications[i],
-                            self.flapping[i], run[0], run[1], states, run[2],
-                            bool(run[3]) and run[2] >= 0)  # fmt: skip
+
+def _columns(events: Events) -> tuple[Ints, Ints, Ints]:
+    """Who, when and what of every event."""
+    coded = np.frombuffer(events.coded, dtype=np.int64)
+    return coded // CODES, np.frombuffer(events.when, dtype=np.int64), coded % CODES
+
+
+class Counted:
+    """The columns of ``Events`` counted: by id and code, by hour, and the problems."""
+
+    def __init__(self, events: Events) -> None:
+        self.events = len(events.when)
+        who, when, what = _columns(events)
+        ids = len(events.names)
+        coded = np.frombuffer(events.coded, dtype=np.int64)
+        self.by_code = np.bincount(coded, minlength=ids * CODES).reshape(ids, CODES)
+        alert_times = when[what != ACK]
+        self.hours = _by_hour(alert_times)
+        self.first_last = (
+            (int(alert_times.min()), int(alert_times.max())) if len(alert_times) else (-1, -1)
+        )
+        self.problems, self.recovered, self.open_since, self.acked = _problems(
+            who, when, what, ids, events.window
+        )
+
+    def rows(self, events: Events, days: float) -> list[ServiceRow]:
+        by_code = self.by_code
+        hard = by_code[:, 1::2]
+        soft = by_code[:, 2::2]
+        alerts = hard.sum(axis=1) + soft.sum(axis=1)
+        per_day = alerts / days if days else np.zeros(len(alerts))
+        columns = zip(
+            events.names,
+            alerts.tolist(),
+            hard.sum(axis=1).tolist(),
+            soft.sum(axis=1).tolist(),
+            [events.notifications[i] for i in range(len(events.names))],
+            [events.flapping[i] for i in range(len(events.names))],
+            self.problems.tolist(),
+            self.recovered.tolist(),
+            per_day.tolist(),
+            [_by_name(states) for states in (hard + soft)[:, _BY_NAME].tolist()],
+            self.open_since.tolist(),
+            self.acked.tolist(),
+            strict=True,
+        )
+        return [ServiceRow(*name, *counts) for name, *counts in columns]
+
+
+def _by_name(counts: list[int]) -> dict[str, int]:
+    """Alerts by state name, of the states that have any."""
+    return {state: n for state, n in zip(_NAMES, counts, strict=True) if n}
+
+
+def span_days(first: int, last: int) -> float:
+    """The span alerts from ``first`` to ``last`` cover, in days; at least an hour, so that a short
+    log is not inflated (0 without any alert)."""
+    if first < 0:
+        return 0.0
+    return max(last - first, HOUR) / DAY
+
+
+def _by_hour(times: Ints) -> dict[int, int]:
+    if not len(times):
+        return {}
+    hours = times // HOUR
+    low = int(hours.min())
+    if int(hours.max()) - low < _SPAN_BINS:
+        counts = np.bincount(hours - low)
+        found = np.flatnonzero(counts)
+        return dict(zip((found + low).tolist(), counts[found].tolist(), strict=True))
+    values, counts = np.unique(hours, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def _problems(
+    who: Ints, when: Ints, what: Ints, ids: int, window: float
+) -> tuple[Ints, Ints, Ints, npt.NDArray[np.bool_]]:
+    """Per id: problems, problems that recovered by themselves, the start of the problem open at
+    the end (-1: none) and whether it was acknowledged. Each id's events are put together in log
+    order (a stable sort); an alert starts a problem when it is bad and the alert before it of
+    the same id was not, and ends one when it is good and the one before was bad; the problem an
+    end closes is the latest start before it; acknowledged when an acknowledgement lies between."""
+    order = np.argsort(who.astype(np.uint16) if ids <= 1 << 16 else who, kind="stable")  # radix
+    who, when, what = who[order], when[order], what[order]
+    acks_so_far = np.cumsum(what == ACK)
+    at = np.flatnonzero(what != ACK)  # the alerts, where they are among all events
+    a_who, a_when, bad = who[at], when[at], what[at] > LAST_GOOD
+    new_id = np.ones(len(at), dtype=bool)
+    new_id[1:] = a_who[1:] != a_who[:-1]
+    after_bad = np.zeros(len(at), dtype=bool)
+    after_bad[1:] = bad[:-1]
+    after_bad &= ~new_id
+    starts = bad & ~after_bad
+    latest_start = np.maximum.accumulate(np.where(starts, np.arange(len(at)), -1))
+    ends = np.flatnonzero(~bad & after_bad)
+    began = latest_start[ends]
+    acked = acks_so_far[at[ends]] > acks_so_far[at[began]]
+    soon = (a_when[ends] - a_when[began] <= window) & ~acked
+    last_of_id = np.ones(len(at), dtype=bool)
+    last_of_id[:-1] = new_id[1:]
+    still_open = np.flatnonzero(last_of_id & bad)
+    open_ids, open_start = a_who[still_open], latest_start[still_open]
+    open_since = np.full(ids, -1, dtype=np.int64)
+    open_since[open_ids] = a_when[open_start]
+    last_event = np.searchsorted(who, open_ids, side="right") - 1  # acks after the last alert too
+    open_acked = np.zeros(ids, dtype=bool)
+    open_acked[open_ids] = acks_so_far[last_event] > acks_so_far[at[open_start]]
+    return (
+        np.bincount(a_who[starts], minlength=ids),
+        np.bincount(a_who[ends[soon]], minlength=ids),
+        open_since,
+        open_acked,
+    )

@@ -26,11 +26,22 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from itertools import compress, count
-from operator import itemgetter, not_
+from operator import add, itemgetter, not_
+
+import numpy as np
+import numpy.typing as npt
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
-from stackwatch.nagios.alerts_events import ACK, BYTE_CODE, CODE, Events, ServiceTally
+from stackwatch.nagios.alerts_events import (
+    ACK,
+    BYTE_CODE,
+    CODE,
+    CODES,
+    Events,
+    ServiceRow,
+    span_days,
+)
 from stackwatch.nagios.logparse import (
     ACKNOWLEDGEMENT,
     HOST_ALERT,
@@ -102,65 +113,65 @@ def _first_time(data: bytes) -> int:
 
 # --- every line --------------------------------------------------------------------------------
 
+# Possessive (``++``) wherever giving back a character cannot lead to a match (what follows is
+# a character the repeat excludes): the same lines match, with less work for the engine.
 _STATE = rb"(?:OK|WARNING|CRITICAL|UNKNOWN);(?:HARD|SOFT)"
 _SCAN = re.compile(
-    rb"\n(?:\[(\d{1,12})\] (?:"  # 1: the time of every line the pattern vouches for
-    # 2-3: a SERVICE ALERT logparse accepts: host;service, state;type
-    rb"SERVICE ALERT: ([^;\n]+;[^;\n]+);(" + _STATE + rb");\d{1,5};"
-    # 4: a SERVICE NOTIFICATION with a plain state (not an acknowledgement): host;service
-    rb"|SERVICE NOTIFICATION: [^;\n]*;([^;\n]+;[^;\n]+);[A-Z]+;[^;\n]*;"
-    # 5: a service that starts flapping: host;service
-    rb"|SERVICE FLAPPING ALERT: ([^;\n]+;[^;\n]+);STARTED;"
-    # 6-7: a HOST ALERT logparse accepts: host, state;type
-    rb"|HOST ALERT: ([^;\n]+);((?:UP|DOWN|UNREACHABLE);(?:HARD|SOFT));\d{1,5};"
+    rb"\n(?:\[(\d{1,12}+)\] (?:"  # 1: the time of every line the pattern vouches for
+    # 2-4: a SERVICE ALERT or HOST ALERT logparse accepts: who (b"SERVICE ALERT: host;service"
+    # or b"HOST ALERT: host"; 3 is matched, empty, for a host), its state;type
+    rb"(SERVICE ALERT: [^;\n]++;[^;\n]++|HOST ALERT: ()[^;\n]++);"
+    rb"((?(3)(?:UP|DOWN|UNREACHABLE)|(?:OK|WARNING|CRITICAL|UNKNOWN));(?:HARD|SOFT));\d{1,5}+;"
+    # 5: a SERVICE NOTIFICATION with a plain state (not an acknowledgement): host;service
+    rb"|SERVICE NOTIFICATION: [^;\n]*+;([^;\n]++;[^;\n]++);[A-Z]++;[^;\n]*+;"
+    # 6: a service that starts flapping: host;service
+    rb"|SERVICE FLAPPING ALERT: ([^;\n]++;[^;\n]++);STARTED;"
     # lines logparse accepts that count for nothing but a line: current states, flapping
-    # that stops, lines without a "kind: " (Auto-save of retention data...)
-    rb"|(?:CURRENT|INITIAL) SERVICE STATE: [^;\n]+;[^;\n]+;" + _STATE + rb";\d{1,5};"
-    rb"|SERVICE FLAPPING ALERT: [^;\n]+;[^;\n]+;(?:STOPPED|DISABLED);"
-    rb"|(?:[^:\n]|:(?! ))*+(?![^\n]))"
-    rb"|([^\n]*))"  # 8: any other line, whole, for logparse (no time: group 1 is empty)
+    # that stops, lines without a "kind: " (Auto-save of retention data...): runs without a
+    # colon, each colon not followed by a space
+    rb"|(?:CURRENT|INITIAL) SERVICE STATE: [^;\n]++;[^;\n]++;" + _STATE + rb";\d{1,5}+;"
+    rb"|SERVICE FLAPPING ALERT: [^;\n]++;[^;\n]++;(?:STOPPED|DISABLED);"
+    rb"|[^:\n]*+(?::(?! )[^:\n]*+)*+(?![^\n]))"
+    rb"|([^\n]*))"  # 7: any other line, whole, for logparse (no time: group 1 is empty)
 )
-_TIME, _SERVICE, _SERVICE_STATE, _NOTIFIED, _FLAPPED, _HOST, _HOST_STATE, _OTHER = (
-    itemgetter(i) for i in range(8)
-)
-_ALERTS = ((_SERVICE, _SERVICE_STATE), (_HOST, _HOST_STATE))
+_TIME, _WHO, _, _STATE_TYPE, _NOTIFIED, _FLAPPED, _OTHER = (itemgetter(i) for i in range(7))
 Found = tuple[bytes, ...]  # the groups of one line matched by _SCAN
 
 
 class Tally:
     """Counts over every line read; feed it with ``add_log`` (oldest file first)."""
 
-    def __init__(
-        self, recovery_window: float, cut_files: list[str] | None = None, timelines: bool = True
-    ) -> None:
+    def __init__(self, recovery_window: float, cut_files: list[str] | None = None) -> None:
         self.recovery_window = recovery_window
         self.lines = 0
         self.malformed = 0
         self.examples: list[tuple[str, int, str]] = []
         self.cut_files: list[str] = cut_files or []
-        self.events = Events(recovery_window, keep=timelines)  # timelines: for times_of
-        self._key_ids: dict[bytes, int] = {}  # b"host;service" or b"host" -> id (the scan's)
+        self.events = Events(recovery_window)
+        self._key_ids: dict[bytes, int] = {}  # b"host;service" -> id (the scan's)
+        self._alert_ids: dict[bytes, int] = {}  # b"SERVICE ALERT: host;service" -> id * CODES
         self._notified: Counter[bytes] = Counter()  # ... -> notifications, until add_data ends
         self._flapped: Counter[bytes] = Counter()
-        self._built: tuple[int, list[ServiceTally]] | None = None
+        self._built: tuple[int, list[ServiceRow]] | None = None
 
     @property
-    def services(self) -> dict[tuple[str, str], ServiceTally]:
-        return {(t.host, t.service): t for t in self._tallies() if t.service}
+    def services(self) -> dict[tuple[str, str], ServiceRow]:
+        return {(t.host, t.service): t for t in self._rows() if t.service}
 
     @property
-    def hosts(self) -> dict[str, ServiceTally]:
-        return {t.host: t for t in self._tallies() if not t.service}
+    def hosts(self) -> dict[str, ServiceRow]:
+        return {t.host: t for t in self._rows() if not t.service}
 
-    def _tallies(self) -> list[ServiceTally]:
-        version = len(self.events.what) + self.lines
+    def _rows(self) -> list[ServiceRow]:
+        version = len(self.events.when) + self.lines
         if self._built is None or self._built[0] != version:
-            self._built = (version, self.events.tallies())
+            self._built = (version, self.events.rows(span_days(*self.events.first_last())))
         return self._built[1]
 
     def travel(self) -> None:
         """Drop what only the scan needs, before this tally is sent to another process."""
         self._key_ids.clear()
+        self._alert_ids.clear()
         self._built = None
 
     def add_log(self, log: LogText) -> None:
@@ -182,22 +193,26 @@ class Tally:
         from a file)."""
         self.add_data(text.encode("utf-8", "surrogatepass"), path, first_line)
 
-    def add_data(self, data: bytes, path: str, first_line: int = 1) -> None:
-        """Count every line of a piece of a log (in time order, after the pieces before it)."""
-        if not data:
+    def add_data(
+        self, data: bytes, path: str, first_line: int = 1, start: int = 0, end: int | None = None
+    ) -> None:
+        """Count every line of a piece of a log, ``data[start:end]`` (in time order, after the
+        pieces before it)."""
+        end = len(data) if end is None else end
+        if start >= end:
             return
-        last = len(data) - 1 if data.endswith(b"\n") else len(data)
-        self.lines += data.count(b"\n", 0, last) + 1
-        newline = data.find(b"\n", 0, last)
-        self.add_line(_text(data[: newline if newline >= 0 else last]), path, first_line)
+        last = end - 1 if data.endswith(b"\n", start, end) else end
+        newline = data.find(b"\n", start, last)
+        self.add_line(_text(data[start : newline if newline >= 0 else last]), path, first_line)
         number = first_line + 1
         while 0 <= newline < last:  # in blocks: the pattern's tuples are read while in cache
             end = data.find(b"\n", min(newline + SCAN_BLOCK, last), last)
             end = last if end < 0 else end
-            found = _SCAN.findall(data, newline, end)
+            found = _SCAN.findall(data, newline, end)  # one per line: each starts at its "\n"
             self._block(found, path, number)
             number += len(found)
             newline = end if end < last else -1
+        self.lines += number - first_line
         self._counted_by_id()
 
     def _block(self, found: list[Found], path: str, first_line: int) -> None:
@@ -206,7 +221,7 @@ class Tally:
         be counted in any order (notifications, flapping) counted at once."""
         ordered: list[tuple[int, Entry]] = []
         for index in compress(count(), map(not_, map(_TIME, found))):
-            entry = self._other(found[index][7], path, first_line + index)
+            entry = self._other(_OTHER(found[index]), path, first_line + index)
             if entry is not None:
                 ordered.append((index, entry))
         self._notified.update(filter(None, map(_NOTIFIED, found)))
@@ -220,23 +235,22 @@ class Tally:
 
     def _alerts(self, found: list[Found]) -> None:
         """The service and host alerts of consecutive lines, as columns for Events.add."""
-        for key_of, state_of in _ALERTS:
-            alerts = list(filter(key_of, found))
-            if alerts:
-                self.events.add(
-                    self._ids_of(list(map(key_of, alerts))),
-                    array("q", map(int, map(_TIME, alerts))),
-                    bytes(map(BYTE_CODE.__getitem__, map(state_of, alerts))),
-                )
+        alerts = list(filter(_STATE_TYPE, found))
+        if alerts:
+            ids = self._ids_of(list(map(_WHO, alerts)))
+            codes = map(BYTE_CODE.__getitem__, map(_STATE_TYPE, alerts))
+            self.events.add(array("q", map(add, ids, codes)), _times(list(map(_TIME, alerts))))
 
-    def _ids_of(self, keys: list[bytes]) -> array[int]:
-        known = self._key_ids
-        try:
-            return array("i", map(known.__getitem__, keys))
-        except KeyError:  # names not seen before: once each, mostly in the first blocks
-            for key in set(keys).difference(known):
-                self._id_of_key(key)
-            return array("i", map(known.__getitem__, keys))
+    def _ids_of(self, alerts: list[bytes]) -> list[int]:
+        """``id * CODES`` of the host or service of each b"SERVICE ALERT: host;service" or
+        b"HOST ALERT: host"."""
+        known = self._alert_ids
+        ids = list(map(known.get, alerts))
+        if None in ids:  # names not seen before: once each, mostly in the first blocks
+            for alert in set(alerts).difference(known):
+                known[alert] = self._id_of_key(alert.partition(b": ")[2]) * CODES
+            ids = list(map(known.__getitem__, alerts))
+        return ids  # type: ignore[return-value]
 
     def _id_of_key(self, key: bytes) -> int:
         found = self._key_ids.get(key)
@@ -300,6 +314,22 @@ class Tally:
 _ORDERED = frozenset((SERVICE_ALERT, HOST_ALERT, ACKNOWLEDGEMENT))
 
 
+_POWERS = 10 ** np.arange(9, -1, -1, dtype=np.int64)
+
+
+def _times(stamps: list[bytes]) -> array[int] | npt.NDArray[np.int64]:
+    """The scan's times (decimal digits) as integers: ten digits each (every time from 2001 to
+    2286) read by numpy at once, checked by where the spaces between them fall; others one by
+    one."""
+    joined = b" ".join(stamps) + b" "
+    if len(joined) == 11 * len(stamps):
+        digits = np.frombuffer(joined, dtype=np.uint8).reshape(-1, 11)
+        if (digits[:, 10] == ord(" ")).all():
+            found: npt.NDArray[np.int64] = (digits[:, :10] - ord("0")).astype(np.int64) @ _POWERS
+            return found
+    return array("q", map(int, stamps))
+
+
 def _text(data: bytes) -> str:
     """Bytes of the log as logparse reads them (cut at ASCII ``;`` or newline, a piece decodes
     to the same characters as it does within the whole line)."""
@@ -311,18 +341,15 @@ def _text(data: bytes) -> str:
 PARALLEL_BYTES = 16 << 20  # below this, starting processes costs more than it saves
 
 
-def tally_logs(
-    logs: list[LogText], window: float, workers: int = 1, timelines: bool = True
-) -> Tally:
-    """Every log counted, oldest first (``timelines``: keep what each service's own timeline
-    needs, for the picture). With ``workers`` above 1 (0: one per CPU), a large input
+def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
+    """Every log counted, oldest first. With ``workers`` above 1 (0: one per CPU), a large input
     is cut into parts at line ends; this process counts the first part while forked children
     count the others, and the parts are joined in order (Tally.absorb gives exactly what one
     pass counts)."""
     workers = workers or len(os.sched_getaffinity(0))
     total = sum(len(log.data) for log in logs)
     if workers < 2 or total < PARALLEL_BYTES:
-        tally = Tally(window, timelines=timelines)
+        tally = Tally(window)
         for log in logs:
             tally.add_log(log)
         return tally
@@ -330,8 +357,8 @@ def tally_logs(
     host = Host()
     children = []
     try:
-        children = [host.fork_call(_tally_part, window, timelines, *part) for part in parts[1:]]
-        merged = _tally_part(window, timelines, *parts[0])
+        children = [host.fork_call(_tally_part, window, *part) for part in parts[1:]]
+        merged = _tally_part(window, *parts[0])
         for child in children:
             merged.absorb(child.result())
     finally:
@@ -341,23 +368,23 @@ def tally_logs(
     return merged
 
 
-def _parts(log: LogText, count: int) -> list[tuple[str, bytes, int, int, int]]:
-    """One log in ``count`` parts cut after a newline: (path, data, start, end, first line)."""
-    data, parts, start, line = log.data, [], 0, 1
+def _parts(log: LogText, count: int) -> list[tuple[str, bytes, int, int]]:
+    """One log in ``count`` parts cut after a newline: (path, data, start, end)."""
+    data, parts, start = log.data, [], 0
     for i in range(1, count + 1):
         end = len(data) if i == count else data.find(b"\n", len(data) * i // count) + 1
-        if end <= start:
-            continue
-        parts.append((log.path, data, start, end, line))
-        line += data.count(b"\n", start, end)
-        start = end
+        if end > start:
+            parts.append((log.path, data, start, end))
+            start = end
     return parts
 
 
-def _tally_part(
-    window: float, timelines: bool, path: str, data: bytes, start: int, end: int, line: int
-) -> Tally:
-    tally = Tally(window, timelines=timelines)
-    tally.add_data(data[start:end] if (start, end) != (0, len(data)) else data, path, line)
+def _tally_part(window: float, path: str, data: bytes, start: int, end: int) -> Tally:
+    """One part counted; the line numbers of its examples (if any) from the file's start."""
+    tally = Tally(window)
+    tally.add_data(data, path, 1, start, end)
+    if tally.examples and start:
+        before = data.count(b"\n", 0, start)
+        tally.examples = [(path, number + before, why) for path, number, why in tally.examples]
     tally.travel()
     return tally

@@ -107,7 +107,7 @@ def alerts(
     paths = _expand_all(host, logs)
     where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
     try:
-        tally = tally_logs(read_logs(host, paths), window, jobs, timelines=bool(plot))
+        tally = tally_logs(read_logs(host, paths), window, jobs)
     except AlertsError as exc:
         usage_error(str(exc))
     report = summarize(tally, where, top_timelines=5 if plot else 0)

@@ -15,7 +15,7 @@ from stackwatch.core.host import Host
 from stackwatch.nagios import alerts_tally as tally_module
 from stackwatch.nagios.alerts import (
     CellFinder,
-    ServiceTally,
+    ServiceRow,
     Tally,
     Where,
     read_logs,
@@ -216,7 +216,7 @@ def test_a_log_counted_in_parts_and_joined_is_counted_as_in_one_pass(
         assert _ends(getattr(whole, table)) == _ends(getattr(joined, table))
 
 
-def _ends(tallies: dict[object, ServiceTally]) -> dict[object, tuple[int, bool | None]]:
+def _ends(tallies: dict[object, ServiceRow]) -> dict[object, tuple[int, bool | None]]:
     """Where each problem stands at the end (an acknowledgement matters while one is open)."""
     return {
         key: (t.open_since, t.acknowledged if t.open_since >= 0 else None)
