@@ -38,7 +38,7 @@ WHAT = st.one_of(st.just(ACK), st.integers(1, LAST_GOOD), st.integers(LAST_GOOD 
 @given(
     st.lists(
         st.tuples(st.integers(0, 2), st.sampled_from([0, 30, 60, 61, 300]), WHAT), max_size=60
-    ),  # fmt: skip
+    ),
     st.sampled_from([0.0, 60.0, 300.0]),
 )
 def test_counted_columns_follow_every_event_in_order(
