@@ -150,7 +150,9 @@ class Events:
 
     def times_of(self, wanted: Iterable[int]) -> dict[int, list[int]]:
         """The alert times of a few ids."""
-        ids = np.fromiter(wanted, dtype=np.int32)
+        ids = np.fromiter(wanted, dtype=np.int64)
+        if not len(ids):
+            return {}
         who, when, what = _columns(self)
         picked = np.isin(who, ids) & (what != ACK)
         times: dict[int, list[int]] = {int(i): [] for i in ids}
@@ -237,6 +239,12 @@ def _by_hour(times: Ints) -> dict[int, int]:
     return dict(zip(values.tolist(), counts.tolist(), strict=True))
 
 
+def _any_between(marks: Ints, after: Ints, before: Ints) -> npt.NDArray[np.bool_]:
+    """Whether any of the sorted positions ``marks`` lies between each ``after`` and ``before``
+    (both excluded; ``after`` is never a mark)."""
+    return np.searchsorted(marks, before) > np.searchsorted(marks, after)
+
+
 def _problems(
     who: Ints, when: Ints, what: Ints, ids: int, window: float
 ) -> tuple[Ints, Ints, Ints, npt.NDArray[np.bool_]]:
@@ -246,10 +254,11 @@ def _problems(
     the same id was not, and ends one when it is good and the one before was bad; the problem an
     end closes is the latest start before it; acknowledged when an acknowledgement lies between."""
     order = np.argsort(who.astype(np.uint16) if ids <= 1 << 16 else who, kind="stable")  # radix
-    who, when, what = who[order], when[order], what[order]
-    acks_so_far = np.cumsum(what == ACK)
-    at = np.flatnonzero(what != ACK)  # the alerts, where they are among all events
-    a_who, a_when, bad = who[at], when[at], what[at] > LAST_GOOD
+    is_ack = what[order] == ACK
+    acks = np.flatnonzero(is_ack)  # where the acknowledgements are, in that order
+    at = np.flatnonzero(~is_ack) if len(acks) else np.arange(len(order))  # and the alerts
+    alerts = order[at]
+    a_who, a_when, bad = who[alerts], when[alerts], what[alerts] > LAST_GOOD
     new_id = np.ones(len(at), dtype=bool)
     new_id[1:] = a_who[1:] != a_who[:-1]
     after_bad = np.zeros(len(at), dtype=bool)
@@ -259,7 +268,7 @@ def _problems(
     latest_start = np.maximum.accumulate(np.where(starts, np.arange(len(at)), -1))
     ends = np.flatnonzero(~bad & after_bad)
     began = latest_start[ends]
-    acked = acks_so_far[at[ends]] > acks_so_far[at[began]]
+    acked = _any_between(acks, at[began], at[ends])
     soon = (a_when[ends] - a_when[began] <= window) & ~acked
     last_of_id = np.ones(len(at), dtype=bool)
     last_of_id[:-1] = new_id[1:]
@@ -267,9 +276,9 @@ def _problems(
     open_ids, open_start = a_who[still_open], latest_start[still_open]
     open_since = np.full(ids, -1, dtype=np.int64)
     open_since[open_ids] = a_when[open_start]
-    last_event = np.searchsorted(who, open_ids, side="right") - 1  # acks after the last alert too
+    after_last = np.cumsum(np.bincount(who, minlength=ids))  # where each id's events end
     open_acked = np.zeros(ids, dtype=bool)
-    open_acked[open_ids] = acks_so_far[last_event] > acks_so_far[at[open_start]]
+    open_acked[open_ids] = _any_between(acks, at[open_start], after_last[open_ids])
     return (
         np.bincount(a_who[starts], minlength=ids),
         np.bincount(a_who[ends[soon]], minlength=ids),

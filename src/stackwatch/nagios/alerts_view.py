@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _string  # what json.dumps quotes with
 from typing import Any
 
 from stackwatch.nagios.alerts import AlertReport, ServiceRow
@@ -19,11 +20,34 @@ INDENTED_ROWS = 2000  # above this, JSON is written compact: indenting takes Pyt
 
 
 def to_json(report: AlertReport) -> str:
-    small = len(report.services) + len(report.hosts) <= INDENTED_ROWS
-    return json.dumps(json_data(report), indent=2 if small else None) + "\n"
+    if len(report.services) + len(report.hosts) <= INDENTED_ROWS:
+        return json.dumps(json_data(report), indent=2) + "\n"
+    return compact_json(report) + "\n"
+
+
+def compact_json(report: AlertReport) -> str:
+    """``json.dumps(json_data(report))`` byte for byte, its rows (tens of thousands) each
+    written by one format string instead of a dict the encoder walks: a third of the time."""
+    before, after = _head(report), _tail(report)
+    services = ", ".join(map(_row_json, report.services))
+    hosts = ", ".join(map(_row_json, report.hosts))
+    return (
+        f'{json.dumps(before)[:-1]}, "services": [{services}], "hosts": [{hosts}], '
+        f"{json.dumps(after)[1:]}"
+    )
 
 
 def json_data(report: AlertReport) -> dict[str, Any]:
+    return {
+        **_head(report),
+        "services": [_row(row) for row in report.services],
+        "hosts": [_row(row) for row in report.hosts],
+        **_tail(report),
+    }
+
+
+def _head(report: AlertReport) -> dict[str, Any]:
+    """What the JSON holds before the rows."""
     return {
         "lines": report.lines,
         "malformed": report.malformed,
@@ -36,14 +60,39 @@ def json_data(report: AlertReport) -> dict[str, Any]:
         "last": report.last if report.last >= 0 else None,
         "days": round(report.days, 4),
         "recovery_window_seconds": report.recovery_window,
-        "services": [_row(row) for row in report.services],
-        "hosts": [_row(row) for row in report.hosts],
+    }
+
+
+def _tail(report: AlertReport) -> dict[str, Any]:
+    """What the JSON holds after the rows."""
+    return {
         "by_service": [{"service": name, "alerts": n} for name, n in report.by_service],
         "by_hour_utc": list(report.by_hour),
         "by_day": [{"day": day, "alerts": n} for day, n in report.by_day],
         "by_cell": [{"cell": name, "alerts": n} for name, n in report.by_cell],
         "by_hostgroup": [{"hostgroup": name, "alerts": n} for name, n in report.by_hostgroup],
     }
+
+
+_ROW_COUNTS = (
+    '"alerts": %d, "hard": %d, "soft": %d, "notifications": %d, "flapping": %d, "problems": %d, '
+    '"recovered_soon": %d, "recovered_share": %r, "per_day": %r, "states": {%s}}'
+)
+
+
+def _row_json(row: ServiceRow) -> str:
+    """``json.dumps(_row(row))``: names escaped by json's own encoder; the states' names are
+    Nagios's, plain ASCII words."""
+    name = (
+        f'{{"host": {_string(row.host)}, "service": {_string(row.service)}, '
+        if row.service
+        else f'{{"host": {_string(row.host)}, '
+    )
+    states = ", ".join([f'"{state}": {n}' for state, n in row.states.items()])
+    return name + _ROW_COUNTS % (
+        row.alerts, row.hard, row.soft, row.notifications, row.flapping, row.problems,
+        row.recovered_soon, round(row.recovered_share, 4), round(row.per_day, 3), states,
+    )  # fmt: skip
 
 
 def _row(row: ServiceRow) -> dict[str, Any]:

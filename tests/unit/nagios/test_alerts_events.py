@@ -1,12 +1,19 @@
 """Problems and recoveries counted by numpy over whole columns must be what following each
-service's events one by one gives, whatever the order, acknowledgements and gaps."""
+service's events one by one gives, whatever the order, acknowledgements and gaps; the rows
+written as JSON by format strings must be what json.dumps writes, whatever the names."""
 
 from __future__ import annotations
+
+import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackwatch.nagios.alerts_events import ACK, CODES, LAST_GOOD, Events
+from stackwatch.core.record import replace
+from stackwatch.nagios.alerts import Tally, summarize
+from stackwatch.nagios.alerts_events import ACK, CODES, LAST_GOOD, Events, ServiceRow
+from stackwatch.nagios.alerts_view import _row, compact_json, json_data
+from stackwatch.nagios.logparse import HOST_STATES, SERVICE_STATES
 
 
 def followed(events: list[tuple[int, int, int]], window: float) -> dict[int, tuple[int, ...]]:
@@ -60,3 +67,27 @@ def test_counted_columns_follow_every_event_in_order(
         alerts = [what for w, _, what in log if w == who and what != ACK]
         assert row.alerts == len(alerts) == row.hard + row.soft
         assert sum(row.states.values()) == row.alerts
+
+
+NAMES = st.text(max_size=12)  # any text: quotes, backslashes, controls, lone surrogates
+ROWS = st.lists(
+    st.builds(
+        ServiceRow,
+        NAMES,
+        NAMES,
+        *[st.integers(0, 10**12)] * 7,
+        st.floats(0, 1e9, allow_nan=False),
+        st.dictionaries(st.sampled_from(sorted(SERVICE_STATES | HOST_STATES)), st.integers(1, 99)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROWS, ROWS, st.lists(st.tuples(NAMES, st.integers(0, 99), NAMES), max_size=2))
+def test_compact_json_is_what_json_dumps_writes(
+    services: list[ServiceRow], hosts: list[ServiceRow], examples: list[tuple[str, int, str]]
+) -> None:
+    report = replace(summarize(Tally(300)), services=services, hosts=hosts, examples=examples)
+    assert compact_json(report) == json.dumps(json_data(report))
+    assert json.loads(compact_json(report))["services"] == [_row(row) for row in services]
