@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from operator import attrgetter
 
 from stackwatch.core.record import dataclass, field
 from stackwatch.nagios.alerts_events import HOUR, Events, ServiceRow, span_days
@@ -108,6 +108,7 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
     everyone = events.rows(days)
     services = _ranked_rows(row for row in everyone if row.service)
     hours = events.hours
+    by_host = _alerts_by(everyone, attrgetter("host"))
     return AlertReport(
         lines=tally.lines,
         malformed=tally.malformed,
@@ -119,15 +120,11 @@ def summarize(tally: Tally, where: Where | None = None, top_timelines: int = 5) 
         recovery_window=tally.recovery_window,
         services=services,
         hosts=_ranked_rows(row for row in everyone if not row.service),
-        by_service=_ranked(_sum_by(services, lambda row: (row.service,))),
+        by_service=_ranked(_alerts_by(services, attrgetter("service"))),
         by_hour=_hours(hours),
         by_day=tuple(sorted(_by_day(hours).items())),
-        by_cell=_ranked(_sum_by(everyone, lambda row: _cell(where, row.host))),
-        by_hostgroup=_ranked(
-            _sum_by(everyone, lambda row: where.hostgroups.get(row.host, ()))
-            if where.hostgroups
-            else {}
-        ),
+        by_cell=_ranked(_placed(by_host, lambda host: _cell(where, host))),
+        by_hostgroup=_ranked(_placed(by_host, lambda host: where.hostgroups.get(host, ()))),
         timeline=_series(hours),
         service_timelines=_timelines(events, services[:top_timelines]),
     )
@@ -146,12 +143,22 @@ def _cell(where: Where, host: str) -> tuple[str, ...]:
     return (cell,) if cell else ()
 
 
-def _sum_by(items: Iterable[ServiceRow], keys: Callable[[Any], Iterable[str]]) -> Counter[str]:
+def _alerts_by(rows: Iterable[ServiceRow], key: Callable[[ServiceRow], str]) -> dict[str, int]:
+    """Alerts summed by one name of each row (its host, its service)."""
+    totals: dict[str, int] = {}
+    for row in rows:
+        if row.alerts:
+            name = key(row)
+            totals[name] = totals.get(name, 0) + row.alerts
+    return totals
+
+
+def _placed(by_host: Mapping[str, int], places: Callable[[str], Iterable[str]]) -> Counter[str]:
+    """Alerts summed by the places (a cell, host groups) of each host."""
     counts: Counter[str] = Counter()
-    for item in items:
-        if item.alerts:
-            for key in keys(item):
-                counts[key] += item.alerts
+    for host, alerts in by_host.items():
+        for place in places(host):
+            counts[place] += alerts
     return counts
 
 

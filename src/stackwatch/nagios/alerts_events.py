@@ -21,6 +21,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Iterable
+from itertools import compress, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -200,12 +201,12 @@ class Counted:
             alerts.tolist(),
             hard.sum(axis=1).tolist(),
             soft.sum(axis=1).tolist(),
-            [events.notifications[i] for i in range(len(events.names))],
-            [events.flapping[i] for i in range(len(events.names))],
+            _per_id(events.notifications, len(events.names)),
+            _per_id(events.flapping, len(events.names)),
             self.problems.tolist(),
             self.recovered.tolist(),
             per_day.tolist(),
-            [_by_name(states) for states in (hard + soft)[:, _BY_NAME].tolist()],
+            list(map(_by_name, (hard + soft)[:, _BY_NAME].tolist())),
             self.open_since.tolist(),
             self.acked.tolist(),
             strict=True,
@@ -215,7 +216,12 @@ class Counted:
 
 def _by_name(counts: list[int]) -> dict[str, int]:
     """Alerts by state name, of the states that have any."""
-    return {state: n for state, n in zip(_NAMES, counts, strict=True) if n}
+    return dict(compress(zip(_NAMES, counts), counts))  # noqa: B905 (zip: as long as _NAMES)
+
+
+def _per_id(counts: Counter[int], ids: int) -> list[int]:
+    """A count for every id, 0 for those ``counts`` lacks."""
+    return list(map(counts.get, range(ids), repeat(0)))
 
 
 def span_days(first: int, last: int) -> float:
