@@ -41,8 +41,8 @@ def phases(path: str, parts: int) -> dict[str, float]:
     lap("read")
     split = alerts_tally._parts(logs[0], parts)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    children = [Host().fork_call(alerts_tally._tally_part, 600.0, False, *p) for p in split[1:]]
-    tally = alerts_tally._tally_part(600.0, False, *split[0])
+    children = [Host().fork_call(alerts_tally._tally_part, 600.0, *p) for p in split[1:]]
+    tally = alerts_tally._tally_part(600.0, *split[0])
     lap("count (this process)")
     later = [child.result() for child in children]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -50,6 +50,8 @@ def phases(path: str, parts: int) -> dict[str, float]:
     for part in later:
         tally.absorb(part)
     lap("join")
+    tally.events.counted()
+    lap("count problems (numpy)")
     report = summarize(tally, Where(CellFinder(r"c\d{4}")), top_timelines=0)
     lap("summarize")
     to_json(report)

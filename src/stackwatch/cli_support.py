@@ -7,6 +7,7 @@ Errors a user can cause end here in one clear line on stderr and an exit code fr
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stackwatch.core.config import DEFAULT_CONFIG, Config, ConfigError, load_config, settings_for
@@ -19,10 +20,37 @@ __all__ = [
     "fail",
     "load_config_or_exit",
     "load_settings",
+    "plain_command_line",
     "plugin_command",
     "print_or_write",
     "usage_error",
 ]
+
+
+def plain_command_line(
+    argv: Sequence[str], options: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]] | None:
+    """(paths, values by the names ``options`` gives each option) of a plain command line:
+    options anywhere, each with one value as the next word or after "=", at least one path,
+    "--" before paths only. None for anything else (help, a flag, an option unknown or given
+    twice): a Typer-free quick command (CAPABILITY.quick_commands) leaves those to Typer."""
+    words = list(argv)
+    paths: list[str] = []
+    found: dict[str, str] = {}
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            paths += words
+            break
+        if not word.startswith("-") or word == "-":
+            paths.append(word)
+            continue
+        option, given, value = word.partition("=")
+        name = options.get(option)
+        if name is None or name in found or not (given or words):
+            return None
+        found[name] = value if given else words.pop(0)
+    return (paths, found) if paths else None
 
 
 def load_config_or_exit(path: str | None, code: int = USAGE) -> Config:

@@ -8,5 +8,6 @@ CAPABILITY = Capability(
     summary="Nagios configuration from one repository and the inventory; which alerts cry wolf.",
     order=60,
     commands="cli",
+    quick_commands={"alerts": "alertscmd:quick"},
     settings="settings:NagiosSettings",
 )

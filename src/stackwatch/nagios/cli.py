@@ -9,14 +9,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, load_settings, usage_error
+from stackwatch.cli_support import DEFAULT_STATE_DIR, fail, usage_error
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import BUSY, FAILED, FOUND, OK
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
+from stackwatch.nagios.alertscmd import (
+    check_statsd_address,
+    checked_output,
+    expand_all,
+    hostgroups_of_objects,
+    recovery_window_of,
+    run_alerts,
+    settings_of,
+)
 
 if TYPE_CHECKING:
-    from stackwatch.nagios.alerts import AlertReport
     from stackwatch.nagios.assemble import Outcome, Places
     from stackwatch.nagios.coverage import Gap
     from stackwatch.nagios.generate import RoleTemplate
@@ -32,17 +40,6 @@ app = typer.Typer(
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="TOML configuration")]
 OutOpt = Annotated[str, typer.Option("--format", help="text or json")]
-
-
-def _settings(config: str | None) -> NagiosSettings:
-    settings: NagiosSettings = load_settings(config, "nagios")[1]
-    return settings
-
-
-def _output(value: str) -> str:
-    if value not in ("text", "json"):
-        usage_error(f"--format must be text or json, not {value!r}")
-    return value
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -87,37 +84,8 @@ def alerts(
         _follow(logs, statsd, statsd_prefix, recovery_window, objects, config,
                 FollowOptions(duration, interval, from_start, state_dir))  # fmt: skip
         return
-    from stackwatch.nagios.alerts import (
-        AlertsError,
-        CellFinder,
-        Where,
-        read_logs,
-        summarize,
-        tally_logs,
-    )
-
-    _output(output)
-    if limit < 1 or not 0 <= jobs <= 64:
-        usage_error("--limit must be at least 1 and --jobs between 0 and 64")
-    settings = _settings(config)
-    window = _window(recovery_window or settings.recovery_window)
-    if statsd:
-        _statsd_address(statsd)
-    host = Host()
-    paths = _expand_all(host, logs)
-    where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
-    try:
-        tally = tally_logs(read_logs(host, paths), window, jobs)
-    except AlertsError as exc:
-        usage_error(str(exc))
-    report = summarize(tally, where, top_timelines=5 if plot else 0)
-    if plot:
-        _plot(plot, report, paths)
-    if statsd:
-        _send(report, statsd, statsd_prefix or settings.statsd_prefix)
-    from stackwatch.nagios.alerts_view import to_json, to_text
-
-    sys.stdout.write(to_json(report) if output == "json" else to_text(report, limit))
+    run_alerts(logs, output, limit, recovery_window, objects, plot, statsd, statsd_prefix, jobs,
+               config)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,15 +112,15 @@ def _follow(
 
     if not statsd:
         usage_error("--follow sends counters: give --statsd HOST:PORT")
-    _statsd_address(statsd)
+    check_statsd_address(statsd)
     if not 0.05 <= options.interval <= 3600:
         usage_error("--interval must be between 0.05 and 3600 seconds")
     duration = _duration(options.duration)
-    settings = _settings(config)
+    settings = settings_of(config)
     host = Host()
-    paths = _expand_all(host, logs)  # a log that is not there is a mistake, not a wait
-    where = Where(CellFinder(settings.cell_pattern), _hostgroups(host, objects))
-    window = _window(recovery_window or settings.recovery_window)
+    paths = expand_all(host, logs)  # a log that is not there is a mistake, not a wait
+    where = Where(CellFinder(settings.cell_pattern), hostgroups_of_objects(host, objects))
+    window = recovery_window_of(recovery_window or settings.recovery_window)
     sink = Sink(statsd, prefix or settings.statsd_prefix, window, where)
     sys.stderr.write(f"following {len(paths)} logs, counters to {statsd}\n")
     stats = follow_alerts(paths, sink, StateStore(options.state_dir), duration=duration,
@@ -182,79 +150,6 @@ def _duration(text: str | None) -> float | None:
         usage_error(f"--duration: {exc}")
 
 
-def _statsd_address(text: str) -> None:
-    from stackwatch.render.statsd import StatsdError, parse_address
-
-    try:
-        parse_address(text)
-    except StatsdError as exc:
-        usage_error(f"--statsd: {exc}")
-
-
-def _window(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        usage_error(f"--recovery-window: {exc}")
-
-
-def _expand_all(host: Host, patterns: list[str]) -> list[str]:
-    paths: list[str] = []
-    for pattern in patterns:
-        found = expand(host, pattern)
-        if not found:
-            usage_error(f"{pattern}: no such log")
-        paths += found
-    return paths
-
-
-def expand(host: Host, pattern: str) -> list[str]:
-    """A path, or the files a glob in its last part matches (read through the Host)."""
-    import fnmatch
-    import os
-
-    absolute = os.path.abspath(pattern)
-    directory, name = os.path.split(absolute)
-    if not any(c in name for c in "*?["):
-        return [absolute] if host.exists(absolute) else []
-    return [f"{directory}/{n}" for n in host.listdir(directory) if fnmatch.fnmatchcase(n, name)]
-
-
-def _hostgroups(host: Host, objects: str | None) -> dict[str, tuple[str, ...]]:
-    if objects is None:
-        return {}
-    import os
-
-    from stackwatch.nagios.objects import ObjectsError, hostgroups_of, read_tree
-
-    try:
-        return hostgroups_of(read_tree(host, os.path.abspath(objects)))
-    except (ObjectsError, HostError) as exc:
-        usage_error(f"--objects: {exc}")
-
-
-def _plot(path: str, report: AlertReport, paths: list[str]) -> None:
-    from stackwatch.nagios.alerts_plot import plot_alerts
-
-    title = f"Nagios alerts per hour: {paths[0]}" + (
-        f" and {len(paths) - 1} more" if paths[1:] else ""
-    )
-    try:
-        plot_alerts(path, report, title)
-    except (OSError, ValueError) as exc:
-        fail(f"cannot write plot {path}: {exc}", FAILED)
-
-
-def _send(report: AlertReport, address: str, prefix: str) -> None:
-    from stackwatch.nagios.alerts_statsd import StatsdError, send_counters
-
-    try:
-        count = send_counters(report, address, prefix)
-    except StatsdError as exc:
-        fail(str(exc), FAILED)
-    sys.stderr.write(f"sent {count} StatsD datagrams to {address}\n")
-
-
 # --- assemble ----------------------------------------------------------------------------------
 
 
@@ -277,7 +172,7 @@ def assemble(
 
     from stackwatch.nagios.assemble import AssembleError, Busy, Places, Refused, locked
 
-    settings = _settings(config)
+    settings = settings_of(config)
     places = Places(os.path.abspath(dest or settings.conf_dir))
     host = Host()
     try:
@@ -370,8 +265,8 @@ def generate(
     from stackwatch.nagios.generate import GenerateError, place, render_files, write_tree
     from stackwatch.nagios.inventory import InventoryError
 
-    _output(output)
-    settings = _settings(config)
+    checked_output(output)
+    settings = settings_of(config)
     host = Host()
     try:
         roles, facts, vars_files = _inputs(host, settings, inventory, templates)
@@ -470,8 +365,8 @@ def coverage(
     from stackwatch.nagios.generate import GenerateError, load_templates
     from stackwatch.nagios.objects import ObjectsError
 
-    _output(output)
-    settings = _settings(config)
+    checked_output(output)
+    settings = settings_of(config)
     host = Host()
     try:
         roles = load_templates(host, os.path.abspath(templates), settings.nrpe_command)

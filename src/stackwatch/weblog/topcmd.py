@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from stackwatch.cli_support import load_settings, usage_error
+from stackwatch.cli_support import load_settings, plain_command_line, usage_error
 from stackwatch.core.durations import DurationError, parse_duration
 
 TYPE_CHECKING = False
@@ -51,28 +51,10 @@ def quick(argv: Sequence[str]) -> int | None:
 
 
 def parse(argv: Sequence[str]) -> tuple[list[str], dict[str, str]] | None:
-    """(paths, options by run_top's names) of a plain command line: options anywhere, with
-    their value as the next word or after "=", paths, "--" before paths only. None for
+    """(paths, options by run_top's names) of a plain command line with ``--by``; None for
     anything else."""
-    words = list(argv)
-    paths: list[str] = []
-    options: dict[str, str] = {}
-    while words:
-        word = words.pop(0)
-        if word == "--":
-            paths += words
-            break
-        if not word.startswith("-") or word == "-":
-            paths.append(word)
-            continue
-        option, given, value = word.partition("=")
-        name = OPTIONS.get(option)
-        if name is None or name in options or not (given or words):
-            return None
-        options[name] = value if given else words.pop(0)
-    if not paths or "by" not in options:
-        return None
-    return paths, options
+    parsed = plain_command_line(argv, OPTIONS)
+    return parsed if parsed is not None and "by" in parsed[1] else None
 
 
 def run_top(
