@@ -20,10 +20,18 @@ from operator import attrgetter
 
 from stackwatch.core.record import dataclass, field
 from stackwatch.nagios.alerts_events import HOUR, Events, ServiceRow, span_days
-from stackwatch.nagios.alerts_tally import AlertsError, LogText, Tally, read_logs, tally_logs
+from stackwatch.nagios.alerts_tally import (
+    PARALLEL_BYTES,
+    AlertsError,
+    LogText,
+    Tally,
+    read_logs,
+    tally_logs,
+)
 
 __all__ = [
     "COUNTED",
+    "PARALLEL_BYTES",
     "AlertReport",
     "AlertsError",
     "CellFinder",

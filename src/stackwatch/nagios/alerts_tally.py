@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import compress, count
 from operator import add, itemgetter, not_
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -66,19 +67,27 @@ class AlertsError(Exception):
 @dataclass(frozen=True)
 class LogText:
     path: str
-    data: bytes
+    data: bytes  # the whole text; b"" for a plain file left open, to be read in parts
     first_time: int  # the first timestamp in the file (-1: none), for ordering archives
     cut: bool  # a compressed archive that ends early (still being written, or damaged)
+    handle: BinaryIO | None = None  # that open file (tally_logs reads and closes it)
+    size: int = 0  # ... and its size when opened: what is counted of it
 
 
-def read_logs(host: Host, paths: Iterable[str]) -> list[LogText]:
-    """Every log read whole, oldest first (archives before the live nagios.log)."""
-    logs = [read_log(host, path) for path in paths]
+def read_logs(host: Host, paths: Iterable[str], parts_from: int | None = None) -> list[LogText]:
+    """Every log, oldest first (archives before the live nagios.log): read whole or, a plain
+    file of ``parts_from`` bytes or more, left open for the processes that count it, each
+    reading its own part (tally_logs)."""
+    logs = [read_log(host, path, parts_from) for path in paths]
     return sorted(logs, key=lambda log: (log.first_time < 0, log.first_time))
 
 
-def read_log(host: Host, path: str) -> LogText:
+def read_log(host: Host, path: str, parts_from: int | None = None) -> LogText:
     try:
+        if parts_from is not None and not path.endswith(".gz"):
+            opened = _opened(host, path, parts_from)
+            if opened is not None:
+                return opened
         data = host.read_bytes(path)
     except HostError as exc:
         raise AlertsError(str(exc)) from None
@@ -86,6 +95,34 @@ def read_log(host: Host, path: str) -> LogText:
     if path.endswith(".gz") or data[:2] == b"\x1f\x8b":
         data, cut = _gunzip(data)
     return LogText(path, data, _first_time(data), cut)
+
+
+def _opened(host: Host, path: str, parts_from: int) -> LogText | None:
+    """A plain file of ``parts_from`` bytes or more, open, its first 64 KiB read (None for
+    anything else: read whole)."""
+    handle = host.open_binary(path)
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        head = os.pread(handle.fileno(), 1 << 16, 0)
+    except OSError as exc:
+        handle.close()
+        raise HostError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if size < parts_from or head.startswith(b"\x1f\x8b"):
+        handle.close()
+        return None
+    return LogText(path, b"", _first_time(head), False, handle, size)
+
+
+def _read_range(fd: int, start: int, end: int) -> bytes:
+    """Bytes ``start`` to ``end`` of an open file (fewer if it was cut short meanwhile)."""
+    pieces, at = [], start
+    while at < end:
+        piece = os.pread(fd, min(end - at, 1 << 30), at)
+        if not piece:
+            break
+        pieces.append(piece)
+        at += len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _gunzip(data: bytes) -> tuple[bytes, bool]:
@@ -177,7 +214,8 @@ class Tally:
     def add_log(self, log: LogText) -> None:
         if log.cut:
             self.cut_files.append(log.path)
-        self.add_data(log.data, log.path)
+        data = log.data if log.handle is None else _read_range(log.handle.fileno(), 0, log.size)
+        self.add_data(data, log.path)
 
     def absorb(self, later: Tally) -> None:
         """Add the tally of the part of the log that follows this one's."""
@@ -342,18 +380,30 @@ PARALLEL_BYTES = 16 << 20  # below this, starting processes costs more than it s
 
 
 def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
-    """Every log counted, oldest first. With ``workers`` above 1 (0: one per CPU), a large input
-    is cut into parts at line ends; this process counts the first part while forked children
-    count the others, and the parts are joined in order (Tally.absorb gives exactly what one
-    pass counts)."""
-    workers = workers or len(os.sched_getaffinity(0))
-    total = sum(len(log.data) for log in logs)
+    """Every log counted, oldest first (the files left open closed). With ``workers`` above 1
+    (0: one per CPU), a large input is cut into parts at line ends; this process counts the
+    first part while forked children count the others, each reading its own part of a file left
+    open, and the parts are joined in order (Tally.absorb gives exactly what one pass counts)."""
+    try:
+        return _tally_logs(logs, window, workers or len(os.sched_getaffinity(0)))
+    finally:
+        for log in logs:
+            if log.handle is not None:
+                log.handle.close()
+
+
+def _tally_logs(logs: list[LogText], window: float, workers: int) -> Tally:
+    total = sum(log.size or len(log.data) for log in logs)
     if workers < 2 or total < PARALLEL_BYTES:
         tally = Tally(window)
         for log in logs:
             tally.add_log(log)
         return tally
-    parts = [part for log in logs for part in _parts(log, max(1, workers * len(log.data) // total))]
+    parts = [
+        part
+        for log in logs
+        for part in _parts(log, max(1, workers * (log.size or len(log.data)) // total))
+    ]
     host = Host()
     children = []
     try:
@@ -368,23 +418,54 @@ def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
     return merged
 
 
-def _parts(log: LogText, count: int) -> list[tuple[str, bytes, int, int]]:
-    """One log in ``count`` parts cut after a newline: (path, data, start, end)."""
-    data, parts, start = log.data, [], 0
+Source = bytes | int  # a log's text, or the descriptor of the open file to read it from
+Part = tuple[str, Source, int, int]  # path, source, start, end
+
+
+def _parts(log: LogText, count: int) -> list[Part]:
+    """One log in ``count`` parts cut after a newline."""
+    source: Source = log.data if log.handle is None else log.handle.fileno()
+    size, parts, start = log.size or len(log.data), [], 0
     for i in range(1, count + 1):
-        end = len(data) if i == count else data.find(b"\n", len(data) * i // count) + 1
+        end = size if i == count else _line_start(source, size * i // count, size)
         if end > start:
-            parts.append((log.path, data, start, end))
+            parts.append((log.path, source, start, end))
             start = end
     return parts
 
 
-def _tally_part(window: float, path: str, data: bytes, start: int, end: int) -> Tally:
-    """One part counted; the line numbers of its examples (if any) from the file's start."""
+def _line_start(source: Source, at: int, size: int) -> int:
+    """Where the first line starting after ``at`` starts (``size``: none)."""
+    if isinstance(source, bytes):
+        found = source.find(b"\n", at)
+        return size if found < 0 else found + 1
+    while at < size:
+        found = _read_range(source, at, min(at + (1 << 16), size)).find(b"\n")
+        if found >= 0:
+            return at + found + 1
+        at += 1 << 16
+    return size
+
+
+def _tally_part(window: float, path: str, source: Source, start: int, end: int) -> Tally:
+    """One part counted (read here from an open file); the line numbers of its examples (if
+    any) from the file's start."""
     tally = Tally(window)
-    tally.add_data(data, path, 1, start, end)
+    if isinstance(source, bytes):
+        tally.add_data(source, path, 1, start, end)
+    else:
+        tally.add_data(_read_range(source, start, end), path)
     if tally.examples and start:
-        before = data.count(b"\n", 0, start)
+        before = _newlines_before(source, start)
         tally.examples = [(path, number + before, why) for path, number, why in tally.examples]
     tally.travel()
     return tally
+
+
+def _newlines_before(source: Source, end: int) -> int:
+    if isinstance(source, bytes):
+        return source.count(b"\n", 0, end)
+    step = 16 << 20
+    return sum(
+        _read_range(source, at, min(at + step, end)).count(b"\n") for at in range(0, end, step)
+    )

@@ -69,6 +69,7 @@ def run_alerts(
 ) -> None:
     """The alert report of the logs, printed (and drawn, and sent): the command's whole work."""
     from stackwatch.nagios.alerts import (
+        PARALLEL_BYTES,
         AlertsError,
         CellFinder,
         Where,
@@ -88,7 +89,7 @@ def run_alerts(
     paths = expand_all(host, logs)
     where = Where(CellFinder(settings.cell_pattern), hostgroups_of_objects(host, objects))
     try:
-        tally = tally_logs(read_logs(host, paths), window, jobs)
+        tally = tally_logs(read_logs(host, paths, PARALLEL_BYTES), window, jobs)
     except AlertsError as exc:
         usage_error(str(exc))
     report = summarize(tally, where, top_timelines=5 if plot else 0)

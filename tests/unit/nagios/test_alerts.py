@@ -8,6 +8,7 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -224,22 +225,26 @@ def _ends(tallies: dict[object, ServiceRow]) -> dict[object, tuple[int, bool | N
     }
 
 
-def test_tally_logs_in_processes_equals_one_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("open_from", [None, 0])  # read whole first; each process its part
+def test_tally_logs_in_processes_equals_one_pass(tmp_path: Path, open_from: int | None) -> None:
     import random
 
     rng = random.Random(7)
-    lines = [f"[{T0 + i * 7}] {rng.choice(EVENT_LINES)}" for i in range(20000)]
+    # malformed lines (the last of EVENT_LINES) only in the last part: their line numbers
+    # count the lines of the parts before
+    lines = [f"[{T0 + i * 7}] {rng.choice(EVENT_LINES[:-1])}" for i in range(15000)]
+    lines += [f"[{T0 + i * 7}] {rng.choice(EVENT_LINES)}" for i in range(15000, 20000)]
     log = tmp_path / "nagios.log"
     log.write_text("\n".join(lines) + "\n")
-    logs = read_logs(Host(), [str(log)])
-    one = tally_logs(logs, 300, workers=1)
+    one = tally_logs(read_logs(Host(), [str(log)]), 300, workers=1)
     tally_module.PARALLEL_BYTES, saved = 0, tally_module.PARALLEL_BYTES
     try:
-        several = tally_logs(logs, 300, workers=3)
+        several = tally_logs(read_logs(Host(), [str(log)], open_from), 300, workers=3)
     finally:
         tally_module.PARALLEL_BYTES = saved
     assert summarize(several) == summarize(one)
     assert several.malformed == one.malformed > 0
+    assert several.examples == one.examples and max(n for _, n, _ in one.examples) > 10000
 
 
 def test_states_count_hard_and_soft_alerts_together() -> None:
