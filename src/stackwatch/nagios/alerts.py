@@ -193,10 +193,11 @@ def _day(stamp: int) -> str:
 
 
 def _ranked_rows(rows: Iterable[ServiceRow]) -> tuple[ServiceRow, ...]:
-    """Chattiest first."""
-    return tuple(
-        sorted(rows, key=lambda r: (-r.alerts, -r.notifications, -r.flapping, r.host, r.service))
-    )
+    """Chattiest first (most alerts, notifications, flapping), then by host and service: sorted
+    by name, then by the counts, descending, which keeps the names' order where they tie."""
+    ranked = sorted(rows, key=attrgetter("host", "service"))
+    ranked.sort(key=attrgetter("alerts", "notifications", "flapping"), reverse=True)
+    return tuple(ranked)
 
 
 def _ranked(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:

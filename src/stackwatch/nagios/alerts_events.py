@@ -21,6 +21,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Iterable
+from functools import partial
 from itertools import compress, repeat
 from typing import Any, NamedTuple
 
@@ -196,8 +197,10 @@ class Counted:
         soft = by_code[:, 2::2]
         alerts = hard.sum(axis=1) + soft.sum(axis=1)
         per_day = alerts / days if days else np.zeros(len(alerts))
+        hosts, services = zip(*events.names, strict=True) if events.names else ((), ())
         columns = zip(
-            events.names,
+            hosts,
+            services,
             alerts.tolist(),
             hard.sum(axis=1).tolist(),
             soft.sum(axis=1).tolist(),
@@ -211,7 +214,10 @@ class Counted:
             self.acked.tolist(),
             strict=True,
         )
-        return [ServiceRow(*name, *counts) for name, *counts in columns]
+        return list(map(_NEW_ROW, columns))  # each row made by C code, not a Python __new__
+
+
+_NEW_ROW = partial(tuple.__new__, ServiceRow)
 
 
 def _by_name(counts: list[int]) -> dict[str, int]:
