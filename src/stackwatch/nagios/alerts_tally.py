@@ -24,7 +24,7 @@ import re
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress, count
 from operator import add, itemgetter, not_
 from typing import BinaryIO
@@ -175,6 +175,19 @@ _TIME, _WHO, _, _STATE_TYPE, _NOTIFIED, _FLAPPED, _OTHER = (itemgetter(i) for i 
 Found = tuple[bytes, ...]  # the groups of one line matched by _SCAN
 
 
+class _Learnt(dict[bytes, int]):
+    """A dict whose missing keys ``learn`` gives a value to, kept: looked up by C code in the
+    common case, no check for new names in every block."""
+
+    def __init__(self, learn: Callable[[bytes], int]) -> None:
+        super().__init__()
+        self._learn = learn
+
+    def __missing__(self, key: bytes) -> int:
+        value = self[key] = self._learn(key)
+        return value
+
+
 class Tally:
     """Counts over every line read; feed it with ``add_log`` (oldest file first)."""
 
@@ -186,7 +199,8 @@ class Tally:
         self.cut_files: list[str] = cut_files or []
         self.events = Events(recovery_window)
         self._key_ids: dict[bytes, int] = {}  # b"host;service" -> id (the scan's)
-        self._alert_ids: dict[bytes, int] = {}  # b"SERVICE ALERT: host;service" -> id * CODES
+        # b"SERVICE ALERT: host;service" -> id * CODES, learnt on the first look-up
+        self._alert_ids = _Learnt(self._learn_alert)
         self._notified: Counter[bytes] = Counter()  # ... -> notifications, until add_data ends
         self._flapped: Counter[bytes] = Counter()
         self._built: tuple[int, list[ServiceRow]] | None = None
@@ -275,20 +289,14 @@ class Tally:
         """The service and host alerts of consecutive lines, as columns for Events.add."""
         alerts = list(filter(_STATE_TYPE, found))
         if alerts:
-            ids = self._ids_of(list(map(_WHO, alerts)))
+            ids = map(self._alert_ids.__getitem__, map(_WHO, alerts))
             codes = map(BYTE_CODE.__getitem__, map(_STATE_TYPE, alerts))
             self.events.add(array("q", map(add, ids, codes)), _times(list(map(_TIME, alerts))))
 
-    def _ids_of(self, alerts: list[bytes]) -> list[int]:
-        """``id * CODES`` of the host or service of each b"SERVICE ALERT: host;service" or
-        b"HOST ALERT: host"."""
-        known = self._alert_ids
-        ids = list(map(known.get, alerts))
-        if None in ids:  # names not seen before: once each, mostly in the first blocks
-            for alert in set(alerts).difference(known):
-                known[alert] = self._id_of_key(alert.partition(b": ")[2]) * CODES
-            ids = list(map(known.__getitem__, alerts))
-        return ids  # type: ignore[return-value]
+    def _learn_alert(self, alert: bytes) -> int:
+        """``id * CODES`` of the host or service of a b"SERVICE ALERT: host;service" or
+        b"HOST ALERT: host" the scan has not seen before (once each)."""
+        return self._id_of_key(alert.partition(b": ")[2]) * CODES
 
     def _id_of_key(self, key: bytes) -> int:
         found = self._key_ids.get(key)
