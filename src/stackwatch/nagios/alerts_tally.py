@@ -198,7 +198,7 @@ class Tally:
         self.examples: list[tuple[str, int, str]] = []
         self.cut_files: list[str] = cut_files or []
         self.events = Events(recovery_window)
-        self._key_ids: dict[bytes, int] = {}  # b"host;service" -> id (the scan's)
+        self._key_ids = _Learnt(self._id_of_key)  # b"host;service" -> id (the scan's)
         # b"SERVICE ALERT: host;service" -> id * CODES, learnt on the first look-up
         self._alert_ids = _Learnt(self._learn_alert)
         self._notified: Counter[bytes] = Counter()  # ... -> notifications, until add_data ends
@@ -296,20 +296,19 @@ class Tally:
     def _learn_alert(self, alert: bytes) -> int:
         """``id * CODES`` of the host or service of a b"SERVICE ALERT: host;service" or
         b"HOST ALERT: host" the scan has not seen before (once each)."""
-        return self._id_of_key(alert.partition(b": ")[2]) * CODES
+        return self._key_ids[alert.partition(b": ")[2]] * CODES
 
     def _id_of_key(self, key: bytes) -> int:
-        found = self._key_ids.get(key)
-        if found is None:
-            host, _, service = _text(key).partition(";")
-            found = self._key_ids[key] = self.events.id_of(host, service)
-        return found
+        """The id of a b"host;service" (or b"host") the scan has not seen before."""
+        host, _, service = _text(key).partition(";")
+        return self.events.id_of(host, service)
 
     def _counted_by_id(self) -> None:
         for counted, into in ((self._notified, self.events.notifications),
                               (self._flapped, self.events.flapping)):  # fmt: skip
+            ids = self._key_ids
             for key, number in counted.items():
-                into[self._id_of_key(key)] += number
+                into[ids[key]] += number
             counted.clear()
         self._built = None
 
