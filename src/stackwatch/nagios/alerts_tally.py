@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import compress, count
 from operator import add, itemgetter, not_
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -78,8 +78,21 @@ def read_logs(host: Host, paths: Iterable[str], parts_from: int | None = None) -
     """Every log, oldest first (archives before the live nagios.log): read whole or, a plain
     file of ``parts_from`` bytes or more, left open for the processes that count it, each
     reading its own part (tally_logs)."""
-    logs = [read_log(host, path, parts_from) for path in paths]
+    logs: list[LogText] = []
+    try:
+        for path in paths:
+            logs.append(read_log(host, path, parts_from))
+    except AlertsError:
+        close_logs(logs)
+        raise
     return sorted(logs, key=lambda log: (log.first_time < 0, log.first_time))
+
+
+def close_logs(logs: Iterable[LogText]) -> None:
+    """Close the files ``read_logs`` left open."""
+    for log in logs:
+        if log.handle is not None:
+            log.handle.close()
 
 
 def read_log(host: Host, path: str, parts_from: int | None = None) -> LogText:
@@ -219,11 +232,16 @@ class Tally:
             self._built = (version, self.events.rows(span_days(*self.events.first_last())))
         return self._built[1]
 
-    def travel(self) -> None:
-        """Drop what only the scan needs, before this tally is sent to another process."""
-        self._key_ids.clear()
-        self._alert_ids.clear()
-        self._built = None
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to another process: the counts, not what only the scan needs."""
+        scan = ("_key_ids", "_alert_ids", "_notified", "_flapped", "_built")
+        return {name: value for name, value in self.__dict__.items() if name not in scan}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._key_ids = _Learnt(self._id_of_key)
+        self._alert_ids = _Learnt(self._learn_alert)
+        self._notified, self._flapped, self._built = Counter(), Counter(), None
 
     def add_log(self, log: LogText) -> None:
         if log.cut:
@@ -394,9 +412,7 @@ def tally_logs(logs: list[LogText], window: float, workers: int = 1) -> Tally:
     try:
         return _tally_logs(logs, window, workers or len(os.sched_getaffinity(0)))
     finally:
-        for log in logs:
-            if log.handle is not None:
-                log.handle.close()
+        close_logs(logs)
 
 
 def _tally_logs(logs: list[LogText], window: float, workers: int) -> Tally:
@@ -465,7 +481,6 @@ def _tally_part(window: float, path: str, source: Source, start: int, end: int) 
     if tally.examples and start:
         before = _newlines_before(source, start)
         tally.examples = [(path, number + before, why) for path, number, why in tally.examples]
-    tally.travel()
     return tally
 
 
