@@ -72,3 +72,4 @@ def test_nagios_alerts_quick_and_through_typer_print_the_same(
 def test_a_limit_that_is_not_a_number_is_left_to_typer(tmp_path: Path) -> None:
     assert alertscmd.quick([str(tmp_path), "--limit", "x"]) is None
     assert alertscmd.quick([str(tmp_path), "--jobs", "²"]) is None
+    assert alertscmd.quick([str(tmp_path), "--limit", "9" * 5000]) is None  # past int()'s limit

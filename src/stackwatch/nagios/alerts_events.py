@@ -137,7 +137,7 @@ class Events:
         self._counted = None
 
     def counted(self) -> Counted:
-        if self._counted is None or self._counted.events != len(self.when):
+        if self._counted is None or self._counted.seen != (len(self.when), len(self.names)):
             self._counted = Counted(self)
         return self._counted
 
@@ -177,7 +177,7 @@ class Counted:
     """The columns of ``Events`` counted: by id and code, by hour, and the problems."""
 
     def __init__(self, events: Events) -> None:
-        self.events = len(events.when)
+        self.seen = (len(events.when), len(events.names))  # what it counted: events, ids
         who, when, what = _columns(events)
         ids = len(events.names)
         coded = np.frombuffer(events.coded, dtype=np.int64)

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from stackwatch.core.host import Host, HostError
+from stackwatch.core.host import ForkedCall, Host, HostError
 from stackwatch.core.record import dataclass
 from stackwatch.nagios.alerts_events import (
     ACK,
@@ -428,9 +428,10 @@ def _tally_logs(logs: list[LogText], window: float, workers: int) -> Tally:
         for part in _parts(log, max(1, workers * (log.size or len(log.data)) // total))
     ]
     host = Host()
-    children = []
+    children: list[ForkedCall] = []
     try:
-        children = [host.fork_call(_tally_part, window, *part) for part in parts[1:]]
+        for part in parts[1:]:  # one at a time: a fork that fails stops those made before it
+            children.append(host.fork_call(_tally_part, window, *part))
         merged = _tally_part(window, *parts[0])
         for child in children:
             merged.absorb(child.result())

@@ -5,7 +5,8 @@ Counting a million lines takes under a second, and importing Typer and building 
 group took a twentieth of that again. So the command line's entry (cli.py) hands ``nagios alerts
 ...`` to ``quick`` first, through the capability's ``quick_commands``; a command line this small
 reader does not know for sure (help, a mistake, ``--follow``, an option given twice) is left to
-Typer, which answers it as it always did. Both run ``run_alerts``.
+Typer, which answers it as it always did. Both run ``run_alerts``. Interrupted (Ctrl-C), both exit
+130; the quick path also says "interrupted" on stderr, as every command outside Typer does.
 """
 
 from __future__ import annotations
@@ -48,11 +49,16 @@ def quick(argv: Sequence[str]) -> int | None:
         return None
     paths, options = parsed
     numbers = {name: options.pop(name) for name in NUMBERS if name in options}
-    if not all(value.isascii() and value.isdigit() for value in numbers.values()):
+    if not all(map(_plain_number, numbers.values())):
         return None  # Typer says what is wrong with it
     arguments: dict[str, Any] = {**options, **{name: int(n) for name, n in numbers.items()}}
     run_alerts(paths, **arguments)
     return 0
+
+
+def _plain_number(value: str) -> bool:
+    """ASCII digits, few enough for int() and any limit (a longer one is Typer's to refuse)."""
+    return value.isascii() and value.isdigit() and len(value) < 19
 
 
 def run_alerts(

@@ -251,3 +251,12 @@ def test_states_count_hard_and_soft_alerts_together() -> None:
     lines = [sa(T0, "h", "x", "CRITICAL", "SOFT"), sa(T0 + 1, "h", "x", "CRITICAL", "HARD")]
     row = report_of([*lines, sa(T0 + 2, "h", "x", "OK", "SOFT")]).services[0]
     assert dict(row.states) == {"CRITICAL": 2, "OK": 1} and (row.hard, row.soft) == (1, 2)
+
+
+def test_a_name_seen_only_in_a_notification_after_counting_is_counted_too() -> None:
+    """The count is made again when names were added since, events or not."""
+    tally = Tally(300)
+    tally.add_text(f"{sa(T0, 'h1', 'Load', 'CRITICAL', 'HARD')}\n", "nagios.log")
+    assert len(tally.services) == 1
+    tally.add_text(f"[{T0 + 10}] SERVICE NOTIFICATION: c;h2;Disk;CRITICAL;cmd;x\n", "nagios.log")
+    assert tally.services[("h2", "Disk")].notifications == 1
