@@ -29,7 +29,7 @@ from stackwatch.core.host import Host
 from stackwatch.core.record import dataclass, field
 from stackwatch.weblog.fastcount import vouched
 from stackwatch.weblog.formats import LogFormat, parse_time, referrer_host, request_path
-from stackwatch.weblog.reader import BLOCK, ScanStats, read_blocks, streams
+from stackwatch.weblog.reader import BLOCK, ScanStats, newlines, read_blocks, streams
 from stackwatch.weblog.sites import registrable_domain
 
 SEARCH_ENGINES = (
@@ -495,7 +495,7 @@ class Parser:
 
     def _found(self, block: bytes, stats: _Counts | None) -> list[tuple[bytes, ...]]:
         """The block's matches: the fast matcher's when it vouches for every line."""
-        lines = block.count(b"\n")
+        lines = newlines(block)
         found = vouched(block, lines, self._fast) or self.matcher.findall(block)
         if stats is not None:
             stats.lines += lines

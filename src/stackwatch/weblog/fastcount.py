@@ -35,6 +35,7 @@ from stackwatch.weblog.reader import (
     file_blocks,
     map_file,
     mapped_blocks,
+    newlines,
 )
 
 BLOCK = reader.BLOCK  # the reader's block, so over-long lines are found as it finds them
@@ -259,7 +260,7 @@ def _count_blocks(
     ranges of a file are read at the same pace; 0 in a worker, which has no terminal)."""
     quick, careful = fmt.quick_matcher(fields), fmt.matcher(fields)
     for data in blocks:
-        lines = data.count(b"\n")
+        lines = newlines(data)
         stats.lines += lines
         stats.matched += count_block(data, quick, careful, into, lines)
         if shown:

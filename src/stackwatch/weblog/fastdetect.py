@@ -46,6 +46,7 @@ from stackwatch.weblog.reader import (
     file_blocks,
     map_file,
     mapped_block,
+    newlines,
 )
 
 _TIME = itemgetter(0)
@@ -123,7 +124,7 @@ class BlockCounter:
 
     def pick(self, block: bytes) -> Picked:
         """The requests of a block of whole lines, per second and judged line."""
-        lines = block.count(b"\n")
+        lines = newlines(block)
         found = None if b"\\" in block else self._find_fast(block)
         if found is None or len(found) != lines:
             found = self._find_careful(block)  # (see fastcount.vouched)

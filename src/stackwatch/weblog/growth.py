@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass
-from stackwatch.weblog.reader import expand
+from stackwatch.weblog.reader import expand, newlines
 
 MAX_COUNT = 64 << 20  # newlines are counted in at most this many new bytes per file
 
@@ -42,7 +42,7 @@ def _count_lines(host: Host, path: str, start: int, end: int) -> int:
                 data = handle.read(min(left, 1 << 20))
                 if not data:
                     break
-                count += data.count(b"\n")
+                count += newlines(data)
                 left -= len(data)
     except (HostError, OSError):
         return 0
