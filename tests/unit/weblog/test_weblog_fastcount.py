@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from stackwatch.weblog import fastcount
 from stackwatch.weblog.fastcount import count_block, count_values, quick_values, vouched
 from stackwatch.weblog.formats import get_format
-from stackwatch.weblog.reader import ScanStats, scan
+from stackwatch.weblog.reader import ScanStats, newlines, scan
 from stackwatch.weblog.top import count_by
 
 from .logdata import line
@@ -281,3 +281,8 @@ def test_a_tally_gives_the_rows_of_one_counter_over_its_parts(
     assert tally.counter() == reference and list(tally.counter()) == list(reference)
     assert tally.total() == reference.total()
     assert tally.plain() == all(v.isascii() for v in reference)
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_newlines_are_counted_as_count_counts_them(data: bytes, mutable: bool) -> None:
+    assert newlines(bytearray(data) if mutable else data) == data.count(b"\n")
