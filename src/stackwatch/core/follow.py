@@ -28,49 +28,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import resource
 import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from types import FrameType
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.interrupts import handling
 from stackwatch.core.record import dataclass
-
-_ROTATED = re.compile(
-    r"^(?P<base>.*?)(?:[.-](?P<n>\d{1,6}|\d{8}))?(?P<z>\.(?:gz|bz2|xz|zst|zip))?$", re.DOTALL
-)
-
-
-class RotatedName(NamedTuple):
-    """What a log's name says about its place in a rotated set."""
-
-    base: str  # the live file's name: access.log for access.log.2.gz
-    number: int | None  # the rotation number or date (2, 20240101); None for the live file
-    compressed: bool  # .gz, .bz2, .xz, .zst or .zip
-
-    @property
-    def rotated(self) -> bool:
-        """A rotated copy (numbered, dated or compressed), not a live log."""
-        return self.number is not None or self.compressed
-
-    @property
-    def age(self) -> int:
-        """Sort key within the set: a higher number is older; the live file comes last."""
-        return -self.number if self.number is not None else 1
-
-
-def rotated_name(path: str) -> RotatedName:
-    """access.log.2.gz -> ("access.log", 2, True); access.log -> ("access.log", None, False)."""
-    match = _ROTATED.match(path)
-    assert match is not None  # the pattern matches every string
-    number = match.group("n")
-    return RotatedName(match.group("base"), int(number) if number else None, bool(match["z"]))
-
+from stackwatch.core.rotation import rotated_name
 
 MAX_READ = 32 << 20  # per file and poll, so a huge backlog is read in steps
 HEAD_BYTES = 4096

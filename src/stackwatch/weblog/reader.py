@@ -5,7 +5,7 @@ block in one call. Lines longer than ``MAX_LINE`` are dropped and counted, so a 
 without newlines cannot take the memory of the machine. Files are opened and globs expanded
 through a ``Host`` (machine paths, absolute); "-" is stdin.
 
-The one rule for rotated names (``rotated_name``, in core/follow.py beside the follower):
+The one rule for rotated names (``rotated_name``, core/rotation.py, the follower's too):
 ``access.log.2.gz``, ``access.log.1``, ``access.log-20240101`` and compressed copies belong to
 the rotated set of ``access.log``; the reader orders a set by it, the follower leaves such names
 alone.
@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, cast
 
-from stackwatch.core.follow import rotated_name as rotated_name
 from stackwatch.core.host import Host, HostError
 from stackwatch.core.record import dataclass, field
+from stackwatch.core.rotation import rotated_name as rotated_name
 from stackwatch.weblog.formats import LogFormat
 
 BLOCK = 4 << 20

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 
 from stackwatch.core import record
 from stackwatch.render.safe import printable
-from stackwatch.weblog.detect import Finding
-from stackwatch.weblog.growth import Growth
-from stackwatch.weblog.reader import ScanStats
-from stackwatch.weblog.rules import UnsafeHost, normalize_host
-from stackwatch.weblog.sites import SiteGroup, SiteTop
-from stackwatch.weblog.top import TopResult
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (annotations only: `top` does not load detection to print its rows)
+    from stackwatch.weblog.detect import Finding
+    from stackwatch.weblog.growth import Growth
+    from stackwatch.weblog.reader import ScanStats
+    from stackwatch.weblog.sites import SiteGroup, SiteTop
+    from stackwatch.weblog.top import TopResult
 
 FORMATS = ("text", "json")
 
@@ -146,6 +148,8 @@ def detect_text(findings: Sequence[Finding], stats: ScanStats) -> str:
 
 def _block_lines(hosts: list[str]) -> list[str]:
     """The command that blocks the hosts a rule can name, and why each other one cannot be."""
+    from stackwatch.weblog.rules import UnsafeHost, normalize_host
+
     blockable: list[str] = []
     out: list[str] = []
     for host in hosts:
