@@ -26,8 +26,8 @@ from stackwatch.weblog.detect import Finding
 from stackwatch.weblog.formats import LogFormat
 from stackwatch.weblog.reader import ScanStats
 from stackwatch.weblog.rules import UnsafeHost, normalize_host, render_rules
-from stackwatch.weblog.sites import SiteGroup, count_sites
-from stackwatch.weblog.top import count_by
+from stackwatch.weblog.sites import SiteGroup, sites_of
+from stackwatch.weblog.top import count_by, referrers_and_hosts
 
 ROWS = 15  # rows of each table
 TABLES = (("referrer", "Top Referers"), ("ip", "Top client IPs"), ("path", "Top paths"),
@@ -45,11 +45,12 @@ class LogSummary:
 
 def gather(paths: Sequence[str], fmt: LogFormat, host: Host | None = None) -> LogSummary:
     """The report's tables, counted over the logs (read again, through ``host``)."""
+    referrers, hosts = referrers_and_hosts(paths, fmt, ROWS, host)  # one read for both
     tables = []
     for by, heading in TABLES:
-        result = count_by(paths, fmt, by, limit=ROWS, host=host)
+        result = referrers if by == "referrer" else count_by(paths, fmt, by, limit=ROWS, host=host)
         tables.append((heading, result.rows))
-    sites = count_sites(paths, fmt, limit=ROWS, host=host)
+    sites = sites_of(hosts, ROWS)
     return LogSummary(tables, sites.groups, sites.total)
 
 

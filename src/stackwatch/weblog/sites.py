@@ -31,6 +31,8 @@ from stackwatch.weblog.rules import UnsafeHost, normalize_host
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
+    from stackwatch.weblog.top import TopResult
+
 
 @cache
 def _suffix_list() -> PublicSuffixList:
@@ -132,6 +134,10 @@ def count_sites(
     one that is not an http(s) URL)."""
     from stackwatch.weblog.top import count_by
 
-    hosts = count_by(paths, fmt, "site", since=since, limit=None, host=host)
+    return sites_of(count_by(paths, fmt, "site", since=since, limit=None, host=host), limit)
+
+
+def sites_of(hosts: TopResult, limit: int | None) -> SiteTop:
+    """The sites of a top of every Referer host (``count_by(..., "site", limit=None)``)."""
     groups = group_hosts(hosts.rows)
     return SiteTop(groups[:limit] if limit is not None else groups, hosts.total, hosts.stats)

@@ -57,6 +57,21 @@ def count_by(
         if since is None
         else _tally_since(paths, fmt, source, since, stats, host)
     )
+    return top_of(tally, by, limit, stats)
+
+
+def referrers_and_hosts(
+    paths: Iterable[str], fmt: LogFormat, limit: int | None, host: Host | None = None
+) -> tuple[TopResult, TopResult]:
+    """The top Referers (``limit``) and every Referer host, from one read of the logs (what
+    ``count_by`` gives for "referrer" and for "site", without reading them twice)."""
+    stats = ScanStats()
+    tally = tally_values(paths, fmt, ("referrer",), stats, host)
+    return top_of(tally, "referrer", limit, stats), top_of(tally, "site", None, stats)
+
+
+def top_of(tally: Tally, by: str, limit: int | None, stats: ScanStats) -> TopResult:
+    """The rows of a top by ``by`` from the counts of its source field."""
     if by not in _SOURCE and tally.plain():
         # Values in ASCII without a backslash are their own text: two million client IPs
         # need not be made text one by one, nor merged into one Counter (the same rows, ties

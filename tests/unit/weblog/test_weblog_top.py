@@ -10,7 +10,7 @@ from pathlib import Path
 from stackwatch.core.host import Host
 from stackwatch.weblog.formats import get_format
 from stackwatch.weblog.reader import expand, order_rotated, rotated_name
-from stackwatch.weblog.top import count_by
+from stackwatch.weblog.top import count_by, referrers_and_hosts
 from tests.conftest import run_stackwatch
 
 from .logdata import line
@@ -40,6 +40,9 @@ def test_counts_by_every_key_across_plain_gzip_and_rotated(tmp_path: Path) -> No
     assert count_by(logs, fmt, "referrer", since=T0 + 15).total == 2
     names = [Path(p).name for p in expand(logs)]
     assert names == ["access.log.2.gz", "access.log.1", "access.log"]
+    referrers, hosts = referrers_and_hosts(logs, fmt, 1)  # the HTML report's one read of both
+    assert referrers == count_by(logs, fmt, "referrer", limit=1)
+    assert hosts == count_by(logs, fmt, "site", limit=None)
 
 
 def test_rotated_order() -> None:
