@@ -195,15 +195,16 @@ class Counted:
         by_code = self.by_code
         hard = by_code[:, 1::2]
         soft = by_code[:, 2::2]
-        alerts = hard.sum(axis=1) + soft.sum(axis=1)
+        hard_alerts, soft_alerts = hard.sum(axis=1), soft.sum(axis=1)
+        alerts = hard_alerts + soft_alerts
         per_day = alerts / days if days else np.zeros(len(alerts))
         hosts, services = zip(*events.names, strict=True) if events.names else ((), ())
         columns = zip(
             hosts,
             services,
             alerts.tolist(),
-            hard.sum(axis=1).tolist(),
-            soft.sum(axis=1).tolist(),
+            hard_alerts.tolist(),
+            soft_alerts.tolist(),
             _per_id(events.notifications, len(events.names)),
             _per_id(events.flapping, len(events.names)),
             self.problems.tolist(),

@@ -216,7 +216,6 @@ class Tally:
         self._alert_ids = _Learnt(self._learn_alert)
         self._notified: Counter[bytes] = Counter()  # ... -> notifications, until add_data ends
         self._flapped: Counter[bytes] = Counter()
-        self._built: tuple[int, list[ServiceRow]] | None = None
 
     @property
     def services(self) -> dict[tuple[str, str], ServiceRow]:
@@ -227,21 +226,18 @@ class Tally:
         return {t.host: t for t in self._rows() if not t.service}
 
     def _rows(self) -> list[ServiceRow]:
-        version = len(self.events.when) + self.lines
-        if self._built is None or self._built[0] != version:
-            self._built = (version, self.events.rows(span_days(*self.events.first_last())))
-        return self._built[1]
+        return self.events.rows(span_days(*self.events.first_last()))
 
     def __getstate__(self) -> dict[str, Any]:
         """Sent to another process: the counts, not what only the scan needs."""
-        scan = ("_key_ids", "_alert_ids", "_notified", "_flapped", "_built")
+        scan = ("_key_ids", "_alert_ids", "_notified", "_flapped")
         return {name: value for name, value in self.__dict__.items() if name not in scan}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._key_ids = _Learnt(self._id_of_key)
         self._alert_ids = _Learnt(self._learn_alert)
-        self._notified, self._flapped, self._built = Counter(), Counter(), None
+        self._notified, self._flapped = Counter(), Counter()
 
     def add_log(self, log: LogText) -> None:
         if log.cut:
@@ -256,7 +252,6 @@ class Tally:
         self.examples = (self.examples + later.examples)[:MAX_EXAMPLES]
         self.cut_files += later.cut_files
         self.events.absorb(later.events)
-        self._built = None
 
     def add_text(self, text: str, path: str, first_line: int = 1) -> None:
         """Text as the bytes of a log file (a lone surrogate reads back as U+FFFD, as it would
@@ -328,7 +323,6 @@ class Tally:
             for key, number in counted.items():
                 into[ids[key]] += number
             counted.clear()
-        self._built = None
 
     def _other(self, line: bytes, path: str, number: int) -> Entry | None:
         """A line the pattern does not vouch for, read by logparse: counted now, or returned
@@ -349,7 +343,6 @@ class Tally:
             self._entry(parsed)
         elif type(parsed) is Malformed:
             self._malformed(path, number, parsed.reason)
-        self._built = None
 
     def _malformed(self, path: str, number: int, reason: str) -> None:
         self.malformed += 1
