@@ -21,6 +21,7 @@ __all__ = [
     "load_config_or_exit",
     "load_settings",
     "plain_command_line",
+    "plain_int",
     "plugin_command",
     "print_or_write",
     "usage_error",
@@ -51,6 +52,15 @@ def plain_command_line(
             return None
         found[name] = value if given else words.pop(0)
     return (paths, found) if paths else None
+
+
+def plain_int(value: str) -> int | None:
+    """A quick command's number read as Typer reads it (``int``), or None where ``int`` refuses
+    it (not a number, more digits than it takes): Typer is left to say why."""
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def load_config_or_exit(path: str | None, code: int = USAGE) -> Config:

@@ -14,7 +14,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from stackwatch.cli_support import fail, load_settings, plain_command_line, usage_error
+from stackwatch.cli_support import (
+    fail,
+    load_settings,
+    plain_command_line,
+    plain_int,
+    usage_error,
+)
 from stackwatch.core.durations import DurationError, parse_duration
 from stackwatch.core.exits import FAILED
 from stackwatch.core.host import Host, HostError
@@ -48,17 +54,12 @@ def quick(argv: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     paths, options = parsed
-    numbers = {name: options.pop(name) for name in NUMBERS if name in options}
-    if not all(map(_plain_number, numbers.values())):
+    numbers = {name: plain_int(options.pop(name)) for name in NUMBERS if name in options}
+    if None in numbers.values():
         return None  # Typer says what is wrong with it
-    arguments: dict[str, Any] = {**options, **{name: int(n) for name, n in numbers.items()}}
+    arguments: dict[str, Any] = {**options, **numbers}
     run_alerts(paths, **arguments)
     return 0
-
-
-def _plain_number(value: str) -> bool:
-    """ASCII digits, few enough for int() and any limit (a longer one is Typer's to refuse)."""
-    return value.isascii() and value.isdigit() and len(value) < 19
 
 
 def run_alerts(

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from stackwatch.cli_support import load_settings, plain_command_line, usage_error
+from stackwatch.cli_support import load_settings, plain_command_line, plain_int, usage_error
 from stackwatch.core.durations import DurationError, parse_duration
 
 TYPE_CHECKING = False
@@ -41,10 +41,8 @@ def quick(argv: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     paths, options = parsed
-    limit = options.pop("limit", "20")
-    try:
-        count = int(limit)
-    except ValueError:
+    count = plain_int(options.pop("limit", "20"))
+    if count is None:
         return None  # Typer says what is wrong with it
     run_top(paths, count=count, **options)
     return 0
