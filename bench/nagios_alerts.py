@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cpu import child_cpu_seconds, environment
-from nagios_gen import lines as log_lines
+from nagios_gen import PIPELINE, generated_log
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -55,18 +53,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="sw-bench-nagios-"))
-    try:
-        log = tmp / "nagios.log"
-        log.write_text("\n".join(log_lines(args.lines)) + "\n")
+    with generated_log(args.lines) as log:
         print(f"log: {args.lines} lines, {log.stat().st_size / 1e6:.0f} MB")
         env = environment()
         stackwatch = [sys.executable, "-m", "stackwatch.cli", "nagios", "alerts", str(log),
                       "--format", "json"]  # fmt: skip
-        pipeline = (
-            f"grep 'SERVICE ALERT' {log} | awk -F';' '{{print $1\";\"$2}}' | sort | uniq -c"
-            " > /dev/null"
-        )
+        pipeline = PIPELINE.format(log=log) + " > /dev/null"
         (sw_wall, sw_cpu), (jobs_wall, jobs_cpu), (sh_wall, sh_cpu) = best_of_interleaved(
             [stackwatch, [*stackwatch, "--jobs", "1"], ["sh", "-c", pipeline]], args.runs, env
         )
@@ -79,8 +71,6 @@ def main() -> None:
         print(f"ratio pipeline / stackwatch (CPU):      {sh_cpu / sw_cpu:6.2f}x")
         print(f"ratio pipeline / stackwatch --jobs 1:   {sh_wall / jobs_wall:6.2f}x (wall)")
         print(f"load average: {os.getloadavg()[0]:.1f}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nagios_gen import lines as log_lines
+from nagios_gen import generated_log
 from stackwatch.core.host import Host
 from stackwatch.nagios import alerts_tally
 from stackwatch.nagios.alerts import CellFinder, Where, read_logs, summarize
@@ -67,10 +65,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="sw-bench-nagios-"))
-    try:
-        log = tmp / "nagios.log"
-        log.write_text("\n".join(log_lines(args.lines)) + "\n")
+    with generated_log(args.lines) as log:
         size = log.stat().st_size / 1e6
         print(f"log: {args.lines} lines, {size:.0f} MB; CPU seconds, best of {args.runs}")
         for parts in (1, 2):
@@ -79,8 +74,6 @@ def main() -> None:
             shown = "  ".join(f"{name} {value:.2f}" for name, value in best.items())
             print(f"{parts} process{'es' if parts > 1 else ''}: {shown}")
         print(f"load average: {os.getloadavg()[0]:.1f}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

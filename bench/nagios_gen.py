@@ -7,7 +7,13 @@ flapping, current states at rotation and the other lines a real log holds (the b
 from __future__ import annotations
 
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 SERVICES = ("Load", "Disk /", "stackwatch-links", "NTP", "Memory", "nova-compute", "libvirtd")
 BAD = ("WARNING", "CRITICAL", "UNKNOWN")
@@ -52,6 +58,23 @@ def lines(count: int, seed: int = 1, hosts: int = 2000, start: int = 1_700_000_0
         else:
             out.append(f"[{now}] Auto-save of retention data completed successfully.")
     return out
+
+
+# What the benches hold stackwatch to: the one-liner counting SERVICE ALERTs per host and service.
+PIPELINE = "grep 'SERVICE ALERT' {log} | awk -F';' '{{print $1\";\"$2}}' | sort | uniq -c"
+
+
+@contextmanager
+def generated_log(count: int) -> Iterator[Path]:
+    """A nagios.log of ``count`` lines in a temporary directory, removed afterwards. Written by
+    a child process: a large parent would count in the peak memory of each child it forks."""
+    tmp = Path(tempfile.mkdtemp(prefix="sw-bench-nagios-"))
+    try:
+        log = tmp / "nagios.log"
+        subprocess.run([sys.executable, __file__, str(count), str(log)], check=True)
+        yield log
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
