@@ -57,6 +57,18 @@ def _seen(findings: list[Finding], stats: ScanStats, timeline: Timeline) -> obje
     return detail, (stats.lines, stats.matched, stats.late, stats.too_long), timeline
 
 
+def _both_ways(log: Path, options: DetectOptions) -> list[object]:
+    """What detect sees of ``log`` counting per second (fast), then record by record."""
+    seen = []
+    for fast in (True, False):
+        timeline = Timeline([], [])
+        findings, stats = detect_files(
+            [str(log)], get_format("combined"), SITES, options, timeline, fast=fast
+        )
+        seen.append(_seen(findings, stats, timeline))
+    return seen
+
+
 @settings(max_examples=12, deadline=None)
 @given(
     st.integers(0, 1000), st.sampled_from([0, 3, 40]), st.sampled_from([0.0, 0.01]),
@@ -69,16 +81,10 @@ def test_per_second_counting_finds_what_records_find(
     log = tmp_path_factory.mktemp("log") / "access.log"
     log.write_text("".join(_log(seed, jitter, late_share)))
     options = record.replace(DetectOptions(), reorder=reorder)
-    seen = []
     old = detect.BLOCK
     detect.BLOCK = block
     try:
-        for fast in (True, False):
-            timeline = Timeline([], [])
-            findings, stats = detect_files(
-                [str(log)], get_format("combined"), SITES, options, timeline, fast=fast
-            )
-            seen.append(_seen(findings, stats, timeline))
+        seen = _both_ways(log, options)
     finally:
         detect.BLOCK = old
     assert seen[0] == seen[1]
@@ -117,13 +123,7 @@ def test_worker_processes_pick_what_one_process_picks(
     log = tmp_path / "access.log"
     log.write_text("".join(_log(3, 40, 0.01)))
     options = record.replace(DetectOptions(), reorder=30.0)
-    seen = []
-    for fast in (True, False):
-        timeline = Timeline([], [])
-        findings, stats = detect_files(
-            [str(log)], get_format("combined"), SITES, options, timeline, fast=fast
-        )
-        seen.append(_seen(findings, stats, timeline))
+    seen = _both_ways(log, options)
     assert seen[0] == seen[1]
     assert seen[0][1][2] > 0  # late requests among them
     assert len(seen[0][0]) == 2
@@ -144,13 +144,7 @@ def test_worker_processes_pick_a_gzip_log_as_one_process_does(
     log = tmp_path / "access.log.gz"
     log.write_bytes(gzip.compress("".join(_log(4, 40, 0.01)).encode()))
     options = record.replace(DetectOptions(), reorder=30.0)
-    seen = []
-    for fast in (True, False):
-        timeline = Timeline([], [])
-        findings, stats = detect_files(
-            [str(log)], get_format("combined"), SITES, options, timeline, fast=fast
-        )
-        seen.append(_seen(findings, stats, timeline))
+    seen = _both_ways(log, options)
     assert seen[0] == seen[1]
     assert seen[0][1][2] > 0 and len(seen[0][0]) == 2
     cut = tmp_path / "cut.log.gz"
