@@ -317,9 +317,9 @@ class Tally:
         return self.events.id_of(host, service)
 
     def _counted_by_id(self) -> None:
+        ids = self._key_ids
         for counted, into in ((self._notified, self.events.notifications),
                               (self._flapped, self.events.flapping)):  # fmt: skip
-            ids = self._key_ids
             for key, number in counted.items():
                 into[ids[key]] += number
             counted.clear()
